@@ -1,0 +1,47 @@
+/** `tasklane`: the main-thread entry point. */
+export { createScheduler, Scheduler } from './scheduler.js';
+export type { SchedulerOptions, EnqueueItem } from './scheduler.js';
+export { TaskHandle, ProgressEvent } from './task-handle.js';
+export { TaskEvent, WorkerEvent, WarningEvent } from './events.js';
+export type { SchedulerEventMap, TaskEventType } from './events.js';
+export type { Metrics } from './metrics.js';
+export type { TaskStore, ListQuery } from './store.js';
+export { MemoryStore } from './memory-store.js';
+export { systemClock, ManualClock } from './clock.js';
+export type { Clock, TimerHandle } from './clock.js';
+export { backoffDelay } from './backoff.js';
+export {
+  TasklaneError,
+  TimeoutError,
+  CancelledError,
+  WorkerCrashedError,
+  WorkerLoadError,
+  NonRetryableError,
+  UnknownTaskError,
+  DataCloneError,
+  SchedulerClosedError,
+  QueueFullError,
+  StorageError,
+  CorruptRecordError,
+  StalledError,
+  HandlerError,
+  serializeError,
+  deserializeError,
+} from './errors.js';
+export { TaskStatus, Priority } from './types.js';
+export type {
+  TaskRecord,
+  TaskInfo,
+  PriorityName,
+  PriorityLevel,
+  SerializedError,
+  EnqueueOptions,
+  RetryOptions,
+  BackoffPolicy,
+  BackoffKind,
+  BackoffFunction,
+  PoolOptions,
+  RetentionOptions,
+  TaskDefaults,
+} from './types.js';
+export type { TaskMap, TaskName, TaskInput, TaskOutput, TaskContext } from './worker-runtime.js';

@@ -1,0 +1,49 @@
+/** A fixed-size ring of recent samples with percentiles computed on demand, off the hot path. */
+export class SampleRing {
+  readonly #values: Float64Array;
+  #count = 0;
+  #next = 0;
+
+  constructor(size = 1024) {
+    this.#values = new Float64Array(size);
+  }
+
+  add(value: number): void {
+    this.#values[this.#next] = value;
+    this.#next = (this.#next + 1) % this.#values.length;
+    if (this.#count < this.#values.length) this.#count++;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Nearest-rank percentile (p in 0..100) of the samples held, or 0 when empty. */
+  percentile(p: number): number {
+    if (this.#count === 0) return 0;
+    const sorted = this.#values.slice(0, this.#count).sort();
+    const rank = Math.min(this.#count - 1, Math.max(0, Math.ceil((p / 100) * this.#count) - 1));
+    return sorted[rank] as number;
+  }
+}
+
+export interface Metrics {
+  submitted: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  retried: number;
+  /** Live tasks per priority level 0..4 (ready and delayed). */
+  queuedByPriority: number[];
+  queued: number;
+  running: number;
+  workers: { total: number; idle: number; busy: number; starting: number; spawned: number; crashed: number };
+  /** Time from ready to started, ms. */
+  waitMs: { p50: number; p95: number };
+  /** Time from started to finished, ms. */
+  runMs: { p50: number; p95: number };
+  /** completed / (completed + failed), 1 when nothing finished yet. */
+  successRate: number;
+  /** `ok`, `degraded` (workers failing to start or crashing), `paused` or `closed`. */
+  health: 'ok' | 'degraded' | 'paused' | 'closed';
+}

@@ -1,0 +1,256 @@
+import type { Clock, TimerHandle } from './clock.js';
+import { WorkerLoadError } from './errors.js';
+import type { PoolOptions } from './types.js';
+import { checkNumber, checkObject, checkOptionalNumber } from './validate.js';
+import { type InFlight, WorkerHandle, type WorkerHandleEvents } from './worker-handle.js';
+
+export type WorkerEventState = 'spawned' | 'idle' | 'busy' | 'crashed' | 'terminated';
+
+export interface PoolEvents extends WorkerHandleEvents {
+  /** A worker finished its handshake and can take work. */
+  onReady(handle: WorkerHandle): void;
+  onWorkerState(handle: WorkerHandle, state: WorkerEventState, error?: Error): void;
+  /** Spawning failed `maxSpawnFailures` times in a row: tasks should fail with `error` instead of waiting. */
+  onBreakerOpen(error: Error): void;
+  /** Capacity may have appeared (a respawn delay or the breaker ran out). */
+  onCapacity(): void;
+}
+
+export type NormalizedPoolOptions = Required<PoolOptions>;
+
+export function normalizePoolOptions(value: unknown): NormalizedPoolOptions {
+  const o = (checkObject('pool', value) ?? {}) as PoolOptions;
+  const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 2;
+  const max = checkOptionalNumber('pool.max', o.max, Math.max(1, cores - 1), 1, true);
+  const min = checkOptionalNumber('pool.min', o.min, 0, 0, true);
+  if (min > max) throw new TypeError(`Expected pool.min to be <= pool.max (${max}), got ${min}`);
+  return {
+    max,
+    min,
+    idleMs: checkOptionalNumber('pool.idleMs', o.idleMs, 30_000),
+    spawnTimeoutMs: checkOptionalNumber('pool.spawnTimeoutMs', o.spawnTimeoutMs, 10_000, 1),
+    graceMs: checkOptionalNumber('pool.graceMs', o.graceMs, 1_000),
+    maxSpawnFailures: checkOptionalNumber('pool.maxSpawnFailures', o.maxSpawnFailures, 3, 1, true),
+    breakerMs: checkOptionalNumber('pool.breakerMs', o.breakerMs, 10_000),
+  };
+}
+
+/** Delay before the next spawn after `streak` consecutive failures or crashes: 0, 100, 200, 400 … 5000 ms. */
+export function respawnDelay(streak: number): number {
+  return streak <= 1 ? 0 : Math.min(5_000, 100 * 2 ** (streak - 2));
+}
+
+/**
+ * The workers, after workerpool's Pool: lazy spawn up to `max`, idle reaping down to `min`, respawn
+ * after a crash with backoff, and a breaker that stops spawning a module that keeps failing to load.
+ * A worker being terminated counts as busy. The pool never decides which task runs: it only says
+ * which workers can take one.
+ */
+export class Pool {
+  readonly #factory: () => Worker;
+  readonly #events: PoolEvents;
+  readonly #clock: Clock;
+  options: NormalizedPoolOptions;
+  readonly #handles = new Set<WorkerHandle>();
+  #nextId = 1;
+  #spawnFailures = 0;
+  #crashStreak = 0;
+  #nextSpawnAt = 0;
+  #spawnTimer?: TimerHandle;
+  #breakerUntil = 0;
+  breakerError?: Error;
+  readonly #idleTimers = new Map<WorkerHandle, TimerHandle>();
+  #closed = false;
+  /** Task names from the first worker that answered. */
+  names?: string[];
+  #namesWaiters: ((names: string[] | undefined) => void)[] = [];
+  stats = { spawned: 0, crashed: 0, terminated: 0, loadFailures: 0 };
+
+  constructor(factory: () => Worker, options: NormalizedPoolOptions, events: PoolEvents, clock: Clock) {
+    this.#factory = factory;
+    this.options = options;
+    this.#events = events;
+    this.#clock = clock;
+  }
+
+  get workers(): readonly WorkerHandle[] {
+    return [...this.#handles];
+  }
+
+  get size(): number {
+    return this.#handles.size;
+  }
+
+  get breakerOpen(): boolean {
+    return this.breakerError !== undefined && this.#clock.now() < this.#breakerUntil;
+  }
+
+  /** Waits for the task names of the module (undefined if no worker could start). */
+  taskNames(): Promise<string[] | undefined> {
+    if (this.names || this.breakerOpen) return Promise.resolve(this.names);
+    if (this.#handles.size === 0) this.#spawn();
+    return new Promise((resolve) => this.#namesWaiters.push(resolve));
+  }
+
+  #resolveNames(names: string[] | undefined) {
+    const waiters = this.#namesWaiters;
+    this.#namesWaiters = [];
+    for (const w of waiters) w(names);
+  }
+
+  /** Workers that are ready and may take more work (not starting, not doomed). */
+  available(): WorkerHandle[] {
+    const out: WorkerHandle[] = [];
+    for (const h of this.#handles) if ((h.state === 'idle' || h.state === 'busy') && !h.doomed) out.push(h);
+    return out;
+  }
+
+  /** Spawns workers so that `demand` ready tasks find one, within `max`. */
+  ensure(demand: number): void {
+    if (this.#closed || this.breakerOpen) return;
+    let starting = 0;
+    let usable = 0;
+    for (const h of this.#handles) {
+      if (h.state === 'starting') starting++;
+      else if (!h.doomed && h.state !== 'terminated' && h.calls.length === 0) usable++;
+    }
+    // Someone waits for the task names and no worker is there to tell them.
+    const forNames = this.#namesWaiters.length > 0 && this.#handles.size === 0 ? 1 : 0;
+    const wanted = Math.max(forNames, this.options.min - this.#handles.size, demand - usable - starting);
+    let room = this.options.max - this.#handles.size;
+    for (let i = 0; i < wanted && room > 0; i++, room--) {
+      if (!this.#spawn()) break;
+    }
+  }
+
+  #spawn(): boolean {
+    if (this.#closed) return false;
+    const now = this.#clock.now();
+    if (now < this.#nextSpawnAt) {
+      if (!this.#spawnTimer)
+        this.#spawnTimer = this.#clock.setTimer(() => {
+          this.#spawnTimer = undefined;
+          this.#events.onCapacity();
+        }, this.#nextSpawnAt - now);
+      return false;
+    }
+    const handle = new WorkerHandle(
+      this.#nextId++,
+      this.#factory,
+      {
+        onOutcomes: (h, outcomes) => {
+          this.#crashStreak = 0;
+          if (h.calls.length === 0) this.#armIdle(h);
+          this.#events.onOutcomes(h, outcomes);
+        },
+        onProgress: (h, call, value) => this.#events.onProgress(h, call, value),
+        onExit: (h, error, calls, expected) => this.#onExit(h, error, calls, expected),
+      },
+      () => this.#clock.now(),
+    );
+    this.#handles.add(handle);
+    this.stats.spawned++;
+    this.#events.onWorkerState(handle, 'spawned');
+    handle.start(this.options.spawnTimeoutMs).then(
+      (reply) => {
+        this.#spawnFailures = 0;
+        this.breakerError = undefined;
+        if (!this.names) {
+          this.names = reply.names;
+          this.#resolveNames(reply.names);
+        }
+        this.#events.onWorkerState(handle, 'idle');
+        this.#armIdle(handle);
+        this.#events.onReady(handle);
+      },
+      () => {
+        // onExit has run: the failure is counted there.
+      },
+    );
+    return true;
+  }
+
+  #armIdle(handle: WorkerHandle) {
+    const old = this.#idleTimers.get(handle);
+    if (old) this.#clock.clearTimer(old);
+    this.#idleTimers.set(
+      handle,
+      this.#clock.setTimer(() => {
+        this.#idleTimers.delete(handle);
+        if (handle.calls.length === 0 && handle.alive && this.#handles.size > this.options.min && handle.state === 'idle') {
+          this.terminate(handle, new Error('idle'));
+        }
+      }, this.options.idleMs),
+    );
+  }
+
+  #onExit(handle: WorkerHandle, error: Error, calls: InFlight[], expected: boolean) {
+    this.#handles.delete(handle);
+    const t = this.#idleTimers.get(handle);
+    if (t) this.#clock.clearTimer(t);
+    this.#idleTimers.delete(handle);
+    const loadFailure = error.name === 'WorkerLoadError';
+    if (loadFailure) {
+      this.stats.loadFailures++;
+      this.#spawnFailures++;
+      this.#nextSpawnAt = this.#clock.now() + respawnDelay(this.#spawnFailures + 1);
+      if (this.#spawnFailures >= this.options.maxSpawnFailures) {
+        this.#breakerUntil = this.#clock.now() + this.options.breakerMs;
+        this.breakerError = new WorkerLoadError(
+          `the worker failed to start ${this.#spawnFailures} times in a row; last error: ${error.message}`,
+        );
+        this.#spawnFailures = 0;
+        this.#resolveNames(this.names);
+        this.#events.onWorkerState(handle, 'crashed', error);
+        this.#events.onExit(handle, error, calls, expected);
+        this.#events.onBreakerOpen(this.breakerError);
+        this.#spawnTimer ??= this.#clock.setTimer(() => {
+          this.#spawnTimer = undefined;
+          this.#events.onCapacity();
+        }, this.options.breakerMs);
+        return;
+      }
+    } else if (!expected) {
+      this.stats.crashed++;
+      this.#crashStreak++;
+      this.#nextSpawnAt = this.#clock.now() + respawnDelay(this.#crashStreak);
+    } else {
+      this.stats.terminated++;
+    }
+    this.#events.onWorkerState(handle, expected ? 'terminated' : 'crashed', error);
+    this.#events.onExit(handle, error, calls, expected);
+    this.#events.onCapacity();
+  }
+
+  terminate(handle: WorkerHandle, reason: Error): void {
+    handle.terminate(reason);
+  }
+
+  resize(options: { max?: number; min?: number }): void {
+    const max = options.max === undefined ? this.options.max : checkNumber('pool.max', options.max, 1, true);
+    const min = options.min === undefined ? Math.min(this.options.min, max) : checkNumber('pool.min', options.min, 0, true);
+    if (min > max) throw new TypeError(`Expected pool.min to be <= pool.max (${max}), got ${min}`);
+    this.options = { ...this.options, max, min };
+    // Shrink by retiring idle workers first; busy ones retire when they go idle.
+    const excess = this.#handles.size - max;
+    if (excess > 0) {
+      const idle = [...this.#handles].filter((h) => h.state === 'idle' && h.calls.length === 0);
+      for (const h of idle.slice(0, excess)) this.terminate(h, new Error('pool resized'));
+    }
+    this.#events.onCapacity();
+  }
+
+  /** True when a worker beyond `max` should stop taking work (after a resize). */
+  overCapacity(): boolean {
+    return this.#handles.size > this.options.max;
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#spawnTimer) this.#clock.clearTimer(this.#spawnTimer);
+    for (const t of this.#idleTimers.values()) this.#clock.clearTimer(t);
+    this.#idleTimers.clear();
+    for (const h of [...this.#handles]) h.terminate(new Error('scheduler closed'));
+    this.#resolveNames(this.names);
+  }
+}

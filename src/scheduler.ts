@@ -1,0 +1,1020 @@
+import { DEFAULT_BACKOFF } from './backoff.js';
+import { type Clock, systemClock, type TimerHandle } from './clock.js';
+import {
+  CancelledError,
+  deserializeError,
+  QueueFullError,
+  SchedulerClosedError,
+  StorageError,
+  serializeError,
+  TimeoutError,
+  UnknownTaskError,
+  WorkerCrashedError,
+} from './errors.js';
+import { CountingEventTarget, type SchedulerEventMap, TaskEvent, type TaskEventType, WarningEvent, WorkerEvent } from './events.js';
+import { MemoryStore } from './memory-store.js';
+import { type Metrics, SampleRing } from './metrics.js';
+import { normalizePoolOptions, Pool, type WorkerEventState } from './pool.js';
+import { planRecovery } from './recovery.js';
+import type { ListQuery, TaskStore } from './store.js';
+import { TaskHandle } from './task-handle.js';
+import { type IndexEntry, TaskIndex } from './task-index.js';
+import {
+  cancelRecord,
+  completeAttempt,
+  failAttempt,
+  requeueFailed,
+  startAttempt,
+  unstartAttempt,
+} from './transition.js';
+import {
+  type BackoffFunction,
+  type EnqueueOptions,
+  type PoolOptions,
+  type RetentionOptions,
+  type SerializedError,
+  type TaskDefaults,
+  type TaskInfo,
+  type TaskRecord,
+  TERMINAL_STATUSES,
+} from './types.js';
+import {
+  assertCloneable,
+  checkNumber,
+  checkObject,
+  checkOptionalNumber,
+  describe,
+  type NormalizedRetry,
+  normalizePriority,
+  normalizeRetry,
+  normalizeRunAt,
+} from './validate.js';
+import type { InFlight, WorkerHandle } from './worker-handle.js';
+import type { TaskInput, TaskMap, TaskName, TaskOutput } from './worker-runtime.js';
+
+export interface SchedulerOptions {
+  /** Names the queue; with the IndexedDB store, the database name. @default 'tasklane' */
+  name?: string;
+  /** Creates one worker running a module that calls `defineTasks`. */
+  worker: () => Worker;
+  /** `'memory'` or a custom `TaskStore`. @default 'memory' */
+  store?: 'memory' | TaskStore;
+  pool?: PoolOptions;
+  defaults?: TaskDefaults;
+  retention?: RetentionOptions;
+  /** Live tasks (queued, retrying, running) beyond which `enqueue` rejects with `QueueFullError`. @default Infinity */
+  maxQueued?: number;
+  /** Stalls (found running in a dead tab) before a task fails instead of re-running. @default 1 */
+  maxStalls?: number;
+  /** Injected time, for tests. @default the system's monotonic clock */
+  clock?: Clock;
+  /** Injected randomness for backoff jitter, for tests. @default Math.random */
+  random?: () => number;
+}
+
+/** One task to enqueue with `enqueueMany`. */
+export interface EnqueueItem<T extends TaskMap, N extends TaskName<T> = TaskName<T>> {
+  name: N;
+  input: TaskInput<T, N>;
+  options?: Omit<EnqueueOptions, 'signal' | 'key'>;
+}
+
+/** A task taken out of the index and given (or about to be given) to a worker. */
+interface Active {
+  entry: IndexEntry;
+  record?: TaskRecord;
+  prior: 'queued' | 'retrying';
+  worker: WorkerHandle;
+  call?: InFlight;
+  notifiedStart?: boolean;
+  /** A cancel that arrived while the record was still being read. */
+  pendingCancel?: { error: SerializedError; done: (cancelled: boolean) => void };
+}
+
+/** What a worker is expected to take, per task, before its result is known: unknown names run alone. */
+const UNKNOWN_COST_MS = 1;
+/** A worker is sent more calls only while the expected work queued in it stays under this. */
+const PIPELINE_BUDGET_MS = 1;
+const PIPELINE_MAX = 64;
+const LEASE_MS = 30_000;
+
+let schedulerCounter = 0;
+
+/**
+ * The orchestration: ties store, index and pool together. Data flows one way:
+ * enqueue → validate → store → index → dispatch → worker → transition → events.
+ */
+export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<SchedulerEventMap> {
+  readonly name: string;
+  readonly #store: TaskStore;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #pool: Pool;
+  readonly #index = new TaskIndex();
+  readonly #active = new Map<string, Active>();
+  readonly #handles = new Map<string, TaskHandle>();
+  readonly #keys = new Map<string, string>();
+  readonly #pendingKeys = new Map<string, Promise<TaskHandle>>();
+  readonly #backoffFns = new Map<string, BackoffFunction>();
+  readonly #signalCleanups = new Map<string, () => void>();
+  readonly #avgCost = new Map<string, number>();
+  readonly #workerCost = new Map<WorkerHandle, number>();
+  readonly #timeouts = new Map<WorkerHandle, { call: InFlight; timer: TimerHandle }>();
+  readonly #graceTimers = new Map<WorkerHandle, TimerHandle>();
+  readonly #defaults: { timeoutMs: number; retry: NormalizedRetry; priority: IndexEntry['priority'] };
+  readonly #retention: { completed: number; failed: number };
+  readonly #maxQueued: number;
+  readonly #maxStalls: number;
+  readonly #owner: string;
+  #seq = 0;
+  #idCounter = 0;
+  #paused = false;
+  #closing = false;
+  #closed = false;
+  #closePromise?: Promise<void>;
+  #pumpQueued = false;
+  #wakeTimer?: TimerHandle;
+  #wakeAt = Number.POSITIVE_INFINITY;
+  #enqueuesInFlight = 0;
+  #drainWaiters: (() => void)[] = [];
+  #terminalSinceTrim = 0;
+  #trimming = false;
+  readonly #counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, retried: 0 };
+  readonly #waitMs = new SampleRing();
+  readonly #runMs = new SampleRing();
+
+  /** Use `createScheduler`. */
+  constructor(options: SchedulerOptions, store: TaskStore) {
+    super();
+    this.name = options.name ?? 'tasklane';
+    this.#store = store;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    const defaults = (checkObject('defaults', options.defaults) ?? {}) as TaskDefaults;
+    this.#defaults = {
+      timeoutMs: checkOptionalNumber('defaults.timeoutMs', defaults.timeoutMs, 30_000),
+      retry: normalizeRetry(defaults.retry, { stored: { attempts: 3, backoff: DEFAULT_BACKOFF } }, 'defaults.retry'),
+      priority: defaults.priority === undefined ? 2 : normalizePriority(defaults.priority, 'defaults.priority'),
+    };
+    const retention = (checkObject('retention', options.retention) ?? {}) as RetentionOptions;
+    this.#retention = {
+      completed: checkOptionalNumber('retention.completed', retention.completed, 1_000, 0, true),
+      failed: checkOptionalNumber('retention.failed', retention.failed, 10_000, 0, true),
+    };
+    this.#maxQueued = options.maxQueued === undefined ? Number.POSITIVE_INFINITY : checkNumber('maxQueued', options.maxQueued, 1, true);
+    this.#maxStalls = checkOptionalNumber('maxStalls', options.maxStalls, 1, 0, true);
+    this.#owner = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}${(schedulerCounter++).toString(36)}`;
+    this.#pool = new Pool(options.worker, normalizePoolOptions(options.pool), {
+      onReady: () => this.#schedulePump(),
+      onCapacity: () => this.#schedulePump(),
+      onWorkerState: (h, state, error) => this.#emitWorker(h, state, undefined, error),
+      onBreakerOpen: (error) => {
+        this.dispatchEvent(new WarningEvent(error));
+        this.#schedulePump();
+      },
+      onOutcomes: (h, outcomes) => this.#onOutcomes(h, outcomes),
+      onProgress: (_h, call, value) => this.#onProgress(call, value),
+      onExit: (h, error, calls) => this.#onExit(h, error, calls),
+    }, this.#clock);
+  }
+
+  /** @internal Recovery: live records return to the index in their original order. */
+  async _open(): Promise<void> {
+    const records = await this.#store.recover();
+    const now = this.#clock.now();
+    const plan = planRecovery(records, now, { maxStalls: this.#maxStalls, ownerAlive: (owner) => owner === this.#owner });
+    if (plan.changed.length) await this.#store.write(plan.changed);
+    for (const record of records) this.#seq = Math.max(this.#seq, record.seq + 1);
+    for (const record of plan.resume) {
+      this.#index.add({ id: record.id, name: record.name, priority: record.priority, readyAt: record.runAt, seq: record.seq }, now);
+      if (record.key !== undefined) this.#keys.set(record.key, record.id);
+    }
+    this.#counts.failed += plan.failed.length;
+    // Start loading the module now: the first enqueue needs its task names, the first task a worker.
+    void this.#pool.taskNames();
+    this.#schedulePump();
+  }
+
+  // ── enqueue → validate → store → index ─────────────────────────────────────────────────────────
+
+  /**
+   * Adds a task. Resolves once its record is committed to the store, with a handle whose `result`
+   * has the handler's return type. Rejects, storing nothing, on bad input: `UnknownTaskError`,
+   * `DataCloneError`, `TypeError` for a bad option, `QueueFullError`, `SchedulerClosedError`,
+   * `StorageError` when the write fails.
+   */
+  async enqueue<N extends TaskName<T>>(
+    name: N,
+    input: TaskInput<T, N>,
+    options: EnqueueOptions = {},
+  ): Promise<TaskHandle<TaskOutput<T, N>>> {
+    if (this.#closing) throw new SchedulerClosedError(`scheduler "${this.name}" is closed; enqueue("${name}") rejected`);
+    const opts = checkObject('options', options) as EnqueueOptions | undefined;
+    const signal = opts?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`Expected options.signal to be an AbortSignal, got ${describe(signal)}`);
+    if (signal?.aborted) throw new CancelledError(`enqueue("${name}") was given an already aborted signal`);
+    const key = opts?.key;
+    if (key !== undefined) {
+      if (typeof key !== 'string' || key === '') throw new TypeError(`Expected options.key to be a non-empty string, got ${describe(key)}`);
+      const liveId = this.#keys.get(key);
+      if (liveId) return (await this.get(liveId)) as TaskHandle<TaskOutput<T, N>>;
+      const pending = this.#pendingKeys.get(key);
+      if (pending) return (await pending) as TaskHandle<TaskOutput<T, N>>;
+    }
+    const record = this.#prepare(name, input, opts);
+    const promise = this.#commitOne(record, signal);
+    if (key !== undefined) {
+      this.#pendingKeys.set(key, promise);
+      promise.then(
+        () => this.#pendingKeys.delete(key),
+        () => this.#pendingKeys.delete(key),
+      );
+    }
+    return promise as Promise<TaskHandle<TaskOutput<T, N>>>;
+  }
+
+  async #commitOne(record: TaskRecord, signal: AbortSignal | undefined): Promise<TaskHandle> {
+    this.#enqueuesInFlight++;
+    try {
+      await this.#checkNames([record.name]);
+      this.#checkRoom(1);
+      await this.#write([record]);
+      if (this.#closing) {
+        // close() began while we were committing: the record is stored and will run on next open.
+      }
+      const handle = this.#handleFor(record);
+      this.#indexNew(record);
+      if (signal) this.#linkSignal(record.id, signal);
+      return handle;
+    } finally {
+      this.#enqueuesInFlight--;
+      this.#checkDrained();
+    }
+  }
+
+  /**
+   * Adds many tasks in one validation pass and one store commit: all are stored or none.
+   * Resolves with their ids in order (use `get(id)` for a handle).
+   */
+  async enqueueMany<N extends TaskName<T>>(items: readonly EnqueueItem<T, N>[]): Promise<string[]> {
+    if (this.#closing) throw new SchedulerClosedError(`scheduler "${this.name}" is closed; enqueueMany() rejected`);
+    if (!Array.isArray(items)) throw new TypeError(`Expected items to be an array, got ${describe(items)}`);
+    const records: TaskRecord[] = new Array(items.length);
+    const names = new Set<string>();
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as EnqueueItem<T, N>;
+      if (typeof item !== 'object' || item === null) throw new TypeError(`Expected items[${i}] to be an object, got ${describe(item)}`);
+      const o = item.options as EnqueueOptions | undefined;
+      if (o && (o.signal !== undefined || o.key !== undefined)) throw new TypeError(`Expected items[${i}].options to have no signal or key (use enqueue for those)`);
+      records[i] = this.#prepare(item.name, item.input, o);
+      names.add(item.name);
+    }
+    this.#enqueuesInFlight++;
+    try {
+      await this.#checkNames([...names]);
+      this.#checkRoom(records.length);
+      await this.#write(records);
+      for (const record of records) this.#indexNew(record);
+      return records.map((r) => r.id);
+    } finally {
+      this.#enqueuesInFlight--;
+      this.#checkDrained();
+    }
+  }
+
+  /** Validates one task and builds its record. Throws; changes nothing. */
+  #prepare(name: unknown, input: unknown, options: EnqueueOptions | undefined): TaskRecord {
+    if (typeof name !== 'string' || name === '') throw new TypeError(`Expected a task name (non-empty string), got ${describe(name)}`);
+    const o = (checkObject('options', options) ?? {}) as EnqueueOptions;
+    const now = this.#clock.now();
+    const priority = o.priority === undefined ? this.#defaults.priority : normalizePriority(o.priority);
+    const timeoutMs = checkOptionalNumber('timeoutMs', o.timeoutMs, this.#defaults.timeoutMs);
+    if (o.delayMs !== undefined && o.runAt !== undefined) throw new TypeError('Expected either delayMs or runAt, got both');
+    const runAt = o.runAt !== undefined ? normalizeRunAt(o.runAt) : now + checkOptionalNumber('delayMs', o.delayMs, 0);
+    const retry = o.retry === undefined ? this.#defaults.retry : normalizeRetry(o.retry, this.#defaults.retry);
+    const dependsOn = (o as { dependsOn?: unknown }).dependsOn;
+    if (dependsOn !== undefined) throw new TypeError('Expected no dependsOn: task dependencies are not supported yet');
+    assertCloneable(input);
+    const id = `${this.#owner}-${(this.#idCounter++).toString(36)}`;
+    if (retry.fn) this.#backoffFns.set(id, retry.fn);
+    const record: TaskRecord = {
+      id,
+      name,
+      input,
+      priority,
+      runAt,
+      seq: this.#seq++,
+      status: 'queued',
+      attempt: 0,
+      retry: retry.stored,
+      timeoutMs,
+      errors: [],
+      createdAt: now,
+      stalls: 0,
+    };
+    if (o.key !== undefined) record.key = o.key;
+    return record;
+  }
+
+  async #checkNames(names: string[]): Promise<void> {
+    const known = this.#pool.names ?? (await this.#pool.taskNames());
+    // Unknown until a worker answers: then the task is accepted and fails at dispatch, never hangs.
+    if (!known) return;
+    for (const name of names)
+      if (!known.includes(name))
+        throw new UnknownTaskError(`no task named "${name}" in the worker module (it defines ${known.map((n) => `"${n}"`).join(', ') || 'none'})`);
+  }
+
+  #checkRoom(n: number): void {
+    const live = this.#index.size + this.#active.size;
+    if (live + n > this.#maxQueued)
+      throw new QueueFullError(`queue is full: ${live} live tasks, maxQueued is ${this.#maxQueued}, ${n} more rejected`);
+    if (this.#closing) throw new SchedulerClosedError(`scheduler "${this.name}" is closed`);
+  }
+
+  async #write(records: TaskRecord[]): Promise<void> {
+    try {
+      await this.#store.write(records);
+    } catch (error) {
+      for (const r of records) this.#backoffFns.delete(r.id);
+      if ((error as Error)?.name === 'StorageError') throw error;
+      throw new StorageError(`could not store ${records.length} task(s): ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    }
+  }
+
+  #indexNew(record: TaskRecord): void {
+    this.#counts.submitted++;
+    if (record.key !== undefined) this.#keys.set(record.key, record.id);
+    this.#index.add({ id: record.id, name: record.name, priority: record.priority, readyAt: record.runAt, seq: record.seq }, this.#clock.now());
+    this.#emit('enqueued', record);
+    this.#schedulePump();
+  }
+
+  #linkSignal(id: string, signal: AbortSignal): void {
+    const onAbort = () => void this.cancel(id, 'the caller aborted the signal');
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.#signalCleanups.set(id, () => signal.removeEventListener('abort', onAbort));
+  }
+
+  // ── dispatch ───────────────────────────────────────────────────────────────────────────────────
+
+  #schedulePump(): void {
+    if (this.#pumpQueued || this.#closed) return;
+    this.#pumpQueued = true;
+    queueMicrotask(() => {
+      this.#pumpQueued = false;
+      this.#pump();
+    });
+  }
+
+  #costOf(name: string): number {
+    return this.#avgCost.get(name) ?? UNKNOWN_COST_MS;
+  }
+
+  /** Hands ready tasks to workers: most urgent first, least-loaded worker first. */
+  #pump(): void {
+    if (this.#closed) return;
+    const now = this.#clock.now();
+    if (!this.#paused) {
+      const workers = this.#pool.available().filter((w) => !this.#pool.overCapacity() || w.calls.length > 0);
+      const batches = new Map<WorkerHandle, IndexEntry[]>();
+      if (workers.length > 0) {
+        // Round-robin over workers, least loaded first. A worker already busy takes another call only
+        // while the work expected to wait inside it stays under PIPELINE_BUDGET_MS, so a task enqueued
+        // later at a higher priority never waits behind more than about that much queued work.
+        for (;;) {
+          let gave = false;
+          workers.sort((a, b) => (this.#workerCost.get(a) ?? 0) - (this.#workerCost.get(b) ?? 0));
+          for (const worker of workers) {
+            const top = this.#index.peek(now);
+            if (!top) break;
+            const queued = worker.calls.length + (batches.get(worker)?.length ?? 0);
+            const load = this.#workerCost.get(worker) ?? 0;
+            const cost = this.#costOf(top.name);
+            if (queued > 0 && (queued >= PIPELINE_MAX || load + cost > PIPELINE_BUDGET_MS)) continue;
+            this.#index.next(now);
+            this.#workerCost.set(worker, load + cost);
+            let batch = batches.get(worker);
+            if (!batch) batches.set(worker, (batch = []));
+            batch.push(top);
+            gave = true;
+          }
+          if (!gave) break;
+        }
+      } else if (this.#pool.breakerOpen && this.#pool.breakerError) {
+        this.#failReady(this.#pool.breakerError, now);
+      }
+      for (const [worker, entries] of batches) this.#dispatch(worker, entries);
+      const ready = this.#index.readyCount(now);
+      if (ready > 0) this.#pool.ensure(ready);
+    }
+    this.#armWake(now);
+    this.#checkDrained();
+  }
+
+  #dispatch(worker: WorkerHandle, entries: IndexEntry[]): void {
+    const ids = entries.map((e) => e.id);
+    const actives: Active[] = entries.map((entry) => {
+      const active: Active = { entry, prior: 'queued', worker };
+      this.#active.set(entry.id, active);
+      return active;
+    });
+    const read = this.#store.read(ids);
+    if (Array.isArray(read)) this.#send(worker, actives, read);
+    else
+      read.then(
+        (records) => this.#send(worker, actives, records),
+        (error) => {
+          this.#warn(new StorageError(`could not read ${ids.length} task(s) to run them`, { cause: error }));
+          for (const a of actives) this.#requeue(a);
+        },
+      );
+  }
+
+  #send(worker: WorkerHandle, actives: Active[], records: (TaskRecord | undefined)[]): void {
+    const now = this.#clock.now();
+    const requests: { id: string; name: string; input: unknown; attempt: number }[] = [];
+    const sending: Active[] = [];
+    for (let i = 0; i < actives.length; i++) {
+      const active = actives[i] as Active;
+      const record = records[i];
+      if (!record || TERMINAL_STATUSES.has(record.status)) {
+        this.#active.delete(active.entry.id);
+        active.pendingCancel?.done(false);
+        continue;
+      }
+      active.record = record;
+      active.prior = record.status === 'retrying' ? 'retrying' : 'queued';
+      if (active.pendingCancel) {
+        this.#active.delete(record.id);
+        this.#cancelled(record, active.pendingCancel.error);
+        active.pendingCancel.done(true);
+        continue;
+      }
+      if (!worker.alive || worker.doomed) {
+        this.#requeue(active);
+        continue;
+      }
+      startAttempt(record, now, this.#owner, LEASE_MS);
+      requests.push({ id: record.id, name: record.name, input: record.input, attempt: record.attempt });
+      sending.push(active);
+      this.#handles.get(record.id)?._setStatus('running');
+    }
+    this.#recomputeCost(worker);
+    if (requests.length === 0) {
+      this.#schedulePump();
+      return;
+    }
+    const wasIdle = worker.calls.length === 0;
+    const calls = worker.send(requests);
+    for (let i = 0; i < calls.length; i++) (sending[i] as Active).call = calls[i];
+    if (wasIdle) this.#emitWorker(worker, 'busy', requests[0]?.id);
+    this.#persist(sending.map((a) => a.record as TaskRecord));
+    this.#noteHead(worker);
+  }
+
+  /** Expected work on `worker`: the sum of the average run time of each call it holds. */
+  #recomputeCost(worker: WorkerHandle): void {
+    let total = 0;
+    for (const call of worker.calls) if (!call.abandoned) total += this.#costOf(call.request.name);
+    this.#workerCost.set(worker, total);
+  }
+
+  /** Puts a task that never started back where it was in line. */
+  #requeue(active: Active): void {
+    this.#active.delete(active.entry.id);
+    if (active.record) {
+      if (active.record.status === 'running') unstartAttempt(active.record, active.prior);
+      this.#handles.get(active.entry.id)?._setStatus(active.record.status);
+    }
+    const { id, name, priority, readyAt, seq } = active.entry;
+    this.#index.add({ id, name, priority, readyAt, seq }, this.#clock.now());
+    this.#schedulePump();
+  }
+
+  /** Breaker open and no worker alive: every ready task fails with the breaker's error. */
+  #failReady(error: Error, now: number): void {
+    const entries: IndexEntry[] = [];
+    for (let e = this.#index.next(now); e; e = this.#index.next(now)) entries.push(e);
+    if (entries.length === 0) return;
+    const data = serializeError(error);
+    const apply = (records: (TaskRecord | undefined)[]) => {
+      const changed: TaskRecord[] = [];
+      for (const record of records) {
+        if (!record || TERMINAL_STATUSES.has(record.status)) continue;
+        failAttempt(record, data, this.#clock.now());
+        changed.push(record);
+        this.#afterFailure(record, { kind: 'fail' }, data);
+      }
+      this.#persist(changed);
+    };
+    const read = this.#store.read(entries.map((e) => e.id));
+    if (Array.isArray(read)) apply(read);
+    else read.then(apply, (e) => this.#warn(new StorageError('could not read tasks to fail them', { cause: e })));
+  }
+
+  #armWake(now: number): void {
+    const at = this.#paused ? undefined : this.#index.nextWakeAt();
+    if (at === undefined) {
+      if (this.#wakeTimer) this.#clock.clearTimer(this.#wakeTimer);
+      this.#wakeTimer = undefined;
+      this.#wakeAt = Number.POSITIVE_INFINITY;
+      return;
+    }
+    if (this.#wakeTimer && this.#wakeAt <= at) return;
+    if (this.#wakeTimer) this.#clock.clearTimer(this.#wakeTimer);
+    this.#wakeAt = at;
+    this.#wakeTimer = this.#clock.setTimer(() => {
+      this.#wakeTimer = undefined;
+      this.#wakeAt = Number.POSITIVE_INFINITY;
+      this.#pump();
+    }, at - now);
+  }
+
+  // ── worker → transition → events ───────────────────────────────────────────────────────────────
+
+  /** Emits `started` for the call now running on `worker`, and arms its timeout. */
+  #noteHead(worker: WorkerHandle): void {
+    const head = worker.calls[0];
+    const armed = this.#timeouts.get(worker);
+    if (armed && armed.call !== head) {
+      this.#clock.clearTimer(armed.timer);
+      this.#timeouts.delete(worker);
+    }
+    if (!head || head.startedAt === undefined || head.abandoned) return;
+    const active = this.#active.get(head.request.id);
+    if (!active?.record || active.call !== head) return;
+    this.#markStarted(active, head.startedAt);
+    const timeoutMs = active.record.timeoutMs;
+    if (timeoutMs > 0 && !this.#timeouts.has(worker)) {
+      const remaining = head.startedAt + timeoutMs - this.#clock.now();
+      const timer = this.#clock.setTimer(() => this.#onTimeout(worker, head), remaining);
+      this.#timeouts.set(worker, { call: head, timer });
+    }
+  }
+
+  #markStarted(active: Active, startedAt: number): void {
+    if (active.notifiedStart || !active.record) return;
+    active.notifiedStart = true;
+    active.record.startedAt = startedAt;
+    this.#waitMs.add(Math.max(0, startedAt - active.entry.readyAt));
+    this.#emit('started', active.record);
+  }
+
+  #onOutcomes(worker: WorkerHandle, outcomes: { call: InFlight; outcome: import('./protocol.js').RunOutcome }[]): void {
+    const now = this.#clock.now();
+    const changed: TaskRecord[] = [];
+    for (const { call, outcome } of outcomes) {
+      const name = call.request.name;
+      const prev = this.#avgCost.get(name);
+      this.#avgCost.set(name, prev === undefined ? outcome.runMs : prev * 0.8 + outcome.runMs * 0.2);
+      const active = this.#active.get(call.request.id);
+      if (!active || active.call !== call || call.abandoned || !active.record) continue;
+      const record = active.record;
+      this.#markStarted(active, call.startedAt ?? now - outcome.runMs);
+      this.#active.delete(record.id);
+      this.#runMs.add(outcome.runMs);
+      if (outcome.ok) {
+        completeAttempt(record, outcome.value, now);
+        changed.push(record);
+        this.#counts.completed++;
+        this.#settle(record, { ok: true, value: outcome.value });
+        this.#emit('completed', record);
+      } else {
+        const result = failAttempt(record, outcome.error, now, this.#backoffFns.get(record.id), this.#random);
+        changed.push(record);
+        this.#afterFailure(record, result, outcome.error);
+      }
+    }
+    if (worker.doomed && !worker.calls.some((c) => c.abandoned)) this.#undoom(worker);
+    this.#recomputeCost(worker);
+    this.#persist(changed);
+    this.#noteHead(worker);
+    if (worker.calls.length === 0 && worker.alive) this.#emitWorker(worker, 'idle');
+    this.#pump();
+  }
+
+  /** After `failAttempt`: re-index for a retry, or settle as failed. The record is already changed. */
+  #afterFailure(record: TaskRecord, result: { kind: 'retry'; delayMs: number } | { kind: 'fail' }, error: SerializedError): void {
+    if (result.kind === 'retry') {
+      this.#counts.retried++;
+      this.#index.add({ id: record.id, name: record.name, priority: record.priority, readyAt: record.runAt, seq: record.seq }, this.#clock.now());
+      this.#handles.get(record.id)?._setStatus('retrying');
+      this.#emit('retrying', record, { error: deserializeError(error), delayMs: result.delayMs });
+      this.#schedulePump();
+    } else {
+      this.#counts.failed++;
+      const err = deserializeError(error);
+      this.#settle(record, { ok: false, error: err });
+      this.#emit('failed', record, { error: err });
+    }
+  }
+
+  #onProgress(call: InFlight, value: number): void {
+    const active = this.#active.get(call.request.id);
+    if (!active?.record || active.call !== call) return;
+    active.record.progress = value;
+    this.#handles.get(active.record.id)?._progress(value);
+    this.#emit('progress', active.record, { progress: value });
+  }
+
+  #onTimeout(worker: WorkerHandle, call: InFlight): void {
+    this.#timeouts.delete(worker);
+    const active = this.#active.get(call.request.id);
+    if (!active?.record || active.call !== call || call.abandoned) return;
+    const record = active.record;
+    const error = new TimeoutError(
+      `task "${record.name}" (${record.id}) timed out after ${record.timeoutMs} ms on attempt ${record.attempt} of ${record.retry.attempts} (${this.#active.size} running, ${this.#index.size} queued)`,
+    );
+    const data = serializeError(error);
+    this.#abandon(active, data);
+    this.#active.delete(record.id);
+    const result = failAttempt(record, data, this.#clock.now(), this.#backoffFns.get(record.id), this.#random);
+    this.#persist([record]);
+    this.#afterFailure(record, result, data);
+    this.#noteHead(worker);
+  }
+
+  /**
+   * Gives up on a running call: aborts its signal, stops feeding its worker, and terminates the
+   * worker if the handler has not returned within the grace period.
+   */
+  #abandon(active: Active, reason: SerializedError): void {
+    const { worker, call } = active;
+    if (!call) return;
+    worker.abort(call, reason);
+    if (!worker.alive) return;
+    worker.doomed = true;
+    if (this.#graceTimers.has(worker)) return;
+    const graceMs = this.#pool.options.graceMs;
+    this.#graceTimers.set(
+      worker,
+      this.#clock.setTimer(() => {
+        this.#graceTimers.delete(worker);
+        if (worker.alive && worker.calls.some((c) => c.abandoned))
+          this.#pool.terminate(
+            worker,
+            new WorkerCrashedError(`worker ${worker.id} terminated: task "${call.request.name}" (${call.request.id}) did not stop within ${graceMs} ms of its signal aborting`),
+          );
+      }, graceMs),
+    );
+  }
+
+  #undoom(worker: WorkerHandle): void {
+    worker.doomed = false;
+    const timer = this.#graceTimers.get(worker);
+    if (timer) this.#clock.clearTimer(timer);
+    this.#graceTimers.delete(worker);
+  }
+
+  #onExit(worker: WorkerHandle, error: Error, calls: InFlight[]): void {
+    const timeout = this.#timeouts.get(worker);
+    if (timeout) this.#clock.clearTimer(timeout.timer);
+    this.#timeouts.delete(worker);
+    this.#undoom(worker);
+    this.#workerCost.delete(worker);
+    const changed: TaskRecord[] = [];
+    for (const call of calls) {
+      const active = this.#active.get(call.request.id);
+      if (!active || active.call !== call || call.abandoned || !active.record) continue;
+      if (call.startedAt !== undefined) {
+        // The call that was running: this attempt failed with the worker.
+        const data = serializeError(
+          error.name === 'WorkerCrashedError' || error.name === 'WorkerLoadError'
+            ? error
+            : new WorkerCrashedError(`worker ${worker.id} exited while running task "${call.request.name}" (${call.request.id}): ${error.message}`),
+        );
+        this.#active.delete(active.record.id);
+        const result = failAttempt(active.record, data, this.#clock.now(), this.#backoffFns.get(active.record.id), this.#random);
+        changed.push(active.record);
+        this.#afterFailure(active.record, result, data);
+      } else {
+        this.#requeue(active);
+        changed.push(active.record);
+      }
+    }
+    // Tasks reserved for this worker whose records were still being read go back too.
+    for (const active of [...this.#active.values()]) if (active.worker === worker && !active.call) this.#requeue(active);
+    this.#persist(changed);
+    this.#schedulePump();
+  }
+
+  // ── terminal states ────────────────────────────────────────────────────────────────────────────
+
+  #settle(record: TaskRecord, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): void {
+    const handle = this.#handles.get(record.id);
+    if (handle) {
+      this.#handles.delete(record.id);
+      handle._settle(record.status, outcome);
+    }
+    if (record.key !== undefined && this.#keys.get(record.key) === record.id) this.#keys.delete(record.key);
+    this.#backoffFns.delete(record.id);
+    const cleanup = this.#signalCleanups.get(record.id);
+    if (cleanup) {
+      cleanup();
+      this.#signalCleanups.delete(record.id);
+    }
+    if (++this.#terminalSinceTrim >= 256) this.#scheduleTrim();
+    this.#checkDrained();
+  }
+
+  #cancelled(record: TaskRecord, error: SerializedError): void {
+    cancelRecord(record, error, this.#clock.now());
+    this.#counts.cancelled++;
+    this.#persist([record]);
+    const err = deserializeError(error);
+    this.#settle(record, { ok: false, error: err });
+    this.#emit('cancelled', record, { error: err });
+  }
+
+  /**
+   * Cancels a task. Queued or retrying: removed at once. Running: its signal aborts with a
+   * `CancelledError` and, if the handler does not return within the grace period, its worker is
+   * terminated and replaced. Resolves `false` (a no-op) when the task had already finished or is unknown.
+   */
+  async cancel(id: string, reason = 'cancelled'): Promise<boolean> {
+    if (typeof id !== 'string') throw new TypeError(`Expected id to be a string, got ${describe(id)}`);
+    const error = serializeError(new CancelledError(`task ${id} was cancelled: ${reason}`));
+    if (this.#index.has(id)) {
+      this.#index.remove(id);
+      const [record] = await this.#store.read([id]);
+      if (!record) return false;
+      this.#cancelled(record, error);
+      this.#schedulePump();
+      return true;
+    }
+    const active = this.#active.get(id);
+    if (active) {
+      if (!active.record) {
+        return new Promise<boolean>((done) => {
+          active.pendingCancel = { error, done };
+        });
+      }
+      this.#abandon(active, error);
+      this.#active.delete(id);
+      this.#cancelled(active.record, error);
+      this.#recomputeCost(active.worker);
+      this.#noteHead(active.worker);
+      this.#schedulePump();
+      return true;
+    }
+    return false;
+  }
+
+  /** Re-runs a failed or cancelled task (from the dead-letter set) with a fresh set of attempts. */
+  async retry(id: string): Promise<TaskHandle> {
+    if (this.#closing) throw new SchedulerClosedError(`scheduler "${this.name}" is closed; retry(${id}) rejected`);
+    if (typeof id !== 'string') throw new TypeError(`Expected id to be a string, got ${describe(id)}`);
+    const [record] = await this.#store.read([id]);
+    if (!record) throw new TypeError(`Expected the id of a stored task, got ${describe(id)} (unknown or trimmed by retention)`);
+    if (record.status !== 'failed' && record.status !== 'cancelled' && record.status !== 'skipped')
+      throw new TypeError(`Expected task ${id} to be failed, cancelled or skipped to retry it, got status "${record.status}"`);
+    requeueFailed(record, this.#clock.now(), this.#seq++);
+    await this.#write([record]);
+    const handle = this.#handleFor(record);
+    this.#counts.submitted++;
+    if (record.key !== undefined) this.#keys.set(record.key, record.id);
+    this.#index.add({ id: record.id, name: record.name, priority: record.priority, readyAt: record.runAt, seq: record.seq }, this.#clock.now());
+    this.#emit('enqueued', record);
+    this.#schedulePump();
+    return handle;
+  }
+
+  // ── reading ────────────────────────────────────────────────────────────────────────────────────
+
+  #handleFor(record: TaskRecord): TaskHandle {
+    let handle = this.#handles.get(record.id);
+    if (handle) return handle;
+    handle = new TaskHandle(this, record.id, record.name, record.status);
+    if (TERMINAL_STATUSES.has(record.status)) {
+      if (record.status === 'completed') handle._settle(record.status, { ok: true, value: record.result });
+      else {
+        const last = record.errors[record.errors.length - 1] ?? { name: 'CancelledError', code: 'E_CANCELLED', message: `task ${record.id} ${record.status}` };
+        handle._settle(record.status, { ok: false, error: deserializeError(last) });
+      }
+    } else {
+      this.#handles.set(record.id, handle);
+    }
+    return handle;
+  }
+
+  /** A handle for a stored task (live or finished), or undefined if unknown or trimmed. */
+  async get(id: string): Promise<TaskHandle | undefined> {
+    if (typeof id !== 'string') throw new TypeError(`Expected id to be a string, got ${describe(id)}`);
+    const live = this.#handles.get(id);
+    if (live) return live;
+    const active = this.#active.get(id);
+    if (active?.record) return this.#handleFor(active.record);
+    const [record] = await this.#store.read([id]);
+    return record ? this.#handleFor(record) : undefined;
+  }
+
+  /** A snapshot of one task's record (input included), or undefined. */
+  async inspect(id: string): Promise<TaskInfo | undefined> {
+    const [record] = await this.#store.read([id]);
+    return record ? { ...this.#info(record), input: record.input } : undefined;
+  }
+
+  /** Snapshots of stored tasks, filtered by status and name. @default limit 100 */
+  async list(query: ListQuery = {}): Promise<TaskInfo[]> {
+    const q = (checkObject('query', query) ?? {}) as ListQuery;
+    if (q.limit !== undefined) checkNumber('limit', q.limit, 0, true);
+    const records = await this.#store.list(q);
+    return records.map((r) => this.#info(r));
+  }
+
+  /** The next `limit` queued tasks in dispatch order (ready first, then delayed by readyAt). */
+  peekQueue(limit = 10): { id: string; priority: number; readyAt: number }[] {
+    return this.#index.top(limit, this.#clock.now()).map(({ id, priority, readyAt }) => ({ id, priority, readyAt }));
+  }
+
+  /** The workers and what each is running. */
+  workers(): { id: number; state: string; taskId?: string; taskName?: string; startedAt?: number; timeoutMs?: number; progress?: number; completed: number }[] {
+    return this.#pool.workers.map((w) => {
+      const head = w.calls[0];
+      const record = head ? this.#active.get(head.request.id)?.record : undefined;
+      return {
+        id: w.id,
+        state: w.state,
+        taskId: head?.request.id,
+        taskName: head?.request.name,
+        startedAt: head?.startedAt,
+        timeoutMs: record?.timeoutMs,
+        progress: record?.progress,
+        completed: w.completed,
+      };
+    });
+  }
+
+  #info(record: TaskRecord): TaskInfo {
+    const { input: _input, lease: _lease, ...rest } = record;
+    return rest;
+  }
+
+  metrics(): Metrics {
+    const byPriority = [...this.#index.countsByPriority()];
+    const workers = { total: 0, idle: 0, busy: 0, starting: 0, spawned: this.#pool.stats.spawned, crashed: this.#pool.stats.crashed };
+    for (const w of this.#pool.workers) {
+      workers.total++;
+      if (w.state === 'starting') workers.starting++;
+      else if (w.calls.length > 0) workers.busy++;
+      else workers.idle++;
+    }
+    const finished = this.#counts.completed + this.#counts.failed;
+    return {
+      ...this.#counts,
+      queuedByPriority: byPriority,
+      queued: this.#index.size,
+      running: this.#active.size,
+      workers,
+      waitMs: { p50: this.#waitMs.percentile(50), p95: this.#waitMs.percentile(95) },
+      runMs: { p50: this.#runMs.percentile(50), p95: this.#runMs.percentile(95) },
+      successRate: finished === 0 ? 1 : this.#counts.completed / finished,
+      health: this.#closed || this.#closing ? 'closed' : this.#paused ? 'paused' : this.#pool.breakerOpen ? 'degraded' : 'ok',
+    };
+  }
+
+  // ── lifecycle ──────────────────────────────────────────────────────────────────────────────────
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  get closed(): boolean {
+    return this.#closing;
+  }
+
+  /** Stops starting tasks; running ones finish. Enqueue still works. */
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#armWake(this.#clock.now());
+    this.dispatchEvent(new Event('state'));
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.dispatchEvent(new Event('state'));
+    this.#schedulePump();
+  }
+
+  /** Changes the pool's bounds at run time. */
+  resize(options: { max?: number; min?: number }): void {
+    this.#pool.resize((checkObject('options', options) ?? {}) as { max?: number; min?: number });
+  }
+
+  #isIdle(): boolean {
+    return this.#index.size === 0 && this.#active.size === 0 && this.#enqueuesInFlight === 0;
+  }
+
+  #checkDrained(): void {
+    if (this.#drainWaiters.length === 0 || !this.#isIdle()) return;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves when nothing is queued (delayed and retrying included) or running. */
+  drain(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /**
+   * Stops accepting work (`enqueue` rejects with `SchedulerClosedError`) and shuts down.
+   * `drain: true` (the default) resumes if paused and waits for everything queued and running to
+   * finish; `drain: false` cancels what is left. Workers are terminated and the store closed.
+   */
+  close(options: { drain?: boolean } = {}): Promise<void> {
+    if (this.#closePromise) return this.#closePromise;
+    const drain = options.drain ?? true;
+    this.#closing = true;
+    this.dispatchEvent(new Event('state'));
+    this.#closePromise = (async () => {
+      if (drain) {
+        this.resume();
+        await this.drain();
+      } else {
+        const error = serializeError(new CancelledError(`scheduler "${this.name}" closed without draining`));
+        const queued = [...this.#index.entries()].map((e) => e.id);
+        for (const id of queued) this.#index.remove(id);
+        const records = await this.#store.read(queued);
+        for (const record of records) if (record && !TERMINAL_STATUSES.has(record.status)) this.#cancelled(record, error);
+        for (const active of [...this.#active.values()]) {
+          this.#active.delete(active.entry.id);
+          if (active.call) active.worker.abort(active.call, error);
+          if (active.record) this.#cancelled(active.record, error);
+        }
+      }
+      this.#closed = true;
+      if (this.#wakeTimer) this.#clock.clearTimer(this.#wakeTimer);
+      for (const t of this.#timeouts.values()) this.#clock.clearTimer(t.timer);
+      for (const t of this.#graceTimers.values()) this.#clock.clearTimer(t);
+      this.#pool.close();
+      await this.#store.close();
+      this.dispatchEvent(new Event('state'));
+    })();
+    return this.#closePromise;
+  }
+
+  // ── plumbing ───────────────────────────────────────────────────────────────────────────────────
+
+  #persist(records: TaskRecord[]): void {
+    if (records.length === 0) return;
+    this.#store.write(records).catch((error: unknown) => {
+      this.#warn(new StorageError(`could not persist ${records.length} task state change(s)`, { cause: error }));
+    });
+  }
+
+  #scheduleTrim(): void {
+    if (this.#trimming) return;
+    this.#trimming = true;
+    this.#terminalSinceTrim = 0;
+    setTimeout(() => {
+      this.#store
+        .trim(this.#retention)
+        .catch((error: unknown) => this.#warn(new StorageError('retention trim failed', { cause: error })))
+        .finally(() => {
+          this.#trimming = false;
+        });
+    }, 0);
+  }
+
+  #warn(error: Error): void {
+    this.dispatchEvent(new WarningEvent(error));
+  }
+
+  #emit(type: TaskEventType, record: TaskRecord, extra?: { error?: Error; progress?: number; delayMs?: number }): void {
+    if (this.listens(type)) this.dispatchEvent(new TaskEvent(type, this.#info(record), extra));
+  }
+
+  #emitWorker(worker: WorkerHandle, state: WorkerEventState, taskId?: string, error?: Error): void {
+    if (this.listens('worker')) this.dispatchEvent(new WorkerEvent(worker.id, state, { taskId, error }));
+  }
+}
+
+/**
+ * Creates a scheduler and recovers its stored tasks.
+ *
+ * @example
+ * import type { Tasks } from './tasks.worker';
+ * const scheduler = await createScheduler<Tasks>({
+ *   worker: () => new Worker(new URL('./tasks.worker.ts', import.meta.url), { type: 'module' }),
+ * });
+ * const task = await scheduler.enqueue('thumbnail', { blob, size: 128 }, { priority: 'high' });
+ * const bitmap = await task.result;
+ */
+export async function createScheduler<T extends TaskMap = TaskMap>(options: SchedulerOptions): Promise<Scheduler<T>> {
+  const o = checkObject('options', options) as SchedulerOptions | undefined;
+  if (!o) throw new TypeError('Expected options to be an object, got undefined');
+  if (typeof o.worker !== 'function') throw new TypeError(`Expected options.worker to be a function returning a Worker, got ${describe(o.worker)}`);
+  if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) throw new TypeError(`Expected options.name to be a non-empty string, got ${describe(o.name)}`);
+  let store: TaskStore;
+  if (o.store === undefined || o.store === 'memory') store = new MemoryStore();
+  else if (typeof o.store === 'object' && o.store !== null && typeof (o.store as TaskStore).write === 'function') store = o.store;
+  else throw new TypeError(`Expected options.store to be 'memory' or a TaskStore, got ${describe(o.store)}`);
+  const scheduler = new Scheduler<T>(o, store);
+  await scheduler._open();
+  return scheduler;
+}

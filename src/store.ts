@@ -1,0 +1,38 @@
+import type { TaskRecord, TaskStatus } from './types.js';
+
+export interface ListQuery {
+  status?: TaskStatus | TaskStatus[];
+  name?: string;
+  /** @default 100 */
+  limit?: number;
+}
+
+/**
+ * Where records live. The scheduler talks to storage only through this interface, so the memory
+ * store and the IndexedDB store are interchangeable.
+ *
+ * Invariants every store keeps:
+ * - `write` resolves once the records are durable (committed), and writes requested in the same
+ *   turn share one commit (group commit). A failed commit rejects every write in it with a
+ *   `StorageError` and leaves none of them half-applied.
+ * - A record read back is a copy as of its last write; mutating it changes nothing stored.
+ */
+export interface TaskStore {
+  readonly kind: 'memory' | 'indexeddb';
+  /** Every non-terminal record (queued, retrying, running), for recovery on open. */
+  recover(): Promise<TaskRecord[]>;
+  write(records: readonly TaskRecord[]): Promise<void>;
+  /** Records by id, in order; `undefined` for unknown ids. Synchronous where the store can be. */
+  read(ids: readonly string[]): (TaskRecord | undefined)[] | Promise<(TaskRecord | undefined)[]>;
+  list(query: ListQuery): Promise<TaskRecord[]>;
+  remove(ids: readonly string[]): Promise<void>;
+  /** Applies retention: drops the oldest terminal records beyond the limits. */
+  trim(limits: { completed: number; failed: number }): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function matchesQuery(record: TaskRecord, query: ListQuery): boolean {
+  if (query.name !== undefined && record.name !== query.name) return false;
+  if (query.status === undefined) return true;
+  return Array.isArray(query.status) ? query.status.includes(record.status) : record.status === query.status;
+}

@@ -1,0 +1,92 @@
+import type { TaskStatus } from './types.js';
+
+/** Fired on a task handle (and, as `TaskEvent`, on the scheduler) when the handler reports progress. */
+export class ProgressEvent extends Event {
+  readonly progress: number;
+  constructor(progress: number) {
+    super('progress');
+    this.progress = progress;
+  }
+}
+
+export interface TaskHandleHost {
+  cancel(id: string, reason?: string): Promise<boolean>;
+}
+
+/**
+ * A live view of one task. `status` follows the task; `result` settles when it ends: it resolves with
+ * the handler's value, or rejects with the last error (`CancelledError`, `TimeoutError`, the
+ * handler's own error rebuilt by name and code, …). Handles are cheap; the record is the truth.
+ */
+export class TaskHandle<Output = unknown> extends EventTarget {
+  readonly id: string;
+  readonly name: string;
+  #status: TaskStatus;
+  #progress = 0;
+  readonly #host: TaskHandleHost;
+  #promise?: Promise<Output>;
+  #resolve?: (value: Output) => void;
+  #reject?: (error: unknown) => void;
+  #settled?: { ok: true; value: Output } | { ok: false; error: unknown };
+
+  constructor(host: TaskHandleHost, id: string, name: string, status: TaskStatus) {
+    super();
+    this.#host = host;
+    this.id = id;
+    this.name = name;
+    this.#status = status;
+  }
+
+  get status(): TaskStatus {
+    return this.#status;
+  }
+
+  /** Last reported progress, 0..1. */
+  get progress(): number {
+    return this.#progress;
+  }
+
+  /** Settles when the task reaches a terminal status. */
+  get result(): Promise<Output> {
+    if (!this.#promise) {
+      const settled = this.#settled;
+      if (settled) this.#promise = settled.ok ? Promise.resolve(settled.value) : Promise.reject(settled.error);
+      else
+        this.#promise = new Promise<Output>((resolve, reject) => {
+          this.#resolve = resolve;
+          this.#reject = reject;
+        });
+    }
+    return this.#promise;
+  }
+
+  /**
+   * Cancels the task. Resolves `true` if it was live and is now cancelled, `false` if it had
+   * already finished (a no-op).
+   */
+  cancel(reason?: string): Promise<boolean> {
+    return this.#host.cancel(this.id, reason);
+  }
+
+  /** @internal */
+  _setStatus(status: TaskStatus): void {
+    this.#status = status;
+  }
+
+  /** @internal */
+  _progress(value: number): void {
+    this.#progress = value;
+    this.dispatchEvent(new ProgressEvent(value));
+  }
+
+  /** @internal */
+  _settle(status: TaskStatus, outcome: { ok: true; value: Output } | { ok: false; error: unknown }): void {
+    if (this.#settled) return;
+    this.#status = status;
+    this.#settled = outcome;
+    if (this.#promise) {
+      if (outcome.ok) this.#resolve?.(outcome.value);
+      else this.#reject?.(outcome.error);
+    }
+  }
+}

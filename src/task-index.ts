@@ -1,0 +1,138 @@
+import { heapPeek, heapPop, heapPush } from './heap.js';
+import type { PriorityLevel } from './types.js';
+
+/** What ordering needs of a task, and nothing more: inputs stay in the store. */
+export interface IndexEntry {
+  id: string;
+  /** Task name: lets dispatch estimate a task's cost without reading the store. */
+  name: string;
+  priority: PriorityLevel;
+  /** The later of enqueue time and `runAt`, in scheduler-clock ms. */
+  readyAt: number;
+  seq: number;
+  /** Lazy deletion: a removed entry stays in its heap and is skipped when it surfaces. */
+  dead?: boolean;
+  /** Set while the entry sits in the delayed heap. */
+  delayed?: boolean;
+}
+
+/** Ready order: priority, then readyAt, then seq. */
+const readyLess = (a: IndexEntry, b: IndexEntry): boolean =>
+  a.priority !== b.priority ? a.priority < b.priority : a.readyAt !== b.readyAt ? a.readyAt < b.readyAt : a.seq < b.seq;
+
+/** Timer order: readyAt, then seq. */
+const delayedLess = (a: IndexEntry, b: IndexEntry): boolean =>
+  a.readyAt !== b.readyAt ? a.readyAt < b.readyAt : a.seq < b.seq;
+
+/**
+ * The queue's order: a ready heap and a delayed heap, as in React's scheduler. Delayed entries move
+ * to the ready heap when due, so a delayed task never blocks a ready one. Removal is lazy.
+ */
+export class TaskIndex {
+  readonly #ready: IndexEntry[] = [];
+  readonly #delayed: IndexEntry[] = [];
+  readonly #live = new Map<string, IndexEntry>();
+  readonly #byPriority: [number, number, number, number, number] = [0, 0, 0, 0, 0];
+  #delayedCount = 0;
+
+  get size(): number {
+    return this.#live.size;
+  }
+
+  /** Live entries per priority level (ready and delayed). */
+  countsByPriority(): readonly number[] {
+    return this.#byPriority.slice();
+  }
+
+  has(id: string): boolean {
+    return this.#live.has(id);
+  }
+
+  get(id: string): IndexEntry | undefined {
+    return this.#live.get(id);
+  }
+
+  add(entry: IndexEntry, now: number): void {
+    if (this.#live.has(entry.id)) throw new Error(`task ${entry.id} is already indexed`);
+    this.#live.set(entry.id, entry);
+    this.#byPriority[entry.priority]++;
+    if (entry.readyAt > now) {
+      entry.delayed = true;
+      this.#delayedCount++;
+      heapPush(this.#delayed, entry, delayedLess);
+    } else {
+      entry.delayed = false;
+      heapPush(this.#ready, entry, readyLess);
+    }
+  }
+
+  remove(id: string): IndexEntry | undefined {
+    const entry = this.#live.get(id);
+    if (!entry) return undefined;
+    entry.dead = true;
+    if (entry.delayed) this.#delayedCount--;
+    this.#live.delete(id);
+    this.#byPriority[entry.priority]--;
+    return entry;
+  }
+
+  #promote(now: number): void {
+    for (let top = heapPeek(this.#delayed); top && top.readyAt <= now; top = heapPeek(this.#delayed)) {
+      heapPop(this.#delayed, delayedLess);
+      if (top.dead) continue;
+      top.delayed = false;
+      this.#delayedCount--;
+      heapPush(this.#ready, top, readyLess);
+    }
+  }
+
+  /** The next ready entry without taking it. */
+  peek(now: number): IndexEntry | undefined {
+    this.#promote(now);
+    let top = heapPeek(this.#ready);
+    while (top?.dead) {
+      heapPop(this.#ready, readyLess);
+      top = heapPeek(this.#ready);
+    }
+    return top;
+  }
+
+  /** Takes the next ready entry: most urgent priority, then earliest readyAt, then enqueue order. */
+  next(now: number): IndexEntry | undefined {
+    const top = this.peek(now);
+    if (!top) return undefined;
+    heapPop(this.#ready, readyLess);
+    this.#live.delete(top.id);
+    this.#byPriority[top.priority]--;
+    return top;
+  }
+
+  /** When the earliest delayed entry becomes ready, or undefined when none waits. */
+  nextWakeAt(): number | undefined {
+    let top = heapPeek(this.#delayed);
+    while (top?.dead) {
+      heapPop(this.#delayed, delayedLess);
+      top = heapPeek(this.#delayed);
+    }
+    return top?.readyAt;
+  }
+
+  /** Number of live entries ready at `now`. */
+  readyCount(now: number): number {
+    this.#promote(now);
+    return this.#live.size - this.#delayedCount;
+  }
+
+  /** The first `limit` live entries in `heap` order (for panels); O(n log n) on a copy, never on the hot path. */
+  top(limit: number, now: number): IndexEntry[] {
+    this.#promote(now);
+    const ready = this.#ready.filter((e) => !e.dead).sort((a, b) => (readyLess(a, b) ? -1 : 1));
+    const delayed = this.#delayed.filter((e) => !e.dead).sort((a, b) => (delayedLess(a, b) ? -1 : 1));
+    return ready.concat(delayed).slice(0, limit);
+  }
+
+  /** All live entries, unordered. */
+  entries(): IterableIterator<IndexEntry> {
+    return this.#live.values();
+  }
+}

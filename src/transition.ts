@@ -1,0 +1,83 @@
+import { backoffDelay } from './backoff.js';
+import { isRetryable } from './errors.js';
+import type { BackoffFunction, SerializedError, TaskRecord } from './types.js';
+
+/**
+ * The state machine of a record. Each function moves one record from one status to the next and
+ * says what happened; none touches storage, workers or events (the scheduler does that, in that
+ * order: persist, then act, then tell).
+ *
+ *   queued ──start──▶ running ──complete──▶ completed
+ *     ▲                 │ fail ──▶ retrying ──(runAt)──▶ running …
+ *     │                 │ fail (no attempts left / non-retryable) ──▶ failed ──retry()──▶ queued
+ *     └──unstart────────┘ (sent to a worker that died before starting it)
+ *   any live status ──cancel──▶ cancelled
+ */
+
+export function startAttempt(record: TaskRecord, now: number, owner: string, leaseMs: number): void {
+  record.status = 'running';
+  record.attempt++;
+  record.startedAt = now;
+  record.progress = 0;
+  record.lease = { owner, until: now + leaseMs };
+}
+
+/** Undoes `startAttempt` for a call that never began running (its worker died first). */
+export function unstartAttempt(record: TaskRecord, priorStatus: 'queued' | 'retrying'): void {
+  record.status = priorStatus;
+  record.attempt = Math.max(0, record.attempt - 1);
+  record.lease = undefined;
+}
+
+export function completeAttempt(record: TaskRecord, value: unknown, now: number): void {
+  record.status = 'completed';
+  record.result = value;
+  record.finishedAt = now;
+  record.progress = 1;
+  record.lease = undefined;
+}
+
+export type FailureOutcome = { kind: 'retry'; delayMs: number } | { kind: 'fail' };
+
+/**
+ * Records `error` against the current attempt, then either schedules a retry (status `retrying`,
+ * `runAt` moved by the backoff) or fails the task for good.
+ */
+export function failAttempt(
+  record: TaskRecord,
+  error: SerializedError,
+  now: number,
+  backoffFn?: BackoffFunction,
+  random: () => number = Math.random,
+): FailureOutcome {
+  const entry: SerializedError = { ...error, attempt: record.attempt, at: now };
+  record.errors.push(entry);
+  record.lease = undefined;
+  if (record.attempt < record.retry.attempts && isRetryable(error)) {
+    const policy = record.retry.backoff === 'function' ? backoffFn : record.retry.backoff;
+    const delayMs = policy ? backoffDelay(policy, record.attempt, entry, random) : 0;
+    record.status = 'retrying';
+    record.runAt = now + delayMs;
+    return { kind: 'retry', delayMs };
+  }
+  record.status = 'failed';
+  record.finishedAt = now;
+  return { kind: 'fail' };
+}
+
+export function cancelRecord(record: TaskRecord, error: SerializedError, now: number): void {
+  record.status = 'cancelled';
+  record.errors.push({ ...error, attempt: record.attempt, at: now });
+  record.finishedAt = now;
+  record.lease = undefined;
+}
+
+/** Puts a failed (dead-letter) task back in the queue with a fresh set of attempts. */
+export function requeueFailed(record: TaskRecord, now: number, seq: number): void {
+  record.status = 'queued';
+  record.runAt = now;
+  record.seq = seq;
+  record.retry = { ...record.retry, attempts: record.attempt + record.retry.attempts };
+  record.finishedAt = undefined;
+  record.result = undefined;
+}

@@ -1,0 +1,165 @@
+/**
+ * The persisted shape of a task and the option types of the public API.
+ * Everything in `TaskRecord` is plain, structured-cloneable data: it is what the store keeps and
+ * what survives a reload. Live objects (handles, timers, workers) never go in here.
+ */
+
+/** Task statuses. `as const` object, not an enum, so values are plain strings in storage. */
+export const TaskStatus = {
+  /** Waiting in the queue: ready now, or waiting for `runAt`. */
+  queued: 'queued',
+  /** Handed to a worker. */
+  running: 'running',
+  /** Waiting out a retry backoff; returns to `running` when due. */
+  retrying: 'retrying',
+  completed: 'completed',
+  /** Out of attempts or failed with a non-retryable error: the dead-letter set. */
+  failed: 'failed',
+  cancelled: 'cancelled',
+  /** A dependency ended the wrong way. */
+  skipped: 'skipped',
+} as const;
+export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
+
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set<TaskStatus>([
+  'completed',
+  'failed',
+  'cancelled',
+  'skipped',
+]);
+
+/** Priority names and their levels; 0 is the most urgent. */
+export const Priority = {
+  critical: 0,
+  high: 1,
+  normal: 2,
+  low: 3,
+  background: 4,
+} as const;
+export type PriorityName = keyof typeof Priority;
+export type PriorityLevel = (typeof Priority)[PriorityName];
+export const PRIORITY_NAMES = Object.keys(Priority) as PriorityName[];
+
+/** An error as it is stored and as it crosses the worker boundary: recognised by `name`/`code`. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
+  /** The attempt (1-based) that produced it, when it came from a run. */
+  attempt?: number;
+  /** Wall-clock epoch ms when it was recorded. */
+  at?: number;
+}
+
+export type BackoffKind = 'fixed' | 'linear' | 'exponential';
+
+/** How long to wait before attempt `attempt + 1`, given the attempt (1-based) that just failed. */
+export type BackoffFunction = (attempt: number, error: SerializedError) => number;
+
+export interface BackoffPolicy {
+  /** @default 'exponential' */
+  kind?: BackoffKind;
+  /** Base delay. @default 1000 */
+  delayMs?: number;
+  /** Upper bound on one delay. @default 60000 */
+  maxMs?: number;
+  /** Growth factor for `exponential` (delay = delayMs * factor^(attempt-1)). @default 2 */
+  factor?: number;
+  /** Full jitter: the delay is drawn uniformly from [delay/2, delay]. @default false */
+  jitter?: boolean;
+}
+
+export interface RetryOptions {
+  /** Total attempts, the first included (1 = no retry). @default 3 */
+  attempts?: number;
+  /** A policy, or a function of the failed attempt returning the delay in ms. */
+  backoff?: BackoffPolicy | BackoffFunction;
+}
+
+/** The retry policy as persisted: functions cannot be stored, so a function backoff is kept live only. */
+export interface StoredRetry {
+  attempts: number;
+  backoff: Required<BackoffPolicy> | 'function';
+}
+
+export interface TaskRecord {
+  id: string;
+  name: string;
+  input: unknown;
+  priority: PriorityLevel;
+  /** Epoch ms (scheduler clock) before which the task may not start. */
+  runAt: number;
+  /** Enqueue sequence: FIFO tie-break within a priority. */
+  seq: number;
+  status: TaskStatus;
+  /** Attempts started so far. */
+  attempt: number;
+  retry: StoredRetry;
+  timeoutMs: number;
+  key?: string;
+  dependsOn?: string[];
+  result?: unknown;
+  /** Every attempt's error, oldest first. */
+  errors: SerializedError[];
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  /** The scheduler instance that runs it and until when its claim holds. */
+  lease?: { owner: string; until: number };
+  progress?: number;
+  /** Times the task was found running in a dead tab. */
+  stalls: number;
+}
+
+/** A read-only snapshot of a task, as events and `list()` give it. */
+export type TaskInfo = Readonly<Omit<TaskRecord, 'input' | 'lease'>> & { input?: unknown };
+
+export interface EnqueueOptions {
+  /** Name or level 0..4 (0 most urgent). @default 'normal' */
+  priority?: PriorityName | PriorityLevel;
+  /** Wait this long before the task may start. Exclusive with `runAt`. @default 0 */
+  delayMs?: number;
+  /** Earliest start, as a Date or epoch ms. Exclusive with `delayMs`. */
+  runAt?: Date | number;
+  /** Per-attempt timeout from the moment the task starts; 0 disables it. @default scheduler default */
+  timeoutMs?: number;
+  retry?: RetryOptions;
+  /** Idempotency key: while a task with this key is live, enqueue returns it instead of adding another. */
+  key?: string;
+  /** Cancels the task when aborted. */
+  signal?: AbortSignal;
+}
+
+export interface PoolOptions {
+  /** @default max(1, navigator.hardwareConcurrency - 1) */
+  max?: number;
+  /** Workers kept alive when idle. @default 0 */
+  min?: number;
+  /** An idle worker above `min` is terminated after this long. @default 30000 */
+  idleMs?: number;
+  /** How long a new worker may take to load and answer the handshake. @default 10000 */
+  spawnTimeoutMs?: number;
+  /** After a timeout or cancel, how long a handler may take to honour its signal before the worker is terminated. @default 1000 */
+  graceMs?: number;
+  /** Consecutive workers failing to start before the breaker opens and tasks fail instead. @default 3 */
+  maxSpawnFailures?: number;
+  /** How long the breaker stays open before spawning is tried again. @default 10000 */
+  breakerMs?: number;
+}
+
+export interface RetentionOptions {
+  /** Completed tasks kept (newest first). @default 1000 */
+  completed?: number;
+  /** Failed, cancelled and skipped tasks kept. @default 10000 */
+  failed?: number;
+}
+
+export interface TaskDefaults {
+  /** @default 30000 */
+  timeoutMs?: number;
+  /** @default { attempts: 3, backoff: { kind: 'exponential', delayMs: 1000, maxMs: 60000, factor: 2, jitter: false } } */
+  retry?: RetryOptions;
+  /** @default 'normal' */
+  priority?: PriorityName | PriorityLevel;
+}

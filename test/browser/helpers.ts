@@ -1,0 +1,38 @@
+import { createScheduler, type Scheduler, type SchedulerOptions } from '../../src/index.js';
+import type { Tasks } from './fixtures/tasks.worker.js';
+
+export const tasksWorker = () => new Worker(new URL('./fixtures/tasks.worker.ts', import.meta.url), { type: 'module' });
+
+const open: Scheduler<Tasks>[] = [];
+
+/** A scheduler on the fixture worker; closed (without draining) after each test by `closeAll`. */
+export async function makeScheduler(options: Partial<SchedulerOptions> = {}): Promise<Scheduler<Tasks>> {
+  const scheduler = await createScheduler<Tasks>({ worker: tasksWorker, pool: { max: 2 }, ...options });
+  open.push(scheduler);
+  return scheduler;
+}
+
+export async function closeAll(): Promise<void> {
+  await Promise.all(open.splice(0).map((s) => s.close({ drain: false })));
+}
+
+/** Resolves with the first event of `type` that `match` accepts. */
+export function nextEvent<E extends Event>(target: EventTarget, type: string, match: (e: E) => boolean = () => true): Promise<E> {
+  return new Promise((resolve) => {
+    const listener = (event: Event) => {
+      if (!match(event as E)) return;
+      target.removeEventListener(type, listener);
+      resolve(event as E);
+    };
+    target.addEventListener(type, listener);
+  });
+}
+
+/** Settles a promise into a value or its error, for asserting on rejections. */
+export async function outcome<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: Error & { code?: string } }> {
+  try {
+    return { ok: true, value: await promise };
+  } catch (error) {
+    return { ok: false, error: error as Error & { code?: string } };
+  }
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vite';
+
+export default defineConfig({
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    sourcemap: true,
+    lib: {
+      entry: { index: 'src/index.ts', worker: 'src/worker.ts' },
+      formats: ['es'],
+    },
+    rollupOptions: { external: ['comlink', 'idb', 'lit', /^lit\//] },
+  },
+});
