@@ -6,7 +6,7 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: true,
     lib: {
-      entry: { index: 'src/index.ts', worker: 'src/worker.ts' },
+      entry: { index: 'src/index.ts', worker: 'src/worker.ts', panel: 'src/panel.ts' },
       formats: ['es'],
     },
     rollupOptions: { external: ['comlink', 'idb', 'lit', /^lit\//] },

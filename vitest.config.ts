@@ -6,6 +6,8 @@ import { CHROMIUM_FLAGS, findChromium } from './scripts/find-chromium.mjs';
 const executablePath: string | undefined = findChromium();
 
 export default defineConfig({
+  // Pre-bundled up front: discovering them mid-run makes Vite reload the page under a running test.
+  optimizeDeps: { include: ['lit', 'lit/directives/repeat.js'] },
   test: {
     projects: [
       {

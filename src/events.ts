@@ -18,7 +18,7 @@ export class TaskEvent extends Event {
   }
 }
 
-export type TaskEventType = 'enqueued' | 'started' | 'progress' | 'retrying' | 'completed' | 'failed' | 'cancelled' | 'skipped';
+export type TaskEventType = 'enqueued' | 'started' | 'progress' | 'retrying' | 'completed' | 'failed' | 'cancelled' | 'skipped' | 'reprioritized';
 
 /** A worker changed state. `taskId` is set on `busy`; `error` on `crashed`. */
 export class WorkerEvent extends Event {
@@ -54,6 +54,8 @@ export interface SchedulerEventMap {
   failed: TaskEvent;
   cancelled: TaskEvent;
   skipped: TaskEvent;
+  /** A waiting task moved to another priority (`reprioritize`). */
+  reprioritized: TaskEvent;
   worker: WorkerEvent;
   warning: WarningEvent;
   /** Queue shape changed (paused, resumed, drained, closed). */

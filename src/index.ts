@@ -7,6 +7,8 @@ export type { SchedulerEventMap, TaskEventType } from './events.js';
 export type { Metrics } from './metrics.js';
 export type { TaskStore, ListQuery } from './store.js';
 export { MemoryStore } from './memory-store.js';
+export { IdbStore, openIdbStore, SCHEMA_VERSION } from './idb-store.js';
+export type { IdbStoreOptions, IdbStoreStats } from './idb-store.js';
 export { systemClock, ManualClock } from './clock.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { backoffDelay } from './backoff.js';

@@ -18,6 +18,8 @@ export interface PoolEvents extends WorkerHandleEvents {
 
 export type NormalizedPoolOptions = Required<PoolOptions>;
 
+const EMPTY: ReadonlySet<never> = new Set();
+
 export function normalizePoolOptions(value: unknown): NormalizedPoolOptions {
   const o = (checkObject('pool', value) ?? {}) as PoolOptions;
   const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 2;
@@ -130,6 +132,7 @@ export class Pool {
       if (!this.#spawnTimer)
         this.#spawnTimer = this.#clock.setTimer(() => {
           this.#spawnTimer = undefined;
+          this.ensure(0);
           this.#events.onCapacity();
         }, this.#nextSpawnAt - now);
       return false;
@@ -219,6 +222,8 @@ export class Pool {
     }
     this.#events.onWorkerState(handle, expected ? 'terminated' : 'crashed', error);
     this.#events.onExit(handle, error, calls, expected);
+    // Keep the floor (min) and anyone waiting for task names served; task demand comes through onCapacity.
+    this.ensure(0);
     this.#events.onCapacity();
   }
 
@@ -240,9 +245,14 @@ export class Pool {
     this.#events.onCapacity();
   }
 
-  /** True when a worker beyond `max` should stop taking work (after a resize). */
-  overCapacity(): boolean {
-    return this.#handles.size > this.options.max;
+  /**
+   * After a shrinking resize, the workers that must retire: the newest ones beyond `max`. They get
+   * no new work and are terminated once idle.
+   */
+  retiring(): ReadonlySet<WorkerHandle> {
+    const excess = this.#handles.size - this.options.max;
+    if (excess <= 0) return EMPTY;
+    return new Set([...this.#handles].sort((a, b) => b.id - a.id).slice(0, excess));
   }
 
   close(): void {

@@ -12,8 +12,9 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import { CountingEventTarget, type SchedulerEventMap, TaskEvent, type TaskEventType, WarningEvent, WorkerEvent } from './events.js';
-import { MemoryStore } from './memory-store.js';
 import { type Metrics, SampleRing } from './metrics.js';
+import { openStore } from './open-store.js';
+import { acquireOwnerLock, liveOwners, type OwnerLock } from './owner-lock.js';
 import { normalizePoolOptions, Pool, type WorkerEventState } from './pool.js';
 import { planRecovery } from './recovery.js';
 import type { ListQuery, TaskStore } from './store.js';
@@ -31,6 +32,8 @@ import {
   type BackoffFunction,
   type EnqueueOptions,
   type PoolOptions,
+  type PriorityLevel,
+  type PriorityName,
   type RetentionOptions,
   type SerializedError,
   type TaskDefaults,
@@ -57,8 +60,17 @@ export interface SchedulerOptions {
   name?: string;
   /** Creates one worker running a module that calls `defineTasks`. */
   worker: () => Worker;
-  /** `'memory'` or a custom `TaskStore`. @default 'memory' */
-  store?: 'memory' | TaskStore;
+  /**
+   * Where tasks are kept: `'indexeddb'` (durable, the database is named `name`), `'memory'` (gone
+   * with the page), or a custom `TaskStore`. Where IndexedDB is unavailable the scheduler falls back
+   * to memory and emits a `warning` event. @default 'indexeddb'
+   */
+  store?: 'indexeddb' | 'memory' | TaskStore;
+  /**
+   * IndexedDB write durability: `'relaxed'` survives a tab crash, `'strict'` also a power cut
+   * (much slower commits). @default 'relaxed'
+   */
+  durability?: 'relaxed' | 'strict';
   pool?: PoolOptions;
   defaults?: TaskDefaults;
   retention?: RetentionOptions;
@@ -72,11 +84,19 @@ export interface SchedulerOptions {
   random?: () => number;
 }
 
-/** One task to enqueue with `enqueueMany`. */
-export interface EnqueueItem<T extends TaskMap, N extends TaskName<T> = TaskName<T>> {
-  name: N;
-  input: TaskInput<T, N>;
-  options?: Omit<EnqueueOptions, 'signal' | 'key'>;
+/** One task to enqueue with `enqueueMany`: a union over task names, so each item's input matches its name. */
+export type EnqueueItem<T extends TaskMap, N extends TaskName<T> = TaskName<T>> = N extends TaskName<T>
+  ? { name: N; input: TaskInput<T, N>; options?: Omit<EnqueueOptions, 'signal' | 'key'> }
+  : never;
+
+/** A queued task as `peekLanes` shows it: what ordering knows, without reading the store. */
+export interface QueuePeek {
+  id: string;
+  name: string;
+  priority: number;
+  /** Scheduler-clock ms at which it may start. */
+  readyAt: number;
+  seq: number;
 }
 
 /** A task taken out of the index and given (or about to be given) to a worker. */
@@ -97,6 +117,8 @@ const UNKNOWN_COST_MS = 1;
 const PIPELINE_BUDGET_MS = 1;
 const PIPELINE_MAX = 64;
 const LEASE_MS = 30_000;
+/** Next-in-line tasks whose records the store may read ahead, so dispatch need not wait on a read. */
+const PREFETCH_AHEAD = 64;
 
 let schedulerCounter = 0;
 
@@ -126,6 +148,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   readonly #maxQueued: number;
   readonly #maxStalls: number;
   readonly #owner: string;
+  #ownerLock?: OwnerLock;
   #seq = 0;
   #idCounter = 0;
   #paused = false;
@@ -180,9 +203,13 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
 
   /** @internal Recovery: live records return to the index in their original order. */
   async _open(): Promise<void> {
-    const records = await this.#store.recover();
+    // Hold our owner lock for life before looking at others': a `running` record whose owner holds
+    // no lock was left by a tab that is gone.
+    this.#ownerLock = await acquireOwnerLock(this.name, this.#owner);
+    const [records, alive] = await Promise.all([this.#store.recover(), liveOwners(this.name)]);
     const now = this.#clock.now();
-    const plan = planRecovery(records, now, { maxStalls: this.#maxStalls, ownerAlive: (owner) => owner === this.#owner });
+    const ownerAlive = (owner: string) => owner === this.#owner || (alive?.has(owner) ?? false);
+    const plan = planRecovery(records, now, { maxStalls: this.#maxStalls, ownerAlive });
     if (plan.changed.length) await this.#store.write(plan.changed);
     for (const record of records) this.#seq = Math.max(this.#seq, record.seq + 1);
     for (const record of plan.resume) {
@@ -256,13 +283,13 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
    * Adds many tasks in one validation pass and one store commit: all are stored or none.
    * Resolves with their ids in order (use `get(id)` for a handle).
    */
-  async enqueueMany<N extends TaskName<T>>(items: readonly EnqueueItem<T, N>[]): Promise<string[]> {
+  async enqueueMany(items: readonly EnqueueItem<T>[]): Promise<string[]> {
     if (this.#closing) throw new SchedulerClosedError(`scheduler "${this.name}" is closed; enqueueMany() rejected`);
     if (!Array.isArray(items)) throw new TypeError(`Expected items to be an array, got ${describe(items)}`);
     const records: TaskRecord[] = new Array(items.length);
     const names = new Set<string>();
     for (let i = 0; i < items.length; i++) {
-      const item = items[i] as EnqueueItem<T, N>;
+      const item = items[i] as EnqueueItem<T>;
       if (typeof item !== 'object' || item === null) throw new TypeError(`Expected items[${i}] to be an object, got ${describe(item)}`);
       const o = item.options as EnqueueOptions | undefined;
       if (o && (o.signal !== undefined || o.key !== undefined)) throw new TypeError(`Expected items[${i}].options to have no signal or key (use enqueue for those)`);
@@ -376,7 +403,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     if (this.#closed) return;
     const now = this.#clock.now();
     if (!this.#paused) {
-      const workers = this.#pool.available().filter((w) => !this.#pool.overCapacity() || w.calls.length > 0);
+      const retiring = this.#pool.retiring();
+      const workers = retiring.size ? this.#pool.available().filter((w) => !retiring.has(w)) : this.#pool.available();
       const batches = new Map<WorkerHandle, IndexEntry[]>();
       if (workers.length > 0) {
         // Round-robin over workers, least loaded first. A worker already busy takes another call only
@@ -405,6 +433,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         this.#failReady(this.#pool.breakerError, now);
       }
       for (const [worker, entries] of batches) this.#dispatch(worker, entries);
+      if (this.#store.prefetch && this.#index.size > 0) this.#store.prefetch(this.#index.upcoming(PREFETCH_AHEAD, now).map((e) => e.id));
       const ready = this.#index.readyCount(now);
       if (ready > 0) this.#pool.ensure(ready);
     }
@@ -426,7 +455,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         (records) => this.#send(worker, actives, records),
         (error) => {
           this.#warn(new StorageError(`could not read ${ids.length} task(s) to run them`, { cause: error }));
-          for (const a of actives) this.#requeue(a);
+          for (const a of actives) if (this.#active.get(a.entry.id) === a) this.#requeue(a);
         },
       );
   }
@@ -437,6 +466,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     const sending: Active[] = [];
     for (let i = 0; i < actives.length; i++) {
       const active = actives[i] as Active;
+      // While the read was pending, the worker may have exited (its reservations went back to the index) or close() let it go.
+      if (this.#active.get(active.entry.id) !== active) continue;
       const record = records[i];
       if (!record || TERMINAL_STATUSES.has(record.status)) {
         this.#active.delete(active.entry.id);
@@ -460,7 +491,6 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       sending.push(active);
       this.#handles.get(record.id)?._setStatus('running');
     }
-    this.#recomputeCost(worker);
     if (requests.length === 0) {
       this.#schedulePump();
       return;
@@ -468,6 +498,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     const wasIdle = worker.calls.length === 0;
     const calls = worker.send(requests);
     for (let i = 0; i < calls.length; i++) (sending[i] as Active).call = calls[i];
+    this.#recomputeCost(worker);
     if (wasIdle) this.#emitWorker(worker, 'busy', requests[0]?.id);
     this.#persist(sending.map((a) => a.record as TaskRecord));
     this.#noteHead(worker);
@@ -590,7 +621,10 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     this.#recomputeCost(worker);
     this.#persist(changed);
     this.#noteHead(worker);
-    if (worker.calls.length === 0 && worker.alive) this.#emitWorker(worker, 'idle');
+    if (worker.calls.length === 0 && worker.alive) {
+      if (this.#pool.retiring().has(worker)) this.#pool.terminate(worker, new Error('pool resized'));
+      else this.#emitWorker(worker, 'idle');
+    }
     this.#pump();
   }
 
@@ -722,9 +756,10 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     cancelRecord(record, error, this.#clock.now());
     this.#counts.cancelled++;
     this.#persist([record]);
-    const err = deserializeError(error);
+    // An Error (and its stack) only for someone who sees it: a live handle or a 'cancelled' listener.
+    const err = this.#handles.has(record.id) || this.listens('cancelled') ? deserializeError(error) : undefined;
     this.#settle(record, { ok: false, error: err });
-    this.#emit('cancelled', record, { error: err });
+    if (err) this.#emit('cancelled', record, { error: err });
   }
 
   /**
@@ -761,6 +796,30 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     return false;
   }
 
+  /**
+   * Moves a waiting (queued or retrying) task to another priority. It keeps its place among tasks
+   * of its new priority by `readyAt` and enqueue order. Resolves `true` if it moved (or was already
+   * there), `false` if it is no longer waiting (running or finished).
+   */
+  async reprioritize(id: string, priority: PriorityName | PriorityLevel): Promise<boolean> {
+    if (typeof id !== 'string') throw new TypeError(`Expected id to be a string, got ${describe(id)}`);
+    const level = normalizePriority(priority);
+    const entry = this.#index.get(id);
+    if (!entry) return false;
+    if (entry.priority === level) return true;
+    this.#index.remove(id);
+    const { name, readyAt, seq } = entry;
+    this.#index.add({ id, name, priority: level, readyAt, seq }, this.#clock.now());
+    this.#schedulePump();
+    const [record] = await this.#store.read([id]);
+    if (record && (record.status === 'queued' || record.status === 'retrying')) {
+      record.priority = level;
+      this.#persist([record]);
+      this.#emit('reprioritized', record);
+    }
+    return true;
+  }
+
   /** Re-runs a failed or cancelled task (from the dead-letter set) with a fresh set of attempts. */
   async retry(id: string): Promise<TaskHandle> {
     if (this.#closing) throw new SchedulerClosedError(`scheduler "${this.name}" is closed; retry(${id}) rejected`);
@@ -778,6 +837,24 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     this.#emit('enqueued', record);
     this.#schedulePump();
     return handle;
+  }
+
+  /**
+   * Removes a finished task (completed, failed, cancelled or skipped) from the store, e.g. to clear
+   * it from the dead-letter set. Resolves `true` once removed, `false` for an unknown id. Rejects
+   * with `TypeError` for a live task (queued, retrying or running: cancel it first).
+   */
+  async discard(id: string): Promise<boolean> {
+    if (this.#closed) throw new SchedulerClosedError(`scheduler "${this.name}" is closed; discard(${id}) rejected`);
+    if (typeof id !== 'string') throw new TypeError(`Expected id to be a string, got ${describe(id)}`);
+    const live = () => this.#index.has(id) || this.#active.has(id);
+    if (live()) throw new TypeError(`Expected task ${id} to be finished to discard it, got a live task (cancel it first)`);
+    const [record] = await this.#store.read([id]);
+    if (!record) return false;
+    if (!TERMINAL_STATUSES.has(record.status) || live())
+      throw new TypeError(`Expected task ${id} to be completed, failed, cancelled or skipped to discard it, got status "${record.status}"`);
+    await this.#store.remove([id]);
+    return true;
   }
 
   // ── reading ────────────────────────────────────────────────────────────────────────────────────
@@ -826,6 +903,41 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   /** The next `limit` queued tasks in dispatch order (ready first, then delayed by readyAt). */
   peekQueue(limit = 10): { id: string; priority: number; readyAt: number }[] {
     return this.#index.top(limit, this.#clock.now()).map(({ id, priority, readyAt }) => ({ id, priority, readyAt }));
+  }
+
+  /**
+   * For panels: per priority level 0..4, the live count and the next `limit` tasks in dispatch
+   * order; and the next `limit` tasks still waiting for their `runAt` (delayed or in a retry
+   * backoff), soonest first. `now` is the scheduler clock the `readyAt` values are on. One pass
+   * over the index with a bounded selection per lane: O(n · limit), cheap at 10,000 queued.
+   */
+  peekLanes(limit = 3): { now: number; lanes: { count: number; top: QueuePeek[] }[]; waiting: QueuePeek[]; waitingCount: number } {
+    checkNumber('limit', limit, 0, true);
+    const now = this.#clock.now();
+    const counts = this.#index.countsByPriority();
+    const tops: QueuePeek[][] = counts.map(() => []);
+    const waiting: QueuePeek[] = [];
+    let waitingCount = 0;
+    // Within one priority, dispatch order is (readyAt, seq): ready entries all precede delayed ones.
+    const before = (a: QueuePeek, b: QueuePeek) => (a.readyAt !== b.readyAt ? a.readyAt < b.readyAt : a.seq < b.seq);
+    const insert = (list: QueuePeek[], item: QueuePeek) => {
+      if (list.length >= limit && !before(item, list[list.length - 1] as QueuePeek)) return;
+      let i = list.length;
+      while (i > 0 && before(item, list[i - 1] as QueuePeek)) i--;
+      list.splice(i, 0, item);
+      if (list.length > limit) list.pop();
+    };
+    if (limit > 0)
+      for (const e of this.#index.entries()) {
+        const item: QueuePeek = { id: e.id, name: e.name, priority: e.priority, readyAt: e.readyAt, seq: e.seq };
+        insert(tops[e.priority] as QueuePeek[], item);
+        if (e.readyAt > now) {
+          waitingCount++;
+          insert(waiting, item);
+        }
+      }
+    else for (const e of this.#index.entries()) if (e.readyAt > now) waitingCount++;
+    return { now, lanes: counts.map((count, p) => ({ count, top: tops[p] as QueuePeek[] })), waiting, waitingCount };
   }
 
   /** The workers and what each is running. */
@@ -953,6 +1065,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       for (const t of this.#graceTimers.values()) this.#clock.clearTimer(t);
       this.#pool.close();
       await this.#store.close();
+      this.#ownerLock?.release();
       this.dispatchEvent(new Event('state'));
     })();
     return this.#closePromise;
@@ -1010,11 +1123,24 @@ export async function createScheduler<T extends TaskMap = TaskMap>(options: Sche
   if (!o) throw new TypeError('Expected options to be an object, got undefined');
   if (typeof o.worker !== 'function') throw new TypeError(`Expected options.worker to be a function returning a Worker, got ${describe(o.worker)}`);
   if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) throw new TypeError(`Expected options.name to be a non-empty string, got ${describe(o.name)}`);
-  let store: TaskStore;
-  if (o.store === undefined || o.store === 'memory') store = new MemoryStore();
-  else if (typeof o.store === 'object' && o.store !== null && typeof (o.store as TaskStore).write === 'function') store = o.store;
-  else throw new TypeError(`Expected options.store to be 'memory' or a TaskStore, got ${describe(o.store)}`);
-  const scheduler = new Scheduler<T>(o, store);
-  await scheduler._open();
+  // Warnings raised while opening (a memory fallback, corrupt records) wait one macrotask, so a
+  // listener added right after `await createScheduler(…)` hears them.
+  let scheduler: Scheduler<T> | undefined;
+  let early: Error[] | undefined = [];
+  const warn = (error: Error) => (early ? early.push(error) : scheduler?.dispatchEvent(new WarningEvent(error)));
+  const store = await openStore({ name: o.name ?? 'tasklane', store: o.store, durability: o.durability }, warn);
+  scheduler = new Scheduler<T>(o, store);
+  try {
+    await scheduler._open();
+  } catch (error) {
+    await scheduler.close({ drain: false }).catch(() => {});
+    throw error;
+  }
+  const opened = scheduler;
+  const pending = early;
+  early = undefined;
+  if (pending.length > 0) setTimeout(() => {
+      for (const e of pending) opened.dispatchEvent(new WarningEvent(e));
+    }, 0);
   return scheduler;
 }

@@ -24,6 +24,11 @@ export interface TaskStore {
   write(records: readonly TaskRecord[]): Promise<void>;
   /** Records by id, in order; `undefined` for unknown ids. Synchronous where the store can be. */
   read(ids: readonly string[]): (TaskRecord | undefined)[] | Promise<(TaskRecord | undefined)[]>;
+  /**
+   * A hint: these ids are likely to be `read` soon (the next tasks in line), so a store with slow
+   * reads can fetch them ahead and answer that `read` without a wait. Fire and forget.
+   */
+  prefetch?(ids: readonly string[]): void;
   list(query: ListQuery): Promise<TaskRecord[]>;
   remove(ids: readonly string[]): Promise<void>;
   /** Applies retention: drops the oldest terminal records beyond the limits. */

@@ -123,6 +123,30 @@ export class TaskIndex {
     return this.#live.size - this.#delayedCount;
   }
 
+  /**
+   * The next `limit` ready entries in dispatch order, without taking them: a best-first walk from
+   * the heap's root over a small frontier heap of positions, O(limit log limit) whatever the queue
+   * size (dead entries are stepped over, their subtrees still ordered). For read-ahead on every dispatch.
+   */
+  upcoming(limit: number, now: number): IndexEntry[] {
+    this.#promote(now);
+    const heap = this.#ready;
+    const out: IndexEntry[] = [];
+    if (limit <= 0 || heap.length === 0) return out;
+    const less = (i: number, j: number) => readyLess(heap[i] as IndexEntry, heap[j] as IndexEntry);
+    const frontier = [0];
+    for (let steps = 0; out.length < limit && steps < 4 * limit; steps++) {
+      const i = heapPop(frontier, less);
+      if (i === undefined) break;
+      const entry = heap[i] as IndexEntry;
+      if (!entry.dead) out.push(entry);
+      const left = 2 * i + 1;
+      if (left < heap.length) heapPush(frontier, left, less);
+      if (left + 1 < heap.length) heapPush(frontier, left + 1, less);
+    }
+    return out;
+  }
+
   /** The first `limit` live entries in `heap` order (for panels); O(n log n) on a copy, never on the hot path. */
   top(limit: number, now: number): IndexEntry[] {
     this.#promote(now);

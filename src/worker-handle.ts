@@ -1,6 +1,6 @@
-import { type Remote, proxy, wrap } from 'comlink';
+import { type Remote, transfer, wrap } from 'comlink';
 import { WorkerCrashedError, WorkerLoadError } from './errors.js';
-import type { HandshakeReply, RunOutcome, RunRequest, WorkerApi } from './protocol.js';
+import type { HandshakeReply, PortReport, PortRequest, RunOutcome, RunRequest, WorkerApi } from './protocol.js';
 import type { SerializedError } from './types.js';
 
 export type WorkerState = 'starting' | 'idle' | 'busy' | 'terminating' | 'terminated';
@@ -43,6 +43,10 @@ export class WorkerHandle {
   readonly #byCallId = new Map<number, InFlight>();
   readonly #worker: Worker;
   readonly #remote: Remote<WorkerApi>;
+  /** The hot path: run/abort out, outcomes/progress in, one plain message each (see protocol.ts). */
+  readonly #port: MessagePort;
+  /** The port's other end, handed to the worker by the handshake. */
+  #workerPort: MessagePort | undefined;
   readonly #events: WorkerHandleEvents;
   readonly #lockAbort = new AbortController();
   readonly #now: () => number;
@@ -64,6 +68,21 @@ export class WorkerHandle {
     this.idleSince = this.spawnedAt;
     this.#worker = factory();
     this.#remote = wrap<WorkerApi>(this.#worker);
+    const channel = new MessageChannel();
+    this.#port = channel.port1;
+    this.#workerPort = channel.port2;
+  }
+
+  #onReport(report: PortReport): void {
+    if (report.type === 'done') this.#onDone(report.outcomes);
+    else {
+      const call = this.#byCallId.get(report.callId);
+      if (call && !call.abandoned) this.#events.onProgress(this, call, report.value);
+    }
+  }
+
+  #post(message: PortRequest): void {
+    this.#port.postMessage(message);
   }
 
   /** Resolves once the worker loaded and answered; rejects with WorkerLoadError otherwise. */
@@ -94,14 +113,13 @@ export class WorkerHandle {
       this.#worker.addEventListener('messageerror', () => {
         this.#exit(new WorkerCrashedError(`worker ${this.id} received a message it could not deserialize`), false);
       });
-      const sink = proxy({
-        done: (outcomes: RunOutcome[]) => this.#onDone(outcomes),
-        progress: (callId: number, value: number) => {
-          const call = this.#byCallId.get(callId);
-          if (call && !call.abandoned) this.#events.onProgress(this, call, value);
-        },
-      });
-      this.#remote.hello(lockName, sink).then(
+      this.#port.onmessage = (event: MessageEvent<PortReport>) => this.#onReport(event.data);
+      this.#port.onmessageerror = () => {
+        this.#exit(new WorkerCrashedError(`worker ${this.id} sent a message that could not be deserialized`), false);
+      };
+      const port = this.#workerPort as MessagePort;
+      this.#workerPort = undefined;
+      this.#remote.hello(lockName, transfer(port, [port])).then(
         (reply) => {
           if (settled) return;
           settled = true;
@@ -142,13 +160,13 @@ export class WorkerHandle {
     }
     if (wasIdle && this.calls[0]) this.calls[0].startedAt = this.#now();
     this.state = 'busy';
-    void this.#remote.run(batch);
+    this.#post({ type: 'run', batch });
     return sent;
   }
 
   abort(call: InFlight, reason: SerializedError): void {
     call.abandoned = true;
-    if (!this.#exited) void this.#remote.abort(call.request.callId, reason);
+    if (!this.#exited) this.#post({ type: 'abort', callId: call.request.callId, reason });
   }
 
   #onDone(outcomes: RunOutcome[]) {
@@ -194,6 +212,7 @@ export class WorkerHandle {
     this.state = 'terminated';
     this.#lockAbort.abort();
     this.#worker.terminate();
+    this.#port.close();
     const calls = this.calls.splice(0);
     this.#byCallId.clear();
     this.#events.onExit(this, error, calls, expected);

@@ -1,6 +1,6 @@
-import { expose, transfer as comlinkTransfer } from 'comlink';
+import { expose } from 'comlink';
 import { deserializeError, serializeError, UnknownTaskError } from './errors.js';
-import type { HandshakeReply, ReportSink, RunOutcome, RunRequest, WorkerApi } from './protocol.js';
+import type { HandshakeReply, PortReport, PortRequest, RunOutcome, RunRequest, WorkerApi } from './protocol.js';
 import type { SerializedError } from './types.js';
 
 /** What a handler gets besides its input. */
@@ -68,7 +68,9 @@ export function defineTasks<T extends TaskMap>(handlers: T): T {
 
 /** The worker side of the protocol: a FIFO of calls run one at a time, outcomes reported in batches. */
 export function createRuntime(handlers: TaskMap): WorkerApi {
-  let sink: ReportSink | undefined;
+  /** The hot path to the main thread, from the handshake. */
+  let port: MessagePort | undefined;
+  const report = (message: PortReport, transfers: Transferable[] = []) => port?.postMessage(message, transfers);
   const queue: RunRequest[] = [];
   let head = 0;
   const aborted = new Map<number, SerializedError>();
@@ -80,19 +82,37 @@ export function createRuntime(handlers: TaskMap): WorkerApi {
   let failCurrent: ((error: unknown) => void) | undefined;
 
   const flush = () => {
-    if (outbox.length === 0 || !sink) return;
+    if (outbox.length === 0 || !port) return;
     const batch = outbox;
     outbox = [];
     lastFlush = performance.now();
     const transfers: Transferable[] = [];
+    const perCall: (Transferable[] | undefined)[] = [];
     for (const o of batch) {
       const list = pendingTransfers.get(o.callId);
+      perCall.push(list);
       if (list) {
         transfers.push(...list);
         pendingTransfers.delete(o.callId);
       }
     }
-    void sink.done(transfers.length ? comlinkTransfer(batch, transfers) : batch);
+    try {
+      report({ type: 'done', outcomes: batch }, transfers);
+    } catch {
+      // postMessage refused the batch (a bad transfer list, say) before sending any of it: send each
+      // outcome alone, so only the bad ones fail.
+      batch.forEach((o, i) => {
+        try {
+          report({ type: 'done', outcomes: [o] }, perCall[i]);
+        } catch (error) {
+          const message = `the result could not be sent to the main thread: ${(error as Error)?.message ?? String(error)}`;
+          report({
+            type: 'done',
+            outcomes: [{ callId: o.callId, ok: false, error: { name: 'DataCloneError', code: 'E_DATA_CLONE', message }, runMs: o.runMs }],
+          });
+        }
+      });
+    }
   };
   const pendingTransfers = new Map<number, Transferable[]>();
 
@@ -117,7 +137,7 @@ export function createRuntime(handlers: TaskMap): WorkerApi {
       id: request.id,
       progress(value: number) {
         if (current?.request !== request || typeof value !== 'number' || Number.isNaN(value)) return;
-        void sink?.progress(request.callId, Math.min(1, Math.max(0, value)));
+        report({ type: 'progress', callId: request.callId, value: Math.min(1, Math.max(0, value)) });
       },
       transfer<V>(value: V, list?: Transferable[]): V {
         if (list) transfers.push(...list);
@@ -192,9 +212,14 @@ export function createRuntime(handlers: TaskMap): WorkerApi {
     globalThis.addEventListener('error', (e: Event) => onStray((e as ErrorEvent).error ?? new Error((e as ErrorEvent).message), e));
   }
 
-  return {
-    async hello(lockName: string, reportSink: ReportSink): Promise<HandshakeReply> {
-      sink = reportSink;
+  const api: WorkerApi = {
+    async hello(lockName: string, handshakePort: MessagePort): Promise<HandshakeReply> {
+      port = handshakePort;
+      port.onmessage = (event: MessageEvent<PortRequest>) => {
+        const message = event.data;
+        if (message.type === 'run') api.run(message.batch);
+        else api.abort(message.callId, message.reason);
+      };
       let locked = false;
       const locks = (globalThis.navigator as Navigator | undefined)?.locks;
       if (locks) {
@@ -217,5 +242,6 @@ export function createRuntime(handlers: TaskMap): WorkerApi {
       else aborted.set(callId, reason);
     },
   };
+  return api;
 }
 

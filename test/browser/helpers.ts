@@ -5,9 +5,12 @@ export const tasksWorker = () => new Worker(new URL('./fixtures/tasks.worker.ts'
 
 const open: Scheduler<Tasks>[] = [];
 
-/** A scheduler on the fixture worker; closed (without draining) after each test by `closeAll`. */
+/**
+ * A scheduler on the fixture worker; closed (without draining) after each test by `closeAll`. On the
+ * memory store unless `options.store` says otherwise (IndexedDB tests name their own databases).
+ */
 export async function makeScheduler(options: Partial<SchedulerOptions> = {}): Promise<Scheduler<Tasks>> {
-  const scheduler = await createScheduler<Tasks>({ worker: tasksWorker, pool: { max: 2 }, ...options });
+  const scheduler = await createScheduler<Tasks>({ worker: tasksWorker, store: 'memory', pool: { max: 2 }, ...options });
   open.push(scheduler);
   return scheduler;
 }

@@ -1,0 +1,45 @@
+import { StorageError } from './errors.js';
+import { openIdbStore } from './idb-store.js';
+import { MemoryStore } from './memory-store.js';
+import type { TaskStore } from './store.js';
+import { describe } from './validate.js';
+
+export interface StoreChoice {
+  /** The database name, for the IndexedDB store. */
+  name: string;
+  /** @default 'indexeddb' */
+  store?: 'indexeddb' | 'memory' | TaskStore;
+  /** @default 'relaxed' */
+  durability?: 'relaxed' | 'strict';
+}
+
+/**
+ * The store a scheduler runs on. `'indexeddb'` (the default) falls back to a `MemoryStore` where
+ * IndexedDB is unavailable (no `indexedDB`, an opaque origin, a browser that refuses it in private
+ * mode), and says so through `warn`: the queue then works but does not survive a reload. A
+ * database made by a newer tasklane (`VersionError`) is no reason to drop durability silently: that
+ * rejects with the `StorageError`.
+ */
+export async function openStore(choice: StoreChoice, warn: (error: Error) => void): Promise<TaskStore> {
+  const { store } = choice;
+  if (store === 'memory') return new MemoryStore();
+  if (typeof store === 'object' && store !== null && typeof (store as TaskStore).write === 'function') return store;
+  if (store !== undefined && store !== 'indexeddb')
+    throw new TypeError(`Expected options.store to be 'indexeddb', 'memory' or a TaskStore, got ${describe(store)}`);
+  const durability = choice.durability ?? 'relaxed';
+  if (durability !== 'relaxed' && durability !== 'strict')
+    throw new TypeError(`Expected options.durability to be 'relaxed' or 'strict', got ${describe(durability)}`);
+  try {
+    return await openIdbStore(choice.name, { durability, onWarning: warn });
+  } catch (error) {
+    const cause = (error as { cause?: unknown }).cause;
+    if ((cause as DOMException | undefined)?.name === 'VersionError') throw error;
+    warn(
+      new StorageError(
+        `IndexedDB is unavailable, so tasks are kept in memory only and will not survive a reload: ${(error as Error).message}`,
+        { cause: error },
+      ),
+    );
+    return new MemoryStore();
+  }
+}

@@ -1,0 +1,71 @@
+import { afterEach, expect, test } from 'vitest';
+import type { TaskEvent, WorkerEvent } from '../../src/index.js';
+import { closeAll, makeScheduler, nextEvent, outcome } from './helpers.js';
+
+afterEach(closeAll);
+
+test('cancelling a queued task removes it at once; it never runs', async () => {
+  const s = await makeScheduler({ store: 'memory' });
+  s.pause();
+  const t = await s.enqueue('echo', { value: 'never' });
+  const started: string[] = [];
+  s.addEventListener('started', (e) => started.push((e as TaskEvent).task.id));
+  expect(await t.cancel()).toBe(true);
+  expect(t.status).toBe('cancelled');
+  const r = await outcome(t.result);
+  expect(r.ok || [r.error.name, r.error.code]).toEqual(['CancelledError', 'E_CANCELLED']);
+  s.resume();
+  await s.drain();
+  expect(started).toEqual([]);
+  expect(s.metrics()).toMatchObject({ queued: 0, cancelled: 1 });
+});
+
+test('cancelling a running task aborts its signal with a CancelledError reason; a cooperative worker is kept', async () => {
+  const s = await makeScheduler({ store: 'memory', pool: { max: 1, graceMs: 5_000 } });
+  const started = nextEvent<TaskEvent>(s, 'started');
+  const t = await s.enqueue('cooperative', { ms: 60_000 });
+  await started;
+  expect(await s.cancel(t.id, 'user changed their mind')).toBe(true);
+  const r = await outcome(t.result);
+  expect(r.ok || r.error.message).toMatch(/cancelled: user changed their mind/);
+  const next = await s.enqueue('echo', { value: 'next' });
+  expect(await next.result).toBe('next');
+  expect(s.workers()).toHaveLength(1);
+});
+
+test('cancelling a running task that ignores its signal terminates and replaces the worker after the grace period', async () => {
+  const s = await makeScheduler({ store: 'memory', pool: { max: 1, graceMs: 100 } });
+  const started = nextEvent<TaskEvent>(s, 'started');
+  const terminated = nextEvent<WorkerEvent>(s, 'worker', (e) => e.state === 'terminated');
+  const t = await s.enqueue('hang', { ms: 60_000 });
+  await started;
+  const t0 = performance.now();
+  expect(await t.cancel()).toBe(true);
+  expect(t.status).toBe('cancelled');
+  await terminated;
+  expect(performance.now() - t0).toBeGreaterThanOrEqual(90);
+  expect(await (await s.enqueue('echo', { value: 'replaced' })).result).toBe('replaced');
+});
+
+test('cancelling a finished or unknown task is a no-op that says so', async () => {
+  const s = await makeScheduler({ store: 'memory' });
+  const t = await s.enqueue('echo', { value: 1 });
+  await t.result;
+  expect(await t.cancel()).toBe(false);
+  expect(t.status).toBe('completed');
+  expect(await s.cancel('no-such-id')).toBe(false);
+});
+
+test("the caller's AbortSignal cancels the task; an already aborted signal is refused and stores nothing", async () => {
+  const s = await makeScheduler({ store: 'memory' });
+  s.pause();
+  const controller = new AbortController();
+  const t = await s.enqueue('echo', { value: 1 }, { signal: controller.signal });
+  const cancelled = nextEvent<TaskEvent>(s, 'cancelled');
+  controller.abort();
+  expect((await cancelled).task.id).toBe(t.id);
+  expect((await outcome(t.result)).ok).toBe(false);
+  const before = s.metrics().submitted;
+  await expect(s.enqueue('echo', { value: 2 }, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'CancelledError' });
+  expect(s.metrics().submitted).toBe(before);
+});

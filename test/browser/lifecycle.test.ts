@@ -1,0 +1,128 @@
+import { afterEach, expect, test } from 'vitest';
+import type { TaskEvent } from '../../src/index.js';
+import { closeAll, makeScheduler, nextEvent, outcome } from './helpers.js';
+
+afterEach(closeAll);
+
+test('progress reaches the handle and the scheduler as events', async () => {
+  const s = await makeScheduler({ store: 'memory' });
+  const onScheduler: number[] = [];
+  s.addEventListener('progress', (e) => onScheduler.push((e as TaskEvent).progress ?? -1));
+  const t = await s.enqueue('progress', { steps: 4 });
+  const onHandle: number[] = [];
+  t.addEventListener('progress', (e) => onHandle.push((e as Event & { progress: number }).progress));
+  expect(await t.result).toBe(4);
+  expect(onScheduler).toEqual([0.25, 0.5, 0.75, 1]);
+  expect(onHandle).toEqual([0.25, 0.5, 0.75, 1]);
+  expect(t.progress).toBe(1);
+});
+
+test('transferables: a result buffer is transferred; Blob and ArrayBuffer inputs arrive intact', async () => {
+  const s = await makeScheduler({ store: 'memory' });
+  const out = await (await s.enqueue('buffer', { size: 1 << 20 })).result;
+  expect(out).toBeInstanceOf(ArrayBuffer);
+  expect((out as ArrayBuffer).byteLength).toBe(1 << 20);
+  expect(new Uint8Array(out as ArrayBuffer)[12345]).toBe(7);
+  const bytes = new Uint8Array([1, 2, 3, 4]).buffer;
+  expect(await (await s.enqueue('sumBytes', { bytes })).result).toBe(10);
+  expect(await (await s.enqueue('sumBytes', { bytes: new Blob(['hello']) })).result).toBe(5);
+});
+
+test('pause stops dispatch (running work finishes), resume restarts it, drain waits for everything', async () => {
+  const s = await makeScheduler({ store: 'memory', pool: { max: 1 } });
+  const started = nextEvent<TaskEvent>(s, 'started');
+  const running = await s.enqueue('sleep', { ms: 50, label: 'running' });
+  await started;
+  s.pause();
+  const waiting = await s.enqueue('echo', { value: 'waiting' });
+  expect(await running.result).toBe('running');
+  await new Promise((r) => setTimeout(r, 50));
+  expect(waiting.status).toBe('queued');
+  expect(s.metrics().health).toBe('paused');
+  let drained = false;
+  const drain = s.drain().then(() => (drained = true));
+  await new Promise((r) => setTimeout(r, 20));
+  expect(drained).toBe(false);
+  s.resume();
+  await drain;
+  expect(waiting.status).toBe('completed');
+});
+
+test('close({ drain: true }) finishes queued and running work, then refuses new work', async () => {
+  const s = await makeScheduler({ store: 'memory', pool: { max: 1 } });
+  const a = await s.enqueue('sleep', { ms: 30, label: 'a' });
+  const b = await s.enqueue('sleep', { ms: 1, label: 'b' });
+  await s.close();
+  expect(a.status).toBe('completed');
+  expect(b.status).toBe('completed');
+  await expect(s.enqueue('echo', { value: 1 })).rejects.toMatchObject({ name: 'SchedulerClosedError', code: 'E_CLOSED' });
+  expect(s.workers()).toEqual([]);
+});
+
+test('close({ drain: false }) cancels queued and running work', async () => {
+  const s = await makeScheduler({ store: 'memory', pool: { max: 1 } });
+  const started = nextEvent<TaskEvent>(s, 'started');
+  const running = await s.enqueue('hang', { ms: 60_000 });
+  const queued = await s.enqueue('echo', { value: 1 });
+  await started;
+  await s.close({ drain: false });
+  for (const t of [running, queued]) {
+    const r = await outcome(t.result);
+    expect(r.ok || r.error.name).toBe('CancelledError');
+    expect(t.status).toBe('cancelled');
+  }
+  expect(s.workers()).toEqual([]);
+});
+
+test('metrics count what happened', async () => {
+  const s = await makeScheduler({ store: 'memory' });
+  await Promise.all([1, 2, 3].map(async (n) => (await s.enqueue('add', { a: n, b: n }, { priority: 'low' })).result));
+  await outcome((await s.enqueue('fatal', null)).result);
+  const m = s.metrics();
+  expect(m).toMatchObject({ submitted: 4, completed: 3, failed: 1, cancelled: 0, queued: 0, running: 0, health: 'ok' });
+  expect(m.successRate).toBeCloseTo(0.75);
+  expect(m.queuedByPriority).toEqual([0, 0, 0, 0, 0]);
+  expect(m.runMs.p95).toBeGreaterThanOrEqual(m.runMs.p50);
+  expect(m.workers.total).toBeGreaterThan(0);
+});
+
+test('idle workers above min are reaped after idleMs, and spawned again on demand', async () => {
+  const s = await makeScheduler({ store: 'memory', pool: { max: 2, min: 0, idleMs: 50 } });
+  await (await s.enqueue('echo', { value: 1 })).result;
+  const reaped = nextEvent(s, 'worker', (e: Event & { state?: string }) => e.state === 'terminated');
+  await reaped;
+  await expect.poll(() => s.workers().length).toBe(0);
+  expect(await (await s.enqueue('echo', { value: 2 })).result).toBe(2);
+});
+
+test('an idempotency key returns the live task instead of adding another', async () => {
+  const s = await makeScheduler({ store: 'memory' });
+  s.pause();
+  const a = await s.enqueue('echo', { value: 'first' }, { key: 'sync-42' });
+  const b = await s.enqueue('echo', { value: 'second' }, { key: 'sync-42' });
+  expect(b.id).toBe(a.id);
+  s.resume();
+  expect(await b.result).toBe('first');
+  const c = await s.enqueue('echo', { value: 'third' }, { key: 'sync-42' });
+  expect(c.id).not.toBe(a.id);
+  expect(await c.result).toBe('third');
+});
+
+test('resize grows the pool at run time and shrinks it by retiring workers as they go idle', async () => {
+  const s = await makeScheduler({ store: 'memory', pool: { max: 1 } });
+  s.resize({ max: 2 });
+  const bothStarted = new Promise<void>((resolve) => {
+    let n = 0;
+    s.addEventListener('started', () => ++n === 2 && resolve());
+  });
+  const retired = nextEvent<Event & { state?: string; error?: Error }>(s, 'worker', (e) => e.state === 'terminated');
+  const both = [await s.enqueue('sleep', { ms: 150 }), await s.enqueue('sleep', { ms: 150 })];
+  await bothStarted;
+  expect(s.workers().filter((w) => w.taskId)).toHaveLength(2);
+  s.resize({ max: 1 });
+  await Promise.all(both.map((t) => t.result));
+  expect((await retired).error?.message).toBe('pool resized');
+  expect(s.workers()).toHaveLength(1);
+  expect(await (await s.enqueue('echo', { value: 'still works' })).result).toBe('still works');
+  expect(() => s.resize({ max: 0 })).toThrow('Expected pool.max to be a finite integer >= 1, got 0');
+});

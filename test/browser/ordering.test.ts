@@ -1,0 +1,109 @@
+import { afterEach, expect, test } from 'vitest';
+import type { TaskEvent } from '../../src/index.js';
+import { closeAll, makeScheduler, nextEvent } from './helpers.js';
+
+afterEach(closeAll);
+
+function startedLog(target: EventTarget): string[] {
+  const log: string[] = [];
+  target.addEventListener('started', (e) => log.push(String((e as TaskEvent).task.id)));
+  return log;
+}
+
+test('one worker runs ready tasks by priority, FIFO within a priority', async () => {
+  const s = await makeScheduler({ pool: { max: 1 } });
+  s.pause();
+  const order: [string, 'critical' | 'high' | 'normal' | 'low' | 'background' | 0 | 1 | 2 | 3 | 4][] = [
+    ['bg-1', 'background'],
+    ['n-1', 'normal'],
+    ['c-1', 'critical'],
+    ['low-1', 3],
+    ['n-2', 2],
+    ['h-1', 'high'],
+    ['c-2', 0],
+    ['bg-2', 4],
+  ];
+  const ids = new Map<string, string>();
+  for (const [label, priority] of order) {
+    const t = await s.enqueue('sleep', { ms: 1, label }, { priority });
+    ids.set(t.id, label);
+  }
+  const log = startedLog(s);
+  s.resume();
+  await s.drain();
+  expect(log.map((id) => ids.get(id))).toEqual(['c-1', 'c-2', 'h-1', 'n-1', 'n-2', 'low-1', 'bg-1', 'bg-2']);
+});
+
+test('a delayed task waits for its time without blocking ready ones, then runs by priority', async () => {
+  const s = await makeScheduler({ pool: { max: 1 } });
+  s.pause();
+  const delayed = await s.enqueue('echo', { value: 'delayed' }, { priority: 'critical', delayMs: 150 });
+  const ready = await s.enqueue('echo', { value: 'ready' }, { priority: 'background' });
+  const log = startedLog(s);
+  s.resume();
+  expect(await ready.result).toBe('ready');
+  expect(delayed.status).toBe('queued');
+  const t0 = performance.now();
+  expect(await delayed.result).toBe('delayed');
+  expect(log).toEqual([ready.id, delayed.id]);
+  expect(performance.now() - t0).toBeGreaterThan(50);
+});
+
+test('runAt as a Date and as epoch ms are honoured', async () => {
+  const s = await makeScheduler({ pool: { max: 1 } });
+  const at = Date.now() + 100;
+  const started = nextEvent<TaskEvent>(s, 'started');
+  const a = await s.enqueue('echo', { value: 1 }, { runAt: new Date(at) });
+  const b = await s.enqueue('echo', { value: 2 }, { runAt: at });
+  expect((await started).task.startedAt).toBeGreaterThanOrEqual(at - 5);
+  expect(await a.result).toBe(1);
+  expect(await b.result).toBe(2);
+});
+
+test('the claim priority exists for: with 2 workers busy and 100 background tasks queued, a critical task starts as soon as a worker frees', async () => {
+  const s = await makeScheduler({ pool: { max: 2 } });
+  const bothBusy = new Promise<void>((resolve) => {
+    let n = 0;
+    s.addEventListener('started', () => ++n === 2 && resolve());
+  });
+  await s.enqueue('sleep', { ms: 300 }, { priority: 'background' });
+  await s.enqueue('sleep', { ms: 300 }, { priority: 'background' });
+  await bothBusy;
+  const queued = await s.enqueueMany(Array.from({ length: 100 }, () => ({ name: 'sleep' as const, input: { ms: 20 }, options: { priority: 'background' as const } })));
+  const log = startedLog(s);
+  const critical = await s.enqueue('sleep', { ms: 1, label: 'critical' }, { priority: 'critical' });
+  expect(await critical.result).toBe('critical');
+  expect(log[0]).toBe(critical.id);
+  expect(queued).not.toContain(log[0]);
+  await s.drain();
+  expect(log).toHaveLength(101);
+});
+
+test('a runAt beyond what setTimeout can hold waits (re-armed), it does not fire at once', async () => {
+  const s = await makeScheduler({ pool: { max: 1 } });
+  const far = await s.enqueue('echo', { value: 'far' }, { delayMs: 2 ** 31 + 60_000 });
+  const near = await s.enqueue('echo', { value: 'near' }, { delayMs: 20 });
+  expect(await near.result).toBe('near');
+  await new Promise((r) => setTimeout(r, 50));
+  expect(far.status).toBe('queued');
+  expect(s.metrics().queued).toBe(1);
+});
+
+test('reprioritize moves a waiting task to another lane; running or finished tasks are not moved', async () => {
+  const s = await makeScheduler({ store: 'memory', pool: { max: 1 } });
+  s.pause();
+  const a = await s.enqueue('echo', { value: 'a' }, { priority: 'low' });
+  const b = await s.enqueue('echo', { value: 'b' }, { priority: 'low' });
+  const c = await s.enqueue('echo', { value: 'c' }, { priority: 'normal' });
+  const moved = nextEvent<TaskEvent>(s, 'reprioritized');
+  expect(await s.reprioritize(b.id, 'critical')).toBe(true);
+  expect((await moved).task).toMatchObject({ id: b.id, priority: 0 });
+  expect(await s.reprioritize(a.id, 3)).toBe(true);
+  await expect(s.reprioritize(a.id, 'urgent' as 'low')).rejects.toThrow(TypeError);
+  const log = startedLog(s);
+  s.resume();
+  await s.drain();
+  expect(log).toEqual([b.id, c.id, a.id]);
+  expect(await s.reprioritize(a.id, 'critical')).toBe(false);
+  expect((await s.inspect(b.id))?.priority).toBe(0);
+});

@@ -1,0 +1,50 @@
+import { describe, expect, test } from 'vitest';
+import {
+  CancelledError,
+  deserializeError,
+  isRetryable,
+  NonRetryableError,
+  serializeError,
+  TasklaneError,
+  TimeoutError,
+} from '../../src/errors.js';
+
+describe('errors', () => {
+  test('every tasklane error has a stable name and code', () => {
+    const e = new TimeoutError('too slow');
+    expect(e).toBeInstanceOf(TasklaneError);
+    expect(e.name).toBe('TimeoutError');
+    expect(e.code).toBe('E_TIMEOUT');
+    expect(TimeoutError.name).toBe('TimeoutError');
+  });
+
+  test('round trip keeps name, message, code and stack; known names come back as their class', () => {
+    const original = new CancelledError('stop');
+    const back = deserializeError(serializeError(original));
+    expect(back).toBeInstanceOf(CancelledError);
+    expect(back.name).toBe('CancelledError');
+    expect(back.code).toBe('E_CANCELLED');
+    expect(back.stack).toBe(original.stack);
+  });
+
+  test('foreign errors keep their name and code without instanceof', () => {
+    const err = Object.assign(new RangeError('bad'), { code: 'E_RANGE' });
+    const back = deserializeError(serializeError(err));
+    expect(back.name).toBe('RangeError');
+    expect(back.code).toBe('E_RANGE');
+    expect(back.message).toBe('bad');
+  });
+
+  test('non-Error throws become a clear HandlerError', () => {
+    expect(serializeError('oops')).toMatchObject({ name: 'HandlerError', code: 'E_HANDLER', message: 'handler threw a non-Error value: "oops"' });
+    expect(serializeError(42).message).toContain('42');
+    expect(serializeError(undefined).message).toContain('undefined');
+  });
+
+  test('retryability is decided by name and code', () => {
+    expect(isRetryable(serializeError(new Error('x')))).toBe(true);
+    expect(isRetryable(serializeError(new NonRetryableError('x')))).toBe(false);
+    expect(isRetryable({ name: 'NonRetryableError', message: 'from elsewhere' })).toBe(false);
+    expect(isRetryable({ name: 'Error', message: 'x', code: 'E_UNKNOWN_TASK' })).toBe(false);
+  });
+});

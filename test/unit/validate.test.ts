@@ -1,0 +1,51 @@
+import { describe, expect, test } from 'vitest';
+import { DEFAULT_BACKOFF } from '../../src/backoff.js';
+import { assertCloneable, checkNumber, normalizePriority, normalizeRetry, normalizeRunAt } from '../../src/validate.js';
+
+const fallback = { stored: { attempts: 3, backoff: DEFAULT_BACKOFF } };
+
+describe('validate', () => {
+  test('numbers say what was expected and what came', () => {
+    expect(() => checkNumber('timeoutMs', -5)).toThrow(new TypeError('Expected timeoutMs to be a finite number >= 0, got -5'));
+    expect(() => checkNumber('timeoutMs', Number.NaN)).toThrow('got NaN');
+    expect(() => checkNumber('timeoutMs', '10')).toThrow('got "10"');
+    expect(() => checkNumber('attempts', 1.5, 1, true)).toThrow('a finite integer >= 1, got 1.5');
+  });
+
+  test('priorities: names and 0..4 only', () => {
+    expect(normalizePriority('critical')).toBe(0);
+    expect(normalizePriority('background')).toBe(4);
+    expect(normalizePriority(3)).toBe(3);
+    expect(() => normalizePriority('urgent')).toThrow(TypeError);
+    expect(() => normalizePriority(5)).toThrow(/integer 0\.\.4, got 5/);
+    expect(() => normalizePriority(1.5)).toThrow(TypeError);
+  });
+
+  test('retry options merge over the defaults', () => {
+    expect(normalizeRetry({ attempts: 5 }, fallback).stored).toEqual({ attempts: 5, backoff: DEFAULT_BACKOFF });
+    expect(normalizeRetry({ backoff: { kind: 'fixed', delayMs: 10 } }, fallback).stored.backoff).toMatchObject({ kind: 'fixed', delayMs: 10, maxMs: 60_000 });
+    const fn = () => 5;
+    expect(normalizeRetry({ backoff: fn }, fallback)).toEqual({ stored: { attempts: 3, backoff: 'function' }, fn });
+    expect(() => normalizeRetry({ attempts: 0 }, fallback)).toThrow('Expected retry.attempts to be a finite integer >= 1, got 0');
+    expect(() => normalizeRetry({ backoff: { kind: 'random' } }, fallback)).toThrow(/retry.backoff.kind/);
+    expect(() => normalizeRetry({ backoff: { delayMs: -1 } }, fallback)).toThrow(/retry.backoff.delayMs/);
+    expect(() => normalizeRetry('often', fallback)).toThrow('Expected retry to be an object, got "often"');
+  });
+
+  test('runAt takes a Date or epoch ms', () => {
+    expect(normalizeRunAt(new Date(5_000))).toBe(5_000);
+    expect(normalizeRunAt(7)).toBe(7);
+    expect(() => normalizeRunAt(new Date('nope'))).toThrow(TypeError);
+    expect(() => normalizeRunAt('tomorrow')).toThrow(TypeError);
+  });
+
+  test('cloneability is checked before anything is stored', () => {
+    expect(() => assertCloneable({ a: [1, 'x', null, { b: new Date() }], m: new Map([[1, 2]]) })).not.toThrow();
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    expect(() => assertCloneable(cyclic)).not.toThrow();
+    for (const bad of [() => 1, { f: () => 1 }, [Symbol('s')], { deep: { deeper: { fn: Math.max } } }]) {
+      expect(() => assertCloneable(bad)).toThrow(expect.objectContaining({ name: 'DataCloneError', code: 'E_DATA_CLONE' }));
+    }
+  });
+});
