@@ -23,6 +23,7 @@ import { type IndexEntry, TaskIndex } from './task-index.js';
 import {
   cancelRecord,
   completeAttempt,
+  type FailureOutcome,
   failAttempt,
   requeueFailed,
   startAttempt,
@@ -159,6 +160,12 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   #wakeTimer?: TimerHandle;
   #wakeAt = Number.POSITIVE_INFINITY;
   #enqueuesInFlight = 0;
+  /** Settles once every write requested so far has committed (or failed and been reported). */
+  #committed: Promise<void> = Promise.resolve();
+  #writesInFlight = 0;
+  #tellsPending = 0;
+  /** Calls reserved for a worker whose records are being read or whose running state is being written. */
+  readonly #pendingSend = new Map<WorkerHandle, Set<Active>>();
   #drainWaiters: (() => void)[] = [];
   #terminalSinceTrim = 0;
   #trimming = false;
@@ -416,7 +423,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
           for (const worker of workers) {
             const top = this.#index.peek(now);
             if (!top) break;
-            const queued = worker.calls.length + (batches.get(worker)?.length ?? 0);
+            const queued = worker.calls.length + (this.#pendingSend.get(worker)?.size ?? 0) + (batches.get(worker)?.length ?? 0);
             const load = this.#workerCost.get(worker) ?? 0;
             const cost = this.#costOf(top.name);
             if (queued > 0 && (queued >= PIPELINE_MAX || load + cost > PIPELINE_BUDGET_MS)) continue;
@@ -443,9 +450,13 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
 
   #dispatch(worker: WorkerHandle, entries: IndexEntry[]): void {
     const ids = entries.map((e) => e.id);
+    let pending = this.#pendingSend.get(worker);
+    if (!pending) this.#pendingSend.set(worker, (pending = new Set()));
+    const reserved = pending;
     const actives: Active[] = entries.map((entry) => {
       const active: Active = { entry, prior: 'queued', worker };
       this.#active.set(entry.id, active);
+      reserved.add(active);
       return active;
     });
     const read = this.#store.read(ids);
@@ -455,21 +466,33 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         (records) => this.#send(worker, actives, records),
         (error) => {
           this.#warn(new StorageError(`could not read ${ids.length} task(s) to run them`, { cause: error }));
-          for (const a of actives) if (this.#active.get(a.entry.id) === a) this.#requeue(a);
+          for (const a of actives) {
+            reserved.delete(a);
+            if (this.#active.get(a.entry.id) === a) this.#requeue(a);
+          }
         },
       );
   }
 
+  /**
+   * Phase one of a dispatch, once the records are read: each task's attempt starts and its running
+   * state is written. The worker gets the calls only after that write commits (`#transmit`), so a
+   * task found `running` after a crash was really handed to a worker: stalls are counted, never missed.
+   */
   #send(worker: WorkerHandle, actives: Active[], records: (TaskRecord | undefined)[]): void {
     const now = this.#clock.now();
-    const requests: { id: string; name: string; input: unknown; attempt: number }[] = [];
-    const sending: Active[] = [];
+    const reserved = this.#pendingSend.get(worker);
+    const starting: Active[] = [];
     for (let i = 0; i < actives.length; i++) {
       const active = actives[i] as Active;
       // While the read was pending, the worker may have exited (its reservations went back to the index) or close() let it go.
-      if (this.#active.get(active.entry.id) !== active) continue;
+      if (this.#active.get(active.entry.id) !== active) {
+        reserved?.delete(active);
+        continue;
+      }
       const record = records[i];
       if (!record || TERMINAL_STATUSES.has(record.status)) {
+        reserved?.delete(active);
         this.#active.delete(active.entry.id);
         active.pendingCancel?.done(false);
         continue;
@@ -477,19 +500,44 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       active.record = record;
       active.prior = record.status === 'retrying' ? 'retrying' : 'queued';
       if (active.pendingCancel) {
+        reserved?.delete(active);
         this.#active.delete(record.id);
         this.#cancelled(record, active.pendingCancel.error);
         active.pendingCancel.done(true);
         continue;
       }
       if (!worker.alive || worker.doomed) {
+        reserved?.delete(active);
         this.#requeue(active);
         continue;
       }
       startAttempt(record, now, this.#owner, LEASE_MS);
+      starting.push(active);
+      this.#handles.get(record.id)?._setStatus('running');
+    }
+    if (starting.length === 0) {
+      this.#schedulePump();
+      return;
+    }
+    this.#persist(starting.map((a) => a.record as TaskRecord)).then(() => this.#transmit(worker, starting));
+  }
+
+  /** Phase two: the running state is committed; hand the calls that are still ours to the worker. */
+  #transmit(worker: WorkerHandle, starting: Active[]): void {
+    const reserved = this.#pendingSend.get(worker);
+    const requests: { id: string; name: string; input: unknown; attempt: number }[] = [];
+    const sending: Active[] = [];
+    for (const active of starting) {
+      reserved?.delete(active);
+      // Cancelled, or sent back to the index by the worker's exit, while the write was in flight.
+      if (this.#active.get(active.entry.id) !== active || !active.record) continue;
+      if (!worker.alive || worker.doomed) {
+        this.#requeue(active);
+        continue;
+      }
+      const record = active.record;
       requests.push({ id: record.id, name: record.name, input: record.input, attempt: record.attempt });
       sending.push(active);
-      this.#handles.get(record.id)?._setStatus('running');
     }
     if (requests.length === 0) {
       this.#schedulePump();
@@ -500,7 +548,6 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     for (let i = 0; i < calls.length; i++) (sending[i] as Active).call = calls[i];
     this.#recomputeCost(worker);
     if (wasIdle) this.#emitWorker(worker, 'busy', requests[0]?.id);
-    this.#persist(sending.map((a) => a.record as TaskRecord));
     this.#noteHead(worker);
   }
 
@@ -508,14 +555,20 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   #recomputeCost(worker: WorkerHandle): void {
     let total = 0;
     for (const call of worker.calls) if (!call.abandoned) total += this.#costOf(call.request.name);
+    const reserved = this.#pendingSend.get(worker);
+    if (reserved) for (const a of reserved) total += this.#costOf(a.entry.name);
     this.#workerCost.set(worker, total);
   }
 
   /** Puts a task that never started back where it was in line. */
   #requeue(active: Active): void {
     this.#active.delete(active.entry.id);
+    this.#pendingSend.get(active.worker)?.delete(active);
     if (active.record) {
-      if (active.record.status === 'running') unstartAttempt(active.record, active.prior);
+      if (active.record.status === 'running') {
+        unstartAttempt(active.record, active.prior);
+        this.#persist([active.record]);
+      }
       this.#handles.get(active.entry.id)?._setStatus(active.record.status);
     }
     const { id, name, priority, readyAt, seq } = active.entry;
@@ -535,9 +588,9 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         if (!record || TERMINAL_STATUSES.has(record.status)) continue;
         failAttempt(record, data, this.#clock.now());
         changed.push(record);
-        this.#afterFailure(record, { kind: 'fail' }, data);
       }
       this.#persist(changed);
+      for (const record of changed) this.#afterFailure(record, { kind: 'fail' }, data);
     };
     const read = this.#store.read(entries.map((e) => e.id));
     if (Array.isArray(read)) apply(read);
@@ -595,6 +648,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   #onOutcomes(worker: WorkerHandle, outcomes: { call: InFlight; outcome: import('./protocol.js').RunOutcome }[]): void {
     const now = this.#clock.now();
     const changed: TaskRecord[] = [];
+    const failures = new Map<TaskRecord, FailureOutcome>();
     for (const { call, outcome } of outcomes) {
       const name = call.request.name;
       const prev = this.#avgCost.get(name);
@@ -605,21 +659,23 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       this.#markStarted(active, call.startedAt ?? now - outcome.runMs);
       this.#active.delete(record.id);
       this.#runMs.add(outcome.runMs);
-      if (outcome.ok) {
-        completeAttempt(record, outcome.value, now);
-        changed.push(record);
+      if (outcome.ok) completeAttempt(record, outcome.value, now);
+      else failures.set(record, failAttempt(record, outcome.error, now, this.#backoffFns.get(record.id), this.#random));
+      changed.push(record);
+    }
+    // Persist, then tell: results and events follow the commit.
+    this.#persist(changed);
+    for (const record of changed) {
+      const failure = failures.get(record);
+      if (failure) this.#afterFailure(record, failure, record.errors[record.errors.length - 1] as SerializedError);
+      else {
         this.#counts.completed++;
-        this.#settle(record, { ok: true, value: outcome.value });
+        this.#settle(record, { ok: true, value: record.result });
         this.#emit('completed', record);
-      } else {
-        const result = failAttempt(record, outcome.error, now, this.#backoffFns.get(record.id), this.#random);
-        changed.push(record);
-        this.#afterFailure(record, result, outcome.error);
       }
     }
     if (worker.doomed && !worker.calls.some((c) => c.abandoned)) this.#undoom(worker);
     this.#recomputeCost(worker);
-    this.#persist(changed);
     this.#noteHead(worker);
     if (worker.calls.length === 0 && worker.alive) {
       if (this.#pool.retiring().has(worker)) this.#pool.terminate(worker, new Error('pool resized'));
@@ -707,7 +763,6 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     this.#timeouts.delete(worker);
     this.#undoom(worker);
     this.#workerCost.delete(worker);
-    const changed: TaskRecord[] = [];
     for (const call of calls) {
       const active = this.#active.get(call.request.id);
       if (!active || active.call !== call || call.abandoned || !active.record) continue;
@@ -720,16 +775,16 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         );
         this.#active.delete(active.record.id);
         const result = failAttempt(active.record, data, this.#clock.now(), this.#backoffFns.get(active.record.id), this.#random);
-        changed.push(active.record);
+        this.#persist([active.record]);
         this.#afterFailure(active.record, result, data);
       } else {
         this.#requeue(active);
-        changed.push(active.record);
       }
     }
-    // Tasks reserved for this worker whose records were still being read go back too.
-    for (const active of [...this.#active.values()]) if (active.worker === worker && !active.call) this.#requeue(active);
-    this.#persist(changed);
+    // Tasks reserved for this worker (records being read, running state being written) go back too.
+    const reserved = this.#pendingSend.get(worker);
+    if (reserved) for (const active of [...reserved]) if (this.#active.get(active.entry.id) === active) this.#requeue(active);
+    this.#pendingSend.delete(worker);
     this.#schedulePump();
   }
 
@@ -738,8 +793,11 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   #settle(record: TaskRecord, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): void {
     const handle = this.#handles.get(record.id);
     if (handle) {
-      this.#handles.delete(record.id);
-      handle._settle(record.status, outcome);
+      const status = record.status;
+      this.#tell(() => {
+        if (this.#handles.get(record.id) === handle) this.#handles.delete(record.id);
+        handle._settle(status, outcome);
+      });
     }
     if (record.key !== undefined && this.#keys.get(record.key) === record.id) this.#keys.delete(record.key);
     this.#backoffFns.delete(record.id);
@@ -776,6 +834,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       if (!record) return false;
       this.#cancelled(record, error);
       this.#schedulePump();
+      await this.#committed;
       return true;
     }
     const active = this.#active.get(id);
@@ -791,6 +850,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       this.#recomputeCost(active.worker);
       this.#noteHead(active.worker);
       this.#schedulePump();
+      await this.#committed;
       return true;
     }
     return false;
@@ -960,6 +1020,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
 
   #info(record: TaskRecord): TaskInfo {
     const { input: _input, lease: _lease, ...rest } = record;
+    rest.errors = rest.errors.slice();
     return rest;
   }
 
@@ -1017,7 +1078,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   }
 
   #isIdle(): boolean {
-    return this.#index.size === 0 && this.#active.size === 0 && this.#enqueuesInFlight === 0;
+    return this.#index.size === 0 && this.#active.size === 0 && this.#enqueuesInFlight === 0 && this.#tellsPending === 0;
   }
 
   #checkDrained(): void {
@@ -1064,6 +1125,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       for (const t of this.#timeouts.values()) this.#clock.clearTimer(t.timer);
       for (const t of this.#graceTimers.values()) this.#clock.clearTimer(t);
       this.#pool.close();
+      await this.#committed;
       await this.#store.close();
       this.#ownerLock?.release();
       this.dispatchEvent(new Event('state'));
@@ -1073,10 +1135,41 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
 
   // ── plumbing ───────────────────────────────────────────────────────────────────────────────────
 
-  #persist(records: TaskRecord[]): void {
-    if (records.length === 0) return;
-    this.#store.write(records).catch((error: unknown) => {
-      this.#warn(new StorageError(`could not persist ${records.length} task state change(s)`, { cause: error }));
+  /**
+   * Writes state changes behind the action (group-committed by the store). Returns the commit of
+   * everything requested so far; a failed write is reported as a warning, never thrown.
+   */
+  #persist(records: TaskRecord[]): Promise<void> {
+    if (records.length === 0) return this.#committed;
+    this.#writesInFlight++;
+    const write = this.#store.write(records).then(
+      () => {
+        this.#writesInFlight--;
+      },
+      (error: unknown) => {
+        this.#writesInFlight--;
+        this.#warn(new StorageError(`could not persist ${records.length} task state change(s)`, { cause: error }));
+      },
+    );
+    const before = this.#committed;
+    this.#committed = before.then(() => write);
+    return this.#committed;
+  }
+
+  /**
+   * Runs `fn` (settling a result, dispatching an event) once every write requested before it has
+   * committed: nobody hears of a state the store does not hold yet, and tells keep their order.
+   */
+  #tell(fn: () => void): void {
+    if (this.#writesInFlight === 0 && this.#tellsPending === 0) {
+      fn();
+      return;
+    }
+    this.#tellsPending++;
+    this.#committed.then(() => {
+      this.#tellsPending--;
+      fn();
+      this.#checkDrained();
     });
   }
 
@@ -1099,7 +1192,9 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   }
 
   #emit(type: TaskEventType, record: TaskRecord, extra?: { error?: Error; progress?: number; delayMs?: number }): void {
-    if (this.listens(type)) this.dispatchEvent(new TaskEvent(type, this.#info(record), extra));
+    if (!this.listens(type)) return;
+    const info = this.#info(record);
+    this.#tell(() => this.dispatchEvent(new TaskEvent(type, info, extra)));
   }
 
   #emitWorker(worker: WorkerHandle, state: WorkerEventState, taskId?: string, error?: Error): void {

@@ -64,7 +64,10 @@ for (const [n, killAfter] of [
     for (const id of before.accepted) expect(left.has(id)).toBe(true);
     const wasRunning = new Set([...left.values()].filter((r) => r.status === 'running').map((r) => r.id));
     const wasTerminal = new Set([...left.values()].filter((r) => TERMINAL.has(r.status)).map((r) => r.id));
-    for (const id of before.completed) if (!wasTerminal.has(id)) wasRunning.add(id); // finished, but the commit died with the tab
+    // Persist, then tell: whatever the dead tab announced is on disk. A 'completed' it heard is
+    // terminal there, and a 'started' it heard was written 'running' before the worker got it.
+    for (const id of before.completed) expect(wasTerminal.has(id)).toBe(true);
+    for (const id of before.started) expect(left.get(id)?.status).not.toBe('queued');
 
     // Reopen: a new page load on the same database.
     const s = await createScheduler<Tasks>({ name: db, worker: tasksWorker, pool: { max: 2 } });
@@ -90,7 +93,6 @@ for (const [n, killAfter] of [
     // A task recorded running by the dead tab came back as a stall: attempt counted, StalledError kept.
     for (const id of wasRunning) {
       const r = final.get(id) as TaskRecord;
-      if (left.get(id)?.status !== 'running') continue;
       expect(r.stalls).toBe(1);
       expect(r.errors.map((e) => e.code)).toEqual(['E_STALLED']);
       expect(r.attempt).toBe((left.get(id)?.attempt ?? 0) + 1);
