@@ -273,13 +273,13 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       await this.#checkNames([record.name]);
       this.#checkRoom(1);
       await this.#write([record]);
-      if (this.#closing) {
-        // close() began while we were committing: the record is stored and will run on next open.
-      }
       const handle = this.#handleFor(record);
       this.#indexNew(record);
       if (signal) this.#linkSignal(record.id, signal);
       return handle;
+    } catch (error) {
+      this.#backoffFns.delete(record.id);
+      throw error;
     } finally {
       this.#enqueuesInFlight--;
       this.#checkDrained();
@@ -293,23 +293,26 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   async enqueueMany(items: readonly EnqueueItem<T>[]): Promise<string[]> {
     if (this.#closing) throw new SchedulerClosedError(`scheduler "${this.name}" is closed; enqueueMany() rejected`);
     if (!Array.isArray(items)) throw new TypeError(`Expected items to be an array, got ${describe(items)}`);
-    const records: TaskRecord[] = new Array(items.length);
+    const records: TaskRecord[] = [];
     const names = new Set<string>();
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i] as EnqueueItem<T>;
-      if (typeof item !== 'object' || item === null) throw new TypeError(`Expected items[${i}] to be an object, got ${describe(item)}`);
-      const o = item.options as EnqueueOptions | undefined;
-      if (o && (o.signal !== undefined || o.key !== undefined)) throw new TypeError(`Expected items[${i}].options to have no signal or key (use enqueue for those)`);
-      records[i] = this.#prepare(item.name, item.input, o);
-      names.add(item.name);
-    }
     this.#enqueuesInFlight++;
     try {
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i] as EnqueueItem<T>;
+        if (typeof item !== 'object' || item === null) throw new TypeError(`Expected items[${i}] to be an object, got ${describe(item)}`);
+        const o = item.options as EnqueueOptions | undefined;
+        if (o && (o.signal !== undefined || o.key !== undefined)) throw new TypeError(`Expected items[${i}].options to have no signal or key (use enqueue for those)`);
+        records.push(this.#prepare(item.name, item.input, o));
+        names.add(item.name);
+      }
       await this.#checkNames([...names]);
       this.#checkRoom(records.length);
       await this.#write(records);
       for (const record of records) this.#indexNew(record);
       return records.map((r) => r.id);
+    } catch (error) {
+      for (const record of records) this.#backoffFns.delete(record.id);
+      throw error;
     } finally {
       this.#enqueuesInFlight--;
       this.#checkDrained();
@@ -370,7 +373,6 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     try {
       await this.#store.write(records);
     } catch (error) {
-      for (const r of records) this.#backoffFns.delete(r.id);
       if ((error as Error)?.name === 'StorageError') throw error;
       throw new StorageError(`could not store ${records.length} task(s): ${(error as Error)?.message ?? String(error)}`, { cause: error });
     }
