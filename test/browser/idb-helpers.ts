@@ -26,7 +26,9 @@ export function deleteDb(name: string): Promise<void> {
     const request = indexedDB.deleteDatabase(name);
     request.onsuccess = () => resolve();
     request.onerror = () => reject(request.error);
-    request.onblocked = () => reject(new Error(`deleting ${name} is blocked by an open connection`));
+    // 'blocked' also fires for a connection whose close() was called while a transaction (a
+    // prefetch read, say) still runs: deletion proceeds when it ends. A connection that never
+    // closes shows as a test timeout instead.
   });
 }
 
