@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from 'vitest';
-import { createScheduler, type TaskEvent, type WorkerEvent } from '../../src/index.js';
+import { createScheduler, type ListQuery, MemoryStore, type TaskEvent, type TaskRecord, type TaskStore, type WorkerEvent } from '../../src/index.js';
 import { closeAll, makeScheduler, nextEvent, outcome } from './helpers.js';
 
 afterEach(closeAll);
@@ -135,4 +135,47 @@ test('a module that never calls defineTasks fails the handshake within spawnTime
   expect(r.ok || r.error.name).toBe('WorkerLoadError');
   expect(r.ok || r.error.message).toMatch(/handshake within 200 ms|failed to start/);
   await s.close({ drain: false });
+});
+
+/** A memory store whose reads can be held, to open the window between reserving a worker and sending to it. */
+class GatedStore implements TaskStore {
+  readonly kind = 'memory' as const;
+  readonly #inner = new MemoryStore();
+  held: (() => void)[] = [];
+  gate = false;
+  read(ids: readonly string[]) {
+    const records = this.#inner.read(ids);
+    if (!this.gate) return records;
+    return new Promise<typeof records>((resolve) => this.held.push(() => resolve(records)));
+  }
+  recover = () => this.#inner.recover();
+  write = (records: readonly TaskRecord[]) => this.#inner.write(records);
+  list = (query: ListQuery) => this.#inner.list(query);
+  remove = (ids: readonly string[]) => this.#inner.remove(ids);
+  trim = (limits: { completed: number; failed: number }) => this.#inner.trim(limits);
+  close = () => this.#inner.close();
+}
+
+test('a worker that exits while its next task is being read loses nothing: the task runs once elsewhere', async () => {
+  const store = new GatedStore();
+  const s = await makeScheduler({ store, pool: { max: 2 } });
+  await Promise.all([await s.enqueue('sleep', { ms: 50 }), await s.enqueue('sleep', { ms: 50 })].map((t) => t.result));
+  expect(s.workers()).toHaveLength(2);
+  store.gate = true;
+  const started: string[] = [];
+  s.addEventListener('started', (e) => started.push((e as TaskEvent).task.id));
+  const t = await s.enqueue('echo', { value: 'once' });
+  await expect.poll(() => store.held.length).toBe(1);
+  // Shrinking retires idle workers at once, the one holding the reservation among them. Paused, so
+  // the read that completes afterwards meets a task already put back, not one re-dispatched.
+  s.pause();
+  s.resize({ max: 1 });
+  store.gate = false;
+  for (const release of store.held.splice(0)) release();
+  await new Promise((r) => setTimeout(r, 0));
+  s.resize({ max: 2 });
+  s.resume();
+  expect(await t.result).toBe('once');
+  expect(started).toEqual([t.id]);
+  expect(s.metrics()).toMatchObject({ queued: 0, running: 0 });
 });
