@@ -1,0 +1,266 @@
+// npm run bench [-- --quick] [--json FILE] [--only 1,5] [--runs N] [--verbose]
+//
+// Builds bench/ with Vite, serves it cross-origin isolated (so performance.now() has 5 µs and not
+// 100 µs resolution), opens it in headless Chromium (the one the browser tests use) and runs every
+// case in that one page. Prints one table and writes the same rows as JSON.
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join, normalize, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { build, createLogger } from 'vite';
+import { CHROMIUM_FLAGS, findChromium } from '../scripts/find-chromium.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function parseArgs(argv) {
+  const args = { quick: false, json: join(here, 'results.json'), only: undefined, runs: 5, verbose: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') args.quick = true;
+    else if (a === '--verbose') args.verbose = true;
+    else if (a === '--json') args.json = resolve(process.cwd(), argv[++i] ?? '');
+    else if (a === '--only') args.only = (argv[++i] ?? '').split(',').filter(Boolean);
+    else if (a === '--runs') args.runs = Number(argv[++i]);
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: npm run bench -- [--quick] [--json FILE] [--only 1,5] [--runs N] [--verbose]');
+      process.exit(0);
+    } else {
+      console.error(`tasklane bench: unknown argument ${a}`);
+      process.exit(2);
+    }
+  }
+  if (!Number.isInteger(args.runs) || args.runs < 1) {
+    console.error(`tasklane bench: expected --runs to be an integer >= 1, got ${args.runs}`);
+    process.exit(2);
+  }
+  return args;
+}
+
+/** Vite's logger minus the notes about workerpool's Node-only imports, which the browser build never reaches. */
+function quietLogger() {
+  const logger = createLogger('warn');
+  const warn = logger.warn;
+  logger.warn = (msg, options) => {
+    if (msg.includes('externalized for browser compatibility')) return;
+    warn(msg, options);
+  };
+  return logger;
+}
+
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.map': 'application/json',
+  '.wasm': 'application/wasm',
+};
+
+/** A static server for the built page, with the headers that make it cross-origin isolated. */
+function serve(dir) {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    let path = normalize(join(dir, decodeURIComponent(url.pathname)));
+    if (relative(dir, path).startsWith('..')) {
+      res.writeHead(403).end();
+      return;
+    }
+    try {
+      if (statSync(path).isDirectory()) path = join(path, 'index.html');
+      const body = readFileSync(path);
+      res.writeHead(200, {
+        'Content-Type': MIME[extname(path)] ?? 'application/octet-stream',
+        'Cross-Origin-Opener-Policy': 'same-origin',
+        'Cross-Origin-Embedder-Policy': 'require-corp',
+        'Cache-Control': 'no-cache',
+      });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((resolveServer) => {
+    server.listen(0, '127.0.0.1', () => resolveServer(server));
+  });
+}
+
+function fmtNumber(v) {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '-';
+  const a = Math.abs(v);
+  if (a >= 1000) return Math.round(v).toLocaleString('en-US');
+  if (a >= 100) return v.toFixed(0);
+  if (a >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+function fmtValue(v, unit, spreadValue) {
+  if (v === null || v === undefined) return '-';
+  const s = spreadValue === null || spreadValue === undefined ? '' : ` ±${(spreadValue * 100).toFixed(0)}%`;
+  return `${fmtNumber(v)} ${unit}${s}`;
+}
+
+function printTable(rows) {
+  const header = ['case', 'what', 'tasklane', 'floor / peer', 'ratio', 'target', 'result'];
+  const lines = rows.map((r) => [
+    r.id,
+    r.title,
+    r.ours === null
+      ? r.note?.startsWith('n/a')
+        ? 'n/a'
+        : r.note?.startsWith('error')
+          ? 'error'
+          : '-'
+      : fmtValue(r.ours, r.unit, r.runs.oursSpread),
+    r.baseline === null ? r.baselineName : `${r.baselineName}: ${fmtValue(r.baseline, r.unit, r.runs.baselineSpread)}`,
+    r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`,
+    r.target,
+    r.pass === null ? (r.ours === null ? 'n/a' : 'info') : r.pass ? 'pass' : 'MISS',
+  ]);
+  const all = [header, ...lines].map((cells) => cells.map((c) => String(c).replaceAll('|', '/')));
+  const widths = header.map((_, i) => Math.max(...all.map((cells) => cells[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(line(all[0]));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const cells of all.slice(1)) console.log(line(cells));
+  const notes = rows.filter((r) => r.note);
+  if (notes.length) {
+    console.log('');
+    for (const r of notes) console.log(`${r.id}: ${r.note}`);
+  }
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const executablePath = findChromium();
+  if (!executablePath) {
+    console.error(
+      'tasklane bench: Chromium not found: install it (Debian: sudo apt-get install -y chromium) or set CHROMIUM_PATH=/path/to/chromium',
+    );
+    process.exit(1);
+  }
+  const outDir = mkdtempSync(join(tmpdir(), 'tasklane-bench-dist-'));
+  const profile = mkdtempSync(join(tmpdir(), 'tasklane-bench-profile-'));
+  let context;
+  let server;
+  try {
+    process.stderr.write('bench: building the bench page… ');
+    await build({
+      root: here,
+      configFile: false,
+      logLevel: 'warn',
+      customLogger: quietLogger(),
+      worker: { format: 'es' },
+      build: { outDir, emptyOutDir: true, target: 'es2022', reportCompressedSize: false },
+    });
+    process.stderr.write('done\n');
+    server = await serve(outDir);
+    const { port } = server.address();
+
+    // A persistent profile: IndexedDB on disk, as in a real tab (an incognito context keeps it in memory).
+    context = await chromium.launchPersistentContext(profile, { executablePath, args: CHROMIUM_FLAGS, headless: true });
+    const page = context.pages()[0] ?? (await context.newPage());
+    const cdp = await context.newCDPSession(page);
+    await page.exposeFunction('tasklaneBenchGc', async () => {
+      await cdp.send('HeapProfiler.collectGarbage');
+    });
+    page.on('console', (msg) => {
+      const text = msg.text();
+      if (text.startsWith('[bench] ')) {
+        if (args.verbose) process.stderr.write(`  ${text.slice(8)}\n`);
+      } else if (msg.type() === 'error' || msg.type() === 'warning' || args.verbose)
+        process.stderr.write(`  page ${msg.type()}: ${text}\n`);
+    });
+    page.on('pageerror', (error) => process.stderr.write(`  page error: ${error.message}\n`));
+    const load = async () => {
+      await page.goto(`http://127.0.0.1:${port}/index.html`);
+      await page.waitForFunction(() => globalThis.tasklaneBench !== undefined, undefined, { timeout: 30_000 });
+    };
+    await load();
+    const info = await page.evaluate(() => globalThis.tasklaneBench.info());
+    const list = await page.evaluate(() => globalThis.tasklaneBench.cases);
+    const product = await cdp.send('Browser.getVersion').then(
+      (v) => v.product,
+      () => info.userAgent,
+    );
+    const chromiumVersion = product.match(/Chrome\/([\d.]+)/)?.[1] ?? 'unknown';
+    if (!info.crossOriginIsolated) process.stderr.write('bench: warning: page is not cross-origin isolated, timers are coarse\n');
+    if (!info.preciseMemory) process.stderr.write('bench: warning: performance.memory unavailable, memory rows will be empty\n');
+    const selected = args.only ? list.filter((c) => args.only.includes(c.id)) : list;
+    process.stderr.write(
+      `bench: Chromium ${chromiumVersion}, ${info.cores} cores, ${args.quick ? 'quick' : 'full'} run, ${args.runs} runs per case (+1 warm-up), cases ${selected.map((c) => c.id).join(' ')}\n`,
+    );
+    const rows = [];
+    let harnessErrors = 0;
+    const caseTimeoutMs = args.quick ? 120_000 : 600_000;
+    for (const c of selected) {
+      const t0 = Date.now();
+      process.stderr.write(`bench: case ${c.id} ${c.title}… `);
+      let timer;
+      try {
+        const result = await Promise.race([
+          page.evaluate(([id, options]) => globalThis.tasklaneBench.run(id, options), [c.id, { quick: args.quick, runs: args.runs }]),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`timed out after ${caseTimeoutMs / 1000} s`)), caseTimeoutMs);
+          }),
+        ]);
+        rows.push(...result);
+        process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+      } catch (error) {
+        harnessErrors++;
+        const message = String(error?.message ?? error).split('\n')[0];
+        process.stderr.write(`failed: ${message}\n`);
+        rows.push({
+          id: c.id,
+          title: c.title,
+          ours: null,
+          baseline: null,
+          baselineName: '-',
+          unit: '-',
+          ratio: null,
+          target: '-',
+          pass: false,
+          runs: { n: 0, ours: [], baseline: [], oursSpread: null, baselineSpread: null },
+          note: `error: ${message}`,
+        });
+        // Start the next case from a clean page (same browser session).
+        await load().catch(() => {});
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    const elapsed = (Date.now() - started) / 1000;
+    console.log('');
+    console.log(
+      `tasklane bench, ${new Date().toISOString()}, ${info.cores} cores, Chromium ${chromiumVersion}, ${args.quick ? 'npm run bench -- --quick' : 'npm run bench'}, ${args.runs} runs per case, median ±half-range`,
+    );
+    console.log('');
+    printTable(rows);
+    const result = {
+      date: new Date().toISOString(),
+      cores: info.cores,
+      chromium: chromiumVersion,
+      command: `npm run bench${args.quick ? ' -- --quick' : ''}`,
+      quick: args.quick,
+      crossOriginIsolated: info.crossOriginIsolated,
+      elapsedSeconds: Math.round(elapsed),
+      cases: rows,
+    };
+    writeFileSync(args.json, `${JSON.stringify(result, null, 2)}\n`);
+    console.log('');
+    console.log(
+      `bench: ${rows.filter((r) => r.pass === true).length} pass, ${rows.filter((r) => r.pass === false).length} miss/error, ${rows.filter((r) => r.pass === null).length} info or n/a; ${elapsed.toFixed(0)} s; JSON in ${relative(process.cwd(), args.json) || args.json}`,
+    );
+    process.exitCode = harnessErrors > 0 ? 1 : 0;
+  } finally {
+    await context?.close().catch(() => {});
+    server?.close();
+    rmSync(outDir, { recursive: true, force: true });
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+await main();
