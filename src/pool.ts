@@ -250,9 +250,11 @@ export class Pool {
    * no new work and are terminated once idle.
    */
   retiring(): ReadonlySet<WorkerHandle> {
-    const excess = this.#handles.size - this.options.max;
+    if (this.#handles.size <= this.options.max) return EMPTY;
+    const live = [...this.#handles].filter((h) => !h.doomed);
+    const excess = live.length - this.options.max;
     if (excess <= 0) return EMPTY;
-    return new Set([...this.#handles].sort((a, b) => b.id - a.id).slice(0, excess));
+    return new Set(live.sort((a, b) => b.id - a.id).slice(0, excess));
   }
 
   close(): void {

@@ -813,13 +813,22 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   }
 
   #cancelled(record: TaskRecord, error: SerializedError): void {
-    cancelRecord(record, error, this.#clock.now());
-    this.#counts.cancelled++;
-    this.#persist([record]);
-    // An Error (and its stack) only for someone who sees it: a live handle or a 'cancelled' listener.
-    const err = this.#handles.has(record.id) || this.listens('cancelled') ? deserializeError(error) : undefined;
-    this.#settle(record, { ok: false, error: err });
-    if (err) this.#emit('cancelled', record, { error: err });
+    this.#cancelAll([record], error);
+  }
+
+  /** Cancels records in one write, then tells each (the same `error` data for all). */
+  #cancelAll(records: TaskRecord[], error: SerializedError): void {
+    const now = this.#clock.now();
+    for (const record of records) cancelRecord(record, error, now);
+    this.#counts.cancelled += records.length;
+    this.#persist(records);
+    const listening = this.listens('cancelled');
+    for (const record of records) {
+      // An Error (and its stack) only for someone who sees it: a live handle or a 'cancelled' listener.
+      const err = listening || this.#handles.has(record.id) ? deserializeError(error) : undefined;
+      this.#settle(record, { ok: false, error: err });
+      if (err) this.#emit('cancelled', record, { error: err });
+    }
   }
 
   /**
@@ -1114,13 +1123,19 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         const error = serializeError(new CancelledError(`scheduler "${this.name}" closed without draining`));
         const queued = [...this.#index.entries()].map((e) => e.id);
         for (const id of queued) this.#index.remove(id);
-        const records = await this.#store.read(queued);
-        for (const record of records) if (record && !TERMINAL_STATUSES.has(record.status)) this.#cancelled(record, error);
+        const cancel: TaskRecord[] = [];
+        try {
+          for (const record of await this.#store.read(queued)) if (record && !TERMINAL_STATUSES.has(record.status)) cancel.push(record);
+        } catch (error) {
+          // The store is gone (deleted by another tab, say): the workers must still stop.
+          this.#warn(new StorageError(`could not read ${queued.length} queued task(s) to cancel them on close`, { cause: error }));
+        }
         for (const active of [...this.#active.values()]) {
           this.#active.delete(active.entry.id);
           if (active.call) active.worker.abort(active.call, error);
-          if (active.record) this.#cancelled(active.record, error);
+          if (active.record) cancel.push(active.record);
         }
+        this.#cancelAll(cancel, error);
       }
       this.#closed = true;
       if (this.#wakeTimer) this.#clock.clearTimer(this.#wakeTimer);

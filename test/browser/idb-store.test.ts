@@ -192,6 +192,24 @@ describe('IdbStore', () => {
     expect(await running.result).toBe('still ran');
   });
 
+  test('close({ drain: false }) after the database was taken away still stops the workers and resolves', async () => {
+    const name = dbName('gone');
+    const sched = await scheduler(name);
+    sched.pause();
+    await sched.enqueue('noop', null);
+    await sched.enqueue('noop', null);
+    const warned = nextEvent<WarningEvent>(sched, 'warning');
+    await new Promise<void>((resolve, reject) => {
+      const request = indexedDB.deleteDatabase(name);
+      request.onsuccess = () => resolve();
+      request.onerror = () => reject(request.error);
+    });
+    await warned;
+    await sched.close({ drain: false });
+    expect(sched.workers()).toEqual([]);
+    expect(sched.metrics().health).toBe('closed');
+  });
+
   test('a corrupt or unknown-schema record is moved to failed with CorruptRecordError; recovery goes on', async () => {
     const name = dbName('corrupt');
     await (await openIdbStore(name)).close();
