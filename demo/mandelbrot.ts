@@ -26,14 +26,8 @@ export interface TileRequest {
   aa: number;
 }
 
-export interface TileResult {
-  gen: number;
-  tx: number;
-  ty: number;
-  x: number;
-  y: number;
-  w: number;
-  h: number;
+/** A rendered tile: where it goes (as requested) and its pixels. */
+export interface TileResult extends Pick<TileRequest, 'gen' | 'tx' | 'ty' | 'x' | 'y' | 'w' | 'h'> {
   /** RGBA, w × h × 4 bytes, transferred back rather than copied. */
   pixels: ArrayBuffer;
 }
