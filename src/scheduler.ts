@@ -116,7 +116,7 @@ interface Active {
 const UNKNOWN_COST_MS = 1;
 /** A worker is sent more calls only while the expected work queued in it stays under this. */
 const PIPELINE_BUDGET_MS = 1;
-const PIPELINE_MAX = 64;
+const PIPELINE_MAX = 512;
 const LEASE_MS = 30_000;
 /** Next-in-line tasks whose records the store may read ahead, so dispatch need not wait on a read. */
 const PREFETCH_AHEAD = 64;
