@@ -118,8 +118,8 @@ const UNKNOWN_COST_MS = 1;
 const PIPELINE_BUDGET_MS = 1;
 const PIPELINE_MAX = 512;
 const LEASE_MS = 30_000;
-/** Next-in-line tasks whose records the store may read ahead, so dispatch need not wait on a read. */
-const PREFETCH_AHEAD = 64;
+/** Next-in-line tasks whose records the store may read ahead (a full batch), so dispatch need not wait on a read. */
+const PREFETCH_AHEAD = PIPELINE_MAX;
 
 let schedulerCounter = 0;
 
