@@ -123,6 +123,11 @@ const PREFETCH_AHEAD = PIPELINE_MAX;
 
 let schedulerCounter = 0;
 
+/** What the index keeps of a record: ordering only. */
+function entryOf(record: TaskRecord): IndexEntry {
+  return { id: record.id, name: record.name, priority: record.priority, readyAt: record.runAt, seq: record.seq };
+}
+
 /**
  * The orchestration: ties store, index and pool together. Data flows one way:
  * enqueue → validate → store → index → dispatch → worker → transition → events.
@@ -220,7 +225,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     if (plan.changed.length) await this.#store.write(plan.changed);
     for (const record of records) this.#seq = Math.max(this.#seq, record.seq + 1);
     for (const record of plan.resume) {
-      this.#index.add({ id: record.id, name: record.name, priority: record.priority, readyAt: record.runAt, seq: record.seq }, now);
+      this.#index.add(entryOf(record), now);
       if (record.key !== undefined) this.#keys.set(record.key, record.id);
     }
     this.#counts.failed += plan.failed.length;
@@ -381,7 +386,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   #indexNew(record: TaskRecord): void {
     this.#counts.submitted++;
     if (record.key !== undefined) this.#keys.set(record.key, record.id);
-    this.#index.add({ id: record.id, name: record.name, priority: record.priority, readyAt: record.runAt, seq: record.seq }, this.#clock.now());
+    this.#index.add(entryOf(record), this.#clock.now());
     this.#emit('enqueued', record);
     this.#schedulePump();
   }
@@ -419,9 +424,9 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         // Round-robin over workers, least loaded first. A worker already busy takes another call only
         // while the work expected to wait inside it stays under PIPELINE_BUDGET_MS, so a task enqueued
         // later at a higher priority never waits behind more than about that much queued work.
+        workers.sort((a, b) => (this.#workerCost.get(a) ?? 0) - (this.#workerCost.get(b) ?? 0));
         for (;;) {
           let gave = false;
-          workers.sort((a, b) => (this.#workerCost.get(a) ?? 0) - (this.#workerCost.get(b) ?? 0));
           for (const worker of workers) {
             const top = this.#index.peek(now);
             if (!top) break;
@@ -690,7 +695,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   #afterFailure(record: TaskRecord, result: { kind: 'retry'; delayMs: number } | { kind: 'fail' }, error: SerializedError): void {
     if (result.kind === 'retry') {
       this.#counts.retried++;
-      this.#index.add({ id: record.id, name: record.name, priority: record.priority, readyAt: record.runAt, seq: record.seq }, this.#clock.now());
+      this.#index.add(entryOf(record), this.#clock.now());
       this.#handles.get(record.id)?._setStatus('retrying');
       this.#emit('retrying', record, { error: deserializeError(error), delayMs: result.delayMs });
       this.#schedulePump();
@@ -904,7 +909,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     const handle = this.#handleFor(record);
     this.#counts.submitted++;
     if (record.key !== undefined) this.#keys.set(record.key, record.id);
-    this.#index.add({ id: record.id, name: record.name, priority: record.priority, readyAt: record.runAt, seq: record.seq }, this.#clock.now());
+    this.#index.add(entryOf(record), this.#clock.now());
     this.#emit('enqueued', record);
     this.#schedulePump();
     return handle;
@@ -971,10 +976,6 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     return records.map((r) => this.#info(r));
   }
 
-  /** The next `limit` queued tasks in dispatch order (ready first, then delayed by readyAt). */
-  peekQueue(limit = 10): { id: string; priority: number; readyAt: number }[] {
-    return this.#index.top(limit, this.#clock.now()).map(({ id, priority, readyAt }) => ({ id, priority, readyAt }));
-  }
 
   /**
    * For panels: per priority level 0..4, the live count and the next `limit` tasks in dispatch

@@ -147,13 +147,6 @@ export class TaskIndex {
     return out;
   }
 
-  /** The first `limit` live entries in `heap` order (for panels); O(n log n) on a copy, never on the hot path. */
-  top(limit: number, now: number): IndexEntry[] {
-    this.#promote(now);
-    const ready = this.#ready.filter((e) => !e.dead).sort((a, b) => (readyLess(a, b) ? -1 : 1));
-    const delayed = this.#delayed.filter((e) => !e.dead).sort((a, b) => (delayedLess(a, b) ? -1 : 1));
-    return ready.concat(delayed).slice(0, limit);
-  }
 
   /** All live entries, unordered. */
   entries(): IterableIterator<IndexEntry> {

@@ -3,7 +3,7 @@ import { WorkerCrashedError, WorkerLoadError } from './errors.js';
 import type { HandshakeReply, PortReport, PortRequest, RunOutcome, RunRequest, WorkerApi } from './protocol.js';
 import type { SerializedError } from './types.js';
 
-export type WorkerState = 'starting' | 'idle' | 'busy' | 'terminating' | 'terminated';
+export type WorkerState = 'starting' | 'idle' | 'busy' | 'terminated';
 
 /** A call the handle sent and has not heard back about. */
 export interface InFlight {
@@ -54,8 +54,6 @@ export class WorkerHandle {
   #exited = false;
   /** Tasks completed by this worker. */
   completed = 0;
-  spawnedAt: number;
-  idleSince: number;
   names: string[] = [];
   /** Set when the worker must get no more work (timed out, cancelled, closing). */
   doomed = false;
@@ -64,8 +62,6 @@ export class WorkerHandle {
     this.id = id;
     this.#events = events;
     this.#now = now;
-    this.spawnedAt = now();
-    this.idleSince = this.spawnedAt;
     this.#worker = factory();
     this.#remote = wrap<WorkerApi>(this.#worker);
     const channel = new MessageChannel();
@@ -126,7 +122,6 @@ export class WorkerHandle {
           clearTimeout(timer);
           this.names = reply.names;
           this.state = 'idle';
-          this.idleSince = this.#now();
           if (reply.locked) this.#watchLock(lockName);
           resolve(reply);
         },
@@ -173,21 +168,25 @@ export class WorkerHandle {
     if (this.#exited) return;
     const now = this.#now();
     const finished: { call: InFlight; outcome: RunOutcome }[] = [];
+    // Calls finish in order: count the finished ones off the front and drop them in one splice.
+    let done = 0;
     for (const outcome of outcomes) {
       const call = this.#byCallId.get(outcome.callId);
       if (!call) continue;
       this.#byCallId.delete(outcome.callId);
-      // Calls finish in order, so the finished one is the head.
-      const index = this.calls[0] === call ? 0 : this.calls.indexOf(call);
-      if (index >= 0) this.calls.splice(index, 1);
+      if (this.calls[done] === call) done++;
+      else {
+        const index = this.calls.indexOf(call, done);
+        if (index >= 0) this.calls.splice(index, 1);
+      }
       this.completed++;
       finished.push({ call, outcome });
     }
+    if (done > 0) this.calls.splice(0, done);
     const head = this.calls[0];
     if (head && head.startedAt === undefined) head.startedAt = now;
     if (this.calls.length === 0 && this.state === 'busy') {
       this.state = 'idle';
-      this.idleSince = now;
     }
     this.#events.onOutcomes(this, finished);
   }

@@ -64,13 +64,6 @@ describe('TaskIndex', () => {
     expect(index.readyCount(100)).toBe(2);
   });
 
-  test('top lists ready first in dispatch order, then delayed', () => {
-    const index = new TaskIndex();
-    index.add(entry('d', 0, 100), 0);
-    index.add(entry('low', 4), 0);
-    index.add(entry('high', 1), 0);
-    expect(index.top(10, 0).map((e) => e.id)).toEqual(['high', 'low', 'd']);
-  });
 
   test('adding an id twice is a bug and throws', () => {
     const index = new TaskIndex();
