@@ -1,41 +1,77 @@
 import { type DBSchema, type IDBPDatabase, unwrap, wrap } from 'idb';
 import { CorruptRecordError, StorageError } from './errors.js';
 import { corruptToFailed, recordProblems } from './record-validation.js';
+import { Retention, type RetentionLimits } from './retention.js';
 import { type ListQuery, matchesQuery, type TaskStore } from './store.js';
-import type { TaskRecord, TaskStatus } from './types.js';
+import { type TaskRecord, TERMINAL_STATUSES } from './types.js';
 
 /**
- * The schema, typed once. Bump `SCHEMA_VERSION` and add a step to `upgradeSchema` for every change;
- * never edit a past step.
+ * The on-disk layout: a log of segments. A segment is one value holding the versions of many tasks
+ * written in one group commit (a task's version is its whole record, or a tombstone once removed).
+ * A task's current state is its version in the newest segment that has one: segment keys sort in
+ * write order, also across connections (see `stampAfter`).
  */
 interface TasklaneDB extends DBSchema {
-  tasks: {
-    key: string;
-    value: TaskRecord;
-    indexes: {
-      /** Every record by status: recovery scans the live ones, `list({ status })` reads one. */
-      status: string;
-      /** Idempotency keys. */
-      key: string;
-      /** Terminal records by status, then finish time (live ones have no `finishedAt`, so are absent): retention walks it oldest first. */
-      finishedAt: [string, number];
-    };
-  };
+  log: { key: SegmentKey; value: Segment };
 }
 
-export const SCHEMA_VERSION = 1;
+/** `[stamp, n]`: `stamp` orders connections (each opens after every segment it found), `n` orders one connection's segments. */
+export type SegmentKey = [number, number];
+
+export interface Segment {
+  records: Entry[];
+}
+
+/** Marks a task removed (by retention or `remove`) while older versions of it may still be on disk. */
+export interface Tombstone {
+  id: string;
+  removed: true;
+}
+
+type Entry = TaskRecord | Tombstone;
+
+export const SCHEMA_VERSION = 2;
+
+/** Versions one segment holds at most: a read of one task decodes its whole segment, and dispatch reads about this many at a time. */
+export const SEGMENT_MAX = 512;
+/** An input estimated above this many bytes gets a segment of its own, so reading a small task never decodes a big one. */
+const BIG_INPUT = 64 * 1024;
+/** A segment's estimated bytes before it is closed early. */
+const SEGMENT_BYTES = 1024 * 1024;
+/** Decoded records kept for reads (prefetched segments), at most. */
+const CACHE_MAX = 2048;
+/** Segment puts in flight at once for a write spread across tasks. */
+const CHAIN_DEPTH = 2;
+/** Compaction rewrites a segment once this fraction or less of it is current, and it has at least `COMPACT_MIN_SIZE` versions. */
+const COMPACT_RATIO = 0.25;
+const COMPACT_MIN_SIZE = 32;
+/** Segments compacted per `trim` call. */
+const COMPACT_PER_TRIM = 8;
 
 type Db = IDBPDatabase<TasklaneDB>;
 
-/** Brings a database from `oldVersion` (0 when new) to `SCHEMA_VERSION`, one step at a time. */
-function upgradeSchema(db: Db, oldVersion: number): void {
+/**
+ * Brings a database from `oldVersion` (0 when new) to `SCHEMA_VERSION`, one step at a time. Never
+ * edit a past step. Runs inside the version-change transaction `tx`.
+ */
+function upgradeSchema(db: IDBDatabase, tx: IDBTransaction, oldVersion: number): void {
   if (oldVersion < 1) {
     const tasks = db.createObjectStore('tasks', { keyPath: 'id' });
     tasks.createIndex('status', 'status');
     tasks.createIndex('key', 'key');
     tasks.createIndex('finishedAt', ['status', 'finishedAt']);
   }
-  // if (oldVersion < 2) { … } — each later step migrates from the one before it.
+  if (oldVersion < 2) {
+    // One record per task → a log of segments. The old records become the oldest segments, keyed
+    // before anything a connection writes.
+    const log = db.createObjectStore('log');
+    const all = tx.objectStore('tasks').getAll();
+    all.onsuccess = () => {
+      const records = all.result as unknown[];
+      for (let i = 0; i < records.length; i += SEGMENT_MAX) log.put({ records: records.slice(i, i + SEGMENT_MAX) }, [0, i]);
+      db.deleteObjectStore('tasks');
+    };
+  }
 }
 
 export interface IdbStoreOptions {
@@ -59,83 +95,207 @@ export interface IdbStoreOptions {
 
 /** Counters for tests and benchmarks. */
 export interface IdbStoreStats {
-  /** Read-write transactions opened by `write` (one per group commit). */
+  /** Read-write transactions opened (one per group commit, plus replays and deletions). */
   transactions: number;
   commits: number;
   /** Group commits that failed (their writes rejected). */
   aborts: number;
-  /** Read-only transactions opened by `read` and `prefetch`. */
+  /** Read-only transactions opened by `read`, `prefetch`, `list` and compaction. */
   reads: number;
-  /** Records `read` took from a prefetch (done or still in flight) instead of opening a transaction. */
+  /** Records `read` took from a prefetched segment (done or still in flight) instead of opening a transaction. */
   prefetchHits: number;
+  /** Segments put. */
+  segmentsWritten: number;
+  /** Segments deleted because nothing current was left in them. */
+  segmentsDeleted: number;
+  /** Segments rewritten by compaction. */
+  compactions: number;
 }
 
-/** One group commit: a read-write transaction and every write that went into it. */
+/** One caller's `write`: settled when the transaction holding it commits or aborts. */
+interface Write {
+  entries: Entry[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** A segment put in a transaction not yet committed. */
+interface PutSegment {
+  local: number;
+  key: SegmentKey;
+  entries: Entry[];
+}
+
+/** One group commit: a read-write transaction and everything that went into it. */
 interface Batch {
   tx: IDBTransaction;
   os: IDBObjectStore;
-  writes: (readonly TaskRecord[])[];
-  promise: Promise<void>;
-  resolve(): void;
-  reject(error: unknown): void;
-  /** Aborted on purpose so its other writes go again in a new batch: its abort rejects nothing. */
+  writes: Write[];
+  /** Writes not yet put; the flush that puts them runs at the end of the turn, or at once when a segment is full. */
+  unflushed: Write[];
+  flushQueued: boolean;
+  /** Chunks waiting for a put, for a write too big for one task (see `#pump`). */
+  chunks: Entry[][];
+  inFlight: number;
+  segments: PutSegment[];
+  deletes: number[];
+  /** Aborted on purpose so its writes go again in a new batch: its abort rejects nothing. */
   replayed: boolean;
 }
 
-const INACTIVE = Symbol('inactive');
-/** Prefetched records kept at most; the oldest go first. */
-const CACHE_MAX = 512;
-/** Records retention deletes per transaction, so trimming never holds the store for long. */
-const TRIM_BATCH = 500;
-const TERMINAL = ['cancelled', 'completed', 'failed', 'skipped'] as const;
+/** What the store knows of a committed segment. */
+interface SegmentInfo {
+  key: SegmentKey;
+  size: number;
+  /** Tasks whose current version is in this segment. */
+  live: number;
+  /** Nothing current is left: its deletion is requested or in flight. */
+  dying: boolean;
+}
 
 const noop = () => {};
 const describeError = (error: unknown) =>
   error instanceof Error || error instanceof DOMException ? `${error.name}: ${error.message}` : String(error);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isTombstone = (e: Entry): e is Tombstone => (e as Tombstone).removed === true;
+/** What a caller may mutate without touching what was written: transitions replace nested objects, except `errors`, which they push to. */
+const copyRecord = (r: TaskRecord): TaskRecord => ({ ...r, errors: r.errors.slice() });
+
+/** A cheap guess of an input's size: exact for strings and binary data, 0 for anything else. */
+function inputBytes(input: unknown): number {
+  if (typeof input === 'string') return input.length * 2;
+  if (input instanceof ArrayBuffer) return input.byteLength;
+  if (ArrayBuffer.isView(input)) return input.byteLength;
+  if (isObject(input)) {
+    let n = 0;
+    for (const key in input) {
+      const v = input[key];
+      if (typeof v === 'string') n += v.length * 2;
+      else if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) n += v.byteLength;
+    }
+    return n;
+  }
+  return 0;
+}
+
+/** Splits versions into segments: at most `SEGMENT_MAX` each, about `SEGMENT_BYTES`, and a big input alone. */
+function chunk(entries: readonly Entry[]): Entry[][] {
+  if (entries.length <= SEGMENT_MAX) {
+    let bytes = 0;
+    for (const e of entries) if (!isTombstone(e)) bytes += inputBytes(e.input);
+    if (bytes <= SEGMENT_BYTES) return [entries as Entry[]];
+  }
+  const out: Entry[][] = [];
+  let current: Entry[] = [];
+  let bytes = 0;
+  for (const e of entries) {
+    const size = isTombstone(e) ? 0 : inputBytes(e.input);
+    if (size > BIG_INPUT) {
+      out.push([e]);
+      continue;
+    }
+    if (current.length >= SEGMENT_MAX || (bytes + size > SEGMENT_BYTES && current.length > 0)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(e);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** The versions of several writes, one per task (the last written wins), in first-write order. */
+function combine(writes: readonly Write[]): Entry[] {
+  if (writes.length === 1) return (writes[0] as Write).entries;
+  const byId = new Map<string, Entry>();
+  for (const w of writes) for (const e of w.entries) byId.set(e.id, e);
+  return [...byId.values()];
+}
 
 /**
- * Records in IndexedDB, one per task, keyed by id.
+ * Tasks in IndexedDB, packed: each group commit appends one segment (a single value) holding the
+ * new version of every task written in it, so a commit of 500 state changes costs one `put`, not
+ * 500. Segments whose versions have all been superseded are deleted in a later commit; retention
+ * writes tombstones where older versions could otherwise come back; compaction rewrites mostly-
+ * stale segments forward.
  *
- * Writes are group-committed: `write` puts its records at once into the read-write transaction of
- * the current turn (opening one if the turn has none), and resolves when that transaction
- * commits. IndexedDB keeps a transaction open until its task ends, so every write of one turn
- * shares one commit and one durability wait; a burst of 10,000 `enqueue` calls makes a handful of
- * transactions, not 10,000. Putting at once (not at the end of the turn) clones each record when it
- * is written, so later mutations by the caller never leak in, and a read issued afterwards is
- * ordered after the write by IndexedDB itself.
+ * In memory the store keeps, per task, only where its current version lives (a segment number), not
+ * the record: inputs stay on disk until a task is read for dispatch, and `prefetch` reads the next
+ * segments ahead so dispatch rarely waits.
  *
- * Reads return copies. `prefetch(ids)` reads ahead into a small cache that `read` drains, so a
- * dispatch of prefetched tasks gets its records synchronously.
+ * Writes are group-committed: every `write` of one turn shares one read-write transaction, and a
+ * version written twice in it is stored once. A write of thousands of tasks is put one segment per
+ * event-loop task, in the same transaction (each put's success callback puts the next), so the
+ * main thread is never held for the whole serialisation while the write stays all-or-nothing.
  */
 export class IdbStore implements TaskStore {
   readonly kind = 'indexeddb' as const;
   readonly name: string;
-  readonly stats: IdbStoreStats = { transactions: 0, commits: 0, aborts: 0, reads: 0, prefetchHits: 0 };
+  readonly stats: IdbStoreStats = {
+    transactions: 0,
+    commits: 0,
+    aborts: 0,
+    reads: 0,
+    prefetchHits: 0,
+    segmentsWritten: 0,
+    segmentsDeleted: 0,
+    compactions: 0,
+  };
   /** Where warnings go; `createScheduler` points it at the scheduler's `warning` event. */
   onwarning: ((error: Error) => void) | undefined;
-  readonly #db: Db;
   readonly #raw: IDBDatabase;
   readonly #durability: IDBTransactionDurability;
   readonly #now: () => number;
+  readonly #stamp: number;
+  #nextLocal: number;
+
+  /** Committed segments by local number (ascending = key order). */
+  readonly #segments = new Map<number, SegmentInfo>();
+  /** Task id → the segment holding its current committed version. */
+  readonly #where = new Map<string, number>();
+  /** Task id → segments that held its earlier versions (some may be deleted since). */
+  readonly #older = new Map<string, number[]>();
+  /** Ids whose current version is a tombstone. */
+  readonly #tombs = new Set<string>();
+  /** Versions written but not yet committed, by id: what a read sees first. */
+  readonly #pending = new Map<string, Entry>();
+  readonly #retention = new Retention();
+  /** Segments with nothing current, waiting to be deleted in the next commit. */
+  #toDelete: number[] = [];
+  #deleteTimer: ReturnType<typeof setTimeout> | undefined;
+
   #batch: Batch | undefined;
-  readonly #pending = new Set<Promise<void>>();
-  readonly #cache = new Map<string, TaskRecord>();
-  readonly #inflight = new Map<string, Promise<TaskRecord | undefined>>();
+  readonly #settling = new Set<Promise<void>>();
+  /** Decoded segments read ahead: local number → id → record (taken out when read). */
+  readonly #cache = new Map<number, Map<string, TaskRecord>>();
+  #cached = 0;
+  readonly #inflight = new Map<number, Promise<Map<string, TaskRecord>>>();
+  /** Live records found on open, handed out once by `recover`. */
+  #recovered: { live: TaskRecord[]; corrupt: TaskRecord[] } | undefined;
   #closed = false;
   #closeReason = '';
 
   /** Use `openIdbStore`. */
-  constructor(db: Db, name: string, options: IdbStoreOptions = {}) {
-    this.#db = db;
-    this.#raw = unwrap(db);
+  constructor(db: IDBDatabase, name: string, loaded: Loaded, options: IdbStoreOptions = {}) {
+    this.#raw = db;
     this.name = name;
     this.#durability = options.durability ?? 'relaxed';
     this.#now = options.now ?? Date.now;
     this.onwarning = options.onWarning;
+    this.#stamp = stampAfter(loaded.keys.at(-1));
+    this.#nextLocal = 0;
+    this.#load(loaded);
   }
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Segments on disk as this connection knows them (for tests and the bench). */
+  get segmentCount(): number {
+    return this.#segments.size;
   }
 
   #warn(error: Error): void {
@@ -146,381 +306,666 @@ export class IdbStore implements TaskStore {
     return new StorageError(`could not ${what}: database "${this.name}" is closed${this.#closeReason ? ` (${this.#closeReason})` : ''}`);
   }
 
+  // ── open: rebuild the map of current versions ─────────────────────────────────────────────────
+
+  #load({ keys, values }: Loaded): void {
+    const now = this.#now();
+    const current = new Map<string, unknown>();
+    let unreadable = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as SegmentKey;
+      const value = values[i];
+      if (!isObject(value) || !Array.isArray(value.records)) {
+        // Not a segment this version can read: left alone (never deleted), reported.
+        unreadable++;
+        continue;
+      }
+      const local = this.#nextLocal++;
+      const entries = value.records as unknown[];
+      this.#segments.set(local, { key, size: entries.length, live: 0, dying: false });
+      for (let j = 0; j < entries.length; j++) {
+        const raw = entries[j];
+        const id = isObject(raw) && typeof raw.id === 'string' && raw.id !== '' ? raw.id : `corrupt:${key.join('.')}:${j}`;
+        this.#supersede(id, local);
+        current.set(id, raw);
+      }
+    }
+    const live: TaskRecord[] = [];
+    const corrupt: TaskRecord[] = [];
+    const finished: TaskRecord[] = [];
+    for (const [id, raw] of current) {
+      if (isObject(raw) && raw.removed === true && raw.id === id) {
+        this.#tombs.add(id);
+        continue;
+      }
+      if (isObject(raw) && raw.id === id && TERMINAL_STATUSES.has(raw.status as TaskRecord['status'])) {
+        finished.push(raw as unknown as TaskRecord);
+        continue;
+      }
+      const problems = recordProblems(raw);
+      if (problems.length === 0) live.push(raw as unknown as TaskRecord);
+      else corrupt.push(corruptToFailed(raw, id, problems, now));
+    }
+    finished.sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
+    for (const r of finished) this.#retention.note(r.id, r.status);
+    for (const [local, info] of this.#segments) if (info.live === 0) this.#markDead(local, info);
+    this.#dropTombstones();
+    this.#recovered = { live, corrupt };
+    if (unreadable > 0)
+      queueMicrotask(() =>
+        this.#warn(new CorruptRecordError(`${unreadable} stored segment(s) of "${this.name}" are unreadable and were left as they are`)),
+      );
+  }
+
+  // ── accounting: which segment holds each task's current version ──────────────────────────────
+
+  /** `id`'s current version is now in `local`; the one it replaces (if any) becomes history. */
+  #supersede(id: string, local: number): void {
+    const info = this.#segments.get(local) as SegmentInfo;
+    const prev = this.#where.get(id);
+    if (prev !== undefined && prev !== local) {
+      const old = this.#segments.get(prev);
+      if (old) {
+        if (--old.live === 0) this.#markDead(prev, old);
+        const history = this.#older.get(id);
+        const kept = history ? history.filter((s) => this.#segments.has(s)) : [];
+        kept.push(prev);
+        this.#older.set(id, kept);
+      }
+    }
+    if (prev !== local) info.live++;
+    this.#where.set(id, local);
+  }
+
+  /** Forgets `id` entirely: its current version's segment loses it. Only when no older version can come back (see `#removable`). */
+  #drop(id: string): void {
+    const at = this.#where.get(id);
+    this.#where.delete(id);
+    this.#older.delete(id);
+    this.#tombs.delete(id);
+    this.#retention.forget(id);
+    const info = at === undefined ? undefined : this.#segments.get(at);
+    if (info && --info.live === 0) this.#markDead(at as number, info);
+  }
+
+  /** True when no segment holding an earlier version of `id` is left on disk. */
+  #removable(id: string): boolean {
+    const history = this.#older.get(id);
+    return !history || history.every((s) => !this.#segments.has(s));
+  }
+
+  #markDead(local: number, info: SegmentInfo): void {
+    if (info.dying) return;
+    info.dying = true;
+    this.#toDelete.push(local);
+    this.#cacheDrop(local);
+    this.#scheduleDeletes();
+  }
+
+  /** Deletions ride along with the next flush; with none coming this turn, they get a commit of their own. */
+  #scheduleDeletes(): void {
+    if (this.#toDelete.length === 0 || this.#deleteTimer !== undefined || this.#closed || this.#batch?.flushQueued) return;
+    this.#deleteTimer = setTimeout(() => {
+      this.#deleteTimer = undefined;
+      if (this.#toDelete.length > 0 && !this.#closed) void this.#submit([]).catch(noop);
+    }, 0);
+  }
+
+  /** Tombstones whose task has no older version left on disk are no longer needed. */
+  #dropTombstones(): void {
+    for (const id of this.#tombs) if (!this.#pending.has(id) && this.#removable(id)) this.#drop(id);
+  }
+
+  /** A batch committed: its segments join the map, its deletions leave it. */
+  #committed(batch: Batch): void {
+    for (const seg of batch.segments) {
+      this.#segments.set(seg.local, { key: seg.key, size: seg.entries.length, live: 0, dying: false });
+      for (const e of seg.entries) {
+        this.#supersede(e.id, seg.local);
+        if (isTombstone(e)) {
+          this.#tombs.add(e.id);
+          this.#retention.forget(e.id);
+        } else {
+          this.#tombs.delete(e.id);
+          this.#retention.note(e.id, e.status);
+        }
+        if (this.#pending.get(e.id) === e) this.#pending.delete(e.id);
+      }
+      const info = this.#segments.get(seg.local) as SegmentInfo;
+      if (info.live === 0) this.#markDead(seg.local, info);
+    }
+    if (batch.deletes.length > 0) {
+      for (const local of batch.deletes) this.#segments.delete(local);
+      this.stats.segmentsDeleted += batch.deletes.length;
+      if (this.#tombs.size > 0) this.#dropTombstones();
+    }
+    this.#scheduleDeletes();
+  }
+
   // ── write: group commit ───────────────────────────────────────────────────────────────────────
 
   write(records: readonly TaskRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     if (this.#closed) return Promise.reject(this.#closedError(`store ${records.length} record(s)`));
-    for (const record of records) this.#forget(record.id);
-    for (;;) {
-      let batch = this.#batch;
-      const fresh = !batch;
-      if (!batch) {
-        try {
-          batch = this.#begin();
-        } catch (error) {
-          return Promise.reject(
-            new StorageError(`could not start a transaction to store ${records.length} record(s): ${describeError(error)}`, {
-              cause: error,
-            }),
-          );
-        }
-      }
-      const failure = putAll(batch.os, records);
-      if (failure === undefined) {
-        batch.writes.push(records);
-        return batch.promise;
-      }
-      if (failure === INACTIVE && !fresh) {
-        // The turn that opened this transaction is over: it is committing. Start the next one.
-        if (this.#batch === batch) this.#batch = undefined;
-        continue;
-      }
-      // A record IndexedDB refuses (a DataCloneError for an ImageBitmap, say) does not abort the
-      // transaction by itself, and the records put before it would commit. Abort, so this write
-      // leaves nothing behind, and replay the other writes of the turn in a fresh transaction.
-      const cause = failure === INACTIVE ? new DOMException('transaction inactive', 'TransactionInactiveError') : failure;
-      this.#replayWithout(batch);
-      return Promise.reject(new StorageError(`could not store ${records.length} record(s): ${describeError(cause)}`, { cause }));
-    }
+    return this.#submit(records.map(copyRecord));
   }
 
-  #begin(): Batch {
-    const tx = this.#raw.transaction('tasks', 'readwrite', { durability: this.#durability });
-    this.stats.transactions++;
+  /** Adds versions to this turn's batch (opening one if needed); resolves when it commits. */
+  #submit(entries: Entry[]): Promise<void> {
+    let batch = this.#batch;
+    if (!batch) {
+      try {
+        batch = this.#begin();
+      } catch (error) {
+        return Promise.reject(
+          new StorageError(`could not start a transaction to store ${entries.length} record(s): ${describeError(error)}`, {
+            cause: error,
+          }),
+        );
+      }
+    }
     let resolve!: () => void;
     let reject!: (error: unknown) => void;
     const promise = new Promise<void>((res, rej) => {
       resolve = res;
       reject = rej;
     });
-    // Each writer handles its own rejection; this keeps a batch nobody waits on from being "unhandled".
-    promise.catch(noop);
-    const batch: Batch = { tx, os: tx.objectStore('tasks'), writes: [], promise, resolve, reject, replayed: false };
-    this.#pending.add(promise);
-    const settled = () => {
+    for (const e of entries) this.#pending.set(e.id, e);
+    const write: Write = { entries, resolve, reject };
+    batch.writes.push(write);
+    batch.unflushed.push(write);
+    if (entries.length >= SEGMENT_MAX) this.#flush(batch);
+    else if (!batch.flushQueued) {
+      batch.flushQueued = true;
+      const b = batch;
+      queueMicrotask(() => this.#flush(b));
+    }
+    return promise;
+  }
+
+  #begin(): Batch {
+    const tx = this.#raw.transaction('log', 'readwrite', { durability: this.#durability });
+    this.stats.transactions++;
+    if (this.#deleteTimer !== undefined) {
+      clearTimeout(this.#deleteTimer);
+      this.#deleteTimer = undefined;
+    }
+    const batch: Batch = {
+      tx,
+      os: tx.objectStore('log'),
+      writes: [],
+      unflushed: [],
+      flushQueued: false,
+      chunks: [],
+      inFlight: 0,
+      segments: [],
+      deletes: [],
+      replayed: false,
+    };
+    let done!: () => void;
+    const settled = new Promise<void>((r) => (done = r));
+    this.#settling.add(settled);
+    const finish = () => {
       if (this.#batch === batch) this.#batch = undefined;
-      this.#pending.delete(promise);
+      this.#settling.delete(settled);
+      done();
     };
     tx.oncomplete = () => {
-      settled();
+      finish();
       this.stats.commits++;
-      resolve();
+      this.#committed(batch);
+      for (const w of batch.writes) w.resolve();
     };
     tx.onabort = () => {
-      settled();
+      finish();
       if (batch.replayed) return;
       this.stats.aborts++;
+      this.#toDelete.push(...batch.deletes);
+      this.#scheduleDeletes();
       const cause = tx.error ?? new DOMException('the transaction was aborted', 'AbortError');
-      const count = batch.writes.reduce((n, w) => n + w.length, 0);
-      reject(new StorageError(`commit of ${count} record(s) to "${this.name}" failed: ${describeError(cause)}`, { cause }));
+      const count = batch.writes.reduce((n, w) => n + w.entries.length, 0);
+      const error = new StorageError(`commit of ${count} record(s) to "${this.name}" failed: ${describeError(cause)}`, { cause });
+      for (const w of batch.writes) this.#fail(w, error);
     };
     this.#batch = batch;
     return batch;
   }
 
-  /** Aborts `batch` and puts its writes again in a new one, which settles them. */
-  #replayWithout(batch: Batch): void {
+  #fail(write: Write, error: unknown): void {
+    for (const e of write.entries) if (this.#pending.get(e.id) === e) this.#pending.delete(e.id);
+    write.reject(error);
+  }
+
+  /** Puts this turn's writes as segments, with the pending deletions. */
+  #flush(batch: Batch): void {
+    batch.flushQueued = false;
+    if (batch.replayed) return;
+    const writes = batch.unflushed.splice(0);
+    const entries = writes.length > 0 ? combine(writes) : [];
+    const deletes = this.#toDelete.splice(0);
+    try {
+      for (const local of deletes) {
+        const info = this.#segments.get(local);
+        if (info) batch.os.delete(info.key);
+      }
+      batch.deletes.push(...deletes);
+    } catch (error) {
+      this.#toDelete.push(...deletes);
+      if ((error as DOMException)?.name === 'TransactionInactiveError') {
+        // The turn that opened this transaction is over and it is committing: the next one takes these.
+        this.#moveToNext(batch, writes);
+        return;
+      }
+      this.#replay(batch);
+      return;
+    }
+    if (entries.length === 0) return;
+    const chunks = chunk(entries);
+    const first = chunks.shift() as Entry[];
+    const failure = this.#put(batch, first);
+    if (failure === 'inactive') {
+      this.#moveToNext(batch, writes);
+      return;
+    }
+    if (failure !== undefined) {
+      this.#replay(batch);
+      return;
+    }
+    batch.chunks.push(...chunks);
+  }
+
+  /** Writes that came too late for `batch` (already committing) go to a new one. */
+  #moveToNext(batch: Batch, writes: Write[]): void {
+    if (this.#batch === batch) this.#batch = undefined;
+    const moving = new Set(writes);
+    batch.writes = batch.writes.filter((w) => !moving.has(w));
+    if (writes.length === 0 && this.#toDelete.length === 0) return;
+    let next: Batch;
+    try {
+      next = this.#begin();
+    } catch (error) {
+      const failure = new StorageError(`could not start a transaction: ${describeError(error)}`, { cause: error });
+      for (const w of writes) this.#fail(w, failure);
+      return;
+    }
+    next.writes.push(...writes);
+    next.unflushed.push(...writes);
+    this.#flush(next);
+  }
+
+  /**
+   * Puts one segment. Returns undefined, `'inactive'` when the transaction no longer takes requests,
+   * or the error of a value IndexedDB refuses (a `DataCloneError`: thrown, and the put never happens).
+   */
+  #put(batch: Batch, entries: Entry[]): unknown {
+    const local = this.#nextLocal++;
+    const key: SegmentKey = [this.#stamp, local];
+    let request: IDBRequest;
+    try {
+      request = batch.os.put({ records: entries } satisfies Segment, key);
+    } catch (error) {
+      if ((error as DOMException)?.name === 'TransactionInactiveError') return 'inactive';
+      return error ?? new Error('put failed');
+    }
+    this.stats.segmentsWritten++;
+    batch.segments.push({ local, key, entries });
+    batch.inFlight++;
+    request.onsuccess = () => {
+      batch.inFlight--;
+      this.#pump(batch);
+    };
+    return undefined;
+  }
+
+  /** In a put's success callback (the transaction is active again): puts the next chunks of a big write. */
+  #pump(batch: Batch): void {
+    while (batch.chunks.length > 0 && batch.inFlight < CHAIN_DEPTH && !batch.replayed) {
+      const failure = this.#put(batch, batch.chunks.shift() as Entry[]);
+      if (failure !== undefined) {
+        this.#replay(batch);
+        return;
+      }
+    }
+  }
+
+  /**
+   * A value in `batch` was refused. Aborts it (so nothing of it commits) and puts each write again
+   * on its own in a new transaction: a write refused again fails alone with a `StorageError`; the
+   * others commit.
+   */
+  #replay(batch: Batch): void {
     batch.replayed = true;
     if (this.#batch === batch) this.#batch = undefined;
+    this.#toDelete.push(...batch.deletes);
     try {
       batch.tx.abort();
     } catch {
       // Already finished or aborting.
     }
-    if (batch.writes.length === 0) {
-      batch.resolve();
-      return;
-    }
-    let next: Batch;
-    try {
-      next = this.#begin();
-    } catch (error) {
-      batch.reject(new StorageError(`could not restart a transaction: ${describeError(error)}`, { cause: error }));
-      return;
-    }
-    for (const records of batch.writes) {
-      const failure = putAll(next.os, records);
-      if (failure !== undefined) {
-        // Stored once already, so this cannot refuse them; if it does, fail the whole group.
-        next.replayed = true;
-        next.tx.abort();
-        batch.reject(new StorageError(`could not store records again after an aborted commit`, { cause: failure }));
+    let writes = batch.writes;
+    retry: while (writes.length > 0) {
+      let next: Batch;
+      try {
+        next = this.#begin();
+      } catch (error) {
+        const failure = new StorageError(`could not restart a transaction: ${describeError(error)}`, { cause: error });
+        for (const w of writes) this.#fail(w, failure);
         return;
       }
-      next.writes.push(records);
+      if (this.#batch === next) this.#batch = undefined; // a replay takes no new writes
+      for (const w of writes) {
+        const before = next.segments.length;
+        let cause: unknown;
+        for (const segment of chunk(w.entries)) {
+          cause = this.#put(next, segment);
+          if (cause !== undefined) break;
+        }
+        if (cause === undefined) {
+          next.writes.push(w);
+          continue;
+        }
+        this.#fail(w, new StorageError(`could not store ${w.entries.length} record(s): ${describeError(cause)}`, { cause }));
+        if (next.segments.length > before) {
+          // Part of the refused write went in: start over without it.
+          next.replayed = true;
+          next.tx.abort();
+          writes = writes.filter((other) => other !== w);
+          continue retry;
+        }
+      }
+      break;
     }
-    next.promise.then(batch.resolve, batch.reject);
+    this.#scheduleDeletes();
   }
 
   // ── read, prefetch ────────────────────────────────────────────────────────────────────────────
 
   read(ids: readonly string[]): (TaskRecord | undefined)[] | Promise<(TaskRecord | undefined)[]> {
     const out: (TaskRecord | undefined)[] = new Array(ids.length);
-    let missing: number[] | undefined;
-    let waits: Promise<void>[] | undefined;
+    let missing: Map<number, number[]> | undefined;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as string;
-      const cached = this.#cache.get(id);
-      if (cached !== undefined) {
-        // Taken, not shared: the caller may mutate what it gets.
-        this.#cache.delete(id);
-        this.stats.prefetchHits++;
-        out[i] = cached;
+      const pending = this.#pending.get(id);
+      if (pending !== undefined) {
+        out[i] = isTombstone(pending) ? undefined : copyRecord(pending);
         continue;
       }
-      const pending = this.#inflight.get(id);
-      if (pending) {
-        this.#inflight.delete(id);
-        this.stats.prefetchHits++;
-        (waits ??= []).push(
-          pending.then((record) => {
-            out[i] = record;
-          }),
-        );
+      const at = this.#where.get(id);
+      if (at === undefined || this.#tombs.has(id)) continue;
+      const hit = this.#cacheTake(at, id);
+      if (hit !== undefined) {
+        out[i] = hit;
         continue;
       }
-      (missing ??= []).push(i);
+      if (!missing) missing = new Map();
+      const slots = missing.get(at);
+      if (slots) slots.push(i);
+      else missing.set(at, [i]);
     }
-    if (!missing && !waits) return out;
-    if (this.#closed && missing) return Promise.reject(this.#closedError(`read ${missing.length} record(s)`));
-    const all = waits ?? [];
-    if (missing) {
-      const slots = missing;
-      all.push(
-        this.#fetch(slots.map((i) => ids[i] as string)).then((records) => {
-          for (let k = 0; k < slots.length; k++) out[slots[k] as number] = records[k];
+    if (!missing) return out;
+    if (this.#closed) return Promise.reject(this.#closedError(`read ${ids.length} record(s)`));
+    const fetch = [...missing.keys()].filter((at) => !this.#inflight.has(at));
+    if (fetch.length > 0) this.#fetch(fetch);
+    const waits: Promise<void>[] = [];
+    for (const [at, slots] of missing) {
+      const inflight = this.#inflight.get(at);
+      if (!inflight) continue; // the segment went meanwhile: its tasks are gone too
+      if (!fetch.includes(at)) this.stats.prefetchHits += slots.length;
+      waits.push(
+        inflight.then((decoded) => {
+          for (const i of slots) {
+            const id = ids[i] as string;
+            const record = decoded.get(id);
+            out[i] = record === undefined ? undefined : copyRecord(record);
+            this.#cache.get(at)?.delete(id);
+          }
         }),
       );
     }
-    return Promise.all(all).then(() => out);
+    return Promise.all(waits).then(() => out);
+  }
+
+  /** A prefetched record, taken out of the cache (the caller may mutate it; it is read once). */
+  #cacheTake(at: number, id: string): TaskRecord | undefined {
+    const decoded = this.#cache.get(at);
+    const hit = decoded?.get(id);
+    if (hit === undefined) return undefined;
+    decoded?.delete(id);
+    this.#cached--;
+    this.stats.prefetchHits++;
+    return copyRecord(hit);
   }
 
   /**
-   * Starts reading `ids` so that a `read` of them soon after needs no wait. Fire and forget; a
-   * write of an id drops what was prefetched for it.
+   * Starts reading the segments holding `ids` so that a `read` of them soon after needs no wait.
+   * Fire and forget.
    */
   prefetch(ids: readonly string[]): void {
     if (this.#closed) return;
-    const want = ids.filter((id) => !this.#cache.has(id) && !this.#inflight.has(id));
-    if (want.length === 0) return;
-    let all: Promise<(TaskRecord | undefined)[]>;
+    let want: number[] | undefined;
+    for (const id of ids) {
+      if (this.#pending.has(id)) continue;
+      const at = this.#where.get(id);
+      if (at === undefined || this.#cache.has(at) || this.#inflight.has(at) || want?.includes(at)) continue;
+      (want ??= []).push(at);
+    }
+    if (want) this.#fetch(want);
+  }
+
+  /**
+   * Reads segments in one read-only transaction (IndexedDB orders it after every write transaction
+   * opened before it). Each resolves with its current versions, never mutated; a copy of that map
+   * goes to the cache, from which reads take.
+   */
+  #fetch(locals: readonly number[]): void {
+    let tx: IDBTransaction;
     try {
-      all = this.#fetch(want);
-    } catch {
+      tx = this.#raw.transaction('log', 'readonly');
+    } catch (error) {
+      const failure = Promise.reject(new StorageError(`could not read: ${describeError(error)}`, { cause: error }));
+      failure.catch(noop);
+      for (const local of locals) this.#inflight.set(local, failure);
+      queueMicrotask(() => {
+        for (const local of locals) if (this.#inflight.get(local) === failure) this.#inflight.delete(local);
+      });
       return;
     }
-    const each = want.map((id, k) => {
-      const one = all.then((records) => records[k]);
-      one.catch(noop);
-      this.#inflight.set(id, one);
-      return one;
-    });
-    all.then(
-      (records) => {
-        for (let k = 0; k < want.length; k++) {
-          const id = want[k] as string;
-          if (this.#inflight.get(id) !== each[k]) continue; // taken by a read, or dropped by a write
-          this.#inflight.delete(id);
-          const record = records[k];
-          if (record) this.#remember(id, record);
-        }
-      },
-      () => {
-        for (let k = 0; k < want.length; k++)
-          if (this.#inflight.get(want[k] as string) === each[k]) this.#inflight.delete(want[k] as string);
-      },
-    );
-  }
-
-  #remember(id: string, record: TaskRecord): void {
-    this.#cache.set(id, record);
-    if (this.#cache.size > CACHE_MAX) {
-      const oldest = this.#cache.keys().next().value;
-      if (oldest !== undefined) this.#cache.delete(oldest);
+    this.stats.reads++;
+    const os = tx.objectStore('log');
+    for (const local of locals) {
+      const info = this.#segments.get(local);
+      if (!info) continue;
+      const request = os.get(info.key);
+      const promise = new Promise<Map<string, TaskRecord>>((resolve, reject) => {
+        request.onsuccess = () => {
+          const decoded = new Map<string, TaskRecord>();
+          const value = request.result as Segment | undefined;
+          for (const e of value?.records ?? []) if (!isTombstone(e) && this.#where.get(e.id) === local) decoded.set(e.id, e);
+          if (this.#inflight.get(local) === promise) {
+            this.#inflight.delete(local);
+            if (!this.#closed && this.#segments.has(local)) this.#cacheAdd(local, new Map(decoded));
+          }
+          resolve(decoded);
+        };
+        request.onerror = () =>
+          reject(new StorageError(`could not read a segment of "${this.name}": ${describeError(request.error)}`, { cause: request.error }));
+      });
+      promise.catch(() => {
+        if (this.#inflight.get(local) === promise) this.#inflight.delete(local);
+      });
+      this.#inflight.set(local, promise);
     }
   }
 
-  #forget(id: string): void {
-    this.#cache.delete(id);
-    this.#inflight.delete(id);
+  #cacheAdd(local: number, decoded: Map<string, TaskRecord>): void {
+    this.#cacheDrop(local);
+    this.#cache.set(local, decoded);
+    this.#cached += decoded.size;
+    for (const [oldest, records] of this.#cache) {
+      if (this.#cached <= CACHE_MAX || oldest === local) break;
+      this.#cache.delete(oldest);
+      this.#cached -= records.size;
+    }
   }
 
-  /** One read-only transaction; IndexedDB orders it after every write transaction opened before. */
-  #fetch(ids: readonly string[]): Promise<(TaskRecord | undefined)[]> {
-    return new Promise((resolve, reject) => {
-      let tx: IDBTransaction;
-      try {
-        tx = this.#raw.transaction('tasks', 'readonly');
-      } catch (error) {
-        reject(new StorageError(`could not read ${ids.length} record(s): ${describeError(error)}`, { cause: error }));
-        return;
-      }
-      this.stats.reads++;
-      const os = tx.objectStore('tasks');
-      const out: (TaskRecord | undefined)[] = new Array(ids.length);
-      for (let i = 0; i < ids.length; i++) {
-        const request = os.get(ids[i] as string);
-        request.onsuccess = () => {
-          out[i] = request.result as TaskRecord | undefined;
-        };
-      }
-      tx.oncomplete = () => resolve(out);
-      tx.onabort = () =>
-        reject(new StorageError(`could not read ${ids.length} record(s): ${describeError(tx.error)}`, { cause: tx.error }));
-    });
+  #cacheDrop(local: number): void {
+    const decoded = this.#cache.get(local);
+    if (!decoded) return;
+    this.#cache.delete(local);
+    this.#cached -= decoded.size;
   }
 
   // ── recovery ──────────────────────────────────────────────────────────────────────────────────
 
   /**
-   * Every live record (queued, retrying, running), validated. A record that fails validation is
-   * replaced, in the same transaction, by a `failed` one carrying a `CorruptRecordError` (see
-   * `corruptToFailed`); a warning lists them. Recovery never throws over a bad record.
+   * Every live record (queued, retrying, running), validated, as found on open. A record that fails
+   * validation is replaced by a `failed` one carrying a `CorruptRecordError` (see `corruptToFailed`);
+   * a warning lists them. Recovery never throws over a bad record. Call once.
    */
   async recover(): Promise<TaskRecord[]> {
     if (this.#closed) throw this.#closedError('recover');
-    const now = this.#now();
-    const tx = this.#db.transaction('tasks', 'readwrite', { durability: this.#durability });
-    const byStatus = tx.store.index('status');
-    const live: TaskRecord[] = [];
-    const corrupt: TaskRecord[] = [];
-    const seen = new Set<IDBValidKey>();
-    const visit = (value: unknown, key: IDBValidKey) => {
-      seen.add(key);
-      const problems = recordProblems(value);
-      if (problems.length === 0) live.push(value as TaskRecord);
-      else corrupt.push(corruptToFailed(value, key as string, problems, now));
-    };
-    // Everything whose status is not one of the four terminal ones: live statuses, and any other
-    // key a foreign or corrupt record may hold (numbers and dates sort before strings, arrays after).
-    const [c, d, f, s] = TERMINAL;
-    const ranges = [
-      IDBKeyRange.upperBound(c, true),
-      IDBKeyRange.bound(c, d, true, true),
-      IDBKeyRange.bound(d, f, true, true),
-      IDBKeyRange.bound(f, s, true, true),
-      IDBKeyRange.lowerBound(s, true),
-    ];
-    for (const range of ranges) {
-      const [values, keys] = await Promise.all([byStatus.getAll(range), byStatus.getAllKeys(range)]);
-      for (let i = 0; i < values.length; i++) visit(values[i], keys[i] as IDBValidKey);
-    }
-    // A record whose status is no valid key at all (missing, null, a boolean) is in no index: only a
-    // full scan finds it, and only a count mismatch makes one necessary.
-    const [total, indexed] = await Promise.all([tx.store.count(), byStatus.count()]);
-    if (total !== indexed) {
-      for (let cursor = await tx.store.openCursor(); cursor; cursor = await cursor.continue()) {
-        const status = (cursor.value as { status?: unknown } | null)?.status;
-        if (seen.has(cursor.primaryKey) || (typeof status === 'string' && (TERMINAL as readonly string[]).includes(status))) continue;
-        visit(cursor.value, cursor.primaryKey);
-      }
-    }
-    await Promise.all([...corrupt.map((record) => tx.store.put(record)), tx.done]);
-    if (corrupt.length > 0) {
-      const ids = corrupt.map((r) => r.id);
+    const found = this.#recovered ?? { live: [], corrupt: [] };
+    this.#recovered = undefined;
+    if (found.corrupt.length > 0) {
+      await this.#submit(found.corrupt);
+      const ids = found.corrupt.map((r) => r.id);
       this.#warn(
         new CorruptRecordError(
-          `${corrupt.length} stored record(s) failed validation on load and were moved to failed: ${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', …' : ''}`,
+          `${ids.length} stored record(s) failed validation on load and were moved to failed: ${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', …' : ''}`,
         ),
       );
     }
-    return live;
+    return found.live;
   }
 
-  // ── list, remove, retention ───────────────────────────────────────────────────────────────────
+  // ── list, remove, retention, compaction ───────────────────────────────────────────────────────
 
+  /** Current versions matching `query`, newest segment first (uncommitted ones before all). */
   async list(query: ListQuery): Promise<TaskRecord[]> {
     if (this.#closed) throw this.#closedError('list records');
     const limit = query.limit ?? 100;
     if (limit <= 0) return [];
-    const statuses: TaskStatus[] | undefined =
-      query.status === undefined ? undefined : [...new Set(Array.isArray(query.status) ? query.status : [query.status])];
-    const tx = this.#db.transaction('tasks', 'readonly');
     const out: TaskRecord[] = [];
-    const sources = statuses
-      ? statuses.map((status) => ({ source: tx.store.index('status'), range: IDBKeyRange.only(status) }))
-      : [{ source: tx.store, range: undefined }];
-    for (const { source, range } of sources) {
-      if (out.length >= limit) break;
-      if (query.name === undefined) {
-        out.push(...(await source.getAll(range, limit - out.length)));
-        continue;
-      }
-      for (let cursor = await source.openCursor(range); cursor && out.length < limit; cursor = await cursor.continue())
-        if (matchesQuery(cursor.value, query)) out.push(cursor.value);
+    for (const e of [...this.#pending.values()].reverse()) {
+      if (out.length >= limit) return out;
+      if (!isTombstone(e) && matchesQuery(e, query)) out.push(copyRecord(e));
     }
-    await tx.done;
+    const locals = [...this.#segments.entries()]
+      .filter(([, info]) => info.live > 0)
+      .map(([local]) => local)
+      .sort((a, b) => b - a);
+    for (let i = 0; i < locals.length && out.length < limit; i += 8) {
+      const some = locals.slice(i, i + 8);
+      const values = await this.#readSegments(some);
+      for (let k = 0; k < some.length && out.length < limit; k++) {
+        const local = some[k] as number;
+        for (const e of values[k]?.records ?? []) {
+          if (out.length >= limit) break;
+          if (isTombstone(e) || this.#where.get(e.id) !== local || this.#pending.has(e.id) || this.#tombs.has(e.id)) continue;
+          if (matchesQuery(e, query)) out.push(e);
+        }
+      }
+    }
     return out;
   }
 
+  /** Raw segment values, bypassing the cache (callers keep or mutate what they get). */
+  #readSegments(locals: readonly number[]): Promise<(Segment | undefined)[]> {
+    return new Promise((resolve, reject) => {
+      let tx: IDBTransaction;
+      try {
+        tx = this.#raw.transaction('log', 'readonly');
+      } catch (error) {
+        reject(new StorageError(`could not read: ${describeError(error)}`, { cause: error }));
+        return;
+      }
+      this.stats.reads++;
+      const os = tx.objectStore('log');
+      const out: (Segment | undefined)[] = new Array(locals.length);
+      locals.forEach((local, k) => {
+        const info = this.#segments.get(local);
+        if (!info) return;
+        const request = os.get(info.key);
+        request.onsuccess = () => {
+          out[k] = request.result as Segment | undefined;
+        };
+      });
+      tx.oncomplete = () => resolve(out);
+      tx.onabort = () => reject(new StorageError(`could not read: ${describeError(tx.error)}`, { cause: tx.error }));
+    });
+  }
+
+  /** Removes tasks: resolves once their removal has committed. */
   async remove(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     if (this.#closed) throw this.#closedError(`remove ${ids.length} record(s)`);
-    for (const id of ids) this.#forget(id);
-    const tx = this.#db.transaction('tasks', 'readwrite', { durability: this.#durability });
-    try {
-      await Promise.all([...ids.map((id) => tx.store.delete(id)), tx.done]);
-    } catch (error) {
-      throw new StorageError(`could not remove ${ids.length} record(s): ${describeError(error)}`, { cause: error });
-    }
+    await this.#removeAll(ids);
   }
 
   /**
-   * Deletes the oldest terminal records (by finish time) beyond the limits: `completed` counts
-   * completed tasks, `failed` counts failed, cancelled and skipped ones together. Works in
-   * transactions of at most `TRIM_BATCH` deletions with a macrotask between them, so writes and
-   * reads interleave and dispatch never waits long behind it.
+   * Removes the current versions of `ids`. A task goes without a trace when its segment empties
+   * with it and no older version of it is left on disk; otherwise a tombstone is written, kept
+   * until those older versions are gone.
    */
-  async trim(limits: { completed: number; failed: number }): Promise<number> {
-    let removed = 0;
-    let excess: { completed: number; failed: number } | undefined;
-    while (!this.#closed) {
-      const round = await this.#trimRound(limits, excess);
-      removed += round.removed;
-      excess = round.excess;
-      if (round.removed === 0 || (excess.completed <= 0 && excess.failed <= 0)) break;
-      await new Promise((resolve) => setTimeout(resolve, 0));
+  async #removeAll(ids: readonly string[]): Promise<void> {
+    const bySegment = new Map<number, string[]>();
+    const tombstones: Tombstone[] = [];
+    for (const id of ids) {
+      if (this.#pending.has(id)) {
+        tombstones.push({ id, removed: true });
+        continue;
+      }
+      const at = this.#where.get(id);
+      if (at === undefined || this.#tombs.has(id)) continue;
+      const list = bySegment.get(at);
+      if (list) list.push(id);
+      else bySegment.set(at, [id]);
     }
-    return removed;
+    for (const [at, list] of bySegment) {
+      const info = this.#segments.get(at) as SegmentInfo;
+      if (info.live === list.length && list.every((id) => this.#removable(id))) for (const id of list) this.#drop(id);
+      else
+        for (const id of list) {
+          this.#retention.forget(id);
+          tombstones.push({ id, removed: true });
+        }
+    }
+    if (tombstones.length > 0) await this.#submit(tombstones);
+    else if (this.#toDelete.length > 0 && this.#batch === undefined) await this.#submit([]);
   }
 
-  async #trimRound(
-    limits: { completed: number; failed: number },
-    known: { completed: number; failed: number } | undefined,
-  ): Promise<{ removed: number; excess: { completed: number; failed: number } }> {
-    const tx = this.#db.transaction('tasks', 'readwrite', { durability: this.#durability });
-    const byFinish = tx.store.index('finishedAt');
-    const rangeOf = (status: string) => IDBKeyRange.bound([status, Number.NEGATIVE_INFINITY], [status, Number.POSITIVE_INFINITY]);
-    let excess = known;
-    if (!excess) {
-      // Counted once per trim; records finishing meanwhile wait for the next trim.
-      const [completed, ...others] = await Promise.all(
-        ['completed', 'failed', 'cancelled', 'skipped'].map((s) => byFinish.count(rangeOf(s))),
-      );
-      excess = { completed: (completed ?? 0) - limits.completed, failed: others.reduce((a, b) => a + b, 0) - limits.failed };
+  /**
+   * Applies retention: removes the oldest terminal tasks beyond the limits (`completed` counts
+   * completed tasks; `failed` counts failed, cancelled and skipped ones together), then compacts a
+   * few mostly-stale segments. Runs in the background; dispatch never waits on it.
+   */
+  async trim(limits: RetentionLimits): Promise<number> {
+    if (this.#closed) return 0;
+    const victims = this.#retention.excess(limits).filter((id) => !this.#pending.has(id));
+    if (victims.length > 0) await this.#removeAll(victims);
+    await this.#compact();
+    return victims.length;
+  }
+
+  /** Rewrites the current versions left in mostly-stale segments into a new one, so the old ones go. */
+  async #compact(): Promise<void> {
+    const candidates: number[] = [];
+    for (const [local, info] of this.#segments) {
+      if (info.dying || info.size < COMPACT_MIN_SIZE || info.live > info.size * COMPACT_RATIO) continue;
+      candidates.push(local);
+      if (candidates.length >= COMPACT_PER_TRIM) break;
     }
-    const victims: string[] = [];
-    const takeCompleted = Math.min(TRIM_BATCH, excess.completed);
-    if (takeCompleted > 0) victims.push(...(await byFinish.getAllKeys(rangeOf('completed'), takeCompleted)));
-    const takeFailed = Math.min(TRIM_BATCH, excess.failed);
-    if (takeFailed > 0) {
-      // The oldest across three statuses: the oldest `takeFailed` of each, merged by finish time.
-      const candidates: { at: number; id: string }[] = [];
-      for (const status of ['failed', 'cancelled', 'skipped']) {
-        let n = 0;
-        for (let cursor = await byFinish.openKeyCursor(rangeOf(status)); cursor && n < takeFailed; cursor = await cursor.continue(), n++)
-          candidates.push({ at: (cursor.key as [string, number])[1], id: cursor.primaryKey });
-      }
-      candidates.sort((a, b) => a.at - b.at);
-      for (const c of candidates.slice(0, takeFailed)) victims.push(c.id);
-    }
-    for (const id of victims) this.#forget(id);
-    await Promise.all([...victims.map((id) => tx.store.delete(id)), tx.done]);
-    return {
-      removed: victims.length,
-      excess: { completed: excess.completed - Math.max(0, takeCompleted), failed: excess.failed - Math.max(0, takeFailed) },
-    };
+    if (candidates.length === 0 || this.#closed) return;
+    const values = await this.#readSegments(candidates);
+    if (this.#closed) return;
+    const moved: Entry[] = [];
+    candidates.forEach((local, k) => {
+      if (!this.#segments.has(local)) return;
+      this.stats.compactions++;
+      // A segment holds one version per task: the one whose current version is here is it.
+      for (const e of values[k]?.records ?? []) if (this.#where.get(e.id) === local && !this.#pending.has(e.id)) moved.push(e);
+    });
+    if (moved.length > 0) await this.#submit(moved);
   }
 
   // ── lifecycle ─────────────────────────────────────────────────────────────────────────────────
@@ -528,8 +973,10 @@ export class IdbStore implements TaskStore {
   /** Resolves once every write already requested has committed (or failed), then closes the connection. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    const batch = this.#batch;
+    if (batch?.flushQueued) this.#flush(batch);
     this.#markClosed('closed by its owner');
-    await Promise.allSettled([...this.#pending]);
+    await Promise.allSettled([...this.#settling]);
   }
 
   #markClosed(reason: string): void {
@@ -537,10 +984,12 @@ export class IdbStore implements TaskStore {
     this.#closed = true;
     this.#closeReason = reason;
     this.#batch = undefined;
+    if (this.#deleteTimer !== undefined) clearTimeout(this.#deleteTimer);
     this.#cache.clear();
+    this.#cached = 0;
     this.#inflight.clear();
     // Transactions already open still finish; new ones throw InvalidStateError.
-    this.#db.close();
+    this.#raw.close();
   }
 
   /** @internal Another connection wants a new version, or to delete the database: let it. */
@@ -567,22 +1016,38 @@ export class IdbStore implements TaskStore {
   }
 }
 
-/** Puts every record; returns the error of the first put that throws, or `INACTIVE` if the transaction was already committing. */
-function putAll(os: IDBObjectStore, records: readonly TaskRecord[]): unknown {
-  let i = 0;
-  try {
-    for (; i < records.length; i++) os.put(records[i]);
-  } catch (error) {
-    if (i === 0 && (error as DOMException)?.name === 'TransactionInactiveError') return INACTIVE;
-    return error ?? new Error('put failed');
-  }
-  return undefined;
+/** Everything on disk at open, in key order. */
+interface Loaded {
+  keys: IDBValidKey[];
+  values: unknown[];
 }
 
 /**
- * Opens (creating or upgrading) the database `name`. Rejects with `StorageError` when IndexedDB is
- * missing or refuses (its `cause` says why; a `VersionError` cause means a newer tasklane made it).
- * A connection that blocks a newer version or a delete elsewhere closes itself and warns.
+ * The stamp of a new connection's segment keys: after every key on disk (so its versions win over
+ * any found on open, which is what recovery needs), from the clock where possible, with a random
+ * fraction so two tabs opening at once never share one.
+ */
+function stampAfter(last: IDBValidKey | undefined): number {
+  const previous = Array.isArray(last) && typeof last[0] === 'number' ? Math.floor(last[0]) : 0;
+  return Math.max(previous + 1, Date.now()) + Math.random();
+}
+
+function loadAll(db: IDBDatabase): Promise<Loaded> {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction('log', 'readonly');
+    const os = tx.objectStore('log');
+    const keys = os.getAllKeys();
+    const values = os.getAll();
+    tx.oncomplete = () => resolve({ keys: keys.result, values: values.result });
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+/**
+ * Opens (creating or upgrading) the database `name` and reads where every task's current version
+ * is. Rejects with `StorageError` when IndexedDB is missing or refuses (its `cause` says why; a
+ * `VersionError` cause means a newer tasklane made it). A connection that blocks a newer version or
+ * a delete elsewhere closes itself and warns.
  */
 export async function openIdbStore(name: string, options: IdbStoreOptions = {}): Promise<IdbStore> {
   let factory: IDBFactory | undefined = options.factory;
@@ -593,11 +1058,13 @@ export async function openIdbStore(name: string, options: IdbStoreOptions = {}):
   }
   if (!factory)
     throw new StorageError('IndexedDB is not available here', { cause: new DOMException('indexedDB is undefined', 'NotSupportedError') });
-  let db: Db;
+  let raw: IDBDatabase;
+  let loaded: Loaded;
   try {
-    // idb's openDB, on the given factory.
     const request = factory.open(name, SCHEMA_VERSION);
-    request.addEventListener('upgradeneeded', (event) => upgradeSchema(wrap(request.result) as Db, event.oldVersion));
+    request.addEventListener('upgradeneeded', (event) =>
+      upgradeSchema(request.result, request.transaction as IDBTransaction, event.oldVersion),
+    );
     request.addEventListener('blocked', (event) =>
       options.onWarning?.(
         new StorageError(
@@ -605,12 +1072,17 @@ export async function openIdbStore(name: string, options: IdbStoreOptions = {}):
         ),
       ),
     );
-    db = (await wrap(request)) as Db;
+    raw = unwrap((await wrap(request)) as Db);
+    try {
+      loaded = await loadAll(raw);
+    } catch (error) {
+      raw.close();
+      throw error;
+    }
   } catch (error) {
     throw new StorageError(`could not open database "${name}": ${describeError(error)}`, { cause: error });
   }
-  const store = new IdbStore(db, name, options);
-  const raw = unwrap(db);
+  const store = new IdbStore(raw, name, loaded, options);
   raw.addEventListener('versionchange', (event) => store._onVersionChange(event.newVersion));
   raw.addEventListener('close', () => store._onTerminated());
   return store;

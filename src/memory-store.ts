@@ -1,5 +1,6 @@
-import { matchesQuery, type ListQuery, type TaskStore } from './store.js';
-import { TERMINAL_STATUSES, type TaskRecord } from './types.js';
+import { Retention, type RetentionLimits } from './retention.js';
+import { type ListQuery, matchesQuery, type TaskStore } from './store.js';
+import { type TaskRecord, TERMINAL_STATUSES } from './types.js';
 
 /**
  * Records in a Map, gone with the page. Reads return the stored object itself (no copy): the
@@ -9,8 +10,7 @@ import { TERMINAL_STATUSES, type TaskRecord } from './types.js';
 export class MemoryStore implements TaskStore {
   readonly kind = 'memory' as const;
   readonly #records = new Map<string, TaskRecord>();
-  /** Terminal ids, oldest end first (a Set keeps insertion order), for retention. */
-  readonly #terminal = new Set<string>();
+  readonly #retention = new Retention();
 
   async recover(): Promise<TaskRecord[]> {
     return [...this.#records.values()].filter((r) => !TERMINAL_STATUSES.has(r.status));
@@ -19,8 +19,7 @@ export class MemoryStore implements TaskStore {
   write(records: readonly TaskRecord[]): Promise<void> {
     for (const record of records) {
       this.#records.set(record.id, record);
-      this.#terminal.delete(record.id);
-      if (TERMINAL_STATUSES.has(record.status)) this.#terminal.add(record.id);
+      this.#retention.note(record.id, record.status);
     }
     return Promise.resolve();
   }
@@ -42,29 +41,14 @@ export class MemoryStore implements TaskStore {
   async remove(ids: readonly string[]): Promise<void> {
     for (const id of ids) {
       this.#records.delete(id);
-      this.#terminal.delete(id);
+      this.#retention.forget(id);
     }
   }
 
-  async trim(limits: { completed: number; failed: number }): Promise<number> {
-    let completed = 0;
-    let failed = 0;
-    for (const id of this.#terminal) {
-      if (this.#records.get(id)?.status === 'completed') completed++;
-      else failed++;
-    }
-    let removed = 0;
-    for (const id of this.#terminal) {
-      if (completed <= limits.completed && failed <= limits.failed) break;
-      const isCompleted = this.#records.get(id)?.status === 'completed';
-      if (isCompleted ? completed <= limits.completed : failed <= limits.failed) continue;
-      if (isCompleted) completed--;
-      else failed--;
-      this.#terminal.delete(id);
-      this.#records.delete(id);
-      removed++;
-    }
-    return removed;
+  async trim(limits: RetentionLimits): Promise<number> {
+    const victims = this.#retention.excess(limits);
+    await this.remove(victims);
+    return victims.length;
   }
 
   async close(): Promise<void> {}

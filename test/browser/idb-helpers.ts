@@ -36,7 +36,7 @@ export async function deleteTestDbs(): Promise<void> {
   await Promise.all(made.splice(0).map(deleteDb));
 }
 
-/** Runs `fn` on the `tasks` store of `name` (at its current version) and resolves when the transaction commits. */
+/** Runs `fn` on the `log` store of `name` (at its current version) and resolves when the transaction commits. */
 export async function rawTx<T>(
   name: string,
   mode: IDBTransactionMode,
@@ -44,8 +44,8 @@ export async function rawTx<T>(
 ): Promise<T | undefined> {
   const db = await done(indexedDB.open(name));
   try {
-    const tx = db.transaction('tasks', mode);
-    const request = fn(tx.objectStore('tasks'));
+    const tx = db.transaction('log', mode);
+    const request = fn(tx.objectStore('log'));
     let result: T | undefined;
     if (request) request.onsuccess = () => (result = request.result);
     await new Promise<void>((resolve, reject) => {
@@ -58,15 +58,29 @@ export async function rawTx<T>(
   }
 }
 
-export function rawPut(name: string, records: unknown[]): Promise<unknown> {
-  return rawTx(name, 'readwrite', (store) => {
-    for (const r of records) store.put(r);
-    return undefined;
-  });
+/** Every segment on disk, in key order. */
+export async function rawSegments(name: string): Promise<{ key: [number, number]; records: Record<string, unknown>[] }[]> {
+  const db = await done(indexedDB.open(name));
+  try {
+    const os = db.transaction('log', 'readonly').objectStore('log');
+    const [keys, values] = await Promise.all([done(os.getAllKeys()), done(os.getAll())]);
+    return values.map((v, i) => ({ key: keys[i] as [number, number], records: (v as { records: Record<string, unknown>[] }).records }));
+  } finally {
+    db.close();
+  }
 }
 
+/** Appends one segment holding `records` (after every segment on disk), as a crashed tab would have left them. */
+export async function rawPut(name: string, records: unknown[]): Promise<unknown> {
+  const last = (await rawSegments(name)).at(-1)?.key[0] ?? 0;
+  return rawTx(name, 'readwrite', (store) => store.put({ records }, [Math.floor(last) + 1, 0]));
+}
+
+/** The current version of every task on disk (the newest segment's wins; removed ones left out). */
 export async function rawAll(name: string): Promise<TaskRecord[]> {
-  return ((await rawTx(name, 'readonly', (store) => store.getAll())) ?? []) as TaskRecord[];
+  const current = new Map<string, Record<string, unknown>>();
+  for (const segment of await rawSegments(name)) for (const r of segment.records) current.set(r.id as string, r);
+  return [...current.values()].filter((r) => r.removed !== true) as unknown as TaskRecord[];
 }
 
 let seq = 0;
