@@ -1,9 +1,9 @@
-// npm run bench [-- --quick] [--json FILE] [--only 1,5] [--runs N] [--verbose]
+// npm run bench [-- --quick] [--json FILE] [--only 1,5] [--runs N] [--verbose] [--profile DIR]
 //
 // Builds bench/ with Vite, serves it cross-origin isolated (so performance.now() has 5 µs and not
 // 100 µs resolution), opens it in headless Chromium (the one the browser tests use) and runs every
 // case in that one page. Prints one table and writes the same rows as JSON.
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, relative, resolve } from 'node:path';
@@ -15,7 +15,7 @@ import { CHROMIUM_FLAGS, findChromium } from '../scripts/find-chromium.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const args = { quick: false, json: join(here, 'results.json'), only: undefined, runs: 5, verbose: false };
+  const args = { quick: false, json: join(here, 'results.json'), only: undefined, runs: 5, verbose: false, profile: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
@@ -23,8 +23,9 @@ function parseArgs(argv) {
     else if (a === '--json') args.json = resolve(process.cwd(), argv[++i] ?? '');
     else if (a === '--only') args.only = (argv[++i] ?? '').split(',').filter(Boolean);
     else if (a === '--runs') args.runs = Number(argv[++i]);
+    else if (a === '--profile') args.profile = resolve(process.cwd(), argv[++i] ?? '');
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--quick] [--json FILE] [--only 1,5] [--runs N] [--verbose]');
+      console.log('usage: npm run bench -- [--quick] [--json FILE] [--only 1,5] [--runs N] [--verbose] [--profile DIR]');
       process.exit(0);
     } else {
       console.error(`tasklane bench: unknown argument ${a}`);
@@ -132,6 +133,29 @@ function printTable(rows) {
   }
 }
 
+/**
+ * `--profile DIR`: the main thread's CPU profile of a case (open the .cpuprofile in Chromium's
+ * DevTools, Performance panel) and its top functions by self time, printed.
+ */
+async function writeProfile(cdp, dir, id) {
+  const { profile } = await cdp.send('Profiler.stop');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `case-${id}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  const self = new Map();
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const dt = profile.timeDeltas;
+  const total = (profile.endTime - profile.startTime) / 1000;
+  profile.samples.forEach((nodeId, i) => {
+    const { callFrame: f } = byId.get(nodeId);
+    const name = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+    self.set(name, (self.get(name) ?? 0) + (dt[i] ?? 0) / 1000);
+  });
+  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  process.stderr.write(`  profile of case ${id} (${total.toFixed(0)} ms) in ${relative(process.cwd(), file)}; top self time:\n`);
+  for (const [name, ms] of top) process.stderr.write(`    ${ms.toFixed(0).padStart(7)} ms  ${name}\n`);
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const started = Date.now();
@@ -154,7 +178,7 @@ async function main() {
       logLevel: 'warn',
       customLogger: quietLogger(),
       worker: { format: 'es' },
-      build: { outDir, emptyOutDir: true, target: 'es2022', reportCompressedSize: false },
+      build: { outDir, emptyOutDir: true, target: 'es2022', reportCompressedSize: false, minify: !args.profile },
     });
     process.stderr.write('done\n');
     server = await serve(outDir);
@@ -200,6 +224,11 @@ async function main() {
       const t0 = Date.now();
       process.stderr.write(`bench: case ${c.id} ${c.title}… `);
       let timer;
+      if (args.profile) {
+        await cdp.send('Profiler.enable');
+        await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+        await cdp.send('Profiler.start');
+      }
       try {
         const result = await Promise.race([
           page.evaluate(([id, options]) => globalThis.tasklaneBench.run(id, options), [c.id, { quick: args.quick, runs: args.runs }]),
@@ -230,6 +259,7 @@ async function main() {
         await load().catch(() => {});
       } finally {
         clearTimeout(timer);
+        if (args.profile) await writeProfile(cdp, args.profile, c.id);
       }
     }
     const elapsed = (Date.now() - started) / 1000;

@@ -42,6 +42,8 @@ const SEGMENT_BYTES = 1024 * 1024;
 const CACHE_MAX = 2048;
 /** Segment puts in flight at once for a write spread across tasks. */
 const CHAIN_DEPTH = 2;
+/** Versions whose bookkeeping one event-loop task does after a commit, at most. */
+const LEDGER_SLICE = 4096;
 /** Compaction rewrites a segment once this fraction or less of it is current, and it has at least `COMPACT_MIN_SIZE` versions. */
 const COMPACT_RATIO = 0.25;
 const COMPACT_MIN_SIZE = 32;
@@ -114,9 +116,25 @@ export interface IdbStoreStats {
 
 /** One caller's `write`: settled when the transaction holding it commits or aborts. */
 interface Write {
+  /** Its versions; for a lazy write, our own array, whose records are replaced by copies as they are put. */
   entries: Entry[];
+  /**
+   * A write bigger than one segment: copied and made visible to `read` segment by segment as it is
+   * put, so no single event-loop task pays for all of it.
+   */
+  lazy: boolean;
   resolve(): void;
   reject(error: unknown): void;
+}
+
+/** Versions waiting for their segments to be put. */
+interface Source {
+  entries: Entry[];
+  lazy: boolean;
+  /** Next entry to put. */
+  next: number;
+  /** Segment numbers `base … base + entries.length - 1` are reserved for it, so its segments keep its place in write order whenever they are put. */
+  base: number;
 }
 
 /** A segment put in a transaction not yet committed. */
@@ -131,16 +149,24 @@ interface Batch {
   tx: IDBTransaction;
   os: IDBObjectStore;
   writes: Write[];
-  /** Writes not yet put; the flush that puts them runs at the end of the turn, or at once when a segment is full. */
+  /** Writes not yet handed to `queue`; the flush that does runs at the end of the turn, or at once for a big write. */
   unflushed: Write[];
   flushQueued: boolean;
-  /** Chunks waiting for a put, for a write too big for one task (see `#pump`). */
-  chunks: Entry[][];
+  /** Versions still to put: one segment is put at once, the rest from put success callbacks (see `#pump`). */
+  queue: Source[];
   inFlight: number;
   segments: PutSegment[];
   deletes: number[];
   /** Aborted on purpose so its writes go again in a new batch: its abort rejects nothing. */
   replayed: boolean;
+}
+
+/** A committed batch whose bookkeeping is not finished: `segment`/`entry` say how far it got. */
+interface LedgerItem {
+  segments: PutSegment[];
+  deletes: number[];
+  segment: number;
+  entry: number;
 }
 
 /** What the store knows of a committed segment. */
@@ -178,35 +204,17 @@ function inputBytes(input: unknown): number {
   return 0;
 }
 
-/** Splits versions into segments: at most `SEGMENT_MAX` each, about `SEGMENT_BYTES`, and a big input alone. */
-function chunk(entries: readonly Entry[]): Entry[][] {
-  if (entries.length <= SEGMENT_MAX) {
-    let bytes = 0;
-    for (const e of entries) if (!isTombstone(e)) bytes += inputBytes(e.input);
-    if (bytes <= SEGMENT_BYTES) return [entries as Entry[]];
-  }
-  const out: Entry[][] = [];
-  let current: Entry[] = [];
-  let bytes = 0;
-  for (const e of entries) {
-    const size = isTombstone(e) ? 0 : inputBytes(e.input);
-    if (size > BIG_INPUT) {
-      out.push([e]);
-      continue;
-    }
-    if (current.length >= SEGMENT_MAX || (bytes + size > SEGMENT_BYTES && current.length > 0)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(e);
-    bytes += size;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
+/** Runs `fn` in a new event-loop task, without the 4 ms clamp nested timers get. */
+function yieldTask(fn: () => void): void {
+  const channel = new MessageChannel();
+  channel.port1.onmessage = () => {
+    channel.port1.close();
+    fn();
+  };
+  channel.port2.postMessage(null);
 }
 
-/** The versions of several writes, one per task (the last written wins), in first-write order. */
+/** The versions of several small writes, one per task (the last written wins), in first-write order. */
 function combine(writes: readonly Write[]): Entry[] {
   if (writes.length === 1) return (writes[0] as Write).entries;
   const byId = new Map<string, Entry>();
@@ -249,6 +257,9 @@ export class IdbStore implements TaskStore {
   readonly #durability: IDBTransactionDurability;
   readonly #now: () => number;
   readonly #stamp: number;
+  /** Stamps of other connections open on this database when this one opened (see `#collectable`). */
+  readonly #foreign: ReadonlySet<number>;
+  readonly #releaseLock: () => void;
   #nextLocal: number;
 
   /** Committed segments by local number (ascending = key order). */
@@ -262,11 +273,17 @@ export class IdbStore implements TaskStore {
   /** Versions written but not yet committed, by id: what a read sees first. */
   readonly #pending = new Map<string, Entry>();
   readonly #retention = new Retention();
+  /** Versions compaction is moving (not new states of their tasks). */
+  readonly #moved = new WeakSet<Entry>();
   /** Segments with nothing current, waiting to be deleted in the next commit. */
   #toDelete: number[] = [];
   #deleteTimer: ReturnType<typeof setTimeout> | undefined;
 
   #batch: Batch | undefined;
+  /** Batches begun and not finished, oldest first: IndexedDB commits them in this order. */
+  readonly #open: Batch[] = [];
+  readonly #ledger: LedgerItem[] = [];
+  #accountQueued = false;
   readonly #settling = new Set<Promise<void>>();
   /** Decoded segments read ahead: local number → id → record (taken out when read). */
   readonly #cache = new Map<number, Map<string, TaskRecord>>();
@@ -284,7 +301,9 @@ export class IdbStore implements TaskStore {
     this.#durability = options.durability ?? 'relaxed';
     this.#now = options.now ?? Date.now;
     this.onwarning = options.onWarning;
-    this.#stamp = stampAfter(loaded.keys.at(-1));
+    this.#stamp = loaded.stamp;
+    this.#foreign = loaded.foreign;
+    this.#releaseLock = loaded.release;
     this.#nextLocal = 0;
     this.#load(loaded);
   }
@@ -295,6 +314,7 @@ export class IdbStore implements TaskStore {
 
   /** Segments on disk as this connection knows them (for tests and the bench). */
   get segmentCount(): number {
+    this.#settle();
     return this.#segments.size;
   }
 
@@ -394,8 +414,18 @@ export class IdbStore implements TaskStore {
     return !history || history.every((s) => !this.#segments.has(s));
   }
 
+  /**
+   * Whether this connection may delete or compact a segment: its own, or one written by a
+   * connection that is gone (a closed tab, a migration). Another open tab's segments hold versions
+   * that tab may still read, and states it wrote after this one opened; they are left to it.
+   */
+  #collectable(info: SegmentInfo): boolean {
+    const stamp = info.key[0];
+    return stamp === this.#stamp || !this.#foreign.has(stamp);
+  }
+
   #markDead(local: number, info: SegmentInfo): void {
-    if (info.dying) return;
+    if (info.dying || !this.#collectable(info)) return;
     info.dying = true;
     this.#toDelete.push(local);
     this.#cacheDrop(local);
@@ -407,7 +437,7 @@ export class IdbStore implements TaskStore {
     if (this.#toDelete.length === 0 || this.#deleteTimer !== undefined || this.#closed || this.#batch?.flushQueued) return;
     this.#deleteTimer = setTimeout(() => {
       this.#deleteTimer = undefined;
-      if (this.#toDelete.length > 0 && !this.#closed) void this.#submit([]).catch(noop);
+      if (this.#toDelete.length > 0 && !this.#closed) void this.#own([]).catch(noop);
     }, 0);
   }
 
@@ -416,42 +446,90 @@ export class IdbStore implements TaskStore {
     for (const id of this.#tombs) if (!this.#pending.has(id) && this.#removable(id)) this.#drop(id);
   }
 
-  /** A batch committed: its segments join the map, its deletions leave it. */
+  /**
+   * A batch committed: its segments join the map (in key order), its deletions leave it. Done in
+   * slices of `LEDGER_SLICE` versions, one per event-loop task, in commit order. Until a version's
+   * turn comes it stays in `#pending`, which reads consult first, so the lag is invisible to them;
+   * `#settle` finishes the bookkeeping for the operations that need all of it (trim, list, remove).
+   */
   #committed(batch: Batch): void {
-    for (const seg of batch.segments) {
-      this.#segments.set(seg.local, { key: seg.key, size: seg.entries.length, live: 0, dying: false });
-      for (const e of seg.entries) {
-        this.#supersede(e.id, seg.local);
-        if (isTombstone(e)) {
-          this.#tombs.add(e.id);
-          this.#retention.forget(e.id);
-        } else {
-          this.#tombs.delete(e.id);
-          this.#retention.note(e.id, e.status);
+    const segments = batch.segments.sort((a, b) => a.local - b.local);
+    this.#ledger.push({ segments, deletes: batch.deletes, segment: 0, entry: 0 });
+    this.#account(LEDGER_SLICE);
+  }
+
+  #account(budget: number): void {
+    while (this.#ledger.length > 0 && budget > 0) {
+      const item = this.#ledger[0] as LedgerItem;
+      while (item.segment < item.segments.length && budget > 0) {
+        const seg = item.segments[item.segment] as PutSegment;
+        if (item.entry === 0) this.#segments.set(seg.local, { key: seg.key, size: seg.entries.length, live: 0, dying: false });
+        const end = Math.min(seg.entries.length, item.entry + budget);
+        for (let k = item.entry; k < end; k++) {
+          const e = seg.entries[k] as Entry;
+          this.#supersede(e.id, seg.local);
+          if (isTombstone(e)) {
+            this.#tombs.add(e.id);
+            this.#retention.forget(e.id);
+          } else {
+            this.#tombs.delete(e.id);
+            // A version compaction moved keeps its task's place in retention's order.
+            if (!this.#moved.has(e)) this.#retention.note(e.id, e.status);
+          }
+          if (this.#pending.get(e.id) === e) this.#pending.delete(e.id);
         }
-        if (this.#pending.get(e.id) === e) this.#pending.delete(e.id);
+        budget -= end - item.entry;
+        item.entry = end;
+        if (item.entry < seg.entries.length) break;
+        const info = this.#segments.get(seg.local) as SegmentInfo;
+        if (info.live === 0) this.#markDead(seg.local, info);
+        item.segment++;
+        item.entry = 0;
       }
-      const info = this.#segments.get(seg.local) as SegmentInfo;
-      if (info.live === 0) this.#markDead(seg.local, info);
+      if (item.segment < item.segments.length) break;
+      this.#ledger.shift();
+      if (item.deletes.length > 0) {
+        for (const local of item.deletes) this.#segments.delete(local);
+        this.stats.segmentsDeleted += item.deletes.length;
+        if (this.#tombs.size > 0) this.#dropTombstones();
+      }
     }
-    if (batch.deletes.length > 0) {
-      for (const local of batch.deletes) this.#segments.delete(local);
-      this.stats.segmentsDeleted += batch.deletes.length;
-      if (this.#tombs.size > 0) this.#dropTombstones();
+    if (this.#ledger.length > 0 && !this.#accountQueued) {
+      this.#accountQueued = true;
+      yieldTask(() => {
+        this.#accountQueued = false;
+        this.#account(LEDGER_SLICE);
+      });
     }
     this.#scheduleDeletes();
   }
 
+  /** Finishes all pending bookkeeping now. */
+  #settle(): void {
+    if (this.#ledger.length > 0) this.#account(Number.POSITIVE_INFINITY);
+  }
+
   // ── write: group commit ───────────────────────────────────────────────────────────────────────
 
+  /**
+   * Stores `records`; resolves when they have committed. Records of a write of up to one segment
+   * (512) are copied now; a bigger write's are copied as their segment is put, so the caller must not
+   * mutate them until the write settles (the scheduler never does).
+   */
   write(records: readonly TaskRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     if (this.#closed) return Promise.reject(this.#closedError(`store ${records.length} record(s)`));
-    return this.#submit(records.map(copyRecord));
+    if (records.length > SEGMENT_MAX) return this.#submit(records.slice(), true);
+    return this.#submit(records.map(copyRecord), false);
+  }
+
+  /** Submits versions the store made itself (nobody else holds them, so nothing to copy). */
+  #own(entries: Entry[]): Promise<void> {
+    return this.#submit(entries, false);
   }
 
   /** Adds versions to this turn's batch (opening one if needed); resolves when it commits. */
-  #submit(entries: Entry[]): Promise<void> {
+  #submit(entries: Entry[], lazy: boolean): Promise<void> {
     let batch = this.#batch;
     if (!batch) {
       try {
@@ -470,11 +548,11 @@ export class IdbStore implements TaskStore {
       resolve = res;
       reject = rej;
     });
-    for (const e of entries) this.#pending.set(e.id, e);
-    const write: Write = { entries, resolve, reject };
+    if (!lazy) for (const e of entries) this.#pending.set(e.id, e);
+    const write: Write = { entries, lazy, resolve, reject };
     batch.writes.push(write);
     batch.unflushed.push(write);
-    if (entries.length >= SEGMENT_MAX) this.#flush(batch);
+    if (lazy) this.#flush(batch);
     else if (!batch.flushQueued) {
       batch.flushQueued = true;
       const b = batch;
@@ -496,7 +574,7 @@ export class IdbStore implements TaskStore {
       writes: [],
       unflushed: [],
       flushQueued: false,
-      chunks: [],
+      queue: [],
       inFlight: 0,
       segments: [],
       deletes: [],
@@ -505,8 +583,11 @@ export class IdbStore implements TaskStore {
     let done!: () => void;
     const settled = new Promise<void>((r) => (done = r));
     this.#settling.add(settled);
+    this.#open.push(batch);
     const finish = () => {
       if (this.#batch === batch) this.#batch = undefined;
+      const at = this.#open.indexOf(batch);
+      if (at >= 0) this.#open.splice(at, 1);
       this.#settling.delete(settled);
       done();
     };
@@ -536,12 +617,18 @@ export class IdbStore implements TaskStore {
     write.reject(error);
   }
 
-  /** Puts this turn's writes as segments, with the pending deletions. */
+  #source(entries: Entry[], lazy: boolean): Source {
+    const base = this.#nextLocal;
+    // At least one number even when empty: two segments sharing a key would overwrite each other.
+    this.#nextLocal += Math.max(1, entries.length);
+    return { entries, lazy, next: 0, base };
+  }
+
+  /** Hands this turn's writes to the batch's queue and puts the first segment now, with the pending deletions. */
   #flush(batch: Batch): void {
     batch.flushQueued = false;
     if (batch.replayed) return;
     const writes = batch.unflushed.splice(0);
-    const entries = writes.length > 0 ? combine(writes) : [];
     const deletes = this.#toDelete.splice(0);
     try {
       for (const local of deletes) {
@@ -559,10 +646,11 @@ export class IdbStore implements TaskStore {
       this.#replay(batch);
       return;
     }
-    if (entries.length === 0) return;
-    const chunks = chunk(entries);
-    const first = chunks.shift() as Entry[];
-    const failure = this.#put(batch, first);
+    const sources = (
+      writes.some((w) => w.lazy) ? writes.map((w) => this.#source(w.entries, w.lazy)) : [this.#source(combine(writes), false)]
+    ).filter((source) => source.entries.length > 0);
+    if (sources.length === 0) return;
+    const failure = this.#putFrom(batch, sources[0] as Source);
     if (failure === 'inactive') {
       this.#moveToNext(batch, writes);
       return;
@@ -571,7 +659,8 @@ export class IdbStore implements TaskStore {
       this.#replay(batch);
       return;
     }
-    batch.chunks.push(...chunks);
+    batch.queue.push(...sources);
+    this.#pump(batch);
   }
 
   /** Writes that came too late for `batch` (already committing) go to a new one. */
@@ -594,21 +683,45 @@ export class IdbStore implements TaskStore {
   }
 
   /**
-   * Puts one segment. Returns undefined, `'inactive'` when the transaction no longer takes requests,
-   * or the error of a value IndexedDB refuses (a `DataCloneError`: thrown, and the put never happens).
+   * Puts the next segment of `source`: up to `SEGMENT_MAX` versions and about `SEGMENT_BYTES` of
+   * input, a big input alone. Returns undefined, `'inactive'` when the transaction no longer takes
+   * requests (nothing is taken then), or the error of a value IndexedDB refuses (a `DataCloneError`:
+   * thrown, and the put never happens).
    */
-  #put(batch: Batch, entries: Entry[]): unknown {
-    const local = this.#nextLocal++;
+  #putFrom(batch: Batch, source: Source): unknown {
+    const { entries } = source;
+    const start = source.next;
+    let end = start;
+    let bytes = 0;
+    while (end < entries.length && end - start < SEGMENT_MAX) {
+      const e = entries[end] as Entry;
+      const size = isTombstone(e) ? 0 : inputBytes(e.input);
+      if (end > start && (size > BIG_INPUT || bytes + size > SEGMENT_BYTES)) break;
+      bytes += size;
+      end++;
+      if (size > BIG_INPUT) break;
+    }
+    const segment = start === 0 && end === entries.length ? entries : entries.slice(start, end);
+    if (source.lazy)
+      for (let k = 0; k < segment.length; k++) {
+        const e = segment[k] as Entry;
+        const copy = isTombstone(e) ? e : copyRecord(e);
+        segment[k] = copy;
+        entries[start + k] = copy;
+        this.#pending.set(copy.id, copy);
+      }
+    const local = source.base + start;
     const key: SegmentKey = [this.#stamp, local];
     let request: IDBRequest;
     try {
-      request = batch.os.put({ records: entries } satisfies Segment, key);
+      request = batch.os.put({ records: segment } satisfies Segment, key);
     } catch (error) {
       if ((error as DOMException)?.name === 'TransactionInactiveError') return 'inactive';
       return error ?? new Error('put failed');
     }
+    source.next = end;
     this.stats.segmentsWritten++;
-    batch.segments.push({ local, key, entries });
+    batch.segments.push({ local, key, entries: segment });
     batch.inFlight++;
     request.onsuccess = () => {
       batch.inFlight--;
@@ -617,10 +730,15 @@ export class IdbStore implements TaskStore {
     return undefined;
   }
 
-  /** In a put's success callback (the transaction is active again): puts the next chunks of a big write. */
+  /** Keeps up to `CHAIN_DEPTH` puts in flight; called where the transaction is active (a flush, a put's success callback). */
   #pump(batch: Batch): void {
-    while (batch.chunks.length > 0 && batch.inFlight < CHAIN_DEPTH && !batch.replayed) {
-      const failure = this.#put(batch, batch.chunks.shift() as Entry[]);
+    while (batch.queue.length > 0 && batch.inFlight < CHAIN_DEPTH && !batch.replayed) {
+      const source = batch.queue[0] as Source;
+      if (source.next >= source.entries.length) {
+        batch.queue.shift();
+        continue;
+      }
+      const failure = this.#putFrom(batch, source);
       if (failure !== undefined) {
         this.#replay(batch);
         return;
@@ -630,19 +748,26 @@ export class IdbStore implements TaskStore {
 
   /**
    * A value in `batch` was refused. Aborts it (so nothing of it commits) and puts each write again
-   * on its own in a new transaction: a write refused again fails alone with a `StorageError`; the
-   * others commit.
+   * on its own in a new transaction, all at once: a write refused again fails alone with a
+   * `StorageError`; the others commit.
    */
   #replay(batch: Batch): void {
-    batch.replayed = true;
-    if (this.#batch === batch) this.#batch = undefined;
-    this.#toDelete.push(...batch.deletes);
-    try {
-      batch.tx.abort();
-    } catch {
-      // Already finished or aborting.
+    // Batches begun after this one cannot have committed (IndexedDB runs them in order), and their
+    // versions are newer: they are aborted and replayed too, after this one's, to keep that order.
+    const from = this.#open.indexOf(batch);
+    const aborted = from >= 0 ? this.#open.slice(from) : [batch];
+    let writes: Write[] = [];
+    for (const b of aborted) {
+      b.replayed = true;
+      if (this.#batch === b) this.#batch = undefined;
+      this.#toDelete.push(...b.deletes);
+      try {
+        b.tx.abort();
+      } catch {
+        // Already finished or aborting.
+      }
+      writes = writes.concat(b.writes);
     }
-    let writes = batch.writes;
     retry: while (writes.length > 0) {
       let next: Batch;
       try {
@@ -655,11 +780,9 @@ export class IdbStore implements TaskStore {
       if (this.#batch === next) this.#batch = undefined; // a replay takes no new writes
       for (const w of writes) {
         const before = next.segments.length;
+        const source = this.#source(w.entries, w.lazy);
         let cause: unknown;
-        for (const segment of chunk(w.entries)) {
-          cause = this.#put(next, segment);
-          if (cause !== undefined) break;
-        }
+        while (cause === undefined && source.next < source.entries.length) cause = this.#putFrom(next, source);
         if (cause === undefined) {
           next.writes.push(w);
           continue;
@@ -712,12 +835,25 @@ export class IdbStore implements TaskStore {
       if (!inflight) continue; // the segment went meanwhile: its tasks are gone too
       if (!fetch.includes(at)) this.stats.prefetchHits += slots.length;
       waits.push(
-        inflight.then((decoded) => {
+        inflight.then(async (decoded) => {
+          let moved: number[] | undefined;
           for (const i of slots) {
             const id = ids[i] as string;
             const record = decoded.get(id);
-            out[i] = record === undefined ? undefined : copyRecord(record);
-            this.#cache.get(at)?.delete(id);
+            if (record === undefined) {
+              // Its version moved while the segment was read (a commit in between): read it where it is now.
+              if (this.#pending.has(id) || (this.#where.get(id) ?? at) !== at) (moved ??= []).push(i);
+              continue;
+            }
+            out[i] = copyRecord(record);
+            const cached = this.#cache.get(at);
+            if (cached?.delete(id)) this.#cached--;
+          }
+          if (moved) {
+            const again = await this.read(moved.map((i) => ids[i] as string));
+            moved.forEach((i, k) => {
+              out[i] = again[k];
+            });
           }
         }),
       );
@@ -827,7 +963,7 @@ export class IdbStore implements TaskStore {
     const found = this.#recovered ?? { live: [], corrupt: [] };
     this.#recovered = undefined;
     if (found.corrupt.length > 0) {
-      await this.#submit(found.corrupt);
+      await this.#own(found.corrupt);
       const ids = found.corrupt.map((r) => r.id);
       this.#warn(
         new CorruptRecordError(
@@ -840,32 +976,49 @@ export class IdbStore implements TaskStore {
 
   // ── list, remove, retention, compaction ───────────────────────────────────────────────────────
 
-  /** Current versions matching `query`, newest segment first (uncommitted ones before all). */
+  /**
+   * Current versions matching `query`, newest segment first (uncommitted ones before all). Reads
+   * segments a few at a time; a task whose version moves meanwhile is read again where it went.
+   */
   async list(query: ListQuery): Promise<TaskRecord[]> {
     if (this.#closed) throw this.#closedError('list records');
+    this.#settle();
     const limit = query.limit ?? 100;
     if (limit <= 0) return [];
     const out: TaskRecord[] = [];
+    const seen = new Set<string>();
+    const take = (e: Entry) => {
+      if (seen.has(e.id)) return;
+      seen.add(e.id);
+      if (!isTombstone(e) && matchesQuery(e, query)) out.push(e);
+    };
     for (const e of [...this.#pending.values()].reverse()) {
       if (out.length >= limit) return out;
-      if (!isTombstone(e) && matchesQuery(e, query)) out.push(copyRecord(e));
+      take(copyRecord(e as TaskRecord));
     }
     const locals = [...this.#segments.entries()]
       .filter(([, info]) => info.live > 0)
       .map(([local]) => local)
       .sort((a, b) => b - a);
+    const listed = new Set(locals);
+    const moved = new Set<string>();
     for (let i = 0; i < locals.length && out.length < limit; i += 8) {
       const some = locals.slice(i, i + 8);
       const values = await this.#readSegments(some);
+      this.#settle();
       for (let k = 0; k < some.length && out.length < limit; k++) {
         const local = some[k] as number;
         for (const e of values[k]?.records ?? []) {
           if (out.length >= limit) break;
-          if (isTombstone(e) || this.#where.get(e.id) !== local || this.#pending.has(e.id) || this.#tombs.has(e.id)) continue;
-          if (matchesQuery(e, query)) out.push(e);
+          if (seen.has(e.id)) continue;
+          const at = this.#where.get(e.id);
+          if (at === local && !this.#pending.has(e.id)) take(e);
+          else if (this.#pending.has(e.id) || (at !== undefined && !listed.has(at))) moved.add(e.id);
         }
       }
     }
+    const again = [...moved].filter((id) => !seen.has(id));
+    if (again.length > 0 && out.length < limit) for (const r of await this.read(again)) if (r && out.length < limit) take(r);
     return out;
   }
 
@@ -908,9 +1061,10 @@ export class IdbStore implements TaskStore {
    * until those older versions are gone.
    */
   async #removeAll(ids: readonly string[]): Promise<void> {
+    this.#settle();
     const bySegment = new Map<number, string[]>();
     const tombstones: Tombstone[] = [];
-    for (const id of ids) {
+    for (const id of new Set(ids)) {
       if (this.#pending.has(id)) {
         tombstones.push({ id, removed: true });
         continue;
@@ -923,15 +1077,16 @@ export class IdbStore implements TaskStore {
     }
     for (const [at, list] of bySegment) {
       const info = this.#segments.get(at) as SegmentInfo;
-      if (info.live === list.length && list.every((id) => this.#removable(id))) for (const id of list) this.#drop(id);
+      if (info.live === list.length && this.#collectable(info) && list.every((id) => this.#removable(id)))
+        for (const id of list) this.#drop(id);
       else
         for (const id of list) {
           this.#retention.forget(id);
           tombstones.push({ id, removed: true });
         }
     }
-    if (tombstones.length > 0) await this.#submit(tombstones);
-    else if (this.#toDelete.length > 0 && this.#batch === undefined) await this.#submit([]);
+    // Resolve only once the removal is on disk: the tombstones, or the deletion of emptied segments.
+    if (tombstones.length > 0 || this.#toDelete.length > 0) await this.#own(tombstones);
   }
 
   /**
@@ -941,6 +1096,7 @@ export class IdbStore implements TaskStore {
    */
   async trim(limits: RetentionLimits): Promise<number> {
     if (this.#closed) return 0;
+    this.#settle();
     const victims = this.#retention.excess(limits).filter((id) => !this.#pending.has(id));
     if (victims.length > 0) await this.#removeAll(victims);
     await this.#compact();
@@ -949,15 +1105,17 @@ export class IdbStore implements TaskStore {
 
   /** Rewrites the current versions left in mostly-stale segments into a new one, so the old ones go. */
   async #compact(): Promise<void> {
+    this.#settle();
     const candidates: number[] = [];
     for (const [local, info] of this.#segments) {
-      if (info.dying || info.size < COMPACT_MIN_SIZE || info.live > info.size * COMPACT_RATIO) continue;
+      if (info.dying || info.size < COMPACT_MIN_SIZE || info.live > info.size * COMPACT_RATIO || !this.#collectable(info)) continue;
       candidates.push(local);
       if (candidates.length >= COMPACT_PER_TRIM) break;
     }
     if (candidates.length === 0 || this.#closed) return;
     const values = await this.#readSegments(candidates);
     if (this.#closed) return;
+    this.#settle();
     const moved: Entry[] = [];
     candidates.forEach((local, k) => {
       if (!this.#segments.has(local)) return;
@@ -965,7 +1123,8 @@ export class IdbStore implements TaskStore {
       // A segment holds one version per task: the one whose current version is here is it.
       for (const e of values[k]?.records ?? []) if (this.#where.get(e.id) === local && !this.#pending.has(e.id)) moved.push(e);
     });
-    if (moved.length > 0) await this.#submit(moved);
+    for (const e of moved) this.#moved.add(e);
+    if (moved.length > 0) await this.#own(moved);
   }
 
   // ── lifecycle ─────────────────────────────────────────────────────────────────────────────────
@@ -973,6 +1132,8 @@ export class IdbStore implements TaskStore {
   /** Resolves once every write already requested has committed (or failed), then closes the connection. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#settle();
+    if (this.#toDelete.length > 0) void this.#own([]).catch(noop);
     const batch = this.#batch;
     if (batch?.flushQueued) this.#flush(batch);
     this.#markClosed('closed by its owner');
@@ -983,6 +1144,7 @@ export class IdbStore implements TaskStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeReason = reason;
+    this.#releaseLock();
     this.#batch = undefined;
     if (this.#deleteTimer !== undefined) clearTimeout(this.#deleteTimer);
     this.#cache.clear();
@@ -1008,6 +1170,7 @@ export class IdbStore implements TaskStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeReason = 'the browser closed the connection';
+    this.#releaseLock();
     this.#warn(
       new StorageError(
         `database "${this.name}" was closed by the browser (storage cleared or failing); writes fail until the page reloads`,
@@ -1016,10 +1179,40 @@ export class IdbStore implements TaskStore {
   }
 }
 
-/** Everything on disk at open, in key order. */
+/** Everything on disk at open, in key order, and who this connection is among the open ones. */
 interface Loaded {
   keys: IDBValidKey[];
   values: unknown[];
+  stamp: number;
+  foreign: ReadonlySet<number>;
+  release: () => void;
+}
+
+/**
+ * Holds a Web Lock named after this connection's stamp for its lifetime, and lists the stamps of
+ * the other connections holding theirs. Without Web Locks every other stamp counts as gone.
+ */
+async function connectionLock(name: string, stamp: number): Promise<{ foreign: Set<number>; release: () => void }> {
+  const foreign = new Set<number>();
+  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
+  if (!locks) return { foreign, release: noop };
+  const prefix = `tasklane:${name}:connection:`;
+  let release: () => void = noop;
+  await new Promise<void>((held) => {
+    void locks.request(`${prefix}${stamp}`, () => {
+      held();
+      return new Promise<void>((done) => {
+        release = done;
+      });
+    });
+  });
+  const state = await locks.query();
+  for (const lock of state.held ?? [])
+    if (lock.name?.startsWith(prefix)) {
+      const other = Number(lock.name.slice(prefix.length));
+      if (other !== stamp) foreign.add(other);
+    }
+  return { foreign, release: () => release() };
 }
 
 /**
@@ -1032,7 +1225,7 @@ function stampAfter(last: IDBValidKey | undefined): number {
   return Math.max(previous + 1, Date.now()) + Math.random();
 }
 
-function loadAll(db: IDBDatabase): Promise<Loaded> {
+function loadAll(db: IDBDatabase): Promise<{ keys: IDBValidKey[]; values: unknown[] }> {
   return new Promise((resolve, reject) => {
     const tx = db.transaction('log', 'readonly');
     const os = tx.objectStore('log');
@@ -1074,7 +1267,9 @@ export async function openIdbStore(name: string, options: IdbStoreOptions = {}):
     );
     raw = unwrap((await wrap(request)) as Db);
     try {
-      loaded = await loadAll(raw);
+      const found = await loadAll(raw);
+      const stamp = stampAfter(found.keys.at(-1));
+      loaded = { ...found, stamp, ...(await connectionLock(name, stamp)) };
     } catch (error) {
       raw.close();
       throw error;

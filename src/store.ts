@@ -16,6 +16,10 @@ export interface ListQuery {
  *   turn share one commit (group commit). A failed commit rejects every write in it with a
  *   `StorageError` and leaves none of them half-applied.
  * - A record read back is a copy as of its last write; mutating it changes nothing stored.
+ * - Writing a record hands it over: the IndexedDB store copies its fields at `write` (a write of
+ *   more than 512 records, as each segment is put) and structured-clones nested values (`input`,
+ *   `result`) when the commit's segment is put, at the end of the turn. The caller does not mutate
+ *   those until the write settles; the scheduler never mutates them at all.
  */
 export interface TaskStore {
   readonly kind: 'memory' | 'indexeddb';
@@ -29,6 +33,7 @@ export interface TaskStore {
    * reads can fetch them ahead and answer that `read` without a wait. Fire and forget.
    */
   prefetch?(ids: readonly string[]): void;
+  /** Current records matching `query`, at most `limit`; the IndexedDB store gives the newest first. */
   list(query: ListQuery): Promise<TaskRecord[]>;
   remove(ids: readonly string[]): Promise<void>;
   /** Applies retention: drops the oldest terminal records beyond the limits. */
