@@ -6,16 +6,8 @@
 export type Less<T> = (a: T, b: T) => boolean;
 
 export function heapPush<T>(heap: T[], node: T, less: Less<T>): void {
-  let index = heap.length;
   heap.push(node);
-  while (index > 0) {
-    const parentIndex = (index - 1) >>> 1;
-    const parent = heap[parentIndex] as T;
-    if (!less(node, parent)) break;
-    heap[parentIndex] = node;
-    heap[index] = parent;
-    index = parentIndex;
-  }
+  siftUp(heap, heap.length - 1, less);
 }
 
 export function heapPeek<T>(heap: readonly T[]): T | undefined {
@@ -28,31 +20,67 @@ export function heapPop<T>(heap: T[], less: Less<T>): T | undefined {
   const last = heap.pop() as T;
   if (last === first) return first;
   heap[0] = last;
+  siftDown(heap, 0, less);
+  return first;
+}
+
+/**
+ * Restores the heap after nodes were appended to its end from index `from` on: in O(k log n) by
+ * sifting each up or in O(n) by rebuilding the whole heap, whichever bound is lower. The pop order
+ * is the same either way (`less` is total).
+ */
+export function heapRestoreFrom<T>(heap: T[], from: number, less: Less<T>): void {
+  const n = heap.length;
+  const k = n - from;
+  if (k <= 0) return;
+  if (k * Math.log2(n) < 2 * n) for (let i = from; i < n; i++) siftUp(heap, i, less);
+  else heapify(heap, less);
+}
+
+/** Restores the heap property over a whole array in O(n) (bottom-up, Floyd). */
+export function heapify<T>(heap: T[], less: Less<T>): void {
+  for (let i = (heap.length >>> 1) - 1; i >= 0; i--) siftDown(heap, i, less);
+}
+
+function siftDown<T>(heap: T[], start: number, less: Less<T>): void {
+  const node = heap[start] as T;
   const length = heap.length;
   const halfLength = length >>> 1;
-  let index = 0;
+  let index = start;
   while (index < halfLength) {
     const leftIndex = 2 * index + 1;
     const rightIndex = leftIndex + 1;
     const left = heap[leftIndex] as T;
     const right = heap[rightIndex];
-    if (less(left, last)) {
+    if (less(left, node)) {
       if (right !== undefined && rightIndex < length && less(right, left)) {
         heap[index] = right;
-        heap[rightIndex] = last;
+        heap[rightIndex] = node;
         index = rightIndex;
       } else {
         heap[index] = left;
-        heap[leftIndex] = last;
+        heap[leftIndex] = node;
         index = leftIndex;
       }
-    } else if (right !== undefined && rightIndex < length && less(right, last)) {
+    } else if (right !== undefined && rightIndex < length && less(right, node)) {
       heap[index] = right;
-      heap[rightIndex] = last;
+      heap[rightIndex] = node;
       index = rightIndex;
     } else {
       break;
     }
   }
-  return first;
+}
+
+function siftUp<T>(heap: T[], start: number, less: Less<T>): void {
+  const node = heap[start] as T;
+  let index = start;
+  while (index > 0) {
+    const parentIndex = (index - 1) >>> 1;
+    const parent = heap[parentIndex] as T;
+    if (!less(node, parent)) break;
+    heap[parentIndex] = node;
+    heap[index] = parent;
+    index = parentIndex;
+  }
 }

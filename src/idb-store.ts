@@ -4,6 +4,7 @@ import { corruptToFailed, recordProblems } from './record-validation.js';
 import { Retention, type RetentionLimits } from './retention.js';
 import { type ListQuery, matchesQuery, type TaskStore } from './store.js';
 import { type TaskRecord, TERMINAL_STATUSES } from './types.js';
+import { yieldToEventLoop } from './yield.js';
 
 /**
  * The on-disk layout: a log of segments. A segment is one value holding the versions of many tasks
@@ -202,16 +203,6 @@ function inputBytes(input: unknown): number {
     return n;
   }
   return 0;
-}
-
-/** Runs `fn` in a new event-loop task, without the 4 ms clamp nested timers get. */
-function yieldTask(fn: () => void): void {
-  const channel = new MessageChannel();
-  channel.port1.onmessage = () => {
-    channel.port1.close();
-    fn();
-  };
-  channel.port2.postMessage(null);
 }
 
 /** The versions of several small writes, one per task (the last written wins), in first-write order. */
@@ -496,7 +487,7 @@ export class IdbStore implements TaskStore {
     }
     if (this.#ledger.length > 0 && !this.#accountQueued) {
       this.#accountQueued = true;
-      yieldTask(() => {
+      void yieldToEventLoop().then(() => {
         this.#accountQueued = false;
         this.#account(LEDGER_SLICE);
       });

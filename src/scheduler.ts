@@ -12,6 +12,7 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import { CountingEventTarget, type SchedulerEventMap, TaskEvent, type TaskEventType, WarningEvent, WorkerEvent } from './events.js';
+import { IndexBatch } from './index-batch.js';
 import { type Metrics, SampleRing } from './metrics.js';
 import { openStore } from './open-store.js';
 import { acquireOwnerLock, liveOwners, type OwnerLock } from './owner-lock.js';
@@ -55,6 +56,7 @@ import {
 } from './validate.js';
 import type { InFlight, WorkerHandle } from './worker-handle.js';
 import type { TaskInput, TaskMap, TaskName, TaskOutput } from './worker-runtime.js';
+import { yieldToEventLoop } from './yield.js';
 
 export interface SchedulerOptions {
   /** Names the queue; with the IndexedDB store, the database name. @default 'tasklane' */
@@ -121,11 +123,40 @@ const LEASE_MS = 30_000;
 /** Next-in-line tasks whose records the store may read ahead (a full batch), so dispatch need not wait on a read. */
 const PREFETCH_AHEAD = PIPELINE_MAX;
 
+/** Distinct options objects one `enqueueMany` call remembers having validated. */
+const OPTIONS_SEEN_MAX = 64;
+/** Main-thread work `enqueueMany` does before it yields to the event loop, well under a 50 ms long task. */
+const SLICE_MS = 8;
+
 let schedulerCounter = 0;
+
+/** An `enqueueMany` call's tasks, built before anything is stored: all in item order. */
+interface Batch {
+  /** Items to take: ids and seqs are reserved for this many. */
+  size: number;
+  firstSeq: number;
+  /** Mints the ids. */
+  index: IndexBatch;
+  records: TaskRecord[];
+  ids: string[];
+}
+
+/** An options object, validated: what every task given that object shares. */
+interface TaskSettings {
+  priority: PriorityLevel;
+  timeoutMs: number;
+  runAt: number;
+  retry: NormalizedRetry;
+}
+
+function checkTaskName(name: unknown, what: string): void {
+  if (typeof name !== 'string' || name === '')
+    throw new TypeError(`Expected ${what ? `${what} to be ` : ''}a task name (non-empty string), got ${describe(name)}`);
+}
 
 /** What the index keeps of a record: ordering only. */
 function entryOf(record: TaskRecord): IndexEntry {
-  return { id: record.id, name: record.name, priority: record.priority, readyAt: record.runAt, seq: record.seq };
+  return { id: record.id, name: record.name, priority: record.priority, readyAt: record.runAt, seq: record.seq, delayed: false };
 }
 
 /**
@@ -154,6 +185,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   readonly #maxQueued: number;
   readonly #maxStalls: number;
   readonly #owner: string;
+  readonly #idPrefix: string;
   #ownerLock?: OwnerLock;
   #seq = 0;
   #idCounter = 0;
@@ -199,6 +231,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     this.#maxQueued = options.maxQueued === undefined ? Number.POSITIVE_INFINITY : checkNumber('maxQueued', options.maxQueued, 1, true);
     this.#maxStalls = checkOptionalNumber('maxStalls', options.maxStalls, 1, 0, true);
     this.#owner = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}${(schedulerCounter++).toString(36)}`;
+    this.#idPrefix = `${this.#owner}-`;
     this.#pool = new Pool(options.worker, normalizePoolOptions(options.pool), {
       onReady: () => this.#schedulePump(),
       onCapacity: () => this.#schedulePump(),
@@ -298,25 +331,21 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   async enqueueMany(items: readonly EnqueueItem<T>[]): Promise<string[]> {
     if (this.#closing) throw new SchedulerClosedError(`scheduler "${this.name}" is closed; enqueueMany() rejected`);
     if (!Array.isArray(items)) throw new TypeError(`Expected items to be an array, got ${describe(items)}`);
-    const records: TaskRecord[] = [];
-    const names = new Set<string>();
+    // Ids and seqs reserved now: a task enqueued while this batch is prepared orders after all of it.
+    const size = items.length;
+    const batch: Batch = { size, firstSeq: this.#seq, index: new IndexBatch(this.#idPrefix, this.#idCounter), records: [], ids: [] };
+    this.#seq += size;
+    this.#idCounter += size;
     this.#enqueuesInFlight++;
     try {
-      for (let i = 0; i < items.length; i++) {
-        const item = items[i] as EnqueueItem<T>;
-        if (typeof item !== 'object' || item === null) throw new TypeError(`Expected items[${i}] to be an object, got ${describe(item)}`);
-        const o = item.options as EnqueueOptions | undefined;
-        if (o && (o.signal !== undefined || o.key !== undefined)) throw new TypeError(`Expected items[${i}].options to have no signal or key (use enqueue for those)`);
-        records.push(this.#prepare(item.name, item.input, o));
-        names.add(item.name);
-      }
-      await this.#checkNames([...names]);
-      this.#checkRoom(records.length);
-      await this.#write(records);
-      for (const record of records) this.#indexNew(record);
-      return records.map((r) => r.id);
+      const names = await this.#prepareMany(items, batch);
+      await this.#checkNames(names);
+      this.#checkRoom(batch.records.length);
+      await this.#write(batch.records);
+      this.#indexMany(batch);
+      return batch.ids;
     } catch (error) {
-      for (const record of records) this.#backoffFns.delete(record.id);
+      for (const record of batch.records) this.#backoffFns.delete(record.id);
       throw error;
     } finally {
       this.#enqueuesInFlight--;
@@ -324,38 +353,122 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     }
   }
 
-  /** Validates one task and builds its record. Throws; changes nothing. */
-  #prepare(name: unknown, input: unknown, options: EnqueueOptions | undefined): TaskRecord {
-    if (typeof name !== 'string' || name === '') throw new TypeError(`Expected a task name (non-empty string), got ${describe(name)}`);
-    const o = (checkObject('options', options) ?? {}) as EnqueueOptions;
+  /**
+   * Validates every item and builds its record, index entry and id into `batch`, all at one clock
+   * reading; returns the distinct task names. An options object shared by many items is validated
+   * once. Throws, naming the item (`items[i]…`), at the first bad one.
+   *
+   * A long batch is worked through in slices of about SLICE_MS, yielding to the event loop between
+   * them; items beyond `batch.size` (added to the array meanwhile) are not looked at.
+   */
+  async #prepareMany(items: readonly EnqueueItem<T>[], batch: Batch): Promise<string[]> {
     const now = this.#clock.now();
-    const priority = o.priority === undefined ? this.#defaults.priority : normalizePriority(o.priority);
-    const timeoutMs = checkOptionalNumber('timeoutMs', o.timeoutMs, this.#defaults.timeoutMs);
-    if (o.delayMs !== undefined && o.runAt !== undefined) throw new TypeError('Expected either delayMs or runAt, got both');
-    const runAt = o.runAt !== undefined ? normalizeRunAt(o.runAt) : now + checkOptionalNumber('delayMs', o.delayMs, 0);
-    const retry = o.retry === undefined ? this.#defaults.retry : normalizeRetry(o.retry, this.#defaults.retry);
-    const dependsOn = (o as { dependsOn?: unknown }).dependsOn;
-    if (dependsOn !== undefined) throw new TypeError('Expected no dependsOn: task dependencies are not supported yet');
+    const plain = this.#settings(undefined, now, '');
+    const names = new Set<string>();
+    let seen = new Map<object, TaskSettings>();
+    let lastName: string | undefined;
+    let sliceStart = performance.now();
+    for (let i = 0; i < batch.size; i++) {
+      if ((i & 1023) === 1023 && performance.now() - sliceStart > SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+        // The caller's code may have run: options objects are looked at afresh.
+        seen = new Map();
+        lastName = undefined;
+      }
+      const item = items[i] as EnqueueItem<T>;
+      let settings = plain;
+      try {
+        if (typeof item !== 'object' || item === null) throw new TypeError(`Expected items[${i}] to be an object, got ${describe(item)}`);
+        const o: unknown = item.options;
+        if (o !== undefined) {
+          const known = typeof o === 'object' && o !== null ? seen.get(o) : undefined;
+          if (known) settings = known;
+          else {
+            settings = this.#settings(o, now, '');
+            const { signal, key } = o as EnqueueOptions;
+            if (signal !== undefined || key !== undefined)
+              throw new TypeError(`Expected items[${i}].options to have no signal or key (use enqueue for those)`);
+            if (seen.size < OPTIONS_SEEN_MAX) seen.set(o as object, settings);
+          }
+        }
+        if (lastName === undefined || item.name !== lastName) {
+          checkTaskName(item.name, '');
+          names.add(item.name);
+          lastName = item.name;
+        }
+        assertCloneable(item.input);
+      } catch (error) {
+        this.#explainItem(item, i, now);
+        throw error;
+      }
+      const record = this.#record(batch.index.nextId(), batch.firstSeq + i, item.name, item.input, settings, now);
+      batch.records.push(record);
+      batch.index.push(entryOf(record));
+      batch.ids.push(record.id);
+    }
+    return [...names];
+  }
+
+  /** Re-validates a bad item with its position in every message, and throws the first error found. */
+  #explainItem(item: unknown, i: number, now: number): void {
+    if (typeof item !== 'object' || item === null) return;
+    const { name, input, options } = item as EnqueueItem<T>;
+    this.#settings(options, now, `items[${i}].options`);
+    checkTaskName(name, `items[${i}].name`);
+    assertCloneable(input, `items[${i}].input`);
+  }
+
+  /** Validates one task and builds its record. Throws, storing nothing. */
+  #prepare(name: unknown, input: unknown, options: EnqueueOptions | undefined): TaskRecord {
+    checkTaskName(name, '');
+    const now = this.#clock.now();
+    const settings = this.#settings(options, now, '');
     assertCloneable(input);
-    const id = `${this.#owner}-${(this.#idCounter++).toString(36)}`;
-    if (retry.fn) this.#backoffFns.set(id, retry.fn);
-    const record: TaskRecord = {
+    const record = this.#record(this.#idPrefix + (this.#idCounter++).toString(36), this.#seq++, name as string, input, settings, now);
+    if (options?.key !== undefined) record.key = options.key;
+    return record;
+  }
+
+  /**
+   * Validates an options object (`at` names it in messages: `''` for `enqueue`'s own). Pure: the
+   * result depends only on `options` and `now`, so one result serves every task given the same object.
+   */
+  #settings(options: unknown, now: number, at: string): TaskSettings {
+    const o = checkObject(at || 'options', options) as EnqueueOptions | undefined;
+    const d = this.#defaults;
+    if (!o) return { priority: d.priority, timeoutMs: d.timeoutMs, runAt: now, retry: d.retry };
+    const field = (name: string) => (at ? `${at}.${name}` : name);
+    const priority = o.priority === undefined ? d.priority : normalizePriority(o.priority, field('priority'));
+    const timeoutMs = checkOptionalNumber(field('timeoutMs'), o.timeoutMs, d.timeoutMs);
+    if (o.delayMs !== undefined && o.runAt !== undefined)
+      throw new TypeError(`Expected either ${field('delayMs')} or ${field('runAt')}, got both`);
+    const runAt =
+      o.runAt !== undefined ? normalizeRunAt(o.runAt, field('runAt')) : now + checkOptionalNumber(field('delayMs'), o.delayMs, 0);
+    const retry = o.retry === undefined ? d.retry : normalizeRetry(o.retry, d.retry, field('retry'));
+    const dependsOn = (o as { dependsOn?: unknown }).dependsOn;
+    if (dependsOn !== undefined) throw new TypeError(`Expected no ${field('dependsOn')}: task dependencies are not supported yet`);
+    return { priority, timeoutMs, runAt, retry };
+  }
+
+  /** A new queued record, from validated parts. */
+  #record(id: string, seq: number, name: string, input: unknown, settings: TaskSettings, now: number): TaskRecord {
+    if (settings.retry.fn) this.#backoffFns.set(id, settings.retry.fn);
+    return {
       id,
       name,
       input,
-      priority,
-      runAt,
-      seq: this.#seq++,
+      priority: settings.priority,
+      runAt: settings.runAt,
+      seq,
       status: 'queued',
       attempt: 0,
-      retry: retry.stored,
-      timeoutMs,
+      retry: settings.retry.stored,
+      timeoutMs: settings.timeoutMs,
       errors: [],
       createdAt: now,
       stalls: 0,
     };
-    if (o.key !== undefined) record.key = o.key;
-    return record;
   }
 
   async #checkNames(names: string[]): Promise<void> {
@@ -381,6 +494,14 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       if ((error as Error)?.name === 'StorageError') throw error;
       throw new StorageError(`could not store ${records.length} task(s): ${(error as Error)?.message ?? String(error)}`, { cause: error });
     }
+  }
+
+  /** `#indexNew` for a batch of keyless records: one index insertion, one pump. */
+  #indexMany(batch: Batch): void {
+    this.#counts.submitted += batch.records.length;
+    this.#index.addMany(batch.index, this.#clock.now());
+    if (this.listens('enqueued')) for (const record of batch.records) this.#emit('enqueued', record);
+    this.#schedulePump();
   }
 
   #indexNew(record: TaskRecord): void {

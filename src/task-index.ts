@@ -1,4 +1,5 @@
-import { heapPeek, heapPop, heapPush } from './heap.js';
+import { heapPeek, heapPop, heapPush, heapRestoreFrom } from './heap.js';
+import type { IndexBatch } from './index-batch.js';
 import type { PriorityLevel } from './types.js';
 
 /** What ordering needs of a task, and nothing more: inputs stay in the store. */
@@ -24,6 +25,11 @@ const readyLess = (a: IndexEntry, b: IndexEntry): boolean =>
 const delayedLess = (a: IndexEntry, b: IndexEntry): boolean =>
   a.readyAt !== b.readyAt ? a.readyAt < b.readyAt : a.seq < b.seq;
 
+/** A batch at least this big stays a batch in the index (found by position); a smaller one joins the id map. */
+const OWN_BATCH_MIN = 4096;
+/** An indexed batch joins the id map once fewer than this many of its entries are left. */
+const OWN_BATCH_FOLD = 256;
+
 /**
  * The queue's order: a ready heap and a delayed heap, as in React's scheduler. Delayed entries move
  * to the ready heap when due, so a delayed task never blocks a ready one. Removal is lazy.
@@ -31,12 +37,16 @@ const delayedLess = (a: IndexEntry, b: IndexEntry): boolean =>
 export class TaskIndex {
   readonly #ready: IndexEntry[] = [];
   readonly #delayed: IndexEntry[] = [];
+  /** Every live entry by id: this map, plus big batches that find theirs by position (see `addMany`). */
   readonly #live = new Map<string, IndexEntry>();
+  readonly #own: IndexBatch[] = [];
   readonly #byPriority: [number, number, number, number, number] = [0, 0, 0, 0, 0];
   #delayedCount = 0;
 
   get size(): number {
-    return this.#live.size;
+    let size = this.#live.size;
+    for (const batch of this.#own) size += batch.size;
+    return size;
   }
 
   /** Live entries per priority level (ready and delayed). */
@@ -45,15 +55,21 @@ export class TaskIndex {
   }
 
   has(id: string): boolean {
-    return this.#live.has(id);
+    return this.get(id) !== undefined;
   }
 
   get(id: string): IndexEntry | undefined {
-    return this.#live.get(id);
+    const entry = this.#live.get(id);
+    if (entry) return entry;
+    for (const batch of this.#own) {
+      const owned = batch.get(id);
+      if (owned) return owned;
+    }
+    return undefined;
   }
 
   add(entry: IndexEntry, now: number): void {
-    if (this.#live.has(entry.id)) throw new Error(`task ${entry.id} is already indexed`);
+    if (this.has(entry.id)) throw new Error(`task ${entry.id} is already indexed`);
     this.#live.set(entry.id, entry);
     this.#byPriority[entry.priority]++;
     if (entry.readyAt > now) {
@@ -66,12 +82,61 @@ export class TaskIndex {
     }
   }
 
+  /**
+   * Adds a staged batch at once: appended to the heaps, which are then restored once each
+   * (`heapRestoreFrom`). A big batch is kept as it is, its entries found by position, so no id is
+   * hashed here; its ids are taken as new (minted from a counter range of its own). A small one
+   * joins the id map, and throws, changing nothing, if an id is already indexed.
+   */
+  addMany(batch: IndexBatch, now: number): void {
+    const entries = batch.entries as readonly IndexEntry[];
+    if (batch.size >= OWN_BATCH_MIN) this.#own.push(batch);
+    else {
+      for (const entry of entries) if (this.has(entry.id)) throw new Error(`task ${entry.id} is already indexed`);
+      for (const entry of entries) this.#live.set(entry.id, entry);
+    }
+    const ready = this.#ready;
+    const delayed = this.#delayed;
+    const byPriority = this.#byPriority;
+    const readyFrom = ready.length;
+    const delayedFrom = delayed.length;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as IndexEntry;
+      byPriority[entry.priority]++;
+      if (entry.readyAt > now) {
+        entry.delayed = true;
+        delayed.push(entry);
+      } else {
+        entry.delayed = false;
+        ready.push(entry);
+      }
+    }
+    this.#delayedCount += delayed.length - delayedFrom;
+    heapRestoreFrom(ready, readyFrom, readyLess);
+    heapRestoreFrom(delayed, delayedFrom, delayedLess);
+  }
+
+  /** Deletes `id` from the id map or the batch holding it. A batch with few entries left joins the map. */
+  #forget(id: string): void {
+    if (this.#live.delete(id)) return;
+    const own = this.#own;
+    for (let i = 0; i < own.length; i++) {
+      const batch = own[i] as IndexBatch;
+      if (!batch.delete(id)) continue;
+      if (batch.size < OWN_BATCH_FOLD) {
+        own.splice(i, 1);
+        for (const entry of batch.values()) this.#live.set(entry.id, entry);
+      }
+      return;
+    }
+  }
+
   remove(id: string): IndexEntry | undefined {
-    const entry = this.#live.get(id);
+    const entry = this.get(id);
     if (!entry) return undefined;
     entry.dead = true;
     if (entry.delayed) this.#delayedCount--;
-    this.#live.delete(id);
+    this.#forget(id);
     this.#byPriority[entry.priority]--;
     return entry;
   }
@@ -102,7 +167,7 @@ export class TaskIndex {
     const top = this.peek(now);
     if (!top) return undefined;
     heapPop(this.#ready, readyLess);
-    this.#live.delete(top.id);
+    this.#forget(top.id);
     this.#byPriority[top.priority]--;
     return top;
   }
@@ -120,7 +185,7 @@ export class TaskIndex {
   /** Number of live entries ready at `now`. */
   readyCount(now: number): number {
     this.#promote(now);
-    return this.#live.size - this.#delayedCount;
+    return this.size - this.#delayedCount;
   }
 
   /**
@@ -150,6 +215,11 @@ export class TaskIndex {
 
   /** All live entries, unordered. */
   entries(): IterableIterator<IndexEntry> {
-    return this.#live.values();
+    return this.#own.length === 0 ? this.#live.values() : this.#allEntries();
+  }
+
+  *#allEntries(): IterableIterator<IndexEntry> {
+    yield* this.#live.values();
+    for (const batch of this.#own) yield* batch.values();
   }
 }

@@ -82,13 +82,13 @@ export function normalizeRetry(value: unknown, fallback: NormalizedRetry, what =
 }
 
 /** Epoch ms from a Date or a number. */
-export function normalizeRunAt(value: unknown): number {
+export function normalizeRunAt(value: unknown, what = 'runAt'): number {
   if (value instanceof Date) {
     const t = value.getTime();
-    if (Number.isNaN(t)) fail('runAt', 'a valid Date or epoch ms', 'an invalid Date');
+    if (Number.isNaN(t)) fail(what, 'a valid Date or epoch ms', 'an invalid Date');
     return t;
   }
-  return checkNumber('runAt', value);
+  return checkNumber(what, value);
 }
 
 const PLAIN_PROTOS = new Set<unknown>([Object.prototype, null, Array.prototype]);
@@ -100,18 +100,18 @@ const PLAIN_PROTOS = new Set<unknown>([Object.prototype, null, Array.prototype])
  */
 export function assertCloneable(value: unknown, what = 'input'): void {
   try {
-    walk(value, 0, undefined);
+    walk(value, what, 0, undefined);
   } catch (error) {
     if (error instanceof DataCloneError) throw error;
     throw new DataCloneError(`${what} cannot be structured-cloned: ${(error as Error).message}`, { cause: error });
   }
 }
 
-function walk(value: unknown, depth: number, seen: Set<object> | undefined): Set<object> | undefined {
+function walk(value: unknown, what: string, depth: number, seen: Set<object> | undefined): Set<object> | undefined {
   const type = typeof value;
   if (value === null || (type !== 'object' && type !== 'function' && type !== 'symbol')) return seen;
-  if (type === 'function') throw new DataCloneError('input cannot be structured-cloned: it holds a function');
-  if (type === 'symbol') throw new DataCloneError('input cannot be structured-cloned: it holds a symbol');
+  if (type === 'function') throw new DataCloneError(`${what} cannot be structured-cloned: it holds a function`);
+  if (type === 'symbol') throw new DataCloneError(`${what} cannot be structured-cloned: it holds a symbol`);
   const obj = value as object;
   if (!PLAIN_PROTOS.has(Object.getPrototypeOf(obj))) {
     structuredClone(obj);
@@ -122,10 +122,14 @@ function walk(value: unknown, depth: number, seen: Set<object> | undefined): Set
     structuredClone(obj);
     return seen;
   }
-  const set = seen ?? new Set<object>();
-  if (set.has(obj)) return set;
-  set.add(obj);
-  if (Array.isArray(obj)) for (const item of obj) walk(item, depth + 1, set);
-  else for (const key in obj) walk((obj as Record<string, unknown>)[key], depth + 1, set);
+  // The root is not remembered (no Set for the common flat input): a cycle back to it costs one more visit.
+  let set = seen;
+  if (depth > 0) {
+    set ??= new Set<object>();
+    if (set.has(obj)) return set;
+    set.add(obj);
+  }
+  if (Array.isArray(obj)) for (const item of obj) set = walk(item, what, depth + 1, set);
+  else for (const key in obj) set = walk((obj as Record<string, unknown>)[key], what, depth + 1, set);
   return set;
 }

@@ -56,3 +56,29 @@ test('bad scheduler options are refused with TypeError saying expected vs got', 
   await expect(create({ worker: tasksWorker, defaults: { timeoutMs: -1 } })).rejects.toThrow('Expected defaults.timeoutMs to be a finite number >= 0, got -1');
   await expect(create({ worker: tasksWorker, store: 'disk' })).rejects.toThrow(TypeError);
 });
+
+test('enqueueMany names the bad item, however deep in a big batch, and stores none of it', async () => {
+  const s = await makeScheduler({ store: 'memory' });
+  s.pause();
+  // biome-ignore lint/suspicious/noExplicitAny: deliberately wrong items
+  const items: any[] = Array.from({ length: 60_000 }, (_, i) => ({ name: 'echo', input: { value: i }, options: { priority: 'low' } }));
+  items[59_999] = { name: 'echo', input: { value: 1 }, options: { priority: 9 } };
+  const named = (what: string) => expect.stringContaining(`items[59999].${what}`);
+  await expect(s.enqueueMany(items)).rejects.toMatchObject({ name: 'TypeError', message: named('options.priority') });
+  items[59_999] = { name: 'echo', input: { value: 1 }, options: { delayMs: -1 } };
+  await expect(s.enqueueMany(items)).rejects.toThrow('Expected items[59999].options.delayMs to be a finite number >= 0, got -1');
+  items[59_999] = { name: '', input: null };
+  await expect(s.enqueueMany(items)).rejects.toThrow('Expected items[59999].name to be a task name (non-empty string), got ""');
+  items[59_999] = { name: 'echo', input: { value: () => 1 } };
+  await expect(s.enqueueMany(items)).rejects.toMatchObject({ name: 'DataCloneError', message: named('input') });
+  items[59_999] = { name: 'echo', input: null, options: { key: 'k' } };
+  await expect(s.enqueueMany(items)).rejects.toThrow('Expected items[59999].options to have no signal or key');
+  const nameless = [{ input: null }, ...items];
+  await expect(s.enqueueMany(nameless)).rejects.toThrow('Expected items[0].name to be a task name (non-empty string), got undefined');
+  expect(s.metrics().submitted).toBe(0);
+  expect(s.metrics().queued).toBe(0);
+  expect(await s.list()).toEqual([]);
+  items[59_999] = items[0];
+  expect(await s.enqueueMany(items)).toHaveLength(60_000);
+  expect(s.metrics().queued).toBe(60_000);
+});

@@ -81,6 +81,27 @@ test('the claim priority exists for: with 2 workers busy and 100 background task
   expect(log).toHaveLength(101);
 });
 
+test('a big enqueueMany keeps priority, then FIFO order; a task enqueued while it is prepared orders after all of it', async () => {
+  const s = await makeScheduler({ store: 'memory' });
+  s.pause();
+  const n = 60_000;
+  const lane = (i: number) => (i % 2 ? 'low' : 'normal') as 'low' | 'normal';
+  const many = s.enqueueMany(Array.from({ length: n }, (_, i) => ({ name: 'noop' as const, input: null, options: { priority: lane(i) } })));
+  const later = s.enqueue('noop', null, { priority: 'normal' });
+  const ids = await many;
+  const late = await later;
+  expect(ids).toHaveLength(n);
+  expect(new Set(ids).size).toBe(n);
+  const { lanes } = s.peekLanes(2);
+  expect(lanes[2]?.count).toBe(n / 2 + 1);
+  expect(lanes[2]?.top.map((p) => p.id)).toEqual([ids[0], ids[2]]);
+  expect(lanes[3]?.top.map((p) => p.id)).toEqual([ids[1], ids[3]]);
+  const [first, last, lateInfo] = await Promise.all([s.inspect(ids[0] as string), s.inspect(ids[n - 2] as string), s.inspect(late.id)]);
+  expect((last?.seq ?? 0) - (first?.seq ?? 0)).toBe(n - 2);
+  expect(lateInfo?.seq).toBeGreaterThan(last?.seq ?? Number.POSITIVE_INFINITY);
+  expect(lateInfo?.runAt).toBeGreaterThanOrEqual(last?.runAt ?? Number.POSITIVE_INFINITY);
+});
+
 test('a runAt beyond what setTimeout can hold waits (re-armed), it does not fire at once', async () => {
   const s = await makeScheduler({ pool: { max: 1 } });
   const far = await s.enqueue('echo', { value: 'far' }, { delayMs: 2 ** 31 + 60_000 });

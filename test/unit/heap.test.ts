@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { heapPeek, heapPop, heapPush } from '../../src/heap.js';
+import { heapify, heapPeek, heapPop, heapPush, heapRestoreFrom } from '../../src/heap.js';
 
 const less = (a: { k: number; s: number }, b: { k: number; s: number }) => (a.k !== b.k ? a.k < b.k : a.s < b.s);
 
@@ -22,6 +22,34 @@ describe('heap', () => {
     const popped = [];
     for (let n = heapPop(heap, less); n; n = heapPop(heap, less)) popped.push(n);
     expect(popped).toEqual(sorted);
+  });
+
+  test('heapify orders an arbitrary array like pushes would', () => {
+    const items = Array.from({ length: 5_000 }, (_, s) => ({ k: Math.floor(Math.random() * 20), s }));
+    const heap = [...items];
+    heapify(heap, less);
+    const popped = [];
+    for (let n = heapPop(heap, less); n; n = heapPop(heap, less)) popped.push(n);
+    expect(popped).toEqual([...items].sort((a, b) => a.k - b.k || a.s - b.s));
+  });
+
+  test('heapRestoreFrom takes a few or many appended nodes (sift-up or rebuild), pop order unchanged', () => {
+    const shapes: [before: number, added: number][] = [
+      [10_000, 3],
+      [10, 10_000],
+      [0, 1],
+      [0, 0],
+    ];
+    for (const [before, added] of shapes) {
+      const items = Array.from({ length: before + added }, (_, s) => ({ k: Math.floor(Math.random() * 5), s }));
+      const heap: { k: number; s: number }[] = [];
+      for (const item of items.slice(0, before)) heapPush(heap, item, less);
+      heap.push(...items.slice(before));
+      heapRestoreFrom(heap, before, less);
+      const popped = [];
+      for (let n = heapPop(heap, less); n; n = heapPop(heap, less)) popped.push(n);
+      expect(popped).toEqual([...items].sort((a, b) => a.k - b.k || a.s - b.s));
+    }
   });
 
   test('empty heap pops undefined', () => {

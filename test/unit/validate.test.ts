@@ -47,5 +47,10 @@ describe('validate', () => {
     for (const bad of [() => 1, { f: () => 1 }, [Symbol('s')], { deep: { deeper: { fn: Math.max } } }]) {
       expect(() => assertCloneable(bad)).toThrow(expect.objectContaining({ name: 'DataCloneError', code: 'E_DATA_CLONE' }));
     }
+    const shared = { fn: () => 1 };
+    const cycleThroughChild: Record<string, unknown> = { child: { shared } };
+    (cycleThroughChild.child as Record<string, unknown>).back = cycleThroughChild;
+    const message = 'items[3].input cannot be structured-cloned: it holds a function';
+    expect(() => assertCloneable(cycleThroughChild, 'items[3].input')).toThrow(message);
   });
 });
