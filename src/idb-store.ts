@@ -273,6 +273,8 @@ export class IdbStore implements TaskStore {
   #batch: Batch | undefined;
   /** Batches begun and not finished, oldest first: IndexedDB commits them in this order. */
   readonly #open: Batch[] = [];
+  /** Writes waiting for the transactions in flight to finish (see `#moveToNext`). */
+  readonly #parked: Write[] = [];
   readonly #ledger: LedgerItem[] = [];
   #accountQueued = false;
   readonly #settling = new Set<Promise<void>>();
@@ -522,6 +524,12 @@ export class IdbStore implements TaskStore {
   /** Adds versions to this turn's batch (opening one if needed); resolves when it commits. */
   #submit(entries: Entry[], lazy: boolean): Promise<void> {
     let batch = this.#batch;
+    if (!batch && (this.#parked.length > 0 || this.#open.length > 0)) {
+      // A transaction is committing: this write waits with the others for the next one.
+      const parked = this.#newWrite(entries, lazy);
+      this.#parked.push(parked.write);
+      return parked.promise;
+    }
     if (!batch) {
       try {
         batch = this.#begin();
@@ -533,14 +541,7 @@ export class IdbStore implements TaskStore {
         );
       }
     }
-    let resolve!: () => void;
-    let reject!: (error: unknown) => void;
-    const promise = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    if (!lazy) for (const e of entries) this.#pending.set(e.id, e);
-    const write: Write = { entries, lazy, resolve, reject };
+    const { write, promise } = this.#newWrite(entries, lazy);
     batch.writes.push(write);
     batch.unflushed.push(write);
     if (lazy) this.#flush(batch);
@@ -550,6 +551,17 @@ export class IdbStore implements TaskStore {
       queueMicrotask(() => this.#flush(b));
     }
     return promise;
+  }
+
+  #newWrite(entries: Entry[], lazy: boolean): { write: Write; promise: Promise<void> } {
+    let resolve!: () => void;
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    if (!lazy) for (const e of entries) this.#pending.set(e.id, e);
+    return { write: { entries, lazy, resolve, reject }, promise };
   }
 
   #begin(): Batch {
@@ -579,6 +591,7 @@ export class IdbStore implements TaskStore {
       if (this.#batch === batch) this.#batch = undefined;
       const at = this.#open.indexOf(batch);
       if (at >= 0) this.#open.splice(at, 1);
+      if (!this.#closed) queueMicrotask(() => this.#unpark());
       this.#settling.delete(settled);
       done();
     };
@@ -654,12 +667,30 @@ export class IdbStore implements TaskStore {
     this.#pump(batch);
   }
 
-  /** Writes that came too late for `batch` (already committing) go to a new one. */
+  /**
+   * Writes that came too late for `batch` (already committing) go to the next one. That one begins
+   * when every transaction in flight has finished (IndexedDB would make it wait anyway): everything
+   * written meanwhile shares it, so under load a commit carries many turns' writes, not one.
+   */
   #moveToNext(batch: Batch, writes: Write[]): void {
     if (this.#batch === batch) this.#batch = undefined;
     const moving = new Set(writes);
     batch.writes = batch.writes.filter((w) => !moving.has(w));
     if (writes.length === 0 && this.#toDelete.length === 0) return;
+    if (this.#open.length > 0) {
+      this.#parked.push(...writes);
+      return;
+    }
+    this.#beginWith(writes);
+  }
+
+  /** After the last transaction in flight finished: the parked writes go in one new batch. */
+  #unpark(): void {
+    if (this.#open.length > 0 || this.#parked.length === 0) return;
+    this.#beginWith(this.#parked.splice(0));
+  }
+
+  #beginWith(writes: Write[]): void {
     let next: Batch;
     try {
       next = this.#begin();
@@ -1127,6 +1158,11 @@ export class IdbStore implements TaskStore {
     if (this.#toDelete.length > 0) void this.#own([]).catch(noop);
     const batch = this.#batch;
     if (batch?.flushQueued) this.#flush(batch);
+    // Parked writes go in once the transactions ahead of them finish.
+    while (this.#open.length > 0 || this.#parked.length > 0) {
+      await Promise.allSettled([...this.#settling]);
+      await Promise.resolve();
+    }
     this.#markClosed('closed by its owner');
     await Promise.allSettled([...this.#settling]);
   }
@@ -1136,6 +1172,8 @@ export class IdbStore implements TaskStore {
     this.#closed = true;
     this.#closeReason = reason;
     this.#releaseLock();
+    const parked = this.#parked.splice(0);
+    for (const w of parked) this.#fail(w, this.#closedError(`store ${w.entries.length} record(s)`));
     this.#batch = undefined;
     if (this.#deleteTimer !== undefined) clearTimeout(this.#deleteTimer);
     this.#cache.clear();

@@ -152,6 +152,23 @@ describe('IdbStore log', () => {
     expect((await s.read(['bad0']))[0]).toBeUndefined();
   });
 
+  test('writes made while a commit is in flight wait for it and then share one transaction (group commit across turns)', async () => {
+    const s = await store(dbName('park'));
+    let running = true;
+    const big = s.write(Array.from({ length: 4000 }, (_, i) => record({ id: `p${i}` }))).finally(() => (running = false));
+    const before = s.stats.transactions;
+    const later: Promise<void>[] = [];
+    while (running && later.length < 200) {
+      await new Promise((r) => setTimeout(r, 0));
+      if (running) later.push(s.write([record({ id: `l${later.length}` })]));
+    }
+    await Promise.all([big, ...later]);
+    expect(later.length).toBeGreaterThan(1);
+    expect(s.stats.transactions - before).toBe(1);
+    const back = await s.read(later.map((_, i) => `l${i}`));
+    expect(back.every((r) => r?.status === 'queued')).toBe(true);
+  });
+
   test('a version 1 database (one record per task) is migrated on open: live tasks recovered, finished ones readable', async () => {
     const name = dbName('v1');
     await new Promise<void>((resolve, reject) => {
