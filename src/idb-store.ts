@@ -305,12 +305,6 @@ export class IdbStore implements TaskStore {
     return this.#closed;
   }
 
-  /** Segments on disk as this connection knows them (for tests and the bench). */
-  get segmentCount(): number {
-    this.#settle();
-    return this.#segments.size;
-  }
-
   #warn(error: Error): void {
     this.onwarning?.(error);
   }
@@ -530,18 +524,9 @@ export class IdbStore implements TaskStore {
       this.#parked.push(parked.write);
       return parked.promise;
     }
-    if (!batch) {
-      try {
-        batch = this.#begin();
-      } catch (error) {
-        return Promise.reject(
-          new StorageError(`could not start a transaction to store ${entries.length} record(s): ${describeError(error)}`, {
-            cause: error,
-          }),
-        );
-      }
-    }
     const { write, promise } = this.#newWrite(entries, lazy);
+    batch ??= this.#tryBegin([write]);
+    if (!batch) return promise;
     batch.writes.push(write);
     batch.unflushed.push(write);
     if (lazy) this.#flush(batch);
@@ -562,6 +547,20 @@ export class IdbStore implements TaskStore {
     });
     if (!lazy) for (const e of entries) this.#pending.set(e.id, e);
     return { write: { entries, lazy, resolve, reject }, promise };
+  }
+
+  /** A new batch, or undefined after failing `writes` with the reason none could be begun (a closed connection, say). */
+  #tryBegin(writes: readonly Write[]): Batch | undefined {
+    try {
+      return this.#begin();
+    } catch (error) {
+      const count = writes.reduce((n, w) => n + w.entries.length, 0);
+      const failure = new StorageError(`could not start a transaction to store ${count} record(s): ${describeError(error)}`, {
+        cause: error,
+      });
+      for (const w of writes) this.#fail(w, failure);
+      return undefined;
+    }
   }
 
   #begin(): Batch {
@@ -691,14 +690,8 @@ export class IdbStore implements TaskStore {
   }
 
   #beginWith(writes: Write[]): void {
-    let next: Batch;
-    try {
-      next = this.#begin();
-    } catch (error) {
-      const failure = new StorageError(`could not start a transaction: ${describeError(error)}`, { cause: error });
-      for (const w of writes) this.#fail(w, failure);
-      return;
-    }
+    const next = this.#tryBegin(writes);
+    if (!next) return;
     next.writes.push(...writes);
     next.unflushed.push(...writes);
     this.#flush(next);
@@ -791,14 +784,8 @@ export class IdbStore implements TaskStore {
       writes = writes.concat(b.writes);
     }
     retry: while (writes.length > 0) {
-      let next: Batch;
-      try {
-        next = this.#begin();
-      } catch (error) {
-        const failure = new StorageError(`could not restart a transaction: ${describeError(error)}`, { cause: error });
-        for (const w of writes) this.#fail(w, failure);
-        return;
-      }
+      const next = this.#tryBegin(writes);
+      if (!next) return;
       if (this.#batch === next) this.#batch = undefined; // a replay takes no new writes
       for (const w of writes) {
         const before = next.segments.length;
@@ -1016,7 +1003,7 @@ export class IdbStore implements TaskStore {
     };
     for (const e of [...this.#pending.values()].reverse()) {
       if (out.length >= limit) return out;
-      take(copyRecord(e as TaskRecord));
+      take(isTombstone(e) ? e : copyRecord(e));
     }
     const locals = [...this.#segments.entries()]
       .filter(([, info]) => info.live > 0)

@@ -1,4 +1,4 @@
-import type { TaskRecord } from '../../src/index.js';
+import { type IdbStore, openIdbStore, type TaskRecord } from '../../src/index.js';
 
 /**
  * Raw IndexedDB access for the IndexedDB tests: unique database names, deletion, and direct reads
@@ -103,3 +103,25 @@ export function record(overrides: Partial<TaskRecord> & { id: string }): TaskRec
     ...overrides,
   };
 }
+
+const opened: { close(): Promise<unknown> }[] = [];
+
+/** Closes `thing` after the test (see `closeOpened`), schedulers before the stores under them. */
+export function closeAfter<T extends { close(): Promise<unknown> }>(thing: T): T {
+  opened.push(thing);
+  return thing;
+}
+
+/** For `afterEach`: closes what `closeAfter` collected, newest first, then deletes the test databases. */
+export async function closeOpened(): Promise<void> {
+  for (const o of opened.splice(0).reverse()) await o.close();
+  await deleteTestDbs();
+}
+
+/** A store on `name`, closed after the test. */
+export async function openTestStore(name: string, options: Parameters<typeof openIdbStore>[1] = {}): Promise<IdbStore> {
+  return closeAfter(await openIdbStore(name, options));
+}
+
+/** `r` as finished at `at` with its id as the result. */
+export const completedAt = (r: TaskRecord, at: number): TaskRecord => ({ ...r, status: 'completed', result: r.id, finishedAt: at });

@@ -2,20 +2,9 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { createScheduler, type IdbStore, openIdbStore, SCHEMA_VERSION, type TaskRecord, type WarningEvent } from '../../src/index.js';
 import type { Tasks } from './fixtures/tasks.worker.js';
 import { outcome, tasksWorker } from './helpers.js';
-import { dbName, deleteTestDbs, rawAll, rawPut, rawSegments, record } from './idb-helpers.js';
+import { closeAfter, closeOpened, completedAt, dbName, openTestStore, rawAll, rawPut, rawSegments, record } from './idb-helpers.js';
 
-const opened: { close(): Promise<unknown> }[] = [];
-
-afterEach(async () => {
-  for (const o of opened.splice(0).reverse()) await o.close();
-  await deleteTestDbs();
-});
-
-async function store(name: string): Promise<IdbStore> {
-  const s = await openIdbStore(name);
-  opened.push(s);
-  return s;
-}
+afterEach(closeOpened);
 
 /** Lets deletions scheduled for "the next commit" (a macrotask later when nothing else writes) commit. */
 const settle = async (s: IdbStore) => {
@@ -25,12 +14,10 @@ const settle = async (s: IdbStore) => {
 
 const versionsOf = async (name: string, id: string) => (await rawSegments(name)).flatMap((seg) => seg.records.filter((r) => r.id === id));
 
-const done = (r: TaskRecord, at: number): TaskRecord => ({ ...r, status: 'completed', result: r.id, finishedAt: at });
-
 describe('IdbStore log', () => {
   test('a commit of many tasks is one value per 512 tasks, not one per task', async () => {
     const name = dbName('pack');
-    const s = await store(name);
+    const s = await openTestStore(name);
     const records = Array.from({ length: 1200 }, (_, i) => record({ id: `t${i}` }));
     await s.write(records);
     const segments = await rawSegments(name);
@@ -41,7 +28,7 @@ describe('IdbStore log', () => {
 
   test('a task written twice in one commit window is stored once, as its last version', async () => {
     const name = dbName('once');
-    const s = await store(name);
+    const s = await openTestStore(name);
     const r = record({ id: 'x' });
     const first = s.write([r]);
     const second = s.write([{ ...r, status: 'cancelled', finishedAt: 1 }]);
@@ -54,9 +41,9 @@ describe('IdbStore log', () => {
 
   test('segments whose versions are all superseded are deleted: after a drain no segment is all stale, and the queued versions are gone', async () => {
     const name = dbName('gc');
-    const s = await store(name);
+    const s = await openTestStore(name);
     const sched = await createScheduler<Tasks>({ name, worker: tasksWorker, store: s, pool: { max: 2 } });
-    opened.push({ close: () => sched.close({ drain: false }) });
+    closeAfter({ close: () => sched.close({ drain: false }) });
     await sched.enqueueMany(Array.from({ length: 300 }, (_, i) => ({ name: 'add' as const, input: { a: i, b: 1 } })));
     await sched.drain();
     await settle(s);
@@ -81,22 +68,22 @@ describe('IdbStore log', () => {
 
   test('retention removes a task for good: its older version in a segment kept alive by another task never comes back', async () => {
     const name = dbName('tomb');
-    let s = await store(name);
+    let s = await openTestStore(name);
     const x = record({ id: 'x' });
     const y = record({ id: 'y', runAt: Date.now() + 3_600_000 }); // keeps the first segment alive
     await s.write([x, y]);
-    await s.write([done(x, 100)]);
+    await s.write([completedAt(x, 100)]);
     expect(await s.trim({ completed: 0, failed: 0 })).toBe(1);
     expect((await s.read(['x']))[0]).toBeUndefined();
     await s.close();
 
-    s = await store(name);
+    s = await openTestStore(name);
     expect((await s.recover()).map((r) => r.id)).toEqual(['y']);
     expect((await s.read(['x']))[0]).toBeUndefined();
     expect((await rawAll(name)).map((r) => r.id)).toEqual(['y']);
 
     // Once y moves on, the first segment goes, and with it the need for x's tombstone.
-    await s.write([done(y, 200)]);
+    await s.write([completedAt(y, 200)]);
     await s.trim({ completed: 0, failed: 0 });
     await settle(s);
     expect(await versionsOf(name, 'x')).toEqual([]);
@@ -106,26 +93,26 @@ describe('IdbStore log', () => {
 
   test('compaction rewrites the few current versions of a mostly stale segment forward and deletes it', async () => {
     const name = dbName('compact');
-    let s = await store(name);
+    let s = await openTestStore(name);
     const records = Array.from({ length: 100 }, (_, i) => record({ id: `t${i}` }));
     await s.write(records);
     const [firstKey] = (await rawSegments(name)).map((seg) => seg.key);
     // 90 finish one by one (one segment each, so only the first segment goes stale).
-    for (let i = 0; i < 90; i++) await s.write([done(records[i] as TaskRecord, i)]);
+    for (let i = 0; i < 90; i++) await s.write([completedAt(records[i] as TaskRecord, i)]);
     await s.trim({ completed: 1000, failed: 1000 });
     await settle(s);
     expect(s.stats.compactions).toBe(1);
     expect((await rawSegments(name)).map((seg) => seg.key)).not.toContainEqual(firstKey);
     await s.close();
 
-    s = await store(name);
+    s = await openTestStore(name);
     expect((await s.recover()).map((r) => r.id).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `t${90 + i}`).sort());
     expect((await s.read(['t0', 't89'])).map((r) => r?.status)).toEqual(['completed', 'completed']);
   });
 
   test('a write of thousands of tasks is put one segment per event-loop task: the main thread runs between them, and it stays all or nothing', async () => {
     const name = dbName('spread');
-    const s = await store(name);
+    const s = await openTestStore(name);
     let ticks = 0;
     let ticking = true;
     const channel = new MessageChannel();
@@ -153,7 +140,7 @@ describe('IdbStore log', () => {
   });
 
   test('writes made while a commit is in flight wait for it and then share one transaction (group commit across turns)', async () => {
-    const s = await store(dbName('park'));
+    const s = await openTestStore(dbName('park'));
     let running = true;
     const big = s.write(Array.from({ length: 4000 }, (_, i) => record({ id: `p${i}` }))).finally(() => (running = false));
     const before = s.stats.transactions;
@@ -179,7 +166,7 @@ describe('IdbStore log', () => {
         tasks.createIndex('key', 'key');
         tasks.createIndex('finishedAt', ['status', 'finishedAt']);
         tasks.put(record({ id: 'old-queued' }));
-        tasks.put(done(record({ id: 'old-done' }), 5));
+        tasks.put(completedAt(record({ id: 'old-done' }), 5));
       };
       request.onsuccess = () => {
         request.result.close();
@@ -187,7 +174,7 @@ describe('IdbStore log', () => {
       };
       request.onerror = () => reject(request.error);
     });
-    const s = await store(name);
+    const s = await openTestStore(name);
     expect((await s.recover()).map((r) => r.id)).toEqual(['old-queued']);
     expect((await s.read(['old-done']))[0]?.result).toBe('old-done');
     await s.close();
@@ -214,7 +201,7 @@ describe('IdbStore log', () => {
     });
     db.close();
     const sched = await createScheduler<Tasks>({ name, worker: tasksWorker, pool: { max: 1 } });
-    opened.push({ close: () => sched.close({ drain: false }) });
+    closeAfter({ close: () => sched.close({ drain: false }) });
     const warnings: Error[] = [];
     sched.addEventListener('warning', (e: WarningEvent) => warnings.push(e.error));
     await (await sched.get('fine'))?.result;
@@ -228,15 +215,15 @@ describe('IdbStore log', () => {
 
   test('a connection opened later writes after every segment it found: its versions win on the next open, and nothing is overwritten', async () => {
     const name = dbName('two');
-    const a = await store(name);
+    const a = await openTestStore(name);
     await a.write([record({ id: 'x' }), record({ id: 'y' })]);
-    const b = await store(name);
+    const b = await openTestStore(name);
     expect((await b.recover()).map((r) => r.id).sort()).toEqual(['x', 'y']);
-    await b.write([done(record({ id: 'x' }), 1)]);
+    await b.write([completedAt(record({ id: 'x' }), 1)]);
     await a.write([record({ id: 'z' })]); // the older connection keeps writing
     await a.close();
     await b.close();
-    const c = await store(name);
+    const c = await openTestStore(name);
     expect((await c.recover()).map((r) => r.id).sort()).toEqual(['y', 'z']);
     expect((await c.read(['x']))[0]?.status).toBe('completed');
   });
@@ -245,13 +232,13 @@ describe('IdbStore log', () => {
     const name = dbName('reopen');
     const gone = await openIdbStore(name);
     const first = await createScheduler<Tasks>({ name, worker: tasksWorker, store: gone, pool: { max: 2 } });
-    opened.push({ close: () => first.close({ drain: false }) });
+    closeAfter({ close: () => first.close({ drain: false }) });
     first.pause();
     const ids = await first.enqueueMany(Array.from({ length: 700 }, (_, i) => ({ name: 'add' as const, input: { a: i, b: 1 } })));
     await gone.close(); // the tab's connection is gone; its scheduler can change nothing more
 
     const sched = await createScheduler<Tasks>({ name, worker: tasksWorker, pool: { max: 2 } });
-    opened.push({ close: () => sched.close({ drain: false }) });
+    closeAfter({ close: () => sched.close({ drain: false }) });
     expect(sched.metrics().queued).toBe(700);
     await sched.drain();
     const results = await Promise.all(ids.map(async (id) => (await sched.get(id))?.result));

@@ -2,25 +2,13 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { createScheduler, type IdbStore, openIdbStore, SCHEMA_VERSION, type Scheduler, type WarningEvent } from '../../src/index.js';
 import type { Tasks } from './fixtures/tasks.worker.js';
 import { nextEvent, outcome, tasksWorker } from './helpers.js';
-import { dbName, deleteTestDbs, rawAll, rawPut, record } from './idb-helpers.js';
+import { closeAfter, closeOpened, dbName, openTestStore, rawAll, rawPut, record } from './idb-helpers.js';
 
-const opened: { close(): Promise<unknown> }[] = [];
-
-afterEach(async () => {
-  // Schedulers before the stores under them.
-  for (const o of opened.splice(0).reverse()) await o.close();
-  await deleteTestDbs();
-});
-
-async function store(name: string, options: Parameters<typeof openIdbStore>[1] = {}): Promise<IdbStore> {
-  const s = await openIdbStore(name, options);
-  opened.push(s);
-  return s;
-}
+afterEach(closeOpened);
 
 async function scheduler(name: string, s?: IdbStore, options: { maxStalls?: number } = {}): Promise<Scheduler<Tasks>> {
   const sched = await createScheduler<Tasks>({ name, worker: tasksWorker, store: s ?? 'indexeddb', pool: { max: 2 }, ...options });
-  opened.push({ close: () => sched.close({ drain: false }) });
+  closeAfter({ close: () => sched.close({ drain: false }) });
   return sched;
 }
 
@@ -34,7 +22,7 @@ const bytesOf = async (blob: Blob) => [...new Uint8Array(await blob.arrayBuffer(
 
 describe('IdbStore', () => {
   test('a write is read back as a copy: later mutation of the written object changes nothing stored', async () => {
-    const s = await store(dbName('copy'));
+    const s = await openTestStore(dbName('copy'));
     const r = record({ id: 'a' });
     const write = s.write([r]);
     r.status = 'failed';
@@ -55,7 +43,7 @@ describe('IdbStore', () => {
     ]);
     await first.close();
 
-    const again = await store(name);
+    const again = await openTestStore(name);
     const [b, a] = (await again.read(['blob', 'buf'])) as unknown as [{ input: { bytes: Blob } }, { input: { bytes: ArrayBuffer } }];
     expect(b.input.bytes).toBeInstanceOf(Blob);
     expect(b.input.bytes.type).toBe('application/x-test');
@@ -73,7 +61,7 @@ describe('IdbStore', () => {
 
   test('group commit: 1,000 concurrent enqueues share a handful of transactions, not 1,000', async () => {
     const name = dbName('group');
-    const s = await store(name);
+    const s = await openTestStore(name);
     const sched = await scheduler(name, s);
     await sched.enqueue('noop', null); // the worker module is loaded: task names are known
     sched.pause();
@@ -90,7 +78,7 @@ describe('IdbStore', () => {
 
   test('enqueueMany writes in one transaction, all or nothing; a bad record aborts only its own write', async () => {
     const name = dbName('many');
-    const s = await store(name);
+    const s = await openTestStore(name);
     const sched = await scheduler(name, s);
     await (await sched.enqueue('noop', null)).result;
     sched.pause();
@@ -299,7 +287,7 @@ describe('IdbStore', () => {
 
   test('retention deletes the oldest terminal records beyond the limits, in batches, and never a live one', async () => {
     const name = dbName('trim');
-    const s = await store(name);
+    const s = await openTestStore(name);
     const terminal = [];
     for (let i = 0; i < 1200; i++) terminal.push(record({ id: `c${i}`, status: 'completed', finishedAt: 10_000 + i }));
     const others = ['failed', 'cancelled', 'skipped'] as const;
@@ -318,7 +306,7 @@ describe('IdbStore', () => {
 
   test('dispatch reads ahead: most tasks are dispatched from prefetched records', async () => {
     const name = dbName('prefetch');
-    const s = await store(name);
+    const s = await openTestStore(name);
     const sched = await scheduler(name, s);
     await sched.enqueue('noop', null);
     sched.pause();
@@ -356,7 +344,7 @@ describe('IdbStore', () => {
   test("durability 'strict' commits too", async () => {
     const name = dbName('strict');
     const sched = await createScheduler<Tasks>({ name, worker: tasksWorker, durability: 'strict', pool: { max: 1 } });
-    opened.push({ close: () => sched.close() });
+    closeAfter({ close: () => sched.close() });
     const t = await sched.enqueue('add', { a: 3, b: 4 });
     expect(await t.result).toBe(7);
     await expect(createScheduler({ name, worker: tasksWorker, durability: 'fast' as 'strict' })).rejects.toThrow(

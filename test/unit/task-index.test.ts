@@ -20,6 +20,19 @@ function drain(index: TaskIndex, now: number): string[] {
   return out;
 }
 
+/** Takes every ready entry, failing at the first out of priority-then-FIFO order; returns how many. */
+function drainInOrder(index: TaskIndex): number {
+  let last = { p: -1, s: -1 };
+  let n = 0;
+  for (let e = index.next(0); e; e = index.next(0)) {
+    const ok = e.priority > last.p || (e.priority === last.p && e.seq > last.s);
+    if (!ok) throw new Error(`out of order at ${n}`);
+    last = { p: e.priority, s: e.seq };
+    n++;
+  }
+  return n;
+}
+
 describe('TaskIndex', () => {
   test('ready tasks: lowest priority number first, FIFO within a priority', () => {
     const index = new TaskIndex();
@@ -72,7 +85,6 @@ describe('TaskIndex', () => {
     expect(index.readyCount(0)).toBe(1);
     expect(index.readyCount(100)).toBe(2);
   });
-
 
   test('adding an id twice is a bug and throws', () => {
     const index = new TaskIndex();
@@ -144,28 +156,12 @@ describe('TaskIndex', () => {
     const index = new TaskIndex();
     for (let i = 0; i < 1_000; i++) index.add(entry(`s${i}`, Math.floor(Math.random() * 5) as PriorityLevel), 0);
     index.addMany(batchOf(Array.from({ length: 100_000 }, () => Math.floor(Math.random() * 5) as PriorityLevel)), 0);
-    let last = { p: -1, s: -1 };
-    let n = 0;
-    for (let e = index.next(0); e; e = index.next(0)) {
-      const ok = e.priority > last.p || (e.priority === last.p && e.seq > last.s);
-      if (!ok) throw new Error(`out of order at ${n}`);
-      last = { p: e.priority, s: e.seq };
-      n++;
-    }
-    expect(n).toBe(101_000);
+    expect(drainInOrder(index)).toBe(101_000);
   });
 
   test('100,000 random adds come out ordered', () => {
     const index = new TaskIndex();
     for (let i = 0; i < 100_000; i++) index.add(entry(`t${i}`, Math.floor(Math.random() * 5) as PriorityLevel), 0);
-    let last = { p: -1, s: -1 };
-    let n = 0;
-    for (let e = index.next(0); e; e = index.next(0)) {
-      const ok = e.priority > last.p || (e.priority === last.p && e.seq > last.s);
-      if (!ok) throw new Error(`out of order at ${n}`);
-      last = { p: e.priority, s: e.seq };
-      n++;
-    }
-    expect(n).toBe(100_000);
+    expect(drainInOrder(index)).toBe(100_000);
   });
 });
