@@ -116,7 +116,17 @@ export function serializeError(error: unknown): SerializedError {
  */
 export function deserializeError(data: SerializedError): Error & { code?: string } {
   const Known = KNOWN[data.name];
-  const error: Error & { code?: string } = Known ? new Known(data.message) : new Error(data.message);
+  // The original stack replaces ours: capturing one here would cost microseconds per error for nothing.
+  const V8Error = Error as ErrorConstructor & { stackTraceLimit?: number };
+  const limit = V8Error.stackTraceLimit;
+  const skipStack = data.stack !== undefined && data.stack !== '' && typeof limit === 'number';
+  if (skipStack) V8Error.stackTraceLimit = 0;
+  let error: Error & { code?: string };
+  try {
+    error = Known ? new Known(data.message) : new Error(data.message);
+  } finally {
+    if (skipStack) V8Error.stackTraceLimit = limit;
+  }
   if (!Known) error.name = data.name;
   if (data.code !== undefined) Object.defineProperty(error, 'code', { value: data.code, enumerable: true, configurable: true });
   if (data.stack) error.stack = data.stack;

@@ -1,24 +1,33 @@
+import { IdRun, type MintedIds } from './id-run.js';
 import { Retention, type RetentionLimits } from './retention.js';
 import { type ListQuery, matchesQuery, type TaskStore } from './store.js';
+import { TaskTable } from './task-table.js';
 import { type TaskRecord, TERMINAL_STATUSES } from './types.js';
 
 /**
- * Records in a Map, gone with the page. Reads return the stored object itself (no copy): the
+ * Records in memory, gone with the page. Reads return the stored object itself (no copy): the
  * scheduler owns records and mutates them only through transitions, so a copy would buy nothing
- * on the hot path. Inputs are kept by reference, as given to `enqueue`.
+ * on the hot path. Inputs are kept by reference, as given to `enqueue`. A big batch of new tasks
+ * is held by position (`TaskTable`), so storing it hashes no id.
  */
 export class MemoryStore implements TaskStore {
   readonly kind = 'memory' as const;
-  readonly #records = new Map<string, TaskRecord>();
+  readonly #records = new TaskTable<TaskRecord>();
   readonly #retention = new Retention();
 
   async recover(): Promise<TaskRecord[]> {
     return [...this.#records.values()].filter((r) => !TERMINAL_STATUSES.has(r.status));
   }
 
-  write(records: readonly TaskRecord[]): Promise<void> {
+  write(records: readonly TaskRecord[], minted?: MintedIds): Promise<void> {
+    if (minted) {
+      this.#records.addRun(new IdRun(minted.prefix, minted.first, records.slice()));
+      // New ids: retention has nothing to forget, only terminal ones to note.
+      for (const record of records) if (TERMINAL_STATUSES.has(record.status)) this.#retention.note(record.id, record.status);
+      return Promise.resolve();
+    }
     for (const record of records) {
-      this.#records.set(record.id, record);
+      this.#records.set(record);
       this.#retention.note(record.id, record.status);
     }
     return Promise.resolve();

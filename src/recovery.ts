@@ -1,4 +1,5 @@
 import { StalledError, serializeError } from './errors.js';
+import { noteError } from './transition.js';
 import type { TaskRecord } from './types.js';
 
 export interface RecoveryPlan {
@@ -34,7 +35,7 @@ export function planRecovery(
     const error = serializeError(
       new StalledError(`task "${record.name}" (${record.id}) was running when its tab went away (stall ${record.stalls})`),
     );
-    record.errors.push({ ...error, attempt: record.attempt, at: now });
+    noteError(record, error, now);
     record.lease = undefined;
     if (record.stalls > options.maxStalls) {
       record.status = 'failed';

@@ -12,7 +12,7 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import { CountingEventTarget, type SchedulerEventMap, TaskEvent, type TaskEventType, WarningEvent, WorkerEvent } from './events.js';
-import { IndexBatch } from './index-batch.js';
+import { IdRun, type MintedIds } from './id-run.js';
 import { type Metrics, SampleRing } from './metrics.js';
 import { openStore } from './open-store.js';
 import { acquireOwnerLock, liveOwners, type OwnerLock } from './owner-lock.js';
@@ -24,6 +24,7 @@ import { type IndexEntry, TaskIndex } from './task-index.js';
 import {
   cancelRecord,
   completeAttempt,
+  NO_ERRORS,
   type FailureOutcome,
   failAttempt,
   requeueFailed,
@@ -135,8 +136,8 @@ interface Batch {
   /** Items to take: ids and seqs are reserved for this many. */
   size: number;
   firstSeq: number;
-  /** Mints the ids. */
-  index: IndexBatch;
+  /** Mints the ids; holds the index entries by position. */
+  index: IdRun<IndexEntry>;
   records: TaskRecord[];
   ids: string[];
 }
@@ -333,7 +334,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     if (!Array.isArray(items)) throw new TypeError(`Expected items to be an array, got ${describe(items)}`);
     // Ids and seqs reserved now: a task enqueued while this batch is prepared orders after all of it.
     const size = items.length;
-    const batch: Batch = { size, firstSeq: this.#seq, index: new IndexBatch(this.#idPrefix, this.#idCounter), records: [], ids: [] };
+    const batch: Batch = { size, firstSeq: this.#seq, index: new IdRun<IndexEntry>(this.#idPrefix, this.#idCounter), records: [], ids: [] };
     this.#seq += size;
     this.#idCounter += size;
     this.#enqueuesInFlight++;
@@ -341,7 +342,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       const names = await this.#prepareMany(items, batch);
       await this.#checkNames(names);
       this.#checkRoom(batch.records.length);
-      await this.#write(batch.records);
+      await this.#write(batch.records, batch.index);
       this.#indexMany(batch);
       return batch.ids;
     } catch (error) {
@@ -465,7 +466,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       attempt: 0,
       retry: settings.retry.stored,
       timeoutMs: settings.timeoutMs,
-      errors: [],
+      errors: NO_ERRORS,
       createdAt: now,
       stalls: 0,
     };
@@ -487,9 +488,9 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     if (this.#closing) throw new SchedulerClosedError(`scheduler "${this.name}" is closed`);
   }
 
-  async #write(records: TaskRecord[]): Promise<void> {
+  async #write(records: TaskRecord[], minted?: MintedIds): Promise<void> {
     try {
-      await this.#store.write(records);
+      await this.#store.write(records, minted);
     } catch (error) {
       if ((error as Error)?.name === 'StorageError') throw error;
       throw new StorageError(`could not store ${records.length} task(s): ${(error as Error)?.message ?? String(error)}`, { cause: error });
@@ -919,7 +920,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   // ── terminal states ────────────────────────────────────────────────────────────────────────────
 
   #settle(record: TaskRecord, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): void {
-    const handle = this.#handles.get(record.id);
+    // Each lookup only in a map that holds something: the first lookup of an id hashes it.
+    const handle = this.#handles.size > 0 ? this.#handles.get(record.id) : undefined;
     if (handle) {
       const status = record.status;
       this.#tell(() => {
@@ -928,8 +930,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       });
     }
     if (record.key !== undefined && this.#keys.get(record.key) === record.id) this.#keys.delete(record.key);
-    this.#backoffFns.delete(record.id);
-    const cleanup = this.#signalCleanups.get(record.id);
+    if (this.#backoffFns.size > 0) this.#backoffFns.delete(record.id);
+    const cleanup = this.#signalCleanups.size > 0 ? this.#signalCleanups.get(record.id) : undefined;
     if (cleanup) {
       cleanup();
       this.#signalCleanups.delete(record.id);
@@ -951,7 +953,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     const listening = this.listens('cancelled');
     for (const record of records) {
       // An Error (and its stack) only for someone who sees it: a live handle or a 'cancelled' listener.
-      const err = listening || this.#handles.has(record.id) ? deserializeError(error) : undefined;
+      const err = listening || (this.#handles.size > 0 && this.#handles.has(record.id)) ? deserializeError(error) : undefined;
       this.#settle(record, { ok: false, error: err });
       if (err) this.#emit('cancelled', record, { error: err });
     }
@@ -1243,8 +1245,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         await this.drain();
       } else {
         const error = serializeError(new CancelledError(`scheduler "${this.name}" closed without draining`));
-        const queued = [...this.#index.entries()].map((e) => e.id);
-        for (const id of queued) this.#index.remove(id);
+        const queued = this.#index.clear().map((e) => e.id);
         const cancel: TaskRecord[] = [];
         try {
           for (const record of await this.#store.read(queued)) if (record && !TERMINAL_STATUSES.has(record.status)) cancel.push(record);
@@ -1317,6 +1318,11 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     this.#trimming = true;
     this.#terminalSinceTrim = 0;
     setTimeout(() => {
+      // A closed scheduler's store is closing: a trim now would only race that.
+      if (this.#closed) {
+        this.#trimming = false;
+        return;
+      }
       this.#store
         .trim(this.#retention)
         .catch((error: unknown) => this.#warn(new StorageError('retention trim failed', { cause: error })))

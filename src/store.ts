@@ -1,3 +1,4 @@
+import type { MintedIds } from './id-run.js';
 import type { TaskRecord, TaskStatus } from './types.js';
 
 export interface ListQuery {
@@ -25,7 +26,11 @@ export interface TaskStore {
   readonly kind: 'memory' | 'indexeddb';
   /** Every non-terminal record (queued, retrying, running), for recovery on open. */
   recover(): Promise<TaskRecord[]>;
-  write(records: readonly TaskRecord[]): Promise<void>;
+  /**
+   * `minted`, when given, says these records are new and `records[i].id` is the i-th id minted from
+   * it: a store may then hold them by position instead of hashing every id.
+   */
+  write(records: readonly TaskRecord[], minted?: MintedIds): Promise<void>;
   /** Records by id, in order; `undefined` for unknown ids. Synchronous where the store can be. */
   read(ids: readonly string[]): (TaskRecord | undefined)[] | Promise<(TaskRecord | undefined)[]>;
   /**

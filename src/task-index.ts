@@ -1,5 +1,6 @@
 import { heapPeek, heapPop, heapPush, heapRestoreFrom } from './heap.js';
-import type { IndexBatch } from './index-batch.js';
+import type { IdRun } from './id-run.js';
+import { RUN_MIN, TaskTable } from './task-table.js';
 import type { PriorityLevel } from './types.js';
 
 /** What ordering needs of a task, and nothing more: inputs stay in the store. */
@@ -25,11 +26,6 @@ const readyLess = (a: IndexEntry, b: IndexEntry): boolean =>
 const delayedLess = (a: IndexEntry, b: IndexEntry): boolean =>
   a.readyAt !== b.readyAt ? a.readyAt < b.readyAt : a.seq < b.seq;
 
-/** A batch at least this big stays a batch in the index (found by position); a smaller one joins the id map. */
-const OWN_BATCH_MIN = 4096;
-/** An indexed batch joins the id map once fewer than this many of its entries are left. */
-const OWN_BATCH_FOLD = 256;
-
 /**
  * The queue's order: a ready heap and a delayed heap, as in React's scheduler. Delayed entries move
  * to the ready heap when due, so a delayed task never blocks a ready one. Removal is lazy.
@@ -37,16 +33,13 @@ const OWN_BATCH_FOLD = 256;
 export class TaskIndex {
   readonly #ready: IndexEntry[] = [];
   readonly #delayed: IndexEntry[] = [];
-  /** Every live entry by id: this map, plus big batches that find theirs by position (see `addMany`). */
-  readonly #live = new Map<string, IndexEntry>();
-  readonly #own: IndexBatch[] = [];
+  /** Every live entry by id. */
+  readonly #live = new TaskTable<IndexEntry>();
   readonly #byPriority: [number, number, number, number, number] = [0, 0, 0, 0, 0];
   #delayedCount = 0;
 
   get size(): number {
-    let size = this.#live.size;
-    for (const batch of this.#own) size += batch.size;
-    return size;
+    return this.#live.size;
   }
 
   /** Live entries per priority level (ready and delayed). */
@@ -59,18 +52,12 @@ export class TaskIndex {
   }
 
   get(id: string): IndexEntry | undefined {
-    const entry = this.#live.get(id);
-    if (entry) return entry;
-    for (const batch of this.#own) {
-      const owned = batch.get(id);
-      if (owned) return owned;
-    }
-    return undefined;
+    return this.#live.get(id);
   }
 
   add(entry: IndexEntry, now: number): void {
     if (this.has(entry.id)) throw new Error(`task ${entry.id} is already indexed`);
-    this.#live.set(entry.id, entry);
+    this.#live.set(entry);
     this.#byPriority[entry.priority]++;
     if (entry.readyAt > now) {
       entry.delayed = true;
@@ -84,17 +71,14 @@ export class TaskIndex {
 
   /**
    * Adds a staged batch at once: appended to the heaps, which are then restored once each
-   * (`heapRestoreFrom`). A big batch is kept as it is, its entries found by position, so no id is
-   * hashed here; its ids are taken as new (minted from a counter range of its own). A small one
-   * joins the id map, and throws, changing nothing, if an id is already indexed.
+   * (`heapRestoreFrom`). Its ids are taken as new (minted from a counter range of its own), so a
+   * big batch is held by position and no id is hashed here; a small one is checked first and
+   * throws, changing nothing, if an id is already indexed.
    */
-  addMany(batch: IndexBatch, now: number): void {
-    const entries = batch.entries as readonly IndexEntry[];
-    if (batch.size >= OWN_BATCH_MIN) this.#own.push(batch);
-    else {
-      for (const entry of entries) if (this.has(entry.id)) throw new Error(`task ${entry.id} is already indexed`);
-      for (const entry of entries) this.#live.set(entry.id, entry);
-    }
+  addMany(batch: IdRun<IndexEntry>, now: number): void {
+    const entries = batch.slots as readonly IndexEntry[];
+    if (batch.size < RUN_MIN) for (const entry of entries) if (this.has(entry.id)) throw new Error(`task ${entry.id} is already indexed`);
+    this.#live.addRun(batch);
     const ready = this.#ready;
     const delayed = this.#delayed;
     const byPriority = this.#byPriority;
@@ -116,27 +100,12 @@ export class TaskIndex {
     heapRestoreFrom(delayed, delayedFrom, delayedLess);
   }
 
-  /** Deletes `id` from the id map or the batch holding it. A batch with few entries left joins the map. */
-  #forget(id: string): void {
-    if (this.#live.delete(id)) return;
-    const own = this.#own;
-    for (let i = 0; i < own.length; i++) {
-      const batch = own[i] as IndexBatch;
-      if (!batch.delete(id)) continue;
-      if (batch.size < OWN_BATCH_FOLD) {
-        own.splice(i, 1);
-        for (const entry of batch.values()) this.#live.set(entry.id, entry);
-      }
-      return;
-    }
-  }
-
   remove(id: string): IndexEntry | undefined {
     const entry = this.get(id);
     if (!entry) return undefined;
     entry.dead = true;
     if (entry.delayed) this.#delayedCount--;
-    this.#forget(id);
+    this.#live.delete(id);
     this.#byPriority[entry.priority]--;
     return entry;
   }
@@ -167,7 +136,7 @@ export class TaskIndex {
     const top = this.peek(now);
     if (!top) return undefined;
     heapPop(this.#ready, readyLess);
-    this.#forget(top.id);
+    this.#live.delete(top.id);
     this.#byPriority[top.priority]--;
     return top;
   }
@@ -212,14 +181,19 @@ export class TaskIndex {
     return out;
   }
 
-
   /** All live entries, unordered. */
   entries(): IterableIterator<IndexEntry> {
-    return this.#own.length === 0 ? this.#live.values() : this.#allEntries();
+    return this.#live.values();
   }
 
-  *#allEntries(): IterableIterator<IndexEntry> {
-    yield* this.#live.values();
-    for (const batch of this.#own) yield* batch.values();
+  /** Removes every entry at once and returns them (live ones only), unordered. */
+  clear(): IndexEntry[] {
+    const out = this.#live.clear();
+    for (const entry of out) entry.dead = true;
+    this.#ready.length = 0;
+    this.#delayed.length = 0;
+    this.#byPriority.fill(0);
+    this.#delayedCount = 0;
+    return out;
   }
 }

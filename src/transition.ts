@@ -14,6 +14,16 @@ import type { BackoffFunction, SerializedError, TaskRecord } from './types.js';
  *   any live status ──cancel──▶ cancelled
  */
 
+/** The error history of a task that has none yet: shared, frozen; a history is replaced, never pushed to. */
+export const NO_ERRORS: readonly SerializedError[] = Object.freeze([]);
+
+/** Appends `error`, stamped with the current attempt and `now`, to the record's history; returns the entry. */
+export function noteError(record: TaskRecord, error: SerializedError, now: number): SerializedError {
+  const entry: SerializedError = { ...error, attempt: record.attempt, at: now };
+  record.errors = record.errors.length === 0 ? [entry] : [...record.errors, entry];
+  return entry;
+}
+
 export function startAttempt(record: TaskRecord, now: number, owner: string, leaseMs: number): void {
   record.status = 'running';
   record.attempt++;
@@ -50,8 +60,7 @@ export function failAttempt(
   backoffFn?: BackoffFunction,
   random: () => number = Math.random,
 ): FailureOutcome {
-  const entry: SerializedError = { ...error, attempt: record.attempt, at: now };
-  record.errors.push(entry);
+  const entry = noteError(record, error, now);
   record.lease = undefined;
   if (record.attempt < record.retry.attempts && isRetryable(error)) {
     const policy = record.retry.backoff === 'function' ? backoffFn : record.retry.backoff;
@@ -67,7 +76,7 @@ export function failAttempt(
 
 export function cancelRecord(record: TaskRecord, error: SerializedError, now: number): void {
   record.status = 'cancelled';
-  record.errors.push({ ...error, attempt: record.attempt, at: now });
+  noteError(record, error, now);
   record.finishedAt = now;
   record.lease = undefined;
 }

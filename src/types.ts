@@ -101,7 +101,7 @@ export interface TaskRecord {
   dependsOn?: string[];
   result?: unknown;
   /** Every attempt's error, oldest first. */
-  errors: SerializedError[];
+  errors: readonly SerializedError[];
   createdAt: number;
   startedAt?: number;
   finishedAt?: number;

@@ -102,6 +102,25 @@ test('a big enqueueMany keeps priority, then FIFO order; a task enqueued while i
   expect(lateInfo?.runAt).toBeGreaterThanOrEqual(last?.runAt ?? Number.POSITIVE_INFINITY);
 });
 
+test('a big batch in the memory store (held by position, not by id) runs to the end: records move on, a cancel sticks, retention trims', async () => {
+  const s = await makeScheduler({ store: 'memory', retention: { completed: 100, failed: 10 } });
+  s.pause();
+  const n = 6_000;
+  const ids = await s.enqueueMany(Array.from({ length: n }, () => ({ name: 'noop' as const, input: null })));
+  expect((await s.inspect(ids[4_321] as string))?.status).toBe('queued');
+  expect(await s.cancel(ids[3_000] as string)).toBe(true);
+  const handle = await s.get(ids[n - 1] as string);
+  s.resume();
+  await s.drain();
+  await expect(handle?.result).resolves.toBeNull();
+  expect(s.metrics()).toMatchObject({ completed: n - 1, cancelled: 1, queued: 0 });
+  expect((await s.inspect(ids[3_000] as string))?.status).toBe('cancelled');
+  expect((await s.inspect(ids[n - 1] as string))?.status).toBe('completed');
+  // Retention trims the oldest completed records, in batches of 256 terminal tasks at most behind.
+  await expect.poll(async () => (await s.list({ status: 'completed', limit: n })).length).toBeLessThanOrEqual(100 + 256);
+  expect(await s.inspect(ids[0] as string)).toBeUndefined();
+});
+
 test('a runAt beyond what setTimeout can hold waits (re-armed), it does not fire at once', async () => {
   const s = await makeScheduler({ pool: { max: 1 } });
   const far = await s.enqueue('echo', { value: 'far' }, { delayMs: 2 ** 31 + 60_000 });

@@ -27,6 +27,14 @@ describe('errors', () => {
     expect(back.stack).toBe(original.stack);
   });
 
+  test('deserializing does not change the stack trace limit; an error that came without a stack gets one of its own', () => {
+    const limit = (Error as { stackTraceLimit?: number }).stackTraceLimit;
+    deserializeError(serializeError(new CancelledError('a')));
+    expect((Error as { stackTraceLimit?: number }).stackTraceLimit).toBe(limit);
+    const bare = deserializeError({ name: 'TimeoutError', message: 'late' });
+    expect(bare.stack).toMatch(/TimeoutError: late\n\s+at /);
+  });
+
   test('foreign errors keep their name and code without instanceof', () => {
     const err = Object.assign(new RangeError('bad'), { code: 'E_RANGE' });
     const back = deserializeError(serializeError(err));

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { IndexBatch } from '../../src/index-batch.js';
-import { TaskIndex } from '../../src/task-index.js';
+import { IdRun } from '../../src/id-run.js';
+import { type IndexEntry, TaskIndex } from '../../src/task-index.js';
 import type { PriorityLevel } from '../../src/types.js';
 
 let seq = 0;
@@ -8,8 +8,8 @@ const entry = (id: string, priority: PriorityLevel, readyAt = 0) => ({ id, name:
 
 let batches = 0;
 /** A staged batch of `priorities.length` entries with ids `b<n>-0`, `b<n>-1`, …; `delays[i]` sets a readyAt. */
-function batchOf(priorities: PriorityLevel[], delays: Record<number, number> = {}): IndexBatch {
-  const batch = new IndexBatch(`b${batches++}-`, 0);
+function batchOf(priorities: PriorityLevel[], delays: Record<number, number> = {}): IdRun<IndexEntry> {
+  const batch = new IdRun<IndexEntry>(`b${batches++}-`, 0);
   for (const [i, p] of priorities.entries()) batch.push({ ...entry(batch.nextId(), p, delays[i] ?? 0) });
   return batch;
 }
@@ -97,7 +97,7 @@ describe('TaskIndex', () => {
     index.add(entry('n0', 2), 0);
     index.add(entry('d0', 0, 100), 0);
     const batch = batchOf([4, 1, 2, 0, 2], { 1: 50 });
-    const [bg1, d1, n1, c1, n2] = batch.entries.map((e) => e?.id);
+    const [bg1, d1, n1, c1, n2] = batch.slots.map((e) => e?.id);
     index.addMany(batch, 0);
     expect(index.size).toBe(7);
     expect(index.countsByPriority()).toEqual([2, 1, 3, 0, 1]);
@@ -111,7 +111,7 @@ describe('TaskIndex', () => {
     const index = new TaskIndex();
     const first = batchOf([1, 1]);
     index.addMany(first, 0);
-    const clash = new IndexBatch('other-', 0);
+    const clash = new IdRun<IndexEntry>('other-', 0);
     clash.push(entry('a', 0));
     clash.push(entry(first.nextId().replace(/2$/, '1'), 0));
     expect(() => index.addMany(clash, 0)).toThrow(/is already indexed/);
@@ -124,7 +124,7 @@ describe('TaskIndex', () => {
     const index = new TaskIndex();
     index.add(entry('solo', 0), 0);
     const batch = batchOf(Array.from({ length: 5_000 }, () => 3 as PriorityLevel));
-    const ids = batch.entries.map((e) => e?.id as string);
+    const ids = batch.slots.map((e) => e?.id as string);
     expect(ids[0]).toMatch(/-0$/);
     expect(ids[4_999]).toBe(`${batch.prefix}${(4_999).toString(36)}`);
     index.addMany(batch, 0);

@@ -2,7 +2,15 @@ import { describe, expect, test } from 'vitest';
 import { DEFAULT_BACKOFF } from '../../src/backoff.js';
 import { ManualClock } from '../../src/clock.js';
 import { planRecovery } from '../../src/recovery.js';
-import { cancelRecord, completeAttempt, failAttempt, requeueFailed, startAttempt, unstartAttempt } from '../../src/transition.js';
+import {
+  cancelRecord,
+  completeAttempt,
+  failAttempt,
+  NO_ERRORS,
+  requeueFailed,
+  startAttempt,
+  unstartAttempt,
+} from '../../src/transition.js';
 import type { TaskRecord } from '../../src/types.js';
 
 const record = (over: Partial<TaskRecord> = {}): TaskRecord => ({
@@ -23,6 +31,18 @@ const record = (over: Partial<TaskRecord> = {}): TaskRecord => ({
 });
 
 describe('transitions', () => {
+  test('records start with the shared empty history; a failure or cancel gives that record its own, leaving the shared one empty', () => {
+    const a = record({ errors: NO_ERRORS });
+    const b = record({ id: 't2', errors: NO_ERRORS });
+    startAttempt(a, 0, 'me', 1_000);
+    failAttempt(a, { name: 'Error', message: 'boom' }, 5);
+    cancelRecord(b, { name: 'CancelledError', message: 'stop' }, 6);
+    expect(a.errors.map((e) => e.message)).toEqual(['boom']);
+    expect(b.errors.map((e) => e.message)).toEqual(['stop']);
+    expect(NO_ERRORS).toEqual([]);
+    expect(Object.isFrozen(NO_ERRORS)).toBe(true);
+  });
+
   test('a task retried with exponential backoff on an injected clock: attempts, delays, error history', () => {
     const clock = new ManualClock(0);
     const r = record();

@@ -1,0 +1,85 @@
+import type { IdRun } from './id-run.js';
+
+/** A run at least this big stays a run (found by position); a smaller one joins the map. */
+export const RUN_MIN = 4096;
+/** A run joins the map once fewer than this many of its values are left. */
+const RUN_FOLD = 256;
+
+/**
+ * Values by task id: a Map, plus big runs of consecutively minted ids found by position (`IdRun`),
+ * so adding a million new tasks at once hashes no id. Used by the index (its entries) and the
+ * memory store (its records).
+ */
+export class TaskTable<T extends { id: string }> {
+  readonly #map = new Map<string, T>();
+  readonly #runs: IdRun<T>[] = [];
+
+  get size(): number {
+    let size = this.#map.size;
+    for (const run of this.#runs) size += run.size;
+    return size;
+  }
+
+  get(id: string): T | undefined {
+    // An empty map is not asked: asking hashes the id, which costs more than finding it in a run.
+    const value = this.#map.size > 0 ? this.#map.get(id) : undefined;
+    if (value !== undefined || this.#runs.length === 0) return value;
+    for (const run of this.#runs) {
+      const held = run.get(id);
+      if (held) return held;
+    }
+    return undefined;
+  }
+
+  has(id: string): boolean {
+    return this.get(id) !== undefined;
+  }
+
+  /** Adds `value`, or replaces the value held under its id. */
+  set(value: T): void {
+    if (this.#runs.length > 0 && (this.#map.size === 0 || !this.#map.has(value.id))) for (const run of this.#runs) if (run.replace(value)) return;
+    this.#map.set(value.id, value);
+  }
+
+  /**
+   * Adds a run of values under ids that are new here (the caller knows: it minted them). A big run
+   * is kept as it is; a small one joins the map.
+   */
+  addRun(run: IdRun<T>): void {
+    if (run.size >= RUN_MIN) this.#runs.push(run);
+    else for (const value of run.values()) this.#map.set(value.id, value);
+  }
+
+  /** Deletes `id` from the map or the run holding it. A run with few values left joins the map. */
+  delete(id: string): boolean {
+    if (this.#map.size > 0 && this.#map.delete(id)) return true;
+    const runs = this.#runs;
+    for (let i = 0; i < runs.length; i++) {
+      const run = runs[i] as IdRun<T>;
+      if (!run.delete(id)) continue;
+      if (run.size < RUN_FOLD) {
+        runs.splice(i, 1);
+        for (const value of run.values()) this.#map.set(value.id, value);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /** Takes every value out, unordered. */
+  clear(): T[] {
+    const out = [...this.values()];
+    this.#map.clear();
+    this.#runs.length = 0;
+    return out;
+  }
+
+  values(): IterableIterator<T> {
+    return this.#runs.length === 0 ? this.#map.values() : this.#all();
+  }
+
+  *#all(): IterableIterator<T> {
+    yield* this.#map.values();
+    for (const run of this.#runs) yield* run.values();
+  }
+}
