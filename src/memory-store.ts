@@ -26,11 +26,15 @@ export class MemoryStore implements TaskStore {
       for (const record of records) if (TERMINAL_STATUSES.has(record.status)) this.#retention.note(record.id, record.status);
       return Promise.resolve();
     }
+    this.writeNow(records);
+    return Promise.resolve();
+  }
+
+  writeNow(records: readonly TaskRecord[]): void {
     for (const record of records) {
       this.#records.set(record);
       this.#retention.note(record.id, record.status);
     }
-    return Promise.resolve();
   }
 
   read(ids: readonly string[]): (TaskRecord | undefined)[] {

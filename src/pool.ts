@@ -61,7 +61,11 @@ export class Pool {
   #spawnTimer?: TimerHandle;
   #breakerUntil = 0;
   breakerError?: Error;
-  readonly #idleTimers = new Map<WorkerHandle, TimerHandle>();
+  /**
+   * Per worker: when it last went idle, and its idle timer. The timer is re-armed lazily: going idle
+   * again only moves `since`, and a timer that fires early waits out the rest.
+   */
+  readonly #idle = new Map<WorkerHandle, { since: number; timer?: TimerHandle }>();
   #closed = false;
   /** Task names from the first worker that answered. */
   names?: string[];
@@ -107,14 +111,17 @@ export class Pool {
     return out;
   }
 
-  /** Spawns workers so that `demand` ready tasks find one, within `max`. */
-  ensure(demand: number): void {
+  /**
+   * Spawns workers so that `demand` ready tasks find one, within `max`. `taken` says which workers
+   * without calls are spoken for all the same (the scheduler is about to send them some).
+   */
+  ensure(demand: number, taken?: (handle: WorkerHandle) => boolean): void {
     if (this.#closed || this.breakerOpen) return;
     let starting = 0;
     let usable = 0;
     for (const h of this.#handles) {
       if (h.state === 'starting') starting++;
-      else if (!h.doomed && h.state !== 'terminated' && h.calls.length === 0) usable++;
+      else if (!h.doomed && h.state !== 'terminated' && h.calls.length === 0 && !taken?.(h)) usable++;
     }
     // Someone waits for the task names and no worker is there to tell them.
     const forNames = this.#namesWaiters.length > 0 && this.#handles.size === 0 ? 1 : 0;
@@ -141,10 +148,10 @@ export class Pool {
       this.#nextId++,
       this.#factory,
       {
-        onOutcomes: (h, outcomes) => {
+        onOutcomes: (h, outcomes, now) => {
           this.#crashStreak = 0;
-          if (h.calls.length === 0) this.#armIdle(h);
-          this.#events.onOutcomes(h, outcomes);
+          if (h.calls.length === 0) this.#armIdle(h, now);
+          this.#events.onOutcomes(h, outcomes, now);
         },
         onProgress: (h, call, value) => this.#events.onProgress(h, call, value),
         onExit: (h, error, calls, expected) => this.#onExit(h, error, calls, expected),
@@ -173,25 +180,32 @@ export class Pool {
     return true;
   }
 
-  #armIdle(handle: WorkerHandle) {
-    const old = this.#idleTimers.get(handle);
-    if (old) this.#clock.clearTimer(old);
-    this.#idleTimers.set(
-      handle,
-      this.#clock.setTimer(() => {
-        this.#idleTimers.delete(handle);
-        if (handle.calls.length === 0 && handle.alive && this.#handles.size > this.options.min && handle.state === 'idle') {
-          this.terminate(handle, new Error('idle'));
-        }
-      }, this.options.idleMs),
-    );
+  #armIdle(handle: WorkerHandle, since = this.#clock.now()) {
+    const idle = this.#idle.get(handle);
+    if (!idle) this.#idleTimer(handle, { since }, this.options.idleMs);
+    else {
+      idle.since = since;
+      if (!idle.timer) this.#idleTimer(handle, idle, this.options.idleMs);
+    }
+  }
+
+  #idleTimer(handle: WorkerHandle, idle: { since: number; timer?: TimerHandle }, ms: number) {
+    this.#idle.set(handle, idle);
+    idle.timer = this.#clock.setTimer(() => {
+      idle.timer = undefined;
+      // Busy now: armed again when it next goes idle.
+      if (handle.calls.length > 0 || !handle.alive || handle.state !== 'idle') return;
+      const left = idle.since + this.options.idleMs - this.#clock.now();
+      if (left > 0) this.#idleTimer(handle, idle, left);
+      else if (this.#handles.size > this.options.min) this.terminate(handle, new Error('idle'));
+    }, ms);
   }
 
   #onExit(handle: WorkerHandle, error: Error, calls: InFlight[], expected: boolean) {
     this.#handles.delete(handle);
-    const t = this.#idleTimers.get(handle);
-    if (t) this.#clock.clearTimer(t);
-    this.#idleTimers.delete(handle);
+    const idle = this.#idle.get(handle);
+    if (idle?.timer) this.#clock.clearTimer(idle.timer);
+    this.#idle.delete(handle);
     const loadFailure = error.name === 'WorkerLoadError';
     if (loadFailure) {
       this.stats.loadFailures++;
@@ -260,8 +274,8 @@ export class Pool {
   close(): void {
     this.#closed = true;
     if (this.#spawnTimer) this.#clock.clearTimer(this.#spawnTimer);
-    for (const t of this.#idleTimers.values()) this.#clock.clearTimer(t);
-    this.#idleTimers.clear();
+    for (const idle of this.#idle.values()) if (idle.timer) this.#clock.clearTimer(idle.timer);
+    this.#idle.clear();
     for (const h of [...this.#handles]) h.terminate(new Error('scheduler closed'));
     this.#resolveNames(this.names);
   }

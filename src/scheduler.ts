@@ -17,6 +17,7 @@ import { type Metrics, SampleRing } from './metrics.js';
 import { openStore } from './open-store.js';
 import { acquireOwnerLock, liveOwners, type OwnerLock } from './owner-lock.js';
 import { normalizePoolOptions, Pool, type WorkerEventState } from './pool.js';
+import type { RunOutcome } from './protocol.js';
 import { planRecovery } from './recovery.js';
 import type { ListQuery, TaskStore } from './store.js';
 import { TaskHandle } from './task-handle.js';
@@ -103,6 +104,19 @@ export interface QueuePeek {
   seq: number;
 }
 
+/**
+ * The timeout of the call a worker runs. One timer per worker, re-armed lazily: a timer set for an
+ * earlier call's deadline is kept, and when it fires it waits out what is left of the current one's.
+ */
+interface TimeoutWatch {
+  /** The call being timed, if any. */
+  call?: InFlight;
+  deadline: number;
+  timer?: TimerHandle;
+  /** The deadline `timer` was set for. */
+  timerAt: number;
+}
+
 /** A task taken out of the index and given (or about to be given) to a worker. */
 interface Active {
   entry: IndexEntry;
@@ -129,7 +143,13 @@ const OPTIONS_SEEN_MAX = 64;
 /** Main-thread work `enqueueMany` does before it yields to the event loop, well under a 50 ms long task. */
 const SLICE_MS = 8;
 
+/** Finished tasks between retention trims. */
+const TRIM_EVERY = 256;
+/** The same for a store with synchronous writes, whose trim is cheap: small steps, so none holds the main thread long. */
+const TRIM_EVERY_SYNC = 32;
+
 let schedulerCounter = 0;
+const RESOLVED = Promise.resolve();
 
 /** An `enqueueMany` call's tasks, built before anything is stored: all in item order. */
 interface Batch {
@@ -148,6 +168,11 @@ interface TaskSettings {
   timeoutMs: number;
   runAt: number;
   retry: NormalizedRetry;
+}
+
+function storageError(error: unknown, count: number): Error {
+  if ((error as Error)?.name === 'StorageError') return error as Error;
+  return new StorageError(`could not store ${count} task(s): ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }
 
 function checkTaskName(name: unknown, what: string): void {
@@ -179,7 +204,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   readonly #signalCleanups = new Map<string, () => void>();
   readonly #avgCost = new Map<string, number>();
   readonly #workerCost = new Map<WorkerHandle, number>();
-  readonly #timeouts = new Map<WorkerHandle, { call: InFlight; timer: TimerHandle }>();
+  readonly #timeouts = new Map<WorkerHandle, TimeoutWatch>();
   readonly #graceTimers = new Map<WorkerHandle, TimerHandle>();
   readonly #defaults: { timeoutMs: number; retry: NormalizedRetry; priority: IndexEntry['priority'] };
   readonly #retention: { completed: number; failed: number };
@@ -205,6 +230,9 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   /** Calls reserved for a worker whose records are being read or whose running state is being written. */
   readonly #pendingSend = new Map<WorkerHandle, Set<Active>>();
   #drainWaiters: (() => void)[] = [];
+  /** Tells and worker events waiting for the end of the current step (see `#hold`). */
+  #held: (() => void)[] | undefined;
+  #holding = false;
   #terminalSinceTrim = 0;
   #trimming = false;
   readonly #counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, retried: 0 };
@@ -241,7 +269,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         this.dispatchEvent(new WarningEvent(error));
         this.#schedulePump();
       },
-      onOutcomes: (h, outcomes) => this.#onOutcomes(h, outcomes),
+      onOutcomes: (h, outcomes, now) => this.#onOutcomes(h, outcomes, now),
       onProgress: (_h, call, value) => this.#onProgress(call, value),
       onExit: (h, error, calls) => this.#onExit(h, error, calls),
     }, this.#clock);
@@ -276,10 +304,24 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
    * `DataCloneError`, `TypeError` for a bad option, `QueueFullError`, `SchedulerClosedError`,
    * `StorageError` when the write fails.
    */
-  async enqueue<N extends TaskName<T>>(
+  enqueue<N extends TaskName<T>>(name: N, input: TaskInput<T, N>, options?: EnqueueOptions): Promise<TaskHandle<TaskOutput<T, N>>> {
+    // The common call, without options, needs no await before the commit: no async frame of its own.
+    if (options === undefined && !this.#closing) {
+      let record: TaskRecord;
+      try {
+        record = this.#prepare(name, input, undefined);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return this.#commitOne(record, undefined) as Promise<TaskHandle<TaskOutput<T, N>>>;
+    }
+    return this.#enqueue(name, input, options);
+  }
+
+  async #enqueue<N extends TaskName<T>>(
     name: N,
     input: TaskInput<T, N>,
-    options: EnqueueOptions = {},
+    options: EnqueueOptions | undefined,
   ): Promise<TaskHandle<TaskOutput<T, N>>> {
     if (this.#closing) throw new SchedulerClosedError(`scheduler "${this.name}" is closed; enqueue("${name}") rejected`);
     const opts = checkObject('options', options) as EnqueueOptions | undefined;
@@ -309,9 +351,12 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   async #commitOne(record: TaskRecord, signal: AbortSignal | undefined): Promise<TaskHandle> {
     this.#enqueuesInFlight++;
     try {
-      await this.#checkNames([record.name]);
+      const known = this.#pool.names;
+      if (known) this.#checkKnownName(known, record.name);
+      else await this.#checkNames([record.name]);
       this.#checkRoom(1);
-      await this.#write([record]);
+      const writing = this.#writeOne(record);
+      if (writing) await writing;
       const handle = this.#handleFor(record);
       this.#indexNew(record);
       if (signal) this.#linkSignal(record.id, signal);
@@ -472,13 +517,28 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     };
   }
 
-  async #checkNames(names: string[]): Promise<void> {
-    const known = this.#pool.names ?? (await this.#pool.taskNames());
-    // Unknown until a worker answers: then the task is accepted and fails at dispatch, never hangs.
-    if (!known) return;
-    for (const name of names)
-      if (!known.includes(name))
-        throw new UnknownTaskError(`no task named "${name}" in the worker module (it defines ${known.map((n) => `"${n}"`).join(', ') || 'none'})`);
+  /** Throws at once when the module's names are known; otherwise returns the wait for them. */
+  #checkNames(names: string[]): Promise<void> | undefined {
+    const known = this.#pool.names;
+    if (known) {
+      this.#checkKnownNames(known, names);
+      return undefined;
+    }
+    return this.#pool.taskNames().then((found) => {
+      // Unknown until a worker answers: then the task is accepted and fails at dispatch, never hangs.
+      if (found) this.#checkKnownNames(found, names);
+    });
+  }
+
+  #checkKnownNames(known: string[], names: string[]): void {
+    for (const name of names) this.#checkKnownName(known, name);
+  }
+
+  #checkKnownName(known: string[], name: string): void {
+    if (!known.includes(name))
+      throw new UnknownTaskError(
+        `no task named "${name}" in the worker module (it defines ${known.map((n) => `"${n}"`).join(', ') || 'none'})`,
+      );
   }
 
   #checkRoom(n: number): void {
@@ -488,12 +548,22 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     if (this.#closing) throw new SchedulerClosedError(`scheduler "${this.name}" is closed`);
   }
 
+  /** `#write` of one record, committed at once (returning undefined) by a store with `writeNow` and nothing in flight. */
+  #writeOne(record: TaskRecord): Promise<void> | undefined {
+    if (!this.#store.writeNow || this.#writesInFlight > 0) return this.#write([record]);
+    try {
+      this.#store.writeNow([record]);
+    } catch (error) {
+      throw storageError(error, 1);
+    }
+    return undefined;
+  }
+
   async #write(records: TaskRecord[], minted?: MintedIds): Promise<void> {
     try {
       await this.#store.write(records, minted);
     } catch (error) {
-      if ((error as Error)?.name === 'StorageError') throw error;
-      throw new StorageError(`could not store ${records.length} task(s): ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      throw storageError(error, records.length);
     }
   }
 
@@ -508,7 +578,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   #indexNew(record: TaskRecord): void {
     this.#counts.submitted++;
     if (record.key !== undefined) this.#keys.set(record.key, record.id);
-    this.#index.add(entryOf(record), this.#clock.now());
+    // Its creation time will do for now: an entry found delayed that is in fact due is promoted by the next pump.
+    this.#index.add(entryOf(record), record.createdAt);
     this.#emit('enqueued', record);
     this.#schedulePump();
   }
@@ -524,10 +595,24 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   #schedulePump(): void {
     if (this.#pumpQueued || this.#closed) return;
     this.#pumpQueued = true;
-    queueMicrotask(() => {
-      this.#pumpQueued = false;
-      this.#pump();
-    });
+    RESOLVED.then(this.#queuedPump);
+  }
+
+  /** A promise reaction is a cheaper microtask than `queueMicrotask`, a call into the DOM. */
+  readonly #queuedPump = (): void => {
+    this.#pumpQueued = false;
+    this.#pump();
+  };
+
+  /** Least loaded first, stable. An insertion sort: pools are small, and `Array.prototype.sort` allocates. */
+  #sortByLoad(workers: WorkerHandle[]): void {
+    for (let i = 1; i < workers.length; i++) {
+      const worker = workers[i] as WorkerHandle;
+      const load = this.#workerCost.get(worker) ?? 0;
+      let j = i - 1;
+      for (; j >= 0 && (this.#workerCost.get(workers[j] as WorkerHandle) ?? 0) > load; j--) workers[j + 1] = workers[j] as WorkerHandle;
+      workers[j + 1] = worker;
+    }
   }
 
   #costOf(name: string): number {
@@ -537,30 +622,46 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   /** Hands ready tasks to workers: most urgent first, least-loaded worker first. */
   #pump(): void {
     if (this.#closed) return;
+    const outer = this.#hold();
+    try {
+      this.#pumpStep();
+    } finally {
+      if (outer) this.#release();
+    }
+  }
+
+  #pumpStep(): void {
+    if (this.#index.size === 0) {
+      if (this.#wakeTimer) this.#armWake(this.#clock.now());
+      this.#checkDrained();
+      return;
+    }
     const now = this.#clock.now();
     if (!this.#paused) {
       const retiring = this.#pool.retiring();
       const workers = retiring.size ? this.#pool.available().filter((w) => !retiring.has(w)) : this.#pool.available();
-      const batches = new Map<WorkerHandle, IndexEntry[]>();
+      /** What each worker gets, by its position in `workers`. */
+      let batches: (IndexEntry[] | undefined)[] | undefined;
       if (workers.length > 0) {
         // Round-robin over workers, least loaded first. A worker already busy takes another call only
         // while the work expected to wait inside it stays under PIPELINE_BUDGET_MS, so a task enqueued
         // later at a higher priority never waits behind more than about that much queued work.
-        workers.sort((a, b) => (this.#workerCost.get(a) ?? 0) - (this.#workerCost.get(b) ?? 0));
+        this.#sortByLoad(workers);
         for (;;) {
           let gave = false;
-          for (const worker of workers) {
+          for (let w = 0; w < workers.length; w++) {
+            const worker = workers[w] as WorkerHandle;
             const top = this.#index.peek(now);
             if (!top) break;
-            const queued = worker.calls.length + (this.#pendingSend.get(worker)?.size ?? 0) + (batches.get(worker)?.length ?? 0);
+            const batch = batches?.[w];
+            const queued = worker.calls.length + (this.#pendingSend.get(worker)?.size ?? 0) + (batch?.length ?? 0);
             const load = this.#workerCost.get(worker) ?? 0;
             const cost = this.#costOf(top.name);
             if (queued > 0 && (queued >= PIPELINE_MAX || load + cost > PIPELINE_BUDGET_MS)) continue;
             this.#index.next(now);
             this.#workerCost.set(worker, load + cost);
-            let batch = batches.get(worker);
-            if (!batch) batches.set(worker, (batch = []));
-            batch.push(top);
+            if (batch) batch.push(top);
+            else (batches ??= new Array(workers.length))[w] = [top];
             gave = true;
           }
           if (!gave) break;
@@ -568,39 +669,45 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       } else if (this.#pool.breakerOpen && this.#pool.breakerError) {
         this.#failReady(this.#pool.breakerError, now);
       }
-      for (const [worker, entries] of batches) this.#dispatch(worker, entries);
+      if (batches)
+        for (let w = 0; w < workers.length; w++) {
+          const entries = batches[w];
+          if (entries) this.#dispatch(workers[w] as WorkerHandle, entries, now);
+        }
       if (this.#store.prefetch && this.#index.size > 0) this.#store.prefetch(this.#index.upcoming(PREFETCH_AHEAD, now).map((e) => e.id));
       const ready = this.#index.readyCount(now);
-      if (ready > 0) this.#pool.ensure(ready);
+      if (ready > 0) this.#pool.ensure(ready, this.#reserved);
     }
     this.#armWake(now);
     this.#checkDrained();
   }
 
-  #dispatch(worker: WorkerHandle, entries: IndexEntry[]): void {
-    const ids = entries.map((e) => e.id);
-    let pending = this.#pendingSend.get(worker);
-    if (!pending) this.#pendingSend.set(worker, (pending = new Set()));
-    const reserved = pending;
-    const actives: Active[] = entries.map((entry) => {
+  #dispatch(worker: WorkerHandle, entries: IndexEntry[], now: number): void {
+    const ids: string[] = new Array(entries.length);
+    const actives: Active[] = new Array(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as IndexEntry;
       const active: Active = { entry, prior: 'queued', worker };
       this.#active.set(entry.id, active);
-      reserved.add(active);
-      return active;
-    });
+      ids[i] = entry.id;
+      actives[i] = active;
+    }
     const read = this.#store.read(ids);
-    if (Array.isArray(read)) this.#send(worker, actives, read);
-    else
-      read.then(
-        (records) => this.#send(worker, actives, records),
-        (error) => {
-          this.#warn(new StorageError(`could not read ${ids.length} task(s) to run them`, { cause: error }));
-          for (const a of actives) {
-            reserved.delete(a);
-            if (this.#active.get(a.entry.id) === a) this.#requeue(a);
-          }
-        },
-      );
+    if (Array.isArray(read)) {
+      this.#send(worker, actives, read, now);
+      return;
+    }
+    const reserved = this.#reserve(worker, actives);
+    read.then(
+      (records) => this.#send(worker, actives, records, this.#clock.now()),
+      (error) => {
+        this.#warn(new StorageError(`could not read ${ids.length} task(s) to run them`, { cause: error }));
+        for (const a of actives) {
+          reserved.delete(a);
+          if (this.#active.get(a.entry.id) === a) this.#requeue(a);
+        }
+      },
+    );
   }
 
   /**
@@ -608,84 +715,123 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
    * state is written. The worker gets the calls only after that write commits (`#transmit`), so a
    * task found `running` after a crash was really handed to a worker: stalls are counted, never missed.
    */
-  #send(worker: WorkerHandle, actives: Active[], records: (TaskRecord | undefined)[]): void {
-    const now = this.#clock.now();
+  #send(worker: WorkerHandle, actives: Active[], records: (TaskRecord | undefined)[], now: number): void {
     const reserved = this.#pendingSend.get(worker);
-    const starting: Active[] = [];
+    // The calls that start, copied out only once one does not (most often all do).
+    let starting: Active[] | undefined;
     for (let i = 0; i < actives.length; i++) {
       const active = actives[i] as Active;
-      // While the read was pending, the worker may have exited (its reservations went back to the index) or close() let it go.
-      if (this.#active.get(active.entry.id) !== active) {
-        reserved?.delete(active);
-        continue;
-      }
-      const record = records[i];
-      if (!record || TERMINAL_STATUSES.has(record.status)) {
-        reserved?.delete(active);
-        this.#active.delete(active.entry.id);
-        active.pendingCancel?.done(false);
-        continue;
-      }
-      active.record = record;
-      active.prior = record.status === 'retrying' ? 'retrying' : 'queued';
-      if (active.pendingCancel) {
-        reserved?.delete(active);
-        this.#active.delete(record.id);
-        this.#cancelled(record, active.pendingCancel.error);
-        active.pendingCancel.done(true);
-        continue;
-      }
-      if (!worker.alive || worker.doomed) {
-        reserved?.delete(active);
-        this.#requeue(active);
-        continue;
-      }
-      startAttempt(record, now, this.#owner, LEASE_MS);
-      starting.push(active);
-      this.#handles.get(record.id)?._setStatus('running');
+      if (this.#start(worker, active, records[i], reserved, now)) starting?.push(active);
+      else starting ??= actives.slice(0, i);
     }
-    if (starting.length === 0) {
+    const calls = starting ?? actives;
+    if (calls.length === 0) {
       this.#schedulePump();
       return;
     }
-    this.#persist(starting.map((a) => a.record as TaskRecord)).then(() => this.#transmit(worker, starting));
+    const running = starting ? starting.map((a) => a.record as TaskRecord) : (records as TaskRecord[]);
+    const committed = this.#persist(running);
+    if (committed) {
+      this.#reserve(worker, calls);
+      committed.then(() => this.#transmit(worker, calls, running, this.#clock.now()));
+    } else this.#transmit(worker, calls, running, now);
   }
 
-  /** Phase two: the running state is committed; hand the calls that are still ours to the worker. */
-  #transmit(worker: WorkerHandle, starting: Active[]): void {
+  /** Starts `active`'s attempt on `record`, or drops it (gone, finished, cancelled, or its worker gone). */
+  #start(worker: WorkerHandle, active: Active, record: TaskRecord | undefined, reserved: Set<Active> | undefined, now: number): boolean {
+    // While the read was pending, the worker may have exited (its reservations went back to the index) or close() let it go.
+    if (this.#active.get(active.entry.id) !== active) {
+      reserved?.delete(active);
+      return false;
+    }
+    if (!record || TERMINAL_STATUSES.has(record.status)) {
+      reserved?.delete(active);
+      this.#active.delete(active.entry.id);
+      active.pendingCancel?.done(false);
+      return false;
+    }
+    active.record = record;
+    active.prior = record.status === 'retrying' ? 'retrying' : 'queued';
+    if (active.pendingCancel) {
+      reserved?.delete(active);
+      this.#active.delete(record.id);
+      this.#cancelled(record, active.pendingCancel.error);
+      active.pendingCancel.done(true);
+      return false;
+    }
+    if (!worker.alive || worker.doomed) {
+      reserved?.delete(active);
+      this.#requeue(active);
+      return false;
+    }
+    startAttempt(record, now, this.#owner, LEASE_MS);
+    this.#handles.get(record.id)?._setStatus('running');
+    return true;
+  }
+
+  /**
+   * Phase two: the running state is committed; hand the calls that are still ours to the worker.
+   * `records[i]` is `starting[i]`'s. The message goes first, bookkeeping after: that overlaps with
+   * the worker's turn.
+   */
+  #transmit(worker: WorkerHandle, starting: Active[], records: TaskRecord[], now: number): void {
     const reserved = this.#pendingSend.get(worker);
-    const requests: { id: string; name: string; input: unknown; attempt: number }[] = [];
-    const sending: Active[] = [];
-    for (const active of starting) {
+    // As in #send: copied out only once a call drops out.
+    let sending: Active[] | undefined;
+    let requests: TaskRecord[] | undefined;
+    for (let i = 0; i < starting.length; i++) {
+      const active = starting[i] as Active;
       reserved?.delete(active);
       // Cancelled, or sent back to the index by the worker's exit, while the write was in flight.
-      if (this.#active.get(active.entry.id) !== active || !active.record) continue;
-      if (!worker.alive || worker.doomed) {
-        this.#requeue(active);
-        continue;
+      const ours = this.#active.get(active.entry.id) === active && active.record !== undefined;
+      const usable = worker.alive && !worker.doomed;
+      if (ours && !usable) this.#requeue(active);
+      if (!ours || !usable) {
+        sending ??= starting.slice(0, i);
+        requests ??= records.slice(0, i);
+      } else if (sending && requests) {
+        sending.push(active);
+        requests.push(records[i] as TaskRecord);
       }
-      const record = active.record;
-      requests.push({ id: record.id, name: record.name, input: record.input, attempt: record.attempt });
-      sending.push(active);
     }
-    if (requests.length === 0) {
+    const toSend = requests ?? records;
+    if (toSend.length === 0) {
       this.#schedulePump();
       return;
     }
+    const sent = sending ?? starting;
     const wasIdle = worker.calls.length === 0;
-    const calls = worker.send(requests);
-    for (let i = 0; i < calls.length; i++) (sending[i] as Active).call = calls[i];
+    const calls = worker.send(toSend, now);
+    for (let i = 0; i < calls.length; i++) (sent[i] as Active).call = calls[i];
     this.#recomputeCost(worker);
-    if (wasIdle) this.#emitWorker(worker, 'busy', requests[0]?.id);
+    if (wasIdle) this.#emitWorker(worker, 'busy', toSend[0]?.id);
     this.#noteHead(worker);
   }
+
+  /**
+   * Counts calls against `worker` while their records are read or their running state written,
+   * asynchronously. (A synchronous read and write need no reservation: nothing runs in between.)
+   */
+  #reserve(worker: WorkerHandle, actives: Active[]): Set<Active> {
+    let reserved = this.#pendingSend.get(worker);
+    if (!reserved) this.#pendingSend.set(worker, (reserved = new Set()));
+    for (const active of actives) reserved.add(active);
+    return reserved;
+  }
+
+  /** Whether calls are reserved for `worker` (being read or their running state written). */
+  readonly #reserved = (worker: WorkerHandle): boolean => (this.#pendingSend.get(worker)?.size ?? 0) > 0;
 
   /** Expected work on `worker`: the sum of the average run time of each call it holds. */
   #recomputeCost(worker: WorkerHandle): void {
     let total = 0;
-    for (const call of worker.calls) if (!call.abandoned) total += this.#costOf(call.request.name);
+    const calls = worker.calls;
+    for (let i = 0; i < calls.length; i++) {
+      const call = calls[i] as InFlight;
+      if (!call.abandoned) total += this.#costOf(call.request.name);
+    }
     const reserved = this.#pendingSend.get(worker);
-    if (reserved) for (const a of reserved) total += this.#costOf(a.entry.name);
+    if (reserved?.size) for (const a of reserved) total += this.#costOf(a.entry.name);
     this.#workerCost.set(worker, total);
   }
 
@@ -749,21 +895,41 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   /** Emits `started` for the call now running on `worker`, and arms its timeout. */
   #noteHead(worker: WorkerHandle): void {
     const head = worker.calls[0];
-    const armed = this.#timeouts.get(worker);
-    if (armed && armed.call !== head) {
-      this.#clock.clearTimer(armed.timer);
-      this.#timeouts.delete(worker);
-    }
+    const watch = this.#timeouts.get(worker);
+    if (watch && watch.call !== head) watch.call = undefined;
     if (!head || head.startedAt === undefined || head.abandoned) return;
     const active = this.#active.get(head.request.id);
     if (!active?.record || active.call !== head) return;
     this.#markStarted(active, head.startedAt);
     const timeoutMs = active.record.timeoutMs;
-    if (timeoutMs > 0 && !this.#timeouts.has(worker)) {
-      const remaining = head.startedAt + timeoutMs - this.#clock.now();
-      const timer = this.#clock.setTimer(() => this.#onTimeout(worker, head), remaining);
-      this.#timeouts.set(worker, { call: head, timer });
+    if (timeoutMs > 0 && watch?.call !== head) this.#watchTimeout(worker, watch, head, head.startedAt + timeoutMs);
+  }
+
+  #watchTimeout(worker: WorkerHandle, existing: TimeoutWatch | undefined, call: InFlight, deadline: number): void {
+    let watch = existing;
+    if (!watch) this.#timeouts.set(worker, (watch = { deadline, timerAt: Number.POSITIVE_INFINITY }));
+    watch.call = call;
+    watch.deadline = deadline;
+    if (watch.timer) {
+      if (watch.timerAt <= deadline) return;
+      this.#clock.clearTimer(watch.timer);
     }
+    this.#armTimeout(worker, watch);
+  }
+
+  #armTimeout(worker: WorkerHandle, watch: TimeoutWatch): void {
+    const at = watch.deadline;
+    watch.timerAt = at;
+    watch.timer = this.#clock.setTimer(() => {
+      watch.timer = undefined;
+      const call = watch.call;
+      if (!call) return;
+      if (at < watch.deadline) this.#armTimeout(worker, watch);
+      else {
+        watch.call = undefined;
+        this.#onTimeout(worker, call);
+      }
+    }, at - this.#clock.now());
   }
 
   #markStarted(active: Active, startedAt: number): void {
@@ -774,10 +940,18 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     this.#emit('started', active.record);
   }
 
-  #onOutcomes(worker: WorkerHandle, outcomes: { call: InFlight; outcome: import('./protocol.js').RunOutcome }[]): void {
-    const now = this.#clock.now();
+  #onOutcomes(worker: WorkerHandle, outcomes: { call: InFlight; outcome: RunOutcome }[], now: number): void {
+    const outer = this.#hold();
+    try {
+      this.#applyOutcomes(worker, outcomes, now);
+    } finally {
+      if (outer) this.#release();
+    }
+  }
+
+  #applyOutcomes(worker: WorkerHandle, outcomes: { call: InFlight; outcome: RunOutcome }[], now: number): void {
     const changed: TaskRecord[] = [];
-    const failures = new Map<TaskRecord, FailureOutcome>();
+    let failures: Map<TaskRecord, FailureOutcome> | undefined;
     for (const { call, outcome } of outcomes) {
       const name = call.request.name;
       const prev = this.#avgCost.get(name);
@@ -789,13 +963,13 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       this.#active.delete(record.id);
       this.#runMs.add(outcome.runMs);
       if (outcome.ok) completeAttempt(record, outcome.value, now);
-      else failures.set(record, failAttempt(record, outcome.error, now, this.#backoffFns.get(record.id), this.#random));
+      else (failures ??= new Map()).set(record, failAttempt(record, outcome.error, now, this.#backoffFns.get(record.id), this.#random));
       changed.push(record);
     }
     // Persist, then tell: results and events follow the commit.
     this.#persist(changed);
     for (const record of changed) {
-      const failure = failures.get(record);
+      const failure = failures?.get(record);
       if (failure) this.#afterFailure(record, failure, record.errors[record.errors.length - 1] as SerializedError);
       else {
         this.#counts.completed++;
@@ -838,7 +1012,6 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   }
 
   #onTimeout(worker: WorkerHandle, call: InFlight): void {
-    this.#timeouts.delete(worker);
     const active = this.#active.get(call.request.id);
     if (!active?.record || active.call !== call || call.abandoned) return;
     const record = active.record;
@@ -888,7 +1061,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
 
   #onExit(worker: WorkerHandle, error: Error, calls: InFlight[]): void {
     const timeout = this.#timeouts.get(worker);
-    if (timeout) this.#clock.clearTimer(timeout.timer);
+    if (timeout?.timer) this.#clock.clearTimer(timeout.timer);
     this.#timeouts.delete(worker);
     this.#undoom(worker);
     this.#workerCost.delete(worker);
@@ -936,7 +1109,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       cleanup();
       this.#signalCleanups.delete(record.id);
     }
-    if (++this.#terminalSinceTrim >= 256) this.#scheduleTrim();
+    if (++this.#terminalSinceTrim >= (this.#store.writeNow ? TRIM_EVERY_SYNC : TRIM_EVERY)) this.#scheduleTrim();
     this.#checkDrained();
   }
 
@@ -1262,7 +1435,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       }
       this.#closed = true;
       if (this.#wakeTimer) this.#clock.clearTimer(this.#wakeTimer);
-      for (const t of this.#timeouts.values()) this.#clock.clearTimer(t.timer);
+      for (const t of this.#timeouts.values()) if (t.timer) this.#clock.clearTimer(t.timer);
       for (const t of this.#graceTimers.values()) this.#clock.clearTimer(t);
       this.#pool.close();
       await this.#committed;
@@ -1277,10 +1450,21 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
 
   /**
    * Writes state changes behind the action (group-committed by the store). Returns the commit of
-   * everything requested so far; a failed write is reported as a warning, never thrown.
+   * everything requested so far, or undefined when all of it is committed already (a store with
+   * `writeNow` and no write in flight); a failed write is reported as a warning, never thrown.
    */
-  #persist(records: TaskRecord[]): Promise<void> {
-    if (records.length === 0) return this.#committed;
+  #persist(records: TaskRecord[]): Promise<void> | undefined {
+    if (this.#writesInFlight === 0) {
+      if (records.length === 0) return undefined;
+      if (this.#store.writeNow) {
+        try {
+          this.#store.writeNow(records);
+        } catch (error) {
+          this.#warn(new StorageError(`could not persist ${records.length} task state change(s)`, { cause: error }));
+        }
+        return undefined;
+      }
+    } else if (records.length === 0) return this.#committed;
     this.#writesInFlight++;
     const write = this.#store.write(records).then(
       () => {
@@ -1302,7 +1486,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
    */
   #tell(fn: () => void): void {
     if (this.#writesInFlight === 0 && this.#tellsPending === 0) {
-      fn();
+      if (this.#holding) (this.#held ??= []).push(fn);
+      else fn();
       return;
     }
     this.#tellsPending++;
@@ -1311,6 +1496,34 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       fn();
       this.#checkDrained();
     });
+  }
+
+  /**
+   * Starts a step (a pump, a batch of outcomes) unless one is under way; returns whether it did.
+   * Until `#release`, tells and worker events are held, then run in order: no listener runs in the
+   * middle of a step, and none sees its state half-changed.
+   */
+  #hold(): boolean {
+    if (this.#holding) return false;
+    this.#holding = true;
+    return true;
+  }
+
+  #release(): void {
+    this.#holding = false;
+    const held = this.#held;
+    if (!held) return;
+    this.#held = undefined;
+    for (const fn of held) {
+      try {
+        fn();
+      } catch (error) {
+        // One failing tell must not cost the others theirs; the error still surfaces, as uncaught.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
   }
 
   #scheduleTrim(): void {
@@ -1343,7 +1556,10 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   }
 
   #emitWorker(worker: WorkerHandle, state: WorkerEventState, taskId?: string, error?: Error): void {
-    if (this.listens('worker')) this.dispatchEvent(new WorkerEvent(worker.id, state, { taskId, error }));
+    if (!this.listens('worker')) return;
+    const event = new WorkerEvent(worker.id, state, { taskId, error });
+    if (this.#holding) (this.#held ??= []).push(() => this.dispatchEvent(event));
+    else this.dispatchEvent(event);
   }
 }
 

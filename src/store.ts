@@ -31,6 +31,12 @@ export interface TaskStore {
    * it: a store may then hold them by position instead of hashing every id.
    */
   write(records: readonly TaskRecord[], minted?: MintedIds): Promise<void>;
+  /**
+   * Optional, for a store whose writes are synchronous: `write` that has committed by the time it
+   * returns (throws instead of rejecting). When no `write` is in flight, the scheduler writes state
+   * changes through it and acts on them in the same turn.
+   */
+  writeNow?(records: readonly TaskRecord[]): void;
   /** Records by id, in order; `undefined` for unknown ids. Synchronous where the store can be. */
   read(ids: readonly string[]): (TaskRecord | undefined)[] | Promise<(TaskRecord | undefined)[]>;
   /**

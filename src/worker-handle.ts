@@ -1,6 +1,18 @@
-import { type Remote, transfer, wrap } from 'comlink';
+import { type Remote, wrap } from 'comlink';
 import { WorkerCrashedError, WorkerLoadError } from './errors.js';
-import type { HandshakeReply, PortReport, PortRequest, RunOutcome, RunRequest, WorkerApi } from './protocol.js';
+import {
+  ABORT,
+  DONE,
+  DONE_STRIDE,
+  type HandshakeReply,
+  PROGRESS,
+  RUN,
+  RUN_STRIDE,
+  type RunOutcome,
+  type RunRequest,
+  type WireAbort,
+  type WorkerApi,
+} from './protocol.js';
 import type { SerializedError } from './types.js';
 
 export type WorkerState = 'starting' | 'idle' | 'busy' | 'terminated';
@@ -15,8 +27,8 @@ export interface InFlight {
 }
 
 export interface WorkerHandleEvents {
-  /** Outcomes of calls, in the order the worker finished them. */
-  onOutcomes(handle: WorkerHandle, outcomes: { call: InFlight; outcome: RunOutcome }[]): void;
+  /** Outcomes of calls, in the order the worker finished them; `now` is when they arrived. */
+  onOutcomes(handle: WorkerHandle, outcomes: { call: InFlight; outcome: RunOutcome }[], now: number): void;
   onProgress(handle: WorkerHandle, call: InFlight, value: number): void;
   /**
    * The worker is gone. `calls` are those it still had, oldest first: the first was running,
@@ -40,13 +52,8 @@ export class WorkerHandle {
   state: WorkerState = 'starting';
   /** Calls sent, oldest first. The first one is running; the others wait inside the worker. */
   readonly calls: InFlight[] = [];
-  readonly #byCallId = new Map<number, InFlight>();
   readonly #worker: Worker;
   readonly #remote: Remote<WorkerApi>;
-  /** The hot path: run/abort out, outcomes/progress in, one plain message each (see protocol.ts). */
-  readonly #port: MessagePort;
-  /** The port's other end, handed to the worker by the handshake. */
-  #workerPort: MessagePort | undefined;
   readonly #events: WorkerHandleEvents;
   readonly #lockAbort = new AbortController();
   readonly #now: () => number;
@@ -64,21 +71,16 @@ export class WorkerHandle {
     this.#now = now;
     this.#worker = factory();
     this.#remote = wrap<WorkerApi>(this.#worker);
-    const channel = new MessageChannel();
-    this.#port = channel.port1;
-    this.#workerPort = channel.port2;
   }
 
-  #onReport(report: PortReport): void {
-    if (report.type === 'done') this.#onDone(report.outcomes);
-    else {
-      const call = this.#byCallId.get(report.callId);
-      if (call && !call.abandoned) this.#events.onProgress(this, call, report.value);
+  /** Hot-path reports (see protocol.ts); Comlink's replies, objects, are left to Comlink. */
+  #onMessage(data: unknown): void {
+    if (!Array.isArray(data)) return;
+    if (data[0] === DONE) this.#onDone(data);
+    else if (data[0] === PROGRESS) {
+      const call = this.#find(data[1] as number, 0);
+      if (call && !call.abandoned) this.#events.onProgress(this, call, data[2] as number);
     }
-  }
-
-  #post(message: PortRequest): void {
-    this.#port.postMessage(message);
   }
 
   /** Resolves once the worker loaded and answered; rejects with WorkerLoadError otherwise. */
@@ -109,13 +111,8 @@ export class WorkerHandle {
       this.#worker.addEventListener('messageerror', () => {
         this.#exit(new WorkerCrashedError(`worker ${this.id} received a message it could not deserialize`), false);
       });
-      this.#port.onmessage = (event: MessageEvent<PortReport>) => this.#onReport(event.data);
-      this.#port.onmessageerror = () => {
-        this.#exit(new WorkerCrashedError(`worker ${this.id} sent a message that could not be deserialized`), false);
-      };
-      const port = this.#workerPort as MessagePort;
-      this.#workerPort = undefined;
-      this.#remote.hello(lockName, transfer(port, [port])).then(
+      this.#worker.addEventListener('message', (event) => this.#onMessage(event.data));
+      this.#remote.hello(lockName).then(
         (reply) => {
           if (settled) return;
           settled = true;
@@ -140,40 +137,51 @@ export class WorkerHandle {
       });
   }
 
-  /** Sends calls; they run in order after what the worker already has. */
-  send(requests: Omit<RunRequest, 'callId'>[]): InFlight[] {
-    const batch: RunRequest[] = [];
-    const sent: InFlight[] = [];
+  /** Sends calls; they run in order after what the worker already has. `now` is the current time, if known. */
+  send(requests: Omit<RunRequest, 'callId'>[], now?: number): InFlight[] {
+    const message: unknown[] = new Array(1 + RUN_STRIDE * requests.length);
+    message[0] = RUN;
+    const sent: InFlight[] = new Array(requests.length);
     const wasIdle = this.calls.length === 0;
-    for (const r of requests) {
-      const request = { ...r, callId: this.#nextCallId++ } as RunRequest;
-      const call: InFlight = { request };
+    for (let i = 0, at = 1; i < requests.length; i++, at += RUN_STRIDE) {
+      const r = requests[i] as Omit<RunRequest, 'callId'>;
+      const callId = this.#nextCallId++;
+      const call: InFlight = { request: { callId, id: r.id, name: r.name, input: r.input, attempt: r.attempt } };
       this.calls.push(call);
-      this.#byCallId.set(request.callId, call);
-      batch.push(request);
-      sent.push(call);
+      message[at] = callId;
+      message[at + 1] = r.id;
+      message[at + 2] = r.name;
+      message[at + 3] = r.input;
+      message[at + 4] = r.attempt;
+      sent[i] = call;
     }
-    if (wasIdle && this.calls[0]) this.calls[0].startedAt = this.#now();
+    if (wasIdle && this.calls[0]) this.calls[0].startedAt = now ?? this.#now();
     this.state = 'busy';
-    this.#post({ type: 'run', batch });
+    this.#worker.postMessage(message);
     return sent;
   }
 
   abort(call: InFlight, reason: SerializedError): void {
     call.abandoned = true;
-    if (!this.#exited) this.#post({ type: 'abort', callId: call.request.callId, reason });
+    if (!this.#exited) this.#worker.postMessage([ABORT, call.request.callId, reason] satisfies WireAbort);
   }
 
-  #onDone(outcomes: RunOutcome[]) {
+  /** A done message: `DONE_STRIDE` slots per outcome after the tag. */
+  #onDone(data: unknown[]) {
     if (this.#exited) return;
     const now = this.#now();
     const finished: { call: InFlight; outcome: RunOutcome }[] = [];
     // Calls finish in order: count the finished ones off the front and drop them in one splice.
     let done = 0;
-    for (const outcome of outcomes) {
-      const call = this.#byCallId.get(outcome.callId);
+    for (let i = 1; i < data.length; i += DONE_STRIDE) {
+      const callId = data[i] as number;
+      const call = this.#find(callId, done);
       if (!call) continue;
-      this.#byCallId.delete(outcome.callId);
+      const outcome = (
+        data[i + 1] === true
+          ? { callId, ok: true, value: data[i + 2], runMs: data[i + 3] }
+          : { callId, ok: false, error: data[i + 2], runMs: data[i + 3] }
+      ) as RunOutcome;
       if (this.calls[done] === call) done++;
       else {
         const index = this.calls.indexOf(call, done);
@@ -182,13 +190,21 @@ export class WorkerHandle {
       this.completed++;
       finished.push({ call, outcome });
     }
-    if (done > 0) this.calls.splice(0, done);
+    if (done === 1) this.calls.shift();
+    else if (done > 0) this.calls.splice(0, done);
     const head = this.calls[0];
     if (head && head.startedAt === undefined) head.startedAt = now;
     if (this.calls.length === 0 && this.state === 'busy') {
       this.state = 'idle';
     }
-    this.#events.onOutcomes(this, finished);
+    this.#events.onOutcomes(this, finished, now);
+  }
+
+  /** The call with `callId`, looked for from position `from`: outcomes come in order, so it is nearly always the first. */
+  #find(callId: number, from: number): InFlight | undefined {
+    const calls = this.calls;
+    for (let i = from; i < calls.length; i++) if ((calls[i] as InFlight).request.callId === callId) return calls[i];
+    return undefined;
   }
 
   get running(): InFlight | undefined {
@@ -211,9 +227,7 @@ export class WorkerHandle {
     this.state = 'terminated';
     this.#lockAbort.abort();
     this.#worker.terminate();
-    this.#port.close();
     const calls = this.calls.splice(0);
-    this.#byCallId.clear();
     this.#events.onExit(this, error, calls, expected);
   }
 }

@@ -1,6 +1,18 @@
 import { expose } from 'comlink';
 import { deserializeError, serializeError, UnknownTaskError } from './errors.js';
-import type { HandshakeReply, PortReport, PortRequest, RunOutcome, RunRequest, WorkerApi } from './protocol.js';
+import {
+  ABORT,
+  DONE,
+  DONE_STRIDE,
+  type HandshakeReply,
+  PROGRESS,
+  RUN,
+  RUN_STRIDE,
+  type RunRequest,
+  type WireDone,
+  type WireReport,
+  type WorkerApi,
+} from './protocol.js';
 import type { SerializedError } from './types.js';
 
 /** What a handler gets besides its input. */
@@ -32,7 +44,43 @@ export type TaskOutput<T, N extends TaskName<T>> = T[N] extends (...args: never[
 
 interface Running {
   request: RunRequest;
-  controller: AbortController;
+  /** Made on first use: most handlers never look at their signal. */
+  controller?: AbortController;
+  /** What `ctx.transfer` marked, if anything. */
+  transfers?: Transferable[];
+}
+
+/**
+ * A call's `TaskContext`. A class, not an object literal with a getter (which V8 builds on a slow
+ * path); `progress` and `transfer` are own bound functions, so they work detached from `ctx` too.
+ */
+class CallContext implements TaskContext {
+  readonly attempt: number;
+  readonly id: string;
+  readonly progress: (value: number) => void;
+  readonly transfer: <V>(value: V, transferables?: Transferable[]) => V;
+  readonly #call: Running;
+
+  constructor(call: Running, progress: (value: number) => void) {
+    this.#call = call;
+    this.attempt = call.request.attempt;
+    this.id = call.request.id;
+    this.progress = progress;
+    this.transfer = <V>(value: V, list?: Transferable[]): V => {
+      const transfers = (call.transfers ??= []);
+      if (list) transfers.push(...list);
+      else {
+        const t = asTransferable(value);
+        if (t) transfers.push(t);
+      }
+      return value;
+    };
+  }
+
+  get signal(): AbortSignal {
+    this.#call.controller ??= new AbortController();
+    return this.#call.controller.signal;
+  }
 }
 
 const TRANSFERABLE_CTORS = ['ArrayBuffer', 'MessagePort', 'ImageBitmap', 'OffscreenCanvas', 'ReadableStream', 'WritableStream', 'TransformStream', 'VideoFrame', 'AudioData'];
@@ -61,141 +109,220 @@ export function defineTasks<T extends TaskMap>(handlers: T): T {
   defined = true;
   const scope = globalThis as unknown as { postMessage?: unknown; document?: unknown };
   if (typeof scope.postMessage === 'function' && scope.document === undefined) {
-    expose(createRuntime(handlers), globalThis as unknown as Parameters<typeof expose>[1]);
+    // The runtime's message listener goes first, so Comlink's never sees hot-path messages.
+    const endpoint = globalThis as unknown as RuntimeEndpoint;
+    expose(createRuntime(handlers, endpoint), endpoint as unknown as Parameters<typeof expose>[1]);
   }
   return handlers;
 }
 
-/** The worker side of the protocol: a FIFO of calls run one at a time, outcomes reported in batches. */
-export function createRuntime(handlers: TaskMap): WorkerApi {
-  /** The hot path to the main thread, from the handshake. */
-  let port: MessagePort | undefined;
-  const report = (message: PortReport, transfers: Transferable[] = []) => port?.postMessage(message, transfers);
+/** The worker's side of its channel to the main thread (the worker's global scope). */
+export interface RuntimeEndpoint {
+  postMessage(message: unknown, transfer: Transferable[]): void;
+  addEventListener(type: 'message', listener: (event: MessageEvent) => void): void;
+}
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
+
+/**
+ * The worker side of the protocol: a FIFO of calls run one at a time, outcomes reported in batches.
+ * A handler that returns a plain value is settled in the same turn; only a promise is awaited.
+ */
+export function createRuntime(handlers: TaskMap, endpoint: RuntimeEndpoint): WorkerApi {
+  const report = (message: WireReport, transfers: Transferable[]) => endpoint.postMessage(message, transfers);
   const queue: RunRequest[] = [];
   let head = 0;
   const aborted = new Map<number, SerializedError>();
   let current: Running | undefined;
-  let outbox: RunOutcome[] = [];
+  /** Outcomes not sent yet, as a done message being filled: `DONE_STRIDE` slots per outcome. */
+  let outbox: unknown[] = [DONE];
+  /** When the last call ended and when outcomes last went out (`performance.now()`). */
+  let lastEnd = 0;
   let lastFlush = 0;
   let pumping = false;
   /** Settles the current call early when an uncaught error or rejection is attributed to it. */
   let failCurrent: ((error: unknown) => void) | undefined;
+  const pendingTransfers = new Map<number, Transferable[]>();
+  const NO_TRANSFERS: Transferable[] = [];
 
   const flush = () => {
-    if (outbox.length === 0 || !port) return;
+    if (outbox.length === 1) return;
     const batch = outbox;
-    outbox = [];
-    lastFlush = performance.now();
-    const transfers: Transferable[] = [];
-    const perCall: (Transferable[] | undefined)[] = [];
-    for (const o of batch) {
-      const list = pendingTransfers.get(o.callId);
-      perCall.push(list);
-      if (list) {
-        transfers.push(...list);
-        pendingTransfers.delete(o.callId);
+    outbox = [DONE];
+    lastFlush = lastEnd;
+    let transfers = NO_TRANSFERS;
+    if (pendingTransfers.size > 0) {
+      transfers = [];
+      for (let i = 1; i < batch.length; i += DONE_STRIDE) {
+        const list = pendingTransfers.get(batch[i] as number);
+        if (list) transfers.push(...list);
       }
     }
     try {
-      report({ type: 'done', outcomes: batch }, transfers);
+      report(batch as WireDone, transfers);
     } catch {
       // postMessage refused the batch (a bad transfer list, say) before sending any of it: send each
       // outcome alone, so only the bad ones fail.
-      batch.forEach((o, i) => {
+      for (let i = 1; i < batch.length; i += DONE_STRIDE) {
+        const callId = batch[i] as number;
+        const runMs = batch[i + 3] as number;
         try {
-          report({ type: 'done', outcomes: [o] }, perCall[i]);
+          report([DONE, callId, batch[i + 1], batch[i + 2], runMs], pendingTransfers.get(callId) ?? NO_TRANSFERS);
         } catch (error) {
           const message = `the result could not be sent to the main thread: ${(error as Error)?.message ?? String(error)}`;
-          report({
-            type: 'done',
-            outcomes: [{ callId: o.callId, ok: false, error: { name: 'DataCloneError', code: 'E_DATA_CLONE', message }, runMs: o.runMs }],
-          });
+          report([DONE, callId, false, { name: 'DataCloneError', code: 'E_DATA_CLONE', message }, runMs], NO_TRANSFERS);
         }
-      });
+      }
     }
+    if (transfers !== NO_TRANSFERS) for (let i = 1; i < batch.length; i += DONE_STRIDE) pendingTransfers.delete(batch[i] as number);
   };
-  const pendingTransfers = new Map<number, Transferable[]>();
 
-  const runOne = async (request: RunRequest): Promise<RunOutcome> => {
-    const t0 = performance.now();
-    const reason = aborted.get(request.callId);
-    if (reason) {
-      aborted.delete(request.callId);
-      return { callId: request.callId, ok: false, error: reason, runMs: 0 };
+  const fail = (callId: number, error: SerializedError, runMs: number) => {
+    outbox.push(callId, false, error, runMs);
+  };
+
+  /** Ends the current call (its clock read serves as the next call's start). */
+  const end = (): number => {
+    failCurrent = undefined;
+    current = undefined;
+    lastEnd = performance.now();
+    return lastEnd;
+  };
+
+  const succeed = (call: Running, value: unknown, t0: number) => {
+    const { request, transfers } = call;
+    if (transfers?.length) pendingTransfers.set(request.callId, transfers);
+    else if (value !== undefined && value !== null && typeof value === 'object') {
+      try {
+        // Fail here, with a clear error, rather than in postMessage where the whole batch would be lost.
+        structuredClone(value);
+      } catch (error) {
+        const message = `task "${request.name}" returned a value that cannot be structured-cloned: ${(error as Error).message}`;
+        fail(request.callId, { name: 'DataCloneError', code: 'E_DATA_CLONE', message }, lastEnd - t0);
+        return;
+      }
+    }
+    outbox.push(request.callId, true, value, lastEnd - t0);
+  };
+
+  /**
+   * Runs one call, started at `t0`, and puts its outcome in the outbox: at once when the handler
+   * returns a plain value or throws, or later, through the returned promise (which never rejects),
+   * when it returns a promise.
+   */
+  const runOne = (request: RunRequest, t0: number): Promise<void> | undefined => {
+    if (aborted.size > 0) {
+      const reason = aborted.get(request.callId);
+      if (reason) {
+        aborted.delete(request.callId);
+        lastEnd = t0;
+        fail(request.callId, reason, 0);
+        return undefined;
+      }
     }
     const handler = Object.hasOwn(handlers, request.name) ? handlers[request.name] : undefined;
     if (!handler) {
-      const error = new UnknownTaskError(`no task named "${request.name}" in this worker module`);
-      return { callId: request.callId, ok: false, error: serializeError(error), runMs: 0 };
+      lastEnd = t0;
+      fail(request.callId, serializeError(new UnknownTaskError(`no task named "${request.name}" in this worker module`)), 0);
+      return undefined;
     }
-    const controller = new AbortController();
-    current = { request, controller };
-    const transfers: Transferable[] = [];
-    const ctx: TaskContext = {
-      signal: controller.signal,
-      attempt: request.attempt,
-      id: request.id,
-      progress(value: number) {
-        if (current?.request !== request || typeof value !== 'number' || Number.isNaN(value)) return;
-        report({ type: 'progress', callId: request.callId, value: Math.min(1, Math.max(0, value)) });
-      },
-      transfer<V>(value: V, list?: Transferable[]): V {
-        if (list) transfers.push(...list);
-        else {
-          const t = asTransferable(value);
-          if (t) transfers.push(t);
-        }
-        return value;
-      },
-    };
+    const call: Running = { request };
+    current = call;
+    const ctx = new CallContext(call, (value: number) => {
+      if (current !== call || typeof value !== 'number' || Number.isNaN(value)) return;
+      report([PROGRESS, request.callId, Math.min(1, Math.max(0, value))], NO_TRANSFERS);
+    });
+    let value: unknown;
     try {
-      const value = await new Promise<unknown>((resolve, reject) => {
-        failCurrent = reject;
-        Promise.resolve()
-          .then(() => handler(request.input, ctx))
-          .then(resolve, reject);
-      });
-      if (transfers.length) pendingTransfers.set(request.callId, transfers);
-      try {
-        // Fail here, with a clear error, rather than in postMessage where the whole batch would be lost.
-        if (!transfers.length && value !== undefined && value !== null && typeof value === 'object') structuredClone(value);
-      } catch (error) {
-        return {
-          callId: request.callId,
-          ok: false,
-          error: { name: 'DataCloneError', code: 'E_DATA_CLONE', message: `task "${request.name}" returned a value that cannot be structured-cloned: ${(error as Error).message}` },
-          runMs: performance.now() - t0,
-        };
-      }
-      return { callId: request.callId, ok: true, value, runMs: performance.now() - t0 };
+      value = handler(request.input, ctx);
     } catch (error) {
-      return { callId: request.callId, ok: false, error: serializeError(error), runMs: performance.now() - t0 };
-    } finally {
-      failCurrent = undefined;
-      current = undefined;
+      fail(request.callId, serializeError(error), end() - t0);
+      return undefined;
     }
+    if (!isThenable(value)) {
+      end();
+      succeed(call, value, t0);
+      return undefined;
+    }
+    return new Promise<unknown>((resolve, reject) => {
+      failCurrent = reject;
+      Promise.resolve(value).then(resolve, reject);
+    }).then(
+      (result) => {
+        end();
+        succeed(call, result, t0);
+      },
+      (error: unknown) => {
+        fail(request.callId, serializeError(error), end() - t0);
+      },
+    );
   };
 
-  const pump = async () => {
+  /** After each call: outcomes go out once the queue is empty, or at least every millisecond. */
+  const afterCall = () => {
+    if (head >= queue.length || lastEnd - lastFlush >= 1) flush();
+  };
+
+  const pump = (): void => {
     if (pumping) return;
     pumping = true;
+    let waiting = false;
     try {
+      let t0 = performance.now();
       while (head < queue.length) {
         const request = queue[head++] as RunRequest;
         if (head > 1024 && head * 2 > queue.length) {
           queue.splice(0, head);
           head = 0;
         }
-        outbox.push(await runOne(request));
-        if (head >= queue.length || performance.now() - lastFlush >= 1) flush();
+        const pending = runOne(request, t0);
+        if (pending) {
+          waiting = true;
+          void pending.then(() => {
+            pumping = false;
+            afterCall();
+            pump();
+          });
+          return;
+        }
+        afterCall();
+        // Back to back: one call's end is the next one's start.
+        t0 = lastEnd;
       }
       queue.length = 0;
       head = 0;
       flush();
     } finally {
-      pumping = false;
+      if (!waiting) pumping = false;
     }
   };
+
+  const run = (batch: RunRequest[]) => {
+    for (const r of batch) queue.push(r);
+    pump();
+  };
+
+  const abort = (callId: number, reason: SerializedError) => {
+    if (current?.request.callId === callId) {
+      current.controller ??= new AbortController();
+      current.controller.abort(deserializeError(reason));
+    } else aborted.set(callId, reason);
+  };
+
+  endpoint.addEventListener('message', (event: MessageEvent) => {
+    const data: unknown = event.data;
+    if (!Array.isArray(data)) return;
+    if (data[0] === RUN) {
+      event.stopImmediatePropagation();
+      for (let i = 1; i + RUN_STRIDE <= data.length; i += RUN_STRIDE)
+        queue.push({ callId: data[i], id: data[i + 1], name: data[i + 2], input: data[i + 3], attempt: data[i + 4] });
+      pump();
+    } else if (data[0] === ABORT) {
+      event.stopImmediatePropagation();
+      abort(data[1] as number, data[2] as SerializedError);
+    }
+  });
 
   // Chromium does not forward a worker's unhandled rejections to Worker.onerror, and an uncaught
   // error in a timer would otherwise only be logged: attribute both to the running task.
@@ -212,14 +339,8 @@ export function createRuntime(handlers: TaskMap): WorkerApi {
     globalThis.addEventListener('error', (e: Event) => onStray((e as ErrorEvent).error ?? new Error((e as ErrorEvent).message), e));
   }
 
-  const api: WorkerApi = {
-    async hello(lockName: string, handshakePort: MessagePort): Promise<HandshakeReply> {
-      port = handshakePort;
-      port.onmessage = (event: MessageEvent<PortRequest>) => {
-        const message = event.data;
-        if (message.type === 'run') api.run(message.batch);
-        else api.abort(message.callId, message.reason);
-      };
+  return {
+    async hello(lockName: string): Promise<HandshakeReply> {
       let locked = false;
       const locks = (globalThis.navigator as Navigator | undefined)?.locks;
       if (locks) {
@@ -233,15 +354,7 @@ export function createRuntime(handlers: TaskMap): WorkerApi {
       }
       return { names: Object.keys(handlers), locked };
     },
-    run(batch: RunRequest[]) {
-      for (const r of batch) queue.push(r);
-      void pump();
-    },
-    abort(callId: number, reason: SerializedError) {
-      if (current?.request.callId === callId) current.controller.abort(deserializeError(reason));
-      else aborted.set(callId, reason);
-    },
+    run,
+    abort,
   };
-  return api;
 }
-
