@@ -29,7 +29,8 @@ export default defineConfig({
             headless: true,
             screenshotFailures: false,
             provider: playwright({
-              launchOptions: { executablePath, args: CHROMIUM_FLAGS },
+              // --expose-gc: lifecycle tests check that a closed scheduler is collected.
+              launchOptions: { executablePath, args: [...CHROMIUM_FLAGS, '--js-flags=--expose-gc'] },
             }),
             instances: [{ browser: 'chromium' }],
           },

@@ -39,7 +39,11 @@ const api: BenchApi = {
       gc: gc ?? (async () => {}),
       log: (message) => console.debug(`[bench] ${message}`),
     };
-    return bench.run(ctx);
+    const rows = await bench.run(ctx);
+    await ctx.gc();
+    const memory = (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory;
+    if (memory) ctx.log(`case ${id} done; JS heap after a full GC: ${(memory.usedJSHeapSize / 1e6).toFixed(0)} MB`);
+    return rows;
   },
 };
 

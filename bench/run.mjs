@@ -194,7 +194,7 @@ async function main() {
     page.on('console', (msg) => {
       const text = msg.text();
       if (text.startsWith('[bench] ')) {
-        if (args.verbose) process.stderr.write(`  ${text.slice(8)}\n`);
+        if (args.verbose) process.stderr.write(`  ${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s  ${text.slice(8)}\n`);
       } else if (msg.type() === 'error' || msg.type() === 'warning' || args.verbose)
         process.stderr.write(`  page ${msg.type()}: ${text}\n`);
     });

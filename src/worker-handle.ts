@@ -1,4 +1,4 @@
-import { type Remote, wrap } from 'comlink';
+import { type Remote, releaseProxy, wrap } from 'comlink';
 import { WorkerCrashedError, WorkerLoadError } from './errors.js';
 import {
   ABORT,
@@ -56,6 +56,7 @@ export class WorkerHandle {
   readonly #remote: Remote<WorkerApi>;
   readonly #events: WorkerHandleEvents;
   readonly #lockAbort = new AbortController();
+  #endStart?: (error: Error) => void;
   readonly #now: () => number;
   #nextCallId = 1;
   #exited = false;
@@ -99,6 +100,13 @@ export class WorkerHandle {
         () => fail(new WorkerLoadError(`worker did not answer the handshake within ${timeoutMs} ms (did the module call defineTasks?)`)),
         timeoutMs,
       );
+      // Terminated while starting: settle now, so the timer (and through it this handle) is let go.
+      this.#endStart = (error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(error);
+      };
       this.#worker.addEventListener('error', (event) => {
         const message = (event as ErrorEvent).message || 'the worker module failed to load or threw while loading';
         if (!settled) {
@@ -227,6 +235,12 @@ export class WorkerHandle {
     this.state = 'terminated';
     this.#lockAbort.abort();
     this.#worker.terminate();
+    // Comlink's FinalizationRegistry holds the worker strongly until the proxy is released, and the
+    // worker's listeners reach this handle and its scheduler: without this, no closed scheduler
+    // (nor anything its store held) was ever collected.
+    this.#remote[releaseProxy]();
+    this.#endStart?.(error);
+    this.#endStart = undefined;
     const calls = this.calls.splice(0);
     this.#events.onExit(this, error, calls, expected);
   }

@@ -1,6 +1,7 @@
 import { afterEach, expect, test } from 'vitest';
-import type { TaskEvent } from '../../src/index.js';
-import { closeAll, makeScheduler, nextEvent, outcome } from './helpers.js';
+import { createScheduler, type TaskEvent } from '../../src/index.js';
+import type { Tasks } from './fixtures/tasks.worker.js';
+import { closeAll, makeScheduler, nextEvent, outcome, tasksWorker } from './helpers.js';
 
 afterEach(closeAll);
 
@@ -125,4 +126,33 @@ test('resize grows the pool at run time and shrinks it by retiring workers as th
   expect(s.workers()).toHaveLength(1);
   expect(await (await s.enqueue('echo', { value: 'still works' })).result).toBe('still works');
   expect(() => s.resize({ max: 0 })).toThrow('Expected pool.max to be a finite integer >= 1, got 0');
+});
+
+test('a closed scheduler is garbage-collected, whether its workers had started, run tasks or were still starting', async () => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run with --js-flags=--expose-gc (vitest.config.ts sets it)');
+  const collected = async (make: () => Promise<WeakRef<object>>) => {
+    const ref = await make();
+    for (let i = 0; i < 5 && ref.deref(); i++) {
+      // A WeakRef's target is kept for the rest of the job that read it: collect in a later task.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      gc();
+    }
+    return ref.deref() === undefined;
+  };
+  const ran = collected(async () => {
+    const s = await createScheduler<Tasks>({ worker: tasksWorker, store: 'memory', pool: { max: 2 } });
+    await s.enqueueMany(Array.from({ length: 100 }, () => ({ name: 'noop' as const, input: null })));
+    await s.drain();
+    await s.close();
+    return new WeakRef(s);
+  });
+  expect(await ran).toBe(true);
+  // Closed at once: its first worker is still answering the handshake.
+  const starting = collected(async () => {
+    const s = await createScheduler<Tasks>({ worker: tasksWorker, store: 'memory', pool: { max: 2 } });
+    await s.close({ drain: false });
+    return new WeakRef(s);
+  });
+  expect(await starting).toBe(true);
 });
