@@ -226,6 +226,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   /** Settles once every write requested so far has committed (or failed and been reported). */
   #committed: Promise<void> = Promise.resolve();
   #writesInFlight = 0;
+  /** `#write`s (enqueue, enqueueMany, retry) not settled yet: `writeNow` must not overtake them. */
+  #enqueueWrites = 0;
   #tellsPending = 0;
   /** Calls reserved for a worker whose records are being read or whose running state is being written. */
   readonly #pendingSend = new Map<WorkerHandle, Set<Active>>();
@@ -550,7 +552,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
 
   /** `#write` of one record, committed at once (returning undefined) by a store with `writeNow` and nothing in flight. */
   #writeOne(record: TaskRecord): Promise<void> | undefined {
-    if (!this.#store.writeNow || this.#writesInFlight > 0) return this.#write([record]);
+    if (!this.#store.writeNow || this.#writesInFlight > 0 || this.#enqueueWrites > 0) return this.#write([record]);
     try {
       this.#store.writeNow([record]);
     } catch (error) {
@@ -560,10 +562,13 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   }
 
   async #write(records: TaskRecord[], minted?: MintedIds): Promise<void> {
+    this.#enqueueWrites++;
     try {
       await this.#store.write(records, minted);
     } catch (error) {
       throw storageError(error, records.length);
+    } finally {
+      this.#enqueueWrites--;
     }
   }
 
@@ -1454,7 +1459,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
    * `writeNow` and no write in flight); a failed write is reported as a warning, never thrown.
    */
   #persist(records: TaskRecord[]): Promise<void> | undefined {
-    if (this.#writesInFlight === 0) {
+    if (this.#writesInFlight === 0 && this.#enqueueWrites === 0) {
       if (records.length === 0) return undefined;
       if (this.#store.writeNow) {
         try {

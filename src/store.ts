@@ -34,7 +34,8 @@ export interface TaskStore {
   /**
    * Optional, for a store whose writes are synchronous: `write` that has committed by the time it
    * returns (throws instead of rejecting). When no `write` is in flight, the scheduler writes state
-   * changes through it and acts on them in the same turn.
+   * changes through it and acts on them in the same turn. It must apply a write exactly as `write`
+   * would (a subclass that overrides one overrides both).
    */
   writeNow?(records: readonly TaskRecord[]): void;
   /** Records by id, in order; `undefined` for unknown ids. Synchronous where the store can be. */

@@ -52,7 +52,9 @@ interface Running {
 
 /**
  * A call's `TaskContext`. A class, not an object literal with a getter (which V8 builds on a slow
- * path); `progress` and `transfer` are own bound functions, so they work detached from `ctx` too.
+ * path). Every member is an own enumerable property, as on a plain object, so `{ ...ctx }` and
+ * detached `progress`/`transfer` work; `signal` is an own getter that makes the AbortController on
+ * first use.
  */
 class CallContext implements TaskContext {
   readonly attempt: number;
@@ -75,13 +77,25 @@ class CallContext implements TaskContext {
       }
       return value;
     };
+    Object.defineProperty(this, 'signal', SIGNAL);
   }
 
-  get signal(): AbortSignal {
-    this.#call.controller ??= new AbortController();
-    return this.#call.controller.signal;
+  declare readonly signal: AbortSignal;
+
+  /** For `SIGNAL`'s getter. */
+  static signalOf(ctx: CallContext): AbortSignal {
+    const call = ctx.#call;
+    call.controller ??= new AbortController();
+    return call.controller.signal;
   }
 }
+
+const SIGNAL: PropertyDescriptor = {
+  get(this: CallContext) {
+    return CallContext.signalOf(this);
+  },
+  enumerable: true,
+};
 
 const TRANSFERABLE_CTORS = ['ArrayBuffer', 'MessagePort', 'ImageBitmap', 'OffscreenCanvas', 'ReadableStream', 'WritableStream', 'TransformStream', 'VideoFrame', 'AudioData'];
 
@@ -278,6 +292,10 @@ export function createRuntime(handlers: TaskMap, endpoint: RuntimeEndpoint): Wor
         }
         const pending = runOne(request, t0);
         if (pending) {
+          // Outcomes held for batching go out before an async call waits: an awaited call may take
+          // long, and until they arrive the main thread counts the held calls as still running (and
+          // their timeouts as ticking).
+          flush();
           waiting = true;
           void pending.then(() => {
             pumping = false;
