@@ -56,6 +56,8 @@ export class Pool {
   readonly #handles = new Set<WorkerHandle>();
   #nextId = 1;
   #spawnFailures = 0;
+  /** How long a worker takes from spawn to answering its handshake: a running average, first guessed. */
+  #spawnMs = 50;
   #crashStreak = 0;
   #nextSpawnAt = 0;
   #spawnTimer?: TimerHandle;
@@ -115,18 +117,25 @@ export class Pool {
    * Spawns workers so that `demand` ready tasks find one, within `max`. `taken` says which workers
    * without calls are spoken for all the same (the scheduler is about to send them some).
    */
+  /** The expected time from spawning a worker to its being ready, in ms (measured). */
+  get spawnEstimateMs(): number {
+    return this.#spawnMs;
+  }
+
   ensure(demand: number, taken?: (handle: WorkerHandle) => boolean): void {
     if (this.#closed || this.breakerOpen) return;
     let starting = 0;
     let usable = 0;
+    let replaced = 0;
     for (const h of this.#handles) {
+      if (h.replaced && h.doomed) replaced++;
       if (h.state === 'starting') starting++;
       else if (!h.doomed && h.state !== 'terminated' && h.calls.length === 0 && !taken?.(h)) usable++;
     }
     // Someone waits for the task names and no worker is there to tell them.
     const forNames = this.#namesWaiters.length > 0 && this.#handles.size === 0 ? 1 : 0;
     const wanted = Math.max(forNames, this.options.min - this.#handles.size, demand - usable - starting);
-    let room = this.options.max - this.#handles.size;
+    let room = this.options.max - (this.#handles.size - replaced);
     for (let i = 0; i < wanted && room > 0; i++, room--) {
       if (!this.#spawn()) break;
     }
@@ -160,11 +169,13 @@ export class Pool {
     );
     this.#handles.add(handle);
     this.stats.spawned++;
+    const spawnedAt = now;
     this.#events.onWorkerState(handle, 'spawned');
     handle.start(this.options.spawnTimeoutMs).then(
       (reply) => {
         this.#spawnFailures = 0;
         this.breakerError = undefined;
+        this.#spawnMs = (this.#spawnMs + (this.#clock.now() - spawnedAt)) / 2;
         if (!this.names) {
           this.names = reply.names;
           this.#resolveNames(reply.names);

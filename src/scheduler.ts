@@ -206,6 +206,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   readonly #workerCost = new Map<WorkerHandle, number>();
   readonly #timeouts = new Map<WorkerHandle, TimeoutWatch>();
   readonly #graceTimers = new Map<WorkerHandle, TimerHandle>();
+  /** When a doomed worker's replacement may start: a spawn time before its grace period ends. */
+  readonly #replaceTimers = new Map<WorkerHandle, TimerHandle>();
   readonly #defaults: { timeoutMs: number; retry: NormalizedRetry; priority: IndexEntry['priority'] };
   readonly #retention: { completed: number; failed: number };
   readonly #maxQueued: number;
@@ -1034,7 +1036,9 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
 
   /**
    * Gives up on a running call: aborts its signal, stops feeding its worker, and terminates the
-   * worker if the handler has not returned within the grace period.
+   * worker if the handler has not returned within the grace period. Its replacement starts about
+   * 1.5 spawn times before that, so the pool is back at strength when the worker goes (for that
+   * short while the pool may hold one thread beyond `max`).
    */
   #abandon(active: Active, reason: SerializedError): void {
     const { worker, call } = active;
@@ -1055,13 +1059,28 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
           );
       }, graceMs),
     );
+    this.#replaceTimers.set(
+      worker,
+      this.#clock.setTimer(
+        () => {
+          this.#replaceTimers.delete(worker);
+          if (!worker.alive || !worker.doomed) return;
+          worker.replaced = true;
+          this.#schedulePump();
+        },
+        Math.max(0, graceMs - 1.5 * this.#pool.spawnEstimateMs),
+      ),
+    );
   }
 
   #undoom(worker: WorkerHandle): void {
     worker.doomed = false;
-    const timer = this.#graceTimers.get(worker);
-    if (timer) this.#clock.clearTimer(timer);
-    this.#graceTimers.delete(worker);
+    worker.replaced = false;
+    for (const timers of [this.#graceTimers, this.#replaceTimers]) {
+      const timer = timers.get(worker);
+      if (timer) this.#clock.clearTimer(timer);
+      timers.delete(worker);
+    }
   }
 
   #onExit(worker: WorkerHandle, error: Error, calls: InFlight[]): void {
@@ -1442,6 +1461,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       if (this.#wakeTimer) this.#clock.clearTimer(this.#wakeTimer);
       for (const t of this.#timeouts.values()) if (t.timer) this.#clock.clearTimer(t.timer);
       for (const t of this.#graceTimers.values()) this.#clock.clearTimer(t);
+      for (const t of this.#replaceTimers.values()) this.#clock.clearTimer(t);
       this.#pool.close();
       await this.#committed;
       await this.#store.close();

@@ -65,6 +65,11 @@ export class WorkerHandle {
   names: string[] = [];
   /** Set when the worker must get no more work (timed out, cancelled, closing). */
   doomed = false;
+  /**
+   * Doomed and about to be terminated (its grace period nearly over): it no longer counts against
+   * the pool's `max`, so its replacement can start and be ready when it goes.
+   */
+  replaced = false;
 
   constructor(id: number, factory: () => Worker, events: WorkerHandleEvents, now: () => number) {
     this.id = id;

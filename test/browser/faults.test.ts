@@ -27,19 +27,35 @@ test('a hung busy-loop task times out, its worker is terminated and replaced, an
   expect(record?.errors.map((e) => e.name)).toEqual(['TimeoutError']);
 });
 
-test('the next queued task starts within grace + spawn time after a hung task on a pool of one', async () => {
-  const s = await makeScheduler({ pool: { max: 1, graceMs: 100 } });
+test('after a hung task on a pool of one, the replacement starts before the grace period ends and takes the next task', async () => {
+  const s = await makeScheduler({ pool: { max: 1, graceMs: 300 } });
   const started: TaskEvent[] = [];
+  const workerLog: string[] = [];
+  const ranOn = new Map<string, number>();
   s.addEventListener('started', (e) => started.push(e as TaskEvent));
+  s.addEventListener('worker', (e) => {
+    const w = e as WorkerEvent;
+    if (w.state === 'spawned' || w.state === 'terminated') workerLog.push(`${w.state}:${w.workerId}`);
+    if (w.state === 'busy' && w.taskId) ranOn.set(w.taskId, w.workerId);
+  });
   const hung = await s.enqueue('hang', { ms: 60_000 }, { timeoutMs: 100, retry: { attempts: 1 } });
   const next = await s.enqueue('echo', { value: 'next' });
   expect(await next.result).toBe('next');
   expect(started.map((e) => e.task.id)).toEqual([hung.id, next.id]);
   const [startedHung, startedNext] = started as [TaskEvent, TaskEvent];
-  // timeout (100) + grace (100) + a fresh worker's spawn.
+  // Not before the timeout (the pool's one worker is busy until then); within timeout + grace and a spawn.
   const gap = (startedNext.task.startedAt ?? 0) - (startedHung.task.startedAt ?? 0);
-  expect(gap).toBeGreaterThanOrEqual(200 - 5);
-  expect(gap).toBeLessThan(200 + 2_000);
+  expect(gap).toBeGreaterThanOrEqual(100);
+  expect(gap).toBeLessThan(100 + 300 + 2_000);
+  // The replacement was spawned while the hung worker still lived (it starts ~1.5 spawn times
+  // before the grace period ends), then the hung one was terminated: max + 1 only for that while.
+  await expect.poll(() => workerLog.filter((x) => x.startsWith('terminated')).length).toBe(1);
+  const hungWorker = ranOn.get(hung.id);
+  const replacement = ranOn.get(next.id);
+  expect(hungWorker).toBeDefined();
+  expect(replacement).not.toBe(hungWorker);
+  expect(workerLog.indexOf(`spawned:${replacement}`)).toBeLessThan(workerLog.indexOf(`terminated:${hungWorker}`));
+  expect(s.workers()).toHaveLength(1);
 });
 
 test('a handler that honours its signal gets a TimeoutError reason and keeps its worker', async () => {
