@@ -113,22 +113,22 @@ export class Pool {
     return out;
   }
 
-  /**
-   * Spawns workers so that `demand` ready tasks find one, within `max`. `taken` says which workers
-   * without calls are spoken for all the same (the scheduler is about to send them some).
-   */
   /** The expected time from spawning a worker to its being ready, in ms (measured). */
   get spawnEstimateMs(): number {
     return this.#spawnMs;
   }
 
+  /**
+   * Spawns workers so that `demand` ready tasks find one, within `max`. `taken` says which workers
+   * without calls are spoken for all the same (the scheduler is about to send them some).
+   */
   ensure(demand: number, taken?: (handle: WorkerHandle) => boolean): void {
     if (this.#closed || this.breakerOpen) return;
     let starting = 0;
     let usable = 0;
     let replaced = 0;
     for (const h of this.#handles) {
-      if (h.replaced && h.doomed) replaced++;
+      if (h.replaced) replaced++;
       if (h.state === 'starting') starting++;
       else if (!h.doomed && h.state !== 'terminated' && h.calls.length === 0 && !taken?.(h)) usable++;
     }

@@ -1485,7 +1485,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         try {
           this.#store.writeNow(records);
         } catch (error) {
-          this.#warn(new StorageError(`could not persist ${records.length} task state change(s)`, { cause: error }));
+          this.#persistFailed(records, error);
         }
         return undefined;
       }
@@ -1497,12 +1497,16 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       },
       (error: unknown) => {
         this.#writesInFlight--;
-        this.#warn(new StorageError(`could not persist ${records.length} task state change(s)`, { cause: error }));
+        this.#persistFailed(records, error);
       },
     );
     const before = this.#committed;
     this.#committed = before.then(() => write);
     return this.#committed;
+  }
+
+  #persistFailed(records: TaskRecord[], error: unknown): void {
+    this.#warn(new StorageError(`could not persist ${records.length} task state change(s)`, { cause: error }));
   }
 
   /**
@@ -1511,8 +1515,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
    */
   #tell(fn: () => void): void {
     if (this.#writesInFlight === 0 && this.#tellsPending === 0) {
-      if (this.#holding) (this.#held ??= []).push(fn);
-      else fn();
+      this.#runOrHold(fn);
       return;
     }
     this.#tellsPending++;
@@ -1532,6 +1535,12 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     if (this.#holding) return false;
     this.#holding = true;
     return true;
+  }
+
+  /** Runs `fn` now, or at `#release` when a step is under way. */
+  #runOrHold(fn: () => void): void {
+    if (this.#holding) (this.#held ??= []).push(fn);
+    else fn();
   }
 
   #release(): void {
@@ -1583,8 +1592,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   #emitWorker(worker: WorkerHandle, state: WorkerEventState, taskId?: string, error?: Error): void {
     if (!this.listens('worker')) return;
     const event = new WorkerEvent(worker.id, state, { taskId, error });
-    if (this.#holding) (this.#held ??= []).push(() => this.dispatchEvent(event));
-    else this.dispatchEvent(event);
+    this.#runOrHold(() => this.dispatchEvent(event));
   }
 }
 

@@ -94,24 +94,19 @@ export class WorkerHandle {
     return new Promise<HandshakeReply>((resolve, reject) => {
       let settled = false;
       const lockName = `tasklane:worker:${instance}:${++lockCounter}`;
-      const fail = (error: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.#exit(error, false);
-        reject(error);
-      };
-      const timer = setTimeout(
-        () => fail(new WorkerLoadError(`worker did not answer the handshake within ${timeoutMs} ms (did the module call defineTasks?)`)),
-        timeoutMs,
-      );
-      // Terminated while starting: settle now, so the timer (and through it this handle) is let go.
+      // The worker exits (`fail`, or terminated while starting): `#exit` settles the start through
+      // this, so the timer (and through it this handle) is let go.
       this.#endStart = (error) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         reject(error);
       };
+      const fail = (error: Error) => this.#exit(error, false);
+      const timer = setTimeout(
+        () => fail(new WorkerLoadError(`worker did not answer the handshake within ${timeoutMs} ms (did the module call defineTasks?)`)),
+        timeoutMs,
+      );
       this.#worker.addEventListener('error', (event) => {
         const message = (event as ErrorEvent).message || 'the worker module failed to load or threw while loading';
         if (!settled) {

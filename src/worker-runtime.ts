@@ -1,5 +1,5 @@
 import { expose } from 'comlink';
-import { deserializeError, serializeError, UnknownTaskError } from './errors.js';
+import { DataCloneError, deserializeError, serializeError, UnknownTaskError } from './errors.js';
 import {
   ABORT,
   DONE,
@@ -185,7 +185,7 @@ export function createRuntime(handlers: TaskMap, endpoint: RuntimeEndpoint): Wor
           report([DONE, callId, batch[i + 1], batch[i + 2], runMs], pendingTransfers.get(callId) ?? NO_TRANSFERS);
         } catch (error) {
           const message = `the result could not be sent to the main thread: ${(error as Error)?.message ?? String(error)}`;
-          report([DONE, callId, false, { name: 'DataCloneError', code: 'E_DATA_CLONE', message }, runMs], NO_TRANSFERS);
+          report([DONE, callId, false, serializeError(new DataCloneError(message)), runMs], NO_TRANSFERS);
         }
       }
     }
@@ -213,7 +213,7 @@ export function createRuntime(handlers: TaskMap, endpoint: RuntimeEndpoint): Wor
         structuredClone(value);
       } catch (error) {
         const message = `task "${request.name}" returned a value that cannot be structured-cloned: ${(error as Error).message}`;
-        fail(request.callId, { name: 'DataCloneError', code: 'E_DATA_CLONE', message }, lastEnd - t0);
+        fail(request.callId, serializeError(new DataCloneError(message)), lastEnd - t0);
         return;
       }
     }
