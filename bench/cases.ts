@@ -6,6 +6,7 @@ import { wrap } from 'comlink';
 import {
   createScheduler,
   type EnqueueItem,
+  openIdbStore,
   type Scheduler,
   type SchedulerOptions,
   type TaskEvent,
@@ -30,7 +31,7 @@ import {
   taskLikeRecord,
   workerpoolPeer,
 } from './floors.js';
-import { makeRow, naRow, percentile, type Row } from './stats.js';
+import { makeRow, percentile, type Row } from './stats.js';
 import type { Tasks } from './tasks.worker.js';
 
 export interface BenchContext {
@@ -48,7 +49,6 @@ export interface BenchCase {
   run(ctx: BenchContext): Promise<Row[]>;
 }
 
-const NA_STORE = 'n/a (store not available)';
 /** The shared clock the scheduler and the `stamp` task use: epoch-like, sub-millisecond. */
 const clock = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -61,16 +61,13 @@ function memScheduler(options: Partial<SchedulerOptions> = {}): Promise<Schedule
   return createScheduler<Tasks>({ worker: tasksWorker, store: 'memory', pool: { max: 2 }, ...options });
 }
 
-/** A scheduler on the IndexedDB store, or undefined when this build has none yet. */
-async function idbScheduler(name: string, options: Partial<SchedulerOptions> = {}): Promise<Scheduler<Tasks> | undefined> {
-  try {
-    // Typed loosely on purpose: the bench compiles whether or not the store has landed.
-    const store = 'indexeddb' as unknown as SchedulerOptions['store'];
-    return await createScheduler<Tasks>({ worker: tasksWorker, store, name, pool: { max: 2 }, ...options });
-  } catch (error) {
-    if (error instanceof TypeError && /options\.store/.test(error.message)) return undefined;
-    throw error;
-  }
+/**
+ * A scheduler on the IndexedDB store. The store is opened here, not by name: where IndexedDB is
+ * unavailable this rejects, where `store: 'indexeddb'` would fall back to memory and the IndexedDB
+ * rows would measure the memory store.
+ */
+async function idbScheduler(name: string): Promise<Scheduler<Tasks>> {
+  return createScheduler<Tasks>({ worker: tasksWorker, store: await openIdbStore(name), name, pool: { max: 2 } });
 }
 
 /** Runs no-ops until `count` workers are up and have each run something. */
@@ -251,7 +248,6 @@ const case2: BenchCase = {
     const naiveRecords = records.slice(0, naiveN);
     const items = noops(n);
     const r = { floor: [] as number[], naive: [] as number[], ours: [] as number[] };
-    let available = true;
     try {
       await repeat(ctx, 'case 2', async (record) => {
         // The warm-up run warms the code paths at a fraction of the size.
@@ -264,13 +260,8 @@ const case2: BenchCase = {
         t0 = now();
         await idbOneTxnPerRecord(db, naiveRecords);
         if (record) r.naive.push(perTaskUs(now() - t0, naiveN));
-        if (!available) return;
         const name = `tasklane-bench-2-${Date.now()}-${dbCounter++}`;
         const s = await idbScheduler(name);
-        if (!s) {
-          available = false;
-          return;
-        }
         try {
           await warm(s, 2);
           await ctx.gc();
@@ -292,12 +283,6 @@ const case2: BenchCase = {
     const unit = 'µs/task';
     const floorName2 = 'raw IDB put+delete, batched';
     const naiveName = 'raw IDB, 1 txn per record';
-    if (!available)
-      return [
-        naRow('2a', title, floorName2, unit, { kind: 'speedup', min: 1 }, NA_STORE, r.floor),
-        naRow('2b', `${title} (stretch)`, floorName2, unit, { kind: 'speedup', min: 5 }, NA_STORE, r.floor),
-        naRow('2c', title, naiveName, unit, { kind: 'info', ratio: 'speedup' }, NA_STORE, r.naive),
-      ];
     const note = 'ours: from enqueueMany to close() resolving (store flushed); floor: one txn puts all, one txn deletes all';
     return [
       makeRow({
@@ -468,7 +453,6 @@ const case4: BenchCase = {
       longCount: [] as number[],
       bytes: [] as number[],
     };
-    let available = true;
     await repeat(ctx, 'case 4', async (record) => {
       const size = record ? n : Math.min(n, 10_000);
       const floorName = `tasklane-bench-4-floor-${Date.now()}-${dbCounter++}`;
@@ -485,13 +469,8 @@ const case4: BenchCase = {
         r.floor.push(floor.value);
         r.floorLong.push(floor.longest);
       }
-      if (!available) return;
       const name = `tasklane-bench-4-${Date.now()}-${dbCounter++}`;
       const s = await idbScheduler(name);
-      if (!s) {
-        available = false;
-        return;
-      }
       try {
         await warm(s, 1);
         s.pause();
@@ -520,12 +499,6 @@ const case4: BenchCase = {
     });
     const title = `persisted enqueue of ${k} small tasks, enqueueMany`;
     const floorName = `raw IDB put of ${k}, one txn`;
-    if (!available)
-      return [
-        naRow('4a', title, floorName, 'ms', { kind: 'cost', max: 1.2 }, NA_STORE, r.floor),
-        naRow('4b', `longest main-thread task during it`, `${floorName}`, 'ms', { kind: 'max', max: 50 }, NA_STORE, r.floorLong),
-        naRow('4c', 'JS heap per queued task beyond the input', '-', 'B/task', { kind: 'max', max: 200 }, NA_STORE),
-      ];
     return [
       makeRow({
         id: '4a',

@@ -3,7 +3,7 @@
 // Builds bench/ with Vite, serves it cross-origin isolated (so performance.now() has 5 µs and not
 // 100 µs resolution), opens it in headless Chromium (the one the browser tests use) and runs every
 // case in that one page. Prints one table and writes the same rows as JSON.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, relative, resolve } from 'node:path';
@@ -16,26 +16,32 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
   const args = { quick: false, json: join(here, 'results.json'), only: undefined, runs: 5, verbose: false, profile: undefined };
+  const fail = (message) => {
+    console.error(`tasklane bench: ${message}`);
+    process.exit(2);
+  };
+  /** The value after a flag that takes one. */
+  const value = (i, flag) => {
+    const v = argv[i];
+    if (v === undefined || v.startsWith('--')) fail(`expected a value after ${flag}`);
+    return v;
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
     else if (a === '--verbose') args.verbose = true;
-    else if (a === '--json') args.json = resolve(process.cwd(), argv[++i] ?? '');
-    else if (a === '--only') args.only = (argv[++i] ?? '').split(',').filter(Boolean);
-    else if (a === '--runs') args.runs = Number(argv[++i]);
-    else if (a === '--profile') args.profile = resolve(process.cwd(), argv[++i] ?? '');
+    else if (a === '--json') args.json = resolve(process.cwd(), value(++i, a));
+    else if (a === '--only') args.only = value(++i, a).split(',').filter(Boolean);
+    else if (a === '--runs') args.runs = Number(value(++i, a));
+    else if (a === '--profile') args.profile = resolve(process.cwd(), value(++i, a));
     else if (a === '--help' || a === '-h') {
       console.log('usage: npm run bench -- [--quick] [--json FILE] [--only 1,5] [--runs N] [--verbose] [--profile DIR]');
       process.exit(0);
-    } else {
-      console.error(`tasklane bench: unknown argument ${a}`);
-      process.exit(2);
-    }
+    } else fail(`unknown argument ${a}`);
   }
-  if (!Number.isInteger(args.runs) || args.runs < 1) {
-    console.error(`tasklane bench: expected --runs to be an integer >= 1, got ${args.runs}`);
-    process.exit(2);
-  }
+  if (!Number.isInteger(args.runs) || args.runs < 1) fail(`expected --runs to be an integer >= 1, got ${args.runs}`);
+  // Found out now, not when the results are written after minutes of running.
+  if (!existsSync(dirname(args.json))) fail(`no directory for --json ${args.json}`);
   return args;
 }
 
@@ -213,6 +219,12 @@ async function main() {
     const chromiumVersion = product.match(/Chrome\/([\d.]+)/)?.[1] ?? 'unknown';
     if (!info.crossOriginIsolated) process.stderr.write('bench: warning: page is not cross-origin isolated, timers are coarse\n');
     if (!info.preciseMemory) process.stderr.write('bench: warning: performance.memory unavailable, memory rows will be empty\n');
+    const unknown = (args.only ?? []).filter((id) => !list.some((c) => c.id === id));
+    if (unknown.length > 0) {
+      console.error(`tasklane bench: no case ${unknown.join(', ')} (cases: ${list.map((c) => c.id).join(', ')})`);
+      process.exitCode = 2;
+      return;
+    }
     const selected = args.only ? list.filter((c) => args.only.includes(c.id)) : list;
     process.stderr.write(
       `bench: Chromium ${chromiumVersion}, ${info.cores} cores, ${args.quick ? 'quick' : 'full'} run, ${args.runs} runs per case (+1 warm-up), cases ${selected.map((c) => c.id).join(' ')}\n`,

@@ -115,16 +115,3 @@ export function makeRow(spec: RowSpec): Row {
   if (spec.note) row.note = spec.note;
   return row;
 }
-
-/** A row for a case that could not run: shown, never hidden. */
-export function naRow(
-  id: string,
-  title: string,
-  baselineName: string,
-  unit: string,
-  target: Target,
-  note: string,
-  baseline: number[] = [],
-): Row {
-  return { ...makeRow({ id, title, unit, baselineName, target, ours: [], baseline }), pass: null, note };
-}

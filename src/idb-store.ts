@@ -1,6 +1,6 @@
 import { type DBSchema, type IDBPDatabase, unwrap, wrap } from 'idb';
 import { CorruptRecordError, StorageError } from './errors.js';
-import { corruptToFailed, recordProblems } from './record-validation.js';
+import { corruptToFailed, isObject, recordProblems } from './record-validation.js';
 import { Retention, type RetentionLimits } from './retention.js';
 import { type ListQuery, matchesQuery, type TaskStore } from './store.js';
 import { type TaskRecord, TERMINAL_STATUSES } from './types.js';
@@ -17,14 +17,14 @@ interface TasklaneDB extends DBSchema {
 }
 
 /** `[stamp, n]`: `stamp` orders connections (each opens after every segment it found), `n` orders one connection's segments. */
-export type SegmentKey = [number, number];
+type SegmentKey = [number, number];
 
-export interface Segment {
+interface Segment {
   records: Entry[];
 }
 
 /** Marks a task removed (by retention or `remove`) while older versions of it may still be on disk. */
-export interface Tombstone {
+interface Tombstone {
   id: string;
   removed: true;
 }
@@ -34,7 +34,7 @@ type Entry = TaskRecord | Tombstone;
 export const SCHEMA_VERSION = 2;
 
 /** Versions one segment holds at most: a read of one task decodes its whole segment, and dispatch reads about this many at a time. */
-export const SEGMENT_MAX = 512;
+const SEGMENT_MAX = 512;
 /** An input estimated above this many bytes gets a segment of its own, so reading a small task never decodes a big one. */
 const BIG_INPUT = 64 * 1024;
 /** A segment's estimated bytes before it is closed early. */
@@ -183,10 +183,9 @@ interface SegmentInfo {
 const noop = () => {};
 const describeError = (error: unknown) =>
   error instanceof Error || error instanceof DOMException ? `${error.name}: ${error.message}` : String(error);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isTombstone = (e: Entry): e is Tombstone => (e as Tombstone).removed === true;
-/** What a caller may mutate without touching what was written: transitions replace nested objects, except `errors`, which they push to. */
-const copyRecord = (r: TaskRecord): TaskRecord => ({ ...r, errors: r.errors.slice() });
+/** What a caller may mutate without touching what was written: transitions replace nested objects (`errors` included), so a shallow copy is enough. */
+const copyRecord = (r: TaskRecord): TaskRecord => ({ ...r });
 
 /** A cheap guess of an input's size: exact for strings and binary data, 0 for anything else. */
 function inputBytes(input: unknown): number {

@@ -5,7 +5,7 @@ import type { SerializedError, TaskRecord } from './types.js';
 const LIVE = new Set(['queued', 'retrying', 'running']);
 const KINDS = new Set(['fixed', 'linear', 'exponential']);
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isCount = (v: unknown, min = 0): v is number => Number.isInteger(v) && (v as number) >= min;
 

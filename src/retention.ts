@@ -1,4 +1,4 @@
-import type { TaskStatus } from './types.js';
+import { TERMINAL_STATUSES, type TaskStatus } from './types.js';
 
 export interface RetentionLimits {
   /** Completed tasks kept. */
@@ -20,7 +20,7 @@ export class Retention {
     this.#completed.delete(id);
     this.#failed.delete(id);
     if (status === 'completed') this.#completed.add(id);
-    else if (status === 'failed' || status === 'cancelled' || status === 'skipped') this.#failed.add(id);
+    else if (TERMINAL_STATUSES.has(status)) this.#failed.add(id);
   }
 
   forget(id: string): void {
