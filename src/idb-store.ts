@@ -675,6 +675,11 @@ export class IdbStore implements TaskStore {
     const moving = new Set(writes);
     batch.writes = batch.writes.filter((w) => !moving.has(w));
     if (writes.length === 0 && this.#toDelete.length === 0) return;
+    if (this.#closed) {
+      // Closed while they waited for their flush: no next batch will come.
+      for (const w of writes) this.#fail(w, this.#closedError(`store ${w.entries.length} record(s)`));
+      return;
+    }
     if (this.#open.length > 0) {
       this.#parked.push(...writes);
       return;
@@ -1088,10 +1093,9 @@ export class IdbStore implements TaskStore {
       if (info.live === list.length && this.#collectable(info) && list.every((id) => this.#removable(id)))
         for (const id of list) this.#drop(id);
       else
-        for (const id of list) {
-          this.#retention.forget(id);
-          tombstones.push({ id, removed: true });
-        }
+        // Retention forgets them once the tombstones commit (`#account`); until then `trim` skips
+        // them as pending, and a failed write leaves them tracked, as they still are on disk.
+        for (const id of list) tombstones.push({ id, removed: true });
     }
     // Resolve only once the removal is on disk: the tombstones, or the deletion of emptied segments.
     if (tombstones.length > 0 || this.#toDelete.length > 0) await this.#own(tombstones);
@@ -1183,9 +1187,7 @@ export class IdbStore implements TaskStore {
   /** @internal The browser closed the connection (storage cleared, disk error). */
   _onTerminated(): void {
     if (this.#closed) return;
-    this.#closed = true;
-    this.#closeReason = 'the browser closed the connection';
-    this.#releaseLock();
+    this.#markClosed('the browser closed the connection');
     this.#warn(
       new StorageError(
         `database "${this.name}" was closed by the browser (storage cleared or failing); writes fail until the page reloads`,

@@ -156,6 +156,24 @@ describe('IdbStore log', () => {
     expect(back.every((r) => r?.status === 'queued')).toBe(true);
   });
 
+  test('a connection the browser closes fails the writes waiting for the next commit, and close() still returns', async () => {
+    const s = await openTestStore(dbName('terminated'));
+    let running = true;
+    const big = s.write(Array.from({ length: 4000 }, (_, i) => record({ id: `t${i}` }))).finally(() => (running = false));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(running).toBe(true);
+    // One write made while that commit is in flight has been flushed and waits (parked) for the
+    // next commit; another is made in the very turn the connection goes.
+    const parked = s.write([record({ id: 'parked' })]);
+    await Promise.resolve();
+    const unflushed = s.write([record({ id: 'unflushed' })]);
+    s._onTerminated();
+    const settled = (p: Promise<void>) => p.then(() => 'stored', (error: Error) => error.name);
+    expect(await Promise.all([settled(parked), settled(unflushed)])).toEqual(['StorageError', 'StorageError']);
+    await big.catch(() => {});
+    await s.close();
+  });
+
   test('a version 1 database (one record per task) is migrated on open: live tasks recovered, finished ones readable', async () => {
     const name = dbName('v1');
     await new Promise<void>((resolve, reject) => {
