@@ -373,10 +373,15 @@ export class IdbStore implements TaskStore {
       const old = this.#segments.get(prev);
       if (old) {
         if (--old.live === 0) this.#markDead(prev, old);
+        // Pruned in place of segments already gone, so a history stays a few entries long.
         const history = this.#older.get(id);
-        const kept = history ? history.filter((s) => this.#segments.has(s)) : [];
-        kept.push(prev);
-        this.#older.set(id, kept);
+        if (!history) this.#older.set(id, [prev]);
+        else {
+          let kept = 0;
+          for (const s of history) if (this.#segments.has(s)) history[kept++] = s;
+          history.length = kept;
+          history.push(prev);
+        }
       }
     }
     if (prev !== local) info.live++;
