@@ -1,4 +1,6 @@
-// npm run bench [-- --quick] [--json FILE] [--only 1,5] [--runs N] [--verbose] [--profile DIR]
+// npm run bench [-- --quick] [--json FILE] [--only 1,5] [--runs N] [--verbose] [--profile DIR] [--alloc DIR]
+// Environment, for investigations: BENCH_JS_FLAGS passes V8 flags to the browser (--js-flags);
+// BENCH_PROFILE_US sets --profile's sampling interval (default 200 µs).
 //
 // Builds bench/ with Vite, serves it cross-origin isolated (so performance.now() has 5 µs and not
 // 100 µs resolution), opens it in headless Chromium (the one the browser tests use) and runs every
@@ -15,7 +17,7 @@ import { CHROMIUM_FLAGS, findChromium } from '../scripts/find-chromium.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const args = { quick: false, json: join(here, 'results.json'), only: undefined, runs: 5, verbose: false, profile: undefined };
+  const args = { quick: false, json: join(here, 'results.json'), only: undefined, runs: 5, verbose: false, profile: undefined, alloc: undefined };
   const fail = (message) => {
     console.error(`tasklane bench: ${message}`);
     process.exit(2);
@@ -34,8 +36,9 @@ function parseArgs(argv) {
     else if (a === '--only') args.only = value(++i, a).split(',').filter(Boolean);
     else if (a === '--runs') args.runs = Number(value(++i, a));
     else if (a === '--profile') args.profile = resolve(process.cwd(), value(++i, a));
+    else if (a === '--alloc') args.alloc = resolve(process.cwd(), value(++i, a));
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--quick] [--json FILE] [--only 1,5] [--runs N] [--verbose] [--profile DIR]');
+      console.log('usage: npm run bench -- [--quick] [--json FILE] [--only 1,5] [--runs N] [--verbose] [--profile DIR] [--alloc DIR]');
       process.exit(0);
     } else fail(`unknown argument ${a}`);
   }
@@ -162,6 +165,30 @@ async function writeProfile(cdp, dir, id) {
   for (const [name, ms] of top) process.stderr.write(`    ${ms.toFixed(0).padStart(7)} ms  ${name}\n`);
 }
 
+/**
+ * `--alloc DIR`: the main thread's sampled allocations during a case, garbage included (open the
+ * .heapprofile in DevTools, Memory panel), and the top functions by bytes allocated, printed.
+ */
+async function writeAllocations(cdp, dir, id) {
+  const { profile } = await cdp.send('HeapProfiler.stopSampling');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `case-${id}.heapprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  const self = new Map();
+  let total = 0;
+  const walk = (node) => {
+    const f = node.callFrame;
+    const name = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+    self.set(name, (self.get(name) ?? 0) + node.selfSize);
+    total += node.selfSize;
+    for (const child of node.children) walk(child);
+  };
+  walk(profile.head);
+  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  process.stderr.write(`  allocations of case ${id} (${(total / 1e6).toFixed(1)} MB sampled) in ${relative(process.cwd(), file)}; top by bytes:\n`);
+  for (const [name, bytes] of top) process.stderr.write(`    ${(bytes / 1e6).toFixed(2).padStart(8)} MB  ${name}\n`);
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const started = Date.now();
@@ -184,14 +211,15 @@ async function main() {
       logLevel: 'warn',
       customLogger: quietLogger(),
       worker: { format: 'es' },
-      build: { outDir, emptyOutDir: true, target: 'es2022', reportCompressedSize: false, minify: !args.profile },
+      build: { outDir, emptyOutDir: true, target: 'es2022', reportCompressedSize: false, minify: !args.profile && !args.alloc },
     });
     process.stderr.write('done\n');
     server = await serve(outDir);
     const { port } = server.address();
 
     // A persistent profile: IndexedDB on disk, as in a real tab (an incognito context keeps it in memory).
-    context = await chromium.launchPersistentContext(profile, { executablePath, args: CHROMIUM_FLAGS, headless: true });
+    const jsFlags = process.env.BENCH_JS_FLAGS ? [`--js-flags=${process.env.BENCH_JS_FLAGS}`] : [];
+    context = await chromium.launchPersistentContext(profile, { executablePath, args: [...CHROMIUM_FLAGS, ...jsFlags], headless: true });
     const page = context.pages()[0] ?? (await context.newPage());
     const cdp = await context.newCDPSession(page);
     await page.exposeFunction('tasklaneBenchGc', async () => {
@@ -238,9 +266,15 @@ async function main() {
       let timer;
       if (args.profile) {
         await cdp.send('Profiler.enable');
-        await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+        await cdp.send('Profiler.setSamplingInterval', { interval: Number(process.env.BENCH_PROFILE_US ?? 200) });
         await cdp.send('Profiler.start');
       }
+      if (args.alloc)
+        await cdp.send('HeapProfiler.startSampling', {
+          samplingInterval: 256,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true,
+        });
       try {
         const result = await Promise.race([
           page.evaluate(([id, options]) => globalThis.tasklaneBench.run(id, options), [c.id, { quick: args.quick, runs: args.runs }]),
@@ -272,6 +306,7 @@ async function main() {
       } finally {
         clearTimeout(timer);
         if (args.profile) await writeProfile(cdp, args.profile, c.id);
+        if (args.alloc) await writeAllocations(cdp, args.alloc, c.id);
       }
     }
     const elapsed = (Date.now() - started) / 1000;

@@ -24,6 +24,11 @@ export function heapPop<T>(heap: T[], less: Less<T>): T | undefined {
   return first;
 }
 
+/** Restores the heap after the root's key grew (the root moved later in order): O(log n). */
+export function heapRootChanged<T>(heap: T[], less: Less<T>): void {
+  if (heap.length > 1) siftDown(heap, 0, less);
+}
+
 /**
  * Restores the heap after nodes were appended to its end from index `from` on: in O(k log n) by
  * sifting each up or in O(n) by rebuilding the whole heap, whichever bound is lower. The pop order

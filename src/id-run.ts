@@ -8,6 +8,31 @@ export interface MintedIds {
 }
 
 /**
+ * Where `id` sits among `count` ids minted from `minted` (its i in `prefix` + base 36 of `first + i`),
+ * or -1 if it cannot be one of them (a leading zero, as in `x-01`, is not how an id is minted).
+ * Parsed by hand (no substring, no parseInt): this runs for every lookup of a task held by position.
+ */
+export function mintedPosition(minted: MintedIds, count: number, id: string): number {
+  const prefix = minted.prefix;
+  const start = prefix.length;
+  if (id.length <= start || !id.startsWith(prefix) || (id.charCodeAt(start) === 48 && id.length > start + 1)) return -1;
+  let n = 0;
+  for (let k = start; k < id.length; k++) {
+    const c = id.charCodeAt(k);
+    const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 122 ? c - 87 : -1;
+    if (digit < 0) return -1;
+    n = n * 36 + digit;
+  }
+  const i = n - minted.first;
+  return i >= 0 && i < count ? i : -1;
+}
+
+/** The id minted at position `i`. */
+export function mintedId(minted: MintedIds, i: number): string {
+  return minted.prefix + (minted.first + i).toString(36);
+}
+
+/**
  * Values whose ids were minted consecutively, kept in an array by position: a value is found by
  * parsing its id, so a run of any size needs no id → value map (no id is hashed to hold it). The
  * i-th slot holds the value with the i-th minted id, or undefined once deleted.
@@ -38,7 +63,7 @@ export class IdRun<T extends { id: string }> implements MintedIds {
 
   /** The id the next pushed value must carry. */
   nextId(): string {
-    return this.prefix + (this.first + this.#values.length).toString(36);
+    return mintedId(this, this.#values.length);
   }
 
   push(value: T): void {
@@ -71,21 +96,7 @@ export class IdRun<T extends { id: string }> implements MintedIds {
     for (const value of this.#values) if (value) yield value;
   }
 
-  /**
-   * Where a value with this id would sit: -1 if it cannot be one of ours. Parsed by hand (no
-   * substring, no parseInt): this runs for every lookup. Callers still compare the id held there.
-   */
   #position(id: string): number {
-    const prefix = this.prefix;
-    if (id.length <= prefix.length || !id.startsWith(prefix)) return -1;
-    let n = 0;
-    for (let k = prefix.length; k < id.length; k++) {
-      const c = id.charCodeAt(k);
-      const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 122 ? c - 87 : -1;
-      if (digit < 0) return -1;
-      n = n * 36 + digit;
-    }
-    const i = n - this.first;
-    return i >= 0 && i < this.#values.length ? i : -1;
+    return mintedPosition(this, this.#values.length, id);
   }
 }

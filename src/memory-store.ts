@@ -21,7 +21,7 @@ export class MemoryStore implements TaskStore {
 
   write(records: readonly TaskRecord[], minted?: MintedIds): Promise<void> {
     if (minted) {
-      this.#records.addRun(new IdRun(minted.prefix, minted.first, records.slice()));
+      this.#records.addRun(new IdRun(minted.prefix, minted.first, records as TaskRecord[]));
       // New ids: retention has nothing to forget, only terminal ones to note.
       for (const record of records) if (TERMINAL_STATUSES.has(record.status)) this.#retention.note(record.id, record.status);
       return Promise.resolve();

@@ -12,7 +12,7 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import { CountingEventTarget, type SchedulerEventMap, TaskEvent, type TaskEventType, WarningEvent, WorkerEvent } from './events.js';
-import { IdRun, type MintedIds } from './id-run.js';
+import { type MintedIds, mintedId } from './id-run.js';
 import { type Metrics, SampleRing } from './metrics.js';
 import { openStore } from './open-store.js';
 import { acquireOwnerLock, liveOwners, type OwnerLock } from './owner-lock.js';
@@ -156,8 +156,8 @@ interface Batch {
   /** Items to take: ids and seqs are reserved for this many. */
   size: number;
   firstSeq: number;
-  /** Mints the ids; holds the index entries by position. */
-  index: IdRun<IndexEntry>;
+  /** Where the ids come from: the i-th record has the i-th id minted from it. */
+  minted: MintedIds;
   records: TaskRecord[];
   ids: string[];
 }
@@ -383,7 +383,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     if (!Array.isArray(items)) throw new TypeError(`Expected items to be an array, got ${describe(items)}`);
     // Ids and seqs reserved now: a task enqueued while this batch is prepared orders after all of it.
     const size = items.length;
-    const batch: Batch = { size, firstSeq: this.#seq, index: new IdRun<IndexEntry>(this.#idPrefix, this.#idCounter), records: [], ids: [] };
+    const batch: Batch = { size, firstSeq: this.#seq, minted: { prefix: this.#idPrefix, first: this.#idCounter }, records: [], ids: [] };
     this.#seq += size;
     this.#idCounter += size;
     this.#enqueuesInFlight++;
@@ -391,7 +391,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       const names = await this.#prepareMany(items, batch);
       await this.#checkNames(names);
       this.#checkRoom(batch.records.length);
-      await this.#write(batch.records, batch.index);
+      await this.#write(batch.records, batch.minted);
       this.#indexMany(batch);
       return batch.ids;
     } catch (error) {
@@ -404,7 +404,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   }
 
   /**
-   * Validates every item and builds its record, index entry and id into `batch`, all at one clock
+   * Validates every item and builds its record and id into `batch`, all at one clock
    * reading; returns the distinct task names. An options object shared by many items is validated
    * once. Throws, naming the item (`items[i]…`), at the first bad one.
    *
@@ -452,9 +452,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         this.#explainItem(item, i, now);
         throw error;
       }
-      const record = this.#record(batch.index.nextId(), batch.firstSeq + i, item.name, item.input, settings, now);
+      const record = this.#record(mintedId(batch.minted, i), batch.firstSeq + i, item.name, item.input, settings, now);
       batch.records.push(record);
-      batch.index.push(entryOf(record));
       batch.ids.push(record.id);
     }
     return [...names];
@@ -577,7 +576,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   /** `#indexNew` for a batch of keyless records: one index insertion, one pump. */
   #indexMany(batch: Batch): void {
     this.#counts.submitted += batch.records.length;
-    this.#index.addMany(batch.index, this.#clock.now());
+    this.#index.addBatch(batch.records, batch.minted, this.#clock.now());
     if (this.listens('enqueued')) for (const record of batch.records) this.#emit('enqueued', record);
     this.#schedulePump();
   }
@@ -1442,7 +1441,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         await this.drain();
       } else {
         const error = serializeError(new CancelledError(`scheduler "${this.name}" closed without draining`));
-        const queued = this.#index.clear().map((e) => e.id);
+        const queued = this.#index.clear();
         const cancel: TaskRecord[] = [];
         try {
           for (const record of await this.#store.read(queued)) if (record && !TERMINAL_STATUSES.has(record.status)) cancel.push(record);

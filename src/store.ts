@@ -28,7 +28,8 @@ export interface TaskStore {
   recover(): Promise<TaskRecord[]>;
   /**
    * `minted`, when given, says these records are new and `records[i].id` is the i-th id minted from
-   * it: a store may then hold them by position instead of hashing every id.
+   * it: a store may then hold them by position instead of hashing every id, and keep `records`
+   * itself (the caller hands the array over with them).
    */
   write(records: readonly TaskRecord[], minted?: MintedIds): Promise<void>;
   /**

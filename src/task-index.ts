@@ -1,5 +1,5 @@
-import { heapPeek, heapPop, heapPush, heapRestoreFrom } from './heap.js';
-import type { IdRun } from './id-run.js';
+import { heapPeek, heapPop, heapPush, heapRestoreFrom, heapRootChanged } from './heap.js';
+import { type MintedIds, mintedId, mintedPosition } from './id-run.js';
 import { RUN_MIN, TaskTable } from './task-table.js';
 import type { PriorityLevel } from './types.js';
 
@@ -18,28 +18,268 @@ export interface IndexEntry {
   delayed?: boolean;
 }
 
+/** What `addBatch` needs of each new task (a `TaskRecord` has it all). */
+export interface NewTask {
+  readonly id: string;
+  readonly name: string;
+  readonly priority: PriorityLevel;
+  /** Becomes the entry's `readyAt`. */
+  readonly runAt: number;
+  readonly seq: number;
+}
+
+/** The ordering key every heap node has. */
+interface Keyed {
+  readonly priority: number;
+  readonly readyAt: number;
+  readonly seq: number;
+}
+
 /** Ready order: priority, then readyAt, then seq. */
-const readyLess = (a: IndexEntry, b: IndexEntry): boolean =>
+const readyLess = (a: Keyed, b: Keyed): boolean =>
   a.priority !== b.priority ? a.priority < b.priority : a.readyAt !== b.readyAt ? a.readyAt < b.readyAt : a.seq < b.seq;
 
 /** Timer order: readyAt, then seq. */
-const delayedLess = (a: IndexEntry, b: IndexEntry): boolean =>
-  a.readyAt !== b.readyAt ? a.readyAt < b.readyAt : a.seq < b.seq;
+const delayedLess = (a: Keyed, b: Keyed): boolean => (a.readyAt !== b.readyAt ? a.readyAt < b.readyAt : a.seq < b.seq);
+
+/** A batch with more distinct (name, priority, runAt) than this is indexed task by task. */
+const LANES_MAX = 256;
+/** A laned batch's remaining tasks become entries once fewer than this are left. */
+const FOLD_BELOW = 256;
+/** `laneOf` of a task that has left the index. */
+const GONE = 0xffff;
+
+/**
+ * A big batch in the index, held by position: the i-th task has the i-th minted id and seq
+ * `firstSeq + i`, and sits in lane `laneOf[i]` until it leaves. No per-task object exists until a
+ * task is looked at (about 6 bytes a task instead of an entry, an id slot and a heap slot).
+ */
+class LaneBatch implements MintedIds {
+  readonly prefix: string;
+  readonly first: number;
+  lanes: Lane[] = [];
+  /** Tasks still in the index. */
+  size: number;
+
+  constructor(
+    minted: MintedIds,
+    readonly firstSeq: number,
+    readonly laneOf: Uint16Array,
+  ) {
+    this.prefix = minted.prefix;
+    this.first = minted.first;
+    this.size = laneOf.length;
+  }
+
+  /**
+   * Sorts `tasks` into lanes, or returns undefined when lanes would not pay: too many distinct
+   * keys, or seqs that are not consecutive.
+   */
+  static of(tasks: readonly NewTask[], minted: MintedIds): LaneBatch | undefined {
+    const n = tasks.length;
+    const firstSeq = (tasks[0] as NewTask).seq;
+    const laneOf = new Uint16Array(n);
+    const keys: { name: string; priority: PriorityLevel; readyAt: number; count: number }[] = [];
+    // Lanes by name, then runAt, then priority; consecutive tasks mostly share name and runAt.
+    const byName = new Map<string, Map<number, number[]>>();
+    let lastName: string | undefined;
+    let lastAt = Number.NaN;
+    let byPriority: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = tasks[i] as NewTask;
+      if (t.seq !== firstSeq + i) return undefined;
+      if (t.name !== lastName || t.runAt !== lastAt) {
+        let byAt = byName.get(t.name);
+        if (!byAt) byName.set(t.name, (byAt = new Map()));
+        let lanes = byAt.get(t.runAt);
+        if (!lanes) byAt.set(t.runAt, (lanes = [-1, -1, -1, -1, -1]));
+        byPriority = lanes;
+        lastName = t.name;
+        lastAt = t.runAt;
+      }
+      let lane = byPriority[t.priority] as number;
+      if (lane < 0) {
+        if (keys.length >= LANES_MAX) return undefined;
+        lane = byPriority[t.priority] = keys.length;
+        keys.push({ name: t.name, priority: t.priority, readyAt: t.runAt, count: 0 });
+      }
+      (keys[lane] as { count: number }).count++;
+      laneOf[i] = lane;
+    }
+    const positions = keys.map((k) => new Int32Array(k.count));
+    const fill = new Int32Array(keys.length);
+    for (let i = 0; i < n; i++) {
+      const lane = laneOf[i] as number;
+      (positions[lane] as Int32Array)[(fill[lane] as number)++] = i;
+    }
+    const batch = new LaneBatch(minted, firstSeq, laneOf);
+    batch.lanes = keys.map((k, l) => new Lane(batch, k.name, k.priority, k.readyAt, positions[l] as Int32Array));
+    return batch;
+  }
+
+  /** The position of a task of this batch still in the index, or -1. */
+  positionOf(id: string): number {
+    const pos = mintedPosition(this, this.laneOf.length, id);
+    return pos >= 0 && this.laneOf[pos] !== GONE ? pos : -1;
+  }
+
+  /** The lane holding the task at `pos` (which must still be in the index). */
+  laneAt(pos: number): Lane {
+    return this.lanes[this.laneOf[pos] as number] as Lane;
+  }
+}
+
+/**
+ * A big batch's tasks that share name, priority and readyAt. They leave in seq order, so a heap
+ * holds the lane once, keyed by its head, instead of a node per task. A task removed out of turn
+ * is only marked; the head steps over it when it gets there. The key only grows, so a stale one
+ * makes the lane surface early, where it is re-keyed and sifted down (`skipGone`).
+ */
+class Lane {
+  /** The head task's seq: the lane's place in its heap. */
+  seq: number;
+  dead = false;
+  delayed = false;
+  /** Tasks still in the lane. */
+  live: number;
+  /** Index into `positions` of the head. */
+  head = 0;
+  /** Entries made before their task left (the head's, `upcoming`'s), by index into `positions`. */
+  #made: Map<number, IndexEntry> | undefined;
+
+  constructor(
+    readonly batch: LaneBatch,
+    readonly name: string,
+    readonly priority: PriorityLevel,
+    readonly readyAt: number,
+    /** The tasks' positions in the batch, ascending. */
+    readonly positions: Int32Array,
+  ) {
+    this.live = positions.length;
+    this.seq = batch.firstSeq + (positions[0] as number);
+  }
+
+  /** The first index into `positions`, from `k` on, of a task still here; -1 if none. */
+  nextLive(k: number): number {
+    const { positions } = this;
+    const laneOf = this.batch.laneOf;
+    for (let j = k; j < positions.length; j++) if (laneOf[positions[j] as number] !== GONE) return j;
+    return -1;
+  }
+
+  /** Moves the head past tasks that left out of turn and re-keys the lane; true if it moved. */
+  skipGone(): boolean {
+    const before = this.head;
+    this.#seek(before);
+    return this.head !== before;
+  }
+
+  /** Puts the head on the first task still here from `positions[k]` on, or marks the lane dead. */
+  #seek(k: number): void {
+    const next = this.nextLive(k);
+    if (next < 0) {
+      this.dead = true;
+      this.head = this.positions.length;
+      return;
+    }
+    this.head = next;
+    this.seq = this.batch.firstSeq + (this.positions[next] as number);
+  }
+
+  /** The entry of the task at `positions[k]`: the same object until the task leaves. */
+  entryAt(k: number): IndexEntry {
+    let entry = this.#made?.get(k);
+    if (entry) return entry;
+    const pos = this.positions[k] as number;
+    entry = {
+      id: mintedId(this.batch, pos),
+      name: this.name,
+      priority: this.priority,
+      readyAt: this.readyAt,
+      seq: this.batch.firstSeq + pos,
+    };
+    (this.#made ??= new Map()).set(k, entry);
+    return entry;
+  }
+
+  /** Takes the head out of the lane and returns its entry; the caller re-sifts or drops the lane. */
+  takeHead(): IndexEntry {
+    const k = this.head;
+    const entry = this.#leave(k);
+    this.#seek(k + 1);
+    return entry;
+  }
+
+  /** Takes the task at `pos` out of turn and returns its entry. */
+  remove(pos: number, id: string): IndexEntry {
+    const k = this.#made?.size ? lowerBound(this.positions, pos) : -1;
+    const entry = k >= 0 && this.#made?.has(k) ? this.#leave(k) : this.#leavePos(pos, id);
+    if (this.live === 0) this.dead = true;
+    return entry;
+  }
+
+  /** Every task still here, in order, as entries (made now unless already made). */
+  *entries(): IterableIterator<IndexEntry> {
+    for (let k = this.nextLive(this.head); k >= 0; k = this.nextLive(k + 1)) yield this.entryAt(k);
+  }
+
+  #leave(k: number): IndexEntry {
+    const entry = this.entryAt(k);
+    this.#made?.delete(k);
+    this.#gone(this.positions[k] as number);
+    return entry;
+  }
+
+  #leavePos(pos: number, id: string): IndexEntry {
+    this.#gone(pos);
+    return { id, name: this.name, priority: this.priority, readyAt: this.readyAt, seq: this.batch.firstSeq + pos };
+  }
+
+  #gone(pos: number): void {
+    this.batch.laneOf[pos] = GONE;
+    this.batch.size--;
+    this.live--;
+  }
+}
+
+/** The first index of `xs` (ascending) holding `x` or more. */
+function lowerBound(xs: Int32Array, x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((xs[mid] as number) < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** A heap node: one task, or a lane of a big batch's tasks. */
+type HeapNode = IndexEntry | Lane;
+
+/** A place in `upcoming`'s walk: a heap node not opened yet (`k` -1), or a lane's task `positions[k]`. */
+interface Frontier extends Keyed {
+  i: number;
+  k: number;
+}
 
 /**
  * The queue's order: a ready heap and a delayed heap, as in React's scheduler. Delayed entries move
- * to the ready heap when due, so a delayed task never blocks a ready one. Removal is lazy.
+ * to the ready heap when due, so a delayed task never blocks a ready one. Removal is lazy. A big
+ * batch (`addBatch`) sits in the heaps as a few lanes instead of a node per task.
  */
 export class TaskIndex {
-  readonly #ready: IndexEntry[] = [];
-  readonly #delayed: IndexEntry[] = [];
-  /** Every live entry by id. */
+  readonly #ready: HeapNode[] = [];
+  readonly #delayed: HeapNode[] = [];
+  /** Every live entry by id, but those in lanes. */
   readonly #live = new TaskTable<IndexEntry>();
+  #batches: LaneBatch[] = [];
   readonly #byPriority: [number, number, number, number, number] = [0, 0, 0, 0, 0];
+  #size = 0;
   #delayedCount = 0;
 
   get size(): number {
-    return this.#live.size;
+    return this.#size;
   }
 
   /** Live entries per priority level (ready and delayed). */
@@ -48,17 +288,29 @@ export class TaskIndex {
   }
 
   has(id: string): boolean {
-    return this.get(id) !== undefined;
+    if (this.#live.has(id)) return true;
+    for (const batch of this.#batches) if (batch.positionOf(id) >= 0) return true;
+    return false;
   }
 
+  /** The task's entry; one in a lane is made afresh on each call (only its fields are its). */
   get(id: string): IndexEntry | undefined {
-    return this.#live.get(id);
+    const entry = this.#live.get(id);
+    if (entry) return entry;
+    for (const batch of this.#batches) {
+      const pos = batch.positionOf(id);
+      if (pos < 0) continue;
+      const lane = batch.laneAt(pos);
+      return { id, name: lane.name, priority: lane.priority, readyAt: lane.readyAt, seq: batch.firstSeq + pos, delayed: lane.delayed };
+    }
+    return undefined;
   }
 
   add(entry: IndexEntry, now: number): void {
     if (this.has(entry.id)) throw new Error(`task ${entry.id} is already indexed`);
     this.#live.set(entry);
     this.#byPriority[entry.priority]++;
+    this.#size++;
     if (entry.readyAt > now) {
       entry.delayed = true;
       this.#delayedCount++;
@@ -70,44 +322,99 @@ export class TaskIndex {
   }
 
   /**
-   * Adds a staged batch at once: appended to the heaps, which are then restored once each
-   * (`heapRestoreFrom`). Its ids are taken as new (minted from a counter range of its own), so a
-   * big batch is held by position and no id is hashed here; a small one is checked first and
-   * throws, changing nothing, if an id is already indexed.
+   * Adds new tasks at once. `tasks[i]` must carry the i-th id minted from `minted`, and seqs must
+   * be consecutive. A big batch (RUN_MIN or more) goes in as lanes: no id is hashed and no entry
+   * made. Otherwise each task gets an entry, appended to the heaps, which are then restored once
+   * each (`heapRestoreFrom`); a small batch is checked first and throws, changing nothing, if an id
+   * is already indexed.
    */
-  addMany(batch: IdRun<IndexEntry>, now: number): void {
-    const entries = batch.slots as readonly IndexEntry[];
-    if (batch.size < RUN_MIN) for (const entry of entries) if (this.has(entry.id)) throw new Error(`task ${entry.id} is already indexed`);
-    this.#live.addRun(batch);
+  addBatch(tasks: readonly NewTask[], minted: MintedIds, now: number): void {
+    if (tasks.length === 0) return;
+    const batch = tasks.length >= RUN_MIN ? LaneBatch.of(tasks, minted) : undefined;
+    if (batch) this.#addLanes(batch, now);
+    else this.#addEntries(tasks, now);
+  }
+
+  #addLanes(batch: LaneBatch, now: number): void {
+    this.#batches.push(batch);
+    this.#size += batch.size;
+    for (const lane of batch.lanes) {
+      this.#byPriority[lane.priority] += lane.live;
+      if (lane.readyAt > now) {
+        lane.delayed = true;
+        this.#delayedCount += lane.live;
+        heapPush(this.#delayed, lane, delayedLess);
+      } else heapPush(this.#ready, lane, readyLess);
+    }
+  }
+
+  #addEntries(tasks: readonly NewTask[], now: number): void {
+    if (tasks.length < RUN_MIN) for (const t of tasks) if (this.has(t.id)) throw new Error(`task ${t.id} is already indexed`);
     const ready = this.#ready;
     const delayed = this.#delayed;
     const byPriority = this.#byPriority;
     const readyFrom = ready.length;
     const delayedFrom = delayed.length;
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i] as IndexEntry;
+    for (let i = 0; i < tasks.length; i++) {
+      const t = tasks[i] as NewTask;
+      const entry: IndexEntry = { id: t.id, name: t.name, priority: t.priority, readyAt: t.runAt, seq: t.seq, delayed: t.runAt > now };
+      this.#live.set(entry);
       byPriority[entry.priority]++;
-      if (entry.readyAt > now) {
-        entry.delayed = true;
-        delayed.push(entry);
-      } else {
-        entry.delayed = false;
-        ready.push(entry);
-      }
+      if (entry.delayed) delayed.push(entry);
+      else ready.push(entry);
     }
+    this.#size += tasks.length;
     this.#delayedCount += delayed.length - delayedFrom;
     heapRestoreFrom(ready, readyFrom, readyLess);
     heapRestoreFrom(delayed, delayedFrom, delayedLess);
   }
 
   remove(id: string): IndexEntry | undefined {
-    const entry = this.get(id);
-    if (!entry) return undefined;
-    entry.dead = true;
-    if (entry.delayed) this.#delayedCount--;
-    this.#live.delete(id);
+    const entry = this.#live.get(id);
+    if (entry) {
+      entry.dead = true;
+      if (entry.delayed) this.#delayedCount--;
+      this.#live.delete(id);
+      this.#left(entry);
+      return entry;
+    }
+    for (const batch of this.#batches) {
+      const pos = batch.positionOf(id);
+      if (pos < 0) continue;
+      const lane = batch.laneAt(pos);
+      const removed = lane.remove(pos, id);
+      removed.dead = true;
+      if (lane.delayed) this.#delayedCount--;
+      this.#left(removed);
+      this.#foldIfSmall(batch);
+      return removed;
+    }
+    return undefined;
+  }
+
+  #left(entry: IndexEntry): void {
     this.#byPriority[entry.priority]--;
-    return entry;
+    this.#size--;
+  }
+
+  /**
+   * A laned batch with few tasks left goes back to entries, so lookups stop scanning it. Entries
+   * already made (a peeked head) are kept as they are.
+   */
+  #foldIfSmall(batch: LaneBatch): void {
+    if (batch.size >= FOLD_BELOW) return;
+    this.#batches = this.#batches.filter((b) => b !== batch);
+    for (const lane of batch.lanes) {
+      if (lane.dead) continue;
+      const heap = lane.delayed ? this.#delayed : this.#ready;
+      const less = lane.delayed ? delayedLess : readyLess;
+      for (const entry of lane.entries()) {
+        entry.delayed = lane.delayed;
+        this.#live.set(entry);
+        heapPush(heap, entry, less);
+      }
+      lane.dead = true;
+    }
   }
 
   #promote(now: number): void {
@@ -115,7 +422,7 @@ export class TaskIndex {
       heapPop(this.#delayed, delayedLess);
       if (top.dead) continue;
       top.delayed = false;
-      this.#delayedCount--;
+      this.#delayedCount -= top instanceof Lane ? top.live : 1;
       heapPush(this.#ready, top, readyLess);
     }
   }
@@ -123,21 +430,34 @@ export class TaskIndex {
   /** The next ready entry without taking it. */
   peek(now: number): IndexEntry | undefined {
     this.#promote(now);
-    let top = heapPeek(this.#ready);
-    while (top?.dead) {
-      heapPop(this.#ready, readyLess);
-      top = heapPeek(this.#ready);
+    const ready = this.#ready;
+    for (let top = heapPeek(ready); top; top = heapPeek(ready)) {
+      if (top.dead) heapPop(ready, readyLess);
+      else if (!(top instanceof Lane)) return top;
+      else if (top.skipGone()) {
+        if (top.dead) heapPop(ready, readyLess);
+        else heapRootChanged(ready, readyLess);
+      } else return top.entryAt(top.head);
     }
-    return top;
+    return undefined;
   }
 
   /** Takes the next ready entry: most urgent priority, then earliest readyAt, then enqueue order. */
   next(now: number): IndexEntry | undefined {
     const top = this.peek(now);
     if (!top) return undefined;
-    heapPop(this.#ready, readyLess);
-    this.#live.delete(top.id);
-    this.#byPriority[top.priority]--;
+    const ready = this.#ready;
+    const node = heapPeek(ready) as HeapNode;
+    if (node instanceof Lane) {
+      node.takeHead();
+      if (node.dead) heapPop(ready, readyLess);
+      else heapRootChanged(ready, readyLess);
+      this.#foldIfSmall(node.batch);
+    } else {
+      heapPop(ready, readyLess);
+      this.#live.delete(top.id);
+    }
+    this.#left(top);
     return top;
   }
 
@@ -154,46 +474,77 @@ export class TaskIndex {
   /** Number of live entries ready at `now`. */
   readyCount(now: number): number {
     this.#promote(now);
-    return this.size - this.#delayedCount;
+    return this.#size - this.#delayedCount;
   }
 
   /**
    * The next `limit` ready entries in dispatch order, without taking them: a best-first walk from
-   * the heap's root over a small frontier heap of positions, O(limit log limit) whatever the queue
-   * size (dead entries are stepped over, their subtrees still ordered). For read-ahead on every dispatch.
+   * the heap's root over a small frontier heap, O(limit log limit) whatever the queue size. A heap
+   * node's children join the frontier when it is opened; a lane's tasks join one at a time, each
+   * keyed by its own seq. Dead entries are stepped over, their subtrees still ordered. For
+   * read-ahead on every dispatch.
    */
   upcoming(limit: number, now: number): IndexEntry[] {
     this.#promote(now);
     const heap = this.#ready;
     const out: IndexEntry[] = [];
     if (limit <= 0 || heap.length === 0) return out;
-    const less = (i: number, j: number) => readyLess(heap[i] as IndexEntry, heap[j] as IndexEntry);
-    const frontier = [0];
+    const frontier: Frontier[] = [];
+    const open = (i: number) => {
+      const node = heap[i] as HeapNode;
+      heapPush(frontier, { i, k: -1, priority: node.priority, readyAt: node.readyAt, seq: node.seq }, readyLess);
+    };
+    const follow = (i: number, lane: Lane, from: number) => {
+      const k = lane.nextLive(from);
+      if (k >= 0)
+        heapPush(
+          frontier,
+          { i, k, priority: lane.priority, readyAt: lane.readyAt, seq: lane.batch.firstSeq + (lane.positions[k] as number) },
+          readyLess,
+        );
+    };
+    open(0);
     for (let steps = 0; out.length < limit && steps < 4 * limit; steps++) {
-      const i = heapPop(frontier, less);
-      if (i === undefined) break;
-      const entry = heap[i] as IndexEntry;
-      if (!entry.dead) out.push(entry);
-      const left = 2 * i + 1;
-      if (left < heap.length) heapPush(frontier, left, less);
-      if (left + 1 < heap.length) heapPush(frontier, left + 1, less);
+      const place = heapPop(frontier, readyLess);
+      if (place === undefined) break;
+      const node = heap[place.i] as HeapNode;
+      if (place.k >= 0) {
+        const lane = node as Lane;
+        out.push(lane.entryAt(place.k));
+        follow(place.i, lane, place.k + 1);
+        continue;
+      }
+      const left = 2 * place.i + 1;
+      if (left < heap.length) open(left);
+      if (left + 1 < heap.length) open(left + 1);
+      if (node instanceof Lane) {
+        if (!node.dead) follow(place.i, node, node.head);
+      } else if (!node.dead) out.push(node);
     }
     return out;
   }
 
-  /** All live entries, unordered. */
-  entries(): IterableIterator<IndexEntry> {
-    return this.#live.values();
+  /** All live entries, unordered (those in lanes made as they are reached). */
+  *entries(): IterableIterator<IndexEntry> {
+    yield* this.#live.values();
+    for (const batch of this.#batches) for (const lane of batch.lanes) if (!lane.dead) yield* lane.entries();
   }
 
-  /** Removes every entry at once and returns them (live ones only), unordered. */
-  clear(): IndexEntry[] {
-    const out = this.#live.clear();
-    for (const entry of out) entry.dead = true;
+  /** Removes every entry at once and returns the ids of the live ones, unordered. */
+  clear(): string[] {
+    const ids: string[] = [];
+    for (const entry of this.#live.clear()) {
+      entry.dead = true;
+      ids.push(entry.id);
+    }
+    for (const batch of this.#batches)
+      for (let pos = 0; pos < batch.laneOf.length; pos++) if (batch.laneOf[pos] !== GONE) ids.push(mintedId(batch, pos));
+    this.#batches = [];
     this.#ready.length = 0;
     this.#delayed.length = 0;
     this.#byPriority.fill(0);
+    this.#size = 0;
     this.#delayedCount = 0;
-    return out;
+    return ids;
   }
 }

@@ -150,3 +150,43 @@ test('reprioritize moves a waiting task to another lane; running or finished tas
   expect(await s.reprioritize(a.id, 'critical')).toBe(false);
   expect((await s.inspect(b.id))?.priority).toBe(0);
 });
+
+test('a big enqueueMany (held as lanes) runs in priority order through cancels, reprioritizations and a delay', async () => {
+  const clock = new ManualClock(1_000_000);
+  const s = await makeScheduler({ pool: { max: 1 }, clock });
+  s.pause();
+  const n = 5_000;
+  const levels = [4, 2, 0, 3, 1] as const;
+  const ids = await s.enqueueMany(
+    Array.from({ length: n }, (_, i) => ({
+      name: i % 2 ? ('noop' as const) : ('echo' as const),
+      input: i % 2 ? null : { value: i },
+      options: i % 10 === 9 ? { priority: levels[i % 5], delayMs: 50 } : { priority: levels[i % 5] },
+    })),
+  );
+  expect(s.metrics().queued).toBe(n);
+  const cancelled = new Set([ids[0], ids[2], ids[4_999], ids[1_234]]);
+  for (const id of cancelled) expect(await s.cancel(id as string)).toBe(true);
+  // Task 1 (priority 2) moves to critical; task 3 (priority 3) to background.
+  expect(await s.reprioritize(ids[1] as string, 'critical')).toBe(true);
+  expect(await s.reprioritize(ids[3] as string, 4)).toBe(true);
+  expect((await s.get(ids[7] as string))?.status).toBe('queued');
+  expect(s.metrics().queued).toBe(n - cancelled.size);
+  const log = startedLog(s);
+  s.resume();
+  // The delayed tasks become due only once every ready one has started.
+  const readyCount = ids.filter((id, i) => i % 10 !== 9 && !cancelled.has(id)).length;
+  while (log.length < readyCount) await new Promise((r) => setTimeout(r, 5));
+  clock.advance(50);
+  await s.drain();
+  const priorityOf = (i: number) => (i === 1 ? 0 : i === 3 ? 4 : levels[i % 5]);
+  const position = new Map(ids.map((id, i) => [id, i]));
+  const ran = log.map((id) => position.get(id) as number);
+  expect(ran.length).toBe(n - cancelled.size);
+  expect(ran.some((i) => cancelled.has(ids[i]))).toBe(false);
+  // Every ready task first, by priority then enqueue order; the delayed ones after, the same way.
+  const sorted = (xs: number[]) => [...xs].sort((a, b) => priorityOf(a) - priorityOf(b) || a - b);
+  const ready = ran.filter((i) => i % 10 !== 9);
+  const delayed = ran.filter((i) => i % 10 === 9);
+  expect(ran).toEqual([...sorted(ready), ...sorted(delayed)]);
+});
