@@ -1,4 +1,5 @@
 // npm run bench [-- --quick] [--json FILE] [--only 1,5] [--runs N] [--verbose] [--profile DIR] [--alloc DIR]
+//   [--trace DIR]
 // Environment, for investigations: BENCH_JS_FLAGS passes V8 flags to the browser (--js-flags);
 // BENCH_PROFILE_US sets --profile's sampling interval (default 200 µs).
 //
@@ -17,7 +18,7 @@ import { CHROMIUM_FLAGS, findChromium } from '../scripts/find-chromium.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const args = { quick: false, json: join(here, 'results.json'), only: undefined, runs: 5, verbose: false, profile: undefined, alloc: undefined };
+  const args = { quick: false, json: join(here, 'results.json'), only: undefined, runs: 5, verbose: false, profile: undefined, alloc: undefined, trace: undefined };
   const fail = (message) => {
     console.error(`tasklane bench: ${message}`);
     process.exit(2);
@@ -37,8 +38,9 @@ function parseArgs(argv) {
     else if (a === '--runs') args.runs = Number(value(++i, a));
     else if (a === '--profile') args.profile = resolve(process.cwd(), value(++i, a));
     else if (a === '--alloc') args.alloc = resolve(process.cwd(), value(++i, a));
+    else if (a === '--trace') args.trace = resolve(process.cwd(), value(++i, a));
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--quick] [--json FILE] [--only 1,5] [--runs N] [--verbose] [--profile DIR] [--alloc DIR]');
+      console.log('usage: npm run bench -- [--quick] [--json FILE] [--only 1,5] [--runs N] [--verbose] [--profile DIR] [--alloc DIR] [--trace DIR]');
       process.exit(0);
     } else fail(`unknown argument ${a}`);
   }
@@ -189,6 +191,37 @@ async function writeAllocations(cdp, dir, id) {
   for (const [name, bytes] of top) process.stderr.write(`    ${(bytes / 1e6).toFixed(2).padStart(8)} MB  ${name}\n`);
 }
 
+/** The trace categories of `--trace`: tasks, GC and JIT on every thread. */
+const TRACE_CATEGORIES = ['toplevel', 'v8', 'disabled-by-default-v8.gc', 'devtools.timeline', 'blink.user_timing'];
+
+/**
+ * `--trace DIR`: a Chromium trace of a case (open it in Perfetto or DevTools), and its longest
+ * slices over 0.5 ms by thread and name, printed: what stalls a thread, GC included.
+ */
+async function writeTrace(cdp, events, dir, id) {
+  const done = new Promise((resolveDone) => cdp.once('Tracing.tracingComplete', resolveDone));
+  await cdp.send('Tracing.end');
+  await done;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `case-${id}.trace.json`);
+  writeFileSync(file, JSON.stringify({ traceEvents: events }));
+  const threads = new Map();
+  for (const e of events) if (e.ph === 'M' && e.name === 'thread_name') threads.set(`${e.pid}:${e.tid}`, e.args.name);
+  const long = new Map();
+  for (const e of events) {
+    if (e.ph !== 'X' || !(e.dur > 500)) continue;
+    const key = `${threads.get(`${e.pid}:${e.tid}`) ?? e.tid} ${e.name}`;
+    const agg = long.get(key) ?? { n: 0, ms: 0, max: 0 };
+    agg.n++;
+    agg.ms += e.dur / 1000;
+    agg.max = Math.max(agg.max, e.dur / 1000);
+    long.set(key, agg);
+  }
+  const top = [...long].sort((a, b) => b[1].n - a[1].n).slice(0, 25);
+  process.stderr.write(`  trace of case ${id} in ${relative(process.cwd(), file)}; slices over 0.5 ms:\n`);
+  for (const [key, a] of top) process.stderr.write(`    ${String(a.n).padStart(6)} x  max ${a.max.toFixed(1).padStart(6)} ms  ${key}\n`);
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const started = Date.now();
@@ -269,6 +302,12 @@ async function main() {
         await cdp.send('Profiler.setSamplingInterval', { interval: Number(process.env.BENCH_PROFILE_US ?? 200) });
         await cdp.send('Profiler.start');
       }
+      let traceEvents;
+      if (args.trace) {
+        traceEvents = [];
+        cdp.on('Tracing.dataCollected', ({ value }) => traceEvents.push(...value));
+        await cdp.send('Tracing.start', { traceConfig: { includedCategories: TRACE_CATEGORIES }, transferMode: 'ReportEvents' });
+      }
       if (args.alloc)
         await cdp.send('HeapProfiler.startSampling', {
           samplingInterval: 256,
@@ -307,6 +346,7 @@ async function main() {
         clearTimeout(timer);
         if (args.profile) await writeProfile(cdp, args.profile, c.id);
         if (args.alloc) await writeAllocations(cdp, args.alloc, c.id);
+        if (args.trace) await writeTrace(cdp, traceEvents, args.trace, c.id);
       }
     }
     const elapsed = (Date.now() - started) / 1000;

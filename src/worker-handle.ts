@@ -7,7 +7,6 @@ import {
   type HandshakeReply,
   PROGRESS,
   RUN,
-  RUN_STRIDE,
   type RunOutcome,
   type RunRequest,
   type WireAbort,
@@ -147,21 +146,18 @@ export class WorkerHandle {
 
   /** Sends calls; they run in order after what the worker already has. `now` is the current time, if known. */
   send(requests: Omit<RunRequest, 'callId'>[], now?: number): InFlight[] {
-    const message: unknown[] = new Array(1 + RUN_STRIDE * requests.length);
-    message[0] = RUN;
-    const sent: InFlight[] = new Array(requests.length);
+    // Built by push, never preallocated: V8 structured-clones a holey array the sparse way, index by
+    // index (a 512-call message took 3x as long to clone and came out half as big again).
+    const message: unknown[] = [RUN];
+    const sent: InFlight[] = [];
     const wasIdle = this.calls.length === 0;
-    for (let i = 0, at = 1; i < requests.length; i++, at += RUN_STRIDE) {
+    for (let i = 0; i < requests.length; i++) {
       const r = requests[i] as Omit<RunRequest, 'callId'>;
       const callId = this.#nextCallId++;
       const call: InFlight = { request: { callId, id: r.id, name: r.name, input: r.input, attempt: r.attempt } };
       this.calls.push(call);
-      message[at] = callId;
-      message[at + 1] = r.id;
-      message[at + 2] = r.name;
-      message[at + 3] = r.input;
-      message[at + 4] = r.attempt;
-      sent[i] = call;
+      message.push(callId, r.id, r.name, r.input, r.attempt);
+      sent.push(call);
     }
     if (wasIdle && this.calls[0]) this.calls[0].startedAt = now ?? this.#now();
     this.state = 'busy';

@@ -1,5 +1,6 @@
 import { afterEach, expect, test } from 'vitest';
-import { ManualClock, type TaskEvent } from '../../src/index.js';
+import { type EnqueueItem, ManualClock, type TaskEvent } from '../../src/index.js';
+import type { Tasks } from './fixtures/tasks.worker.js';
 import { closeAll, makeScheduler, nextEvent } from './helpers.js';
 
 afterEach(closeAll);
@@ -158,11 +159,10 @@ test('a big enqueueMany (held as lanes) runs in priority order through cancels, 
   const n = 5_000;
   const levels = [4, 2, 0, 3, 1] as const;
   const ids = await s.enqueueMany(
-    Array.from({ length: n }, (_, i) => ({
-      name: i % 2 ? ('noop' as const) : ('echo' as const),
-      input: i % 2 ? null : { value: i },
-      options: i % 10 === 9 ? { priority: levels[i % 5], delayMs: 50 } : { priority: levels[i % 5] },
-    })),
+    Array.from({ length: n }, (_, i): EnqueueItem<Tasks> => {
+      const options = i % 10 === 9 ? { priority: levels[i % 5], delayMs: 50 } : { priority: levels[i % 5] };
+      return i % 2 ? { name: 'noop', input: null, options } : { name: 'echo', input: { value: i }, options };
+    }),
   );
   expect(s.metrics().queued).toBe(n);
   const cancelled = new Set([ids[0], ids[2], ids[4_999], ids[1_234]]);
@@ -179,7 +179,7 @@ test('a big enqueueMany (held as lanes) runs in priority order through cancels, 
   while (log.length < readyCount) await new Promise((r) => setTimeout(r, 5));
   clock.advance(50);
   await s.drain();
-  const priorityOf = (i: number) => (i === 1 ? 0 : i === 3 ? 4 : levels[i % 5]);
+  const priorityOf = (i: number): number => (i === 1 ? 0 : i === 3 ? 4 : (levels[i % 5] as number));
   const position = new Map(ids.map((id, i) => [id, i]));
   const ran = log.map((id) => position.get(id) as number);
   expect(ran.length).toBe(n - cancelled.size);
