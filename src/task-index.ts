@@ -1,5 +1,5 @@
 import { heapPeek, heapPop, heapPush, heapRestoreFrom, heapRootChanged } from './heap.js';
-import { type MintedIds, mintedId, mintedPosition } from './id-run.js';
+import { IdRun, type MintedIds, mintedId, mintedPosition } from './id-run.js';
 import { RUN_MIN, TaskTable } from './task-table.js';
 import type { PriorityLevel } from './types.js';
 
@@ -72,12 +72,15 @@ class LaneBatch implements MintedIds {
   }
 
   /**
-   * Sorts `tasks` into lanes, or returns undefined when lanes would not pay: too many distinct
-   * keys, or seqs that are not consecutive.
+   * Sorts `tasks` into lanes, or returns undefined when lanes would not pay (too many distinct
+   * keys) or the batch is not as minted (seqs not consecutive, ids not from `minted`).
    */
   static of(tasks: readonly NewTask[], minted: MintedIds): LaneBatch | undefined {
     const n = tasks.length;
-    const firstSeq = (tasks[0] as NewTask).seq;
+    const first = tasks[0] as NewTask;
+    // The ids are taken on trust from `minted`: the ends at least must agree.
+    if (first.id !== mintedId(minted, 0) || (tasks[n - 1] as NewTask).id !== mintedId(minted, n - 1)) return undefined;
+    const firstSeq = first.seq;
     const laneOf = new Uint16Array(n);
     const keys: { name: string; priority: PriorityLevel; readyAt: number; count: number }[] = [];
     // Lanes by name, then runAt, then priority; consecutive tasks mostly share name and runAt.
@@ -218,9 +221,20 @@ class Lane {
     return entry;
   }
 
-  /** Every task still here, in order, as entries (made now unless already made). */
+  /** Every task still here, in order, as entries: those already made, else made afresh and not kept. */
   *entries(): IterableIterator<IndexEntry> {
-    for (let k = this.nextLive(this.head); k >= 0; k = this.nextLive(k + 1)) yield this.entryAt(k);
+    for (let k = this.nextLive(this.head); k >= 0; k = this.nextLive(k + 1)) yield this.#made?.get(k) ?? this.#fresh(k);
+  }
+
+  #fresh(k: number): IndexEntry {
+    const pos = this.positions[k] as number;
+    return {
+      id: mintedId(this.batch, pos),
+      name: this.name,
+      priority: this.priority,
+      readyAt: this.readyAt,
+      seq: this.batch.firstSeq + pos,
+    };
   }
 
   #leave(k: number): IndexEntry {
@@ -332,7 +346,7 @@ export class TaskIndex {
     if (tasks.length === 0) return;
     const batch = tasks.length >= RUN_MIN ? LaneBatch.of(tasks, minted) : undefined;
     if (batch) this.#addLanes(batch, now);
-    else this.#addEntries(tasks, now);
+    else this.#addEntries(tasks, minted, now);
   }
 
   #addLanes(batch: LaneBatch, now: number): void {
@@ -348,21 +362,26 @@ export class TaskIndex {
     }
   }
 
-  #addEntries(tasks: readonly NewTask[], now: number): void {
+  #addEntries(tasks: readonly NewTask[], minted: MintedIds, now: number): void {
     if (tasks.length < RUN_MIN) for (const t of tasks) if (this.has(t.id)) throw new Error(`task ${t.id} is already indexed`);
     const ready = this.#ready;
     const delayed = this.#delayed;
     const byPriority = this.#byPriority;
     const readyFrom = ready.length;
     const delayedFrom = delayed.length;
+    const big = tasks.length >= RUN_MIN;
+    const held: IndexEntry[] = [];
     for (let i = 0; i < tasks.length; i++) {
       const t = tasks[i] as NewTask;
       const entry: IndexEntry = { id: t.id, name: t.name, priority: t.priority, readyAt: t.runAt, seq: t.seq, delayed: t.runAt > now };
-      this.#live.set(entry);
+      if (big) held.push(entry);
+      else this.#live.set(entry);
       byPriority[entry.priority]++;
       if (entry.delayed) delayed.push(entry);
       else ready.push(entry);
     }
+    // A big batch is held by position, as minted: no id is hashed.
+    if (big) this.#live.addRun(new IdRun(minted.prefix, minted.first, held));
     this.#size += tasks.length;
     this.#delayedCount += delayed.length - delayedFrom;
     heapRestoreFrom(ready, readyFrom, readyLess);
