@@ -73,6 +73,27 @@ export async function rawBatched(pool: RawPool, n: number, batch: number): Promi
   return now() - t0;
 }
 
+/**
+ * Sequential round trips to the echo listener of a tasklane bench worker (`tasks.worker.ts`), on
+ * the same thread as the tasks it runs; returns each one's latency in µs.
+ */
+export async function echoLatencies(worker: Worker, n: number): Promise<number[]> {
+  const out: number[] = new Array(n);
+  try {
+    for (let i = 0; i < n; i++) {
+      const t0 = now();
+      await new Promise<void>((resolve) => {
+        worker.onmessage = () => resolve();
+        worker.postMessage({ echo: i });
+      });
+      out[i] = (now() - t0) * 1000;
+    }
+  } finally {
+    worker.onmessage = null;
+  }
+  return out;
+}
+
 /** Sequential round trips to one worker; returns each one's latency in µs. */
 export async function rawLatencies(worker: Worker, n: number): Promise<number[]> {
   const out: number[] = new Array(n);
