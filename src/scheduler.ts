@@ -352,7 +352,28 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     return promise as Promise<TaskHandle<TaskOutput<T, N>>>;
   }
 
-  async #commitOne(record: TaskRecord, signal: AbortSignal | undefined): Promise<TaskHandle> {
+  /**
+   * Stores, indexes and hands back a prepared task. With the module's names known and a store that
+   * commits synchronously (nothing in flight), all of it happens now: no async frame, one settled promise.
+   */
+  #commitOne(record: TaskRecord, signal: AbortSignal | undefined): Promise<TaskHandle> {
+    const known = this.#pool.names;
+    if (!known || !this.#store.writeNow || this.#writesInFlight > 0 || this.#enqueueWrites > 0) return this.#commitOneLater(record, signal);
+    try {
+      this.#checkKnownName(known, record.name);
+      this.#checkRoom(1);
+      this.#writeOne(record);
+    } catch (error) {
+      this.#backoffFns.delete(record.id);
+      return Promise.reject(error);
+    }
+    const handle = this.#handleFor(record);
+    this.#indexNew(record);
+    if (signal) this.#linkSignal(record.id, signal);
+    return Promise.resolve(handle);
+  }
+
+  async #commitOneLater(record: TaskRecord, signal: AbortSignal | undefined): Promise<TaskHandle> {
     this.#enqueuesInFlight++;
     try {
       const known = this.#pool.names;
@@ -472,7 +493,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   #prepare(name: unknown, input: unknown, options: EnqueueOptions | undefined): TaskRecord {
     checkTaskName(name, '');
     const now = this.#clock.now();
-    const settings = this.#settings(options, now, '');
+    const settings = options === undefined ? undefined : this.#settings(options, now, '');
     assertCloneable(input);
     const record = this.#record(this.#idPrefix + (this.#idCounter++).toString(36), this.#seq++, name as string, input, settings, now);
     if (options?.key !== undefined) record.key = options.key;
@@ -500,20 +521,22 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     return { priority, timeoutMs, runAt, retry };
   }
 
-  /** A new queued record, from validated parts. */
-  #record(id: string, seq: number, name: string, input: unknown, settings: TaskSettings, now: number): TaskRecord {
-    if (settings.retry.fn) this.#backoffFns.set(id, settings.retry.fn);
+  /** A new queued record, from validated parts (no `settings`: the defaults, ready now). */
+  #record(id: string, seq: number, name: string, input: unknown, settings: TaskSettings | undefined, now: number): TaskRecord {
+    const d = this.#defaults;
+    const retry = settings ? settings.retry : d.retry;
+    if (retry.fn) this.#backoffFns.set(id, retry.fn);
     return {
       id,
       name,
       input,
-      priority: settings.priority,
-      runAt: settings.runAt,
+      priority: settings ? settings.priority : d.priority,
+      runAt: settings ? settings.runAt : now,
       seq,
       status: 'queued',
       attempt: 0,
-      retry: settings.retry.stored,
-      timeoutMs: settings.timeoutMs,
+      retry: retry.stored,
+      timeoutMs: settings ? settings.timeoutMs : d.timeoutMs,
       errors: NO_ERRORS,
       createdAt: now,
       stalls: 0,
