@@ -53,7 +53,8 @@ export class Pool {
   readonly #events: PoolEvents;
   readonly #clock: Clock;
   options: NormalizedPoolOptions;
-  readonly #handles = new Set<WorkerHandle>();
+  /** Every live handle, in spawn order (an array: iterating it allocates nothing, and pools are small). */
+  readonly #handles: WorkerHandle[] = [];
   #nextId = 1;
   #spawnFailures = 0;
   /** How long a worker takes from spawn to answering its handshake: a running average, first guessed. */
@@ -82,11 +83,11 @@ export class Pool {
   }
 
   get workers(): readonly WorkerHandle[] {
-    return [...this.#handles];
+    return this.#handles.slice();
   }
 
   get size(): number {
-    return this.#handles.size;
+    return this.#handles.length;
   }
 
   get breakerOpen(): boolean {
@@ -96,7 +97,7 @@ export class Pool {
   /** Waits for the task names of the module (undefined if no worker could start). */
   taskNames(): Promise<string[] | undefined> {
     if (this.names || this.breakerOpen) return Promise.resolve(this.names);
-    if (this.#handles.size === 0) this.#spawn();
+    if (this.#handles.length === 0) this.#spawn();
     return new Promise((resolve) => this.#namesWaiters.push(resolve));
   }
 
@@ -109,7 +110,11 @@ export class Pool {
   /** Workers that are ready and may take more work (not starting, not doomed). */
   available(): WorkerHandle[] {
     const out: WorkerHandle[] = [];
-    for (const h of this.#handles) if ((h.state === 'idle' || h.state === 'busy') && !h.doomed) out.push(h);
+    const handles = this.#handles;
+    for (let i = 0; i < handles.length; i++) {
+      const h = handles[i] as WorkerHandle;
+      if ((h.state === 'idle' || h.state === 'busy') && !h.doomed) out.push(h);
+    }
     return out;
   }
 
@@ -133,9 +138,9 @@ export class Pool {
       else if (!h.doomed && h.state !== 'terminated' && h.calls.length === 0 && !taken?.(h)) usable++;
     }
     // Someone waits for the task names and no worker is there to tell them.
-    const forNames = this.#namesWaiters.length > 0 && this.#handles.size === 0 ? 1 : 0;
-    const wanted = Math.max(forNames, this.options.min - this.#handles.size, demand - usable - starting);
-    let room = this.options.max - (this.#handles.size - replaced);
+    const forNames = this.#namesWaiters.length > 0 && this.#handles.length === 0 ? 1 : 0;
+    const wanted = Math.max(forNames, this.options.min - this.#handles.length, demand - usable - starting);
+    let room = this.options.max - (this.#handles.length - replaced);
     for (let i = 0; i < wanted && room > 0; i++, room--) {
       if (!this.#spawn()) break;
     }
@@ -167,7 +172,7 @@ export class Pool {
       },
       () => this.#clock.now(),
     );
-    this.#handles.add(handle);
+    this.#handles.push(handle);
     this.stats.spawned++;
     const spawnedAt = now;
     this.#events.onWorkerState(handle, 'spawned');
@@ -208,12 +213,13 @@ export class Pool {
       if (handle.calls.length > 0 || !handle.alive || handle.state !== 'idle') return;
       const left = idle.since + this.options.idleMs - this.#clock.now();
       if (left > 0) this.#idleTimer(handle, idle, left);
-      else if (this.#handles.size > this.options.min) this.terminate(handle, new Error('idle'));
+      else if (this.#handles.length > this.options.min) this.terminate(handle, new Error('idle'));
     }, ms);
   }
 
   #onExit(handle: WorkerHandle, error: Error, calls: InFlight[], expected: boolean) {
-    this.#handles.delete(handle);
+    const at = this.#handles.indexOf(handle);
+    if (at >= 0) this.#handles.splice(at, 1);
     const idle = this.#idle.get(handle);
     if (idle?.timer) this.#clock.clearTimer(idle.timer);
     this.#idle.delete(handle);
@@ -262,9 +268,9 @@ export class Pool {
     if (min > max) throw new TypeError(`Expected pool.min to be <= pool.max (${max}), got ${min}`);
     this.options = { ...this.options, max, min };
     // Shrink by retiring idle workers first; busy ones retire when they go idle.
-    const excess = this.#handles.size - max;
+    const excess = this.#handles.length - max;
     if (excess > 0) {
-      const idle = [...this.#handles].filter((h) => h.state === 'idle' && h.calls.length === 0);
+      const idle = this.#handles.filter((h) => h.state === 'idle' && h.calls.length === 0);
       for (const h of idle.slice(0, excess)) this.terminate(h, new Error('pool resized'));
     }
     this.#events.onCapacity();
@@ -275,8 +281,8 @@ export class Pool {
    * no new work and are terminated once idle.
    */
   retiring(): ReadonlySet<WorkerHandle> {
-    if (this.#handles.size <= this.options.max) return EMPTY;
-    const live = [...this.#handles].filter((h) => !h.doomed);
+    if (this.#handles.length <= this.options.max) return EMPTY;
+    const live = this.#handles.filter((h) => !h.doomed);
     const excess = live.length - this.options.max;
     if (excess <= 0) return EMPTY;
     return new Set(live.sort((a, b) => b.id - a.id).slice(0, excess));
@@ -287,7 +293,7 @@ export class Pool {
     if (this.#spawnTimer) this.#clock.clearTimer(this.#spawnTimer);
     for (const idle of this.#idle.values()) if (idle.timer) this.#clock.clearTimer(idle.timer);
     this.#idle.clear();
-    for (const h of [...this.#handles]) h.terminate(new Error('scheduler closed'));
+    for (const h of this.#handles.slice()) h.terminate(new Error('scheduler closed'));
     this.#resolveNames(this.names);
   }
 }

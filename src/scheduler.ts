@@ -981,7 +981,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   #applyOutcomes(worker: WorkerHandle, outcomes: { call: InFlight; outcome: RunOutcome }[], now: number): void {
     const changed: TaskRecord[] = [];
     let failures: Map<TaskRecord, FailureOutcome> | undefined;
-    for (const { call, outcome } of outcomes) {
+    for (let i = 0; i < outcomes.length; i++) {
+      const { call, outcome } = outcomes[i] as { call: InFlight; outcome: RunOutcome };
       const name = call.request.name;
       const prev = this.#avgCost.get(name);
       this.#avgCost.set(name, prev === undefined ? outcome.runMs : prev * 0.8 + outcome.runMs * 0.2);
@@ -997,7 +998,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     }
     // Persist, then tell: results and events follow the commit.
     this.#persist(changed);
-    for (const record of changed) {
+    for (let i = 0; i < changed.length; i++) {
+      const record = changed[i] as TaskRecord;
       const failure = failures?.get(record);
       if (failure) this.#afterFailure(record, failure, record.errors[record.errors.length - 1] as SerializedError);
       else {

@@ -303,7 +303,8 @@ export class TaskIndex {
 
   has(id: string): boolean {
     if (this.#live.has(id)) return true;
-    for (const batch of this.#batches) if (batch.positionOf(id) >= 0) return true;
+    const batches = this.#batches;
+    for (let b = 0; b < batches.length; b++) if ((batches[b] as LaneBatch).positionOf(id) >= 0) return true;
     return false;
   }
 
@@ -311,7 +312,9 @@ export class TaskIndex {
   get(id: string): IndexEntry | undefined {
     const entry = this.#live.get(id);
     if (entry) return entry;
-    for (const batch of this.#batches) {
+    const batches = this.#batches;
+    for (let b = 0; b < batches.length; b++) {
+      const batch = batches[b] as LaneBatch;
       const pos = batch.positionOf(id);
       if (pos < 0) continue;
       const lane = batch.laneAt(pos);
@@ -397,7 +400,9 @@ export class TaskIndex {
       this.#left(entry);
       return entry;
     }
-    for (const batch of this.#batches) {
+    const batches = this.#batches;
+    for (let b = 0; b < batches.length; b++) {
+      const batch = batches[b] as LaneBatch;
       const pos = batch.positionOf(id);
       if (pos < 0) continue;
       const lane = batch.laneAt(pos);

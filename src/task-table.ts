@@ -24,8 +24,9 @@ export class TaskTable<T extends { id: string }> {
     // An empty map is not asked: asking hashes the id, which costs more than finding it in a run.
     const value = this.#map.size > 0 ? this.#map.get(id) : undefined;
     if (value !== undefined || this.#runs.length === 0) return value;
-    for (const run of this.#runs) {
-      const held = run.get(id);
+    const runs = this.#runs;
+    for (let r = 0; r < runs.length; r++) {
+      const held = (runs[r] as IdRun<T>).get(id);
       if (held) return held;
     }
     return undefined;
@@ -37,7 +38,9 @@ export class TaskTable<T extends { id: string }> {
 
   /** Adds `value`, or replaces the value held under its id. */
   set(value: T): void {
-    if (this.#runs.length > 0 && (this.#map.size === 0 || !this.#map.has(value.id))) for (const run of this.#runs) if (run.replace(value)) return;
+    const runs = this.#runs;
+    if (runs.length > 0 && (this.#map.size === 0 || !this.#map.has(value.id)))
+      for (let r = 0; r < runs.length; r++) if ((runs[r] as IdRun<T>).replace(value)) return;
     this.#map.set(value.id, value);
   }
 
