@@ -1325,7 +1325,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
    * For panels: per priority level 0..4, the live count and the next `limit` tasks in dispatch
    * order; and the next `limit` tasks still waiting for their `runAt` (delayed or in a retry
    * backoff), soonest first. `now` is the scheduler clock the `readyAt` values are on. One pass
-   * over the index with a bounded selection per lane: O(n · limit), cheap at 10,000 queued.
+   * over the index with a bounded selection per lane: O(n · limit), cheap at 10,000 queued; a big
+   * `enqueueMany` batch counts as a few groups, not as its tasks (`TaskIndex.scan`).
    */
   peekLanes(limit = 3): { now: number; lanes: { count: number; top: QueuePeek[] }[]; waiting: QueuePeek[]; waitingCount: number } {
     checkNumber('limit', limit, 0, true);
@@ -1343,16 +1344,20 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       list.splice(i, 0, item);
       if (list.length > limit) list.pop();
     };
-    if (limit > 0)
-      for (const e of this.#index.entries()) {
-        const item: QueuePeek = { id: e.id, name: e.name, priority: e.priority, readyAt: e.readyAt, seq: e.seq };
-        insert(tops[e.priority] as QueuePeek[], item);
-        if (e.readyAt > now) {
-          waitingCount++;
-          insert(waiting, item);
+    this.#index.scan(
+      limit,
+      (e) => {
+        if (limit > 0) {
+          const item: QueuePeek = { id: e.id, name: e.name, priority: e.priority, readyAt: e.readyAt, seq: e.seq };
+          insert(tops[e.priority] as QueuePeek[], item);
+          if (e.readyAt > now) insert(waiting, item);
         }
-      }
-    else for (const e of this.#index.entries()) if (e.readyAt > now) waitingCount++;
+        if (e.readyAt > now) waitingCount++;
+      },
+      (_priority, readyAt, count) => {
+        if (readyAt > now) waitingCount += count;
+      },
+    );
     return { now, lanes: counts.map((count, p) => ({ count, top: tops[p] as QueuePeek[] })), waiting, waitingCount };
   }
 

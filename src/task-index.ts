@@ -548,6 +548,30 @@ export class TaskIndex {
     return out;
   }
 
+  /**
+   * For summaries (the panel's, every frame): visits every live entry, except that of a lane only
+   * the first `limit` tasks are visited and the rest reported by count (they share the lane's
+   * priority and readyAt, and follow the visited ones in order). O(entries + lanes · limit).
+   */
+  scan(limit: number, visit: (entry: IndexEntry) => void, rest: (priority: PriorityLevel, readyAt: number, count: number) => void): void {
+    for (const entry of this.#live.values()) visit(entry);
+    const batches = this.#batches;
+    for (let b = 0; b < batches.length; b++) {
+      const lanes = (batches[b] as LaneBatch).lanes;
+      for (let l = 0; l < lanes.length; l++) {
+        const lane = lanes[l] as Lane;
+        if (lane.dead) continue;
+        let seen = 0;
+        for (const entry of lane.entries()) {
+          if (seen === limit) break;
+          visit(entry);
+          seen++;
+        }
+        if (lane.live > seen) rest(lane.priority, lane.readyAt, lane.live - seen);
+      }
+    }
+  }
+
   /** All live entries, unordered (those in lanes made as they are reached). */
   *entries(): IterableIterator<IndexEntry> {
     yield* this.#live.values();

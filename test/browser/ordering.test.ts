@@ -172,6 +172,18 @@ test('a big enqueueMany (held as lanes) runs in priority order through cancels, 
   expect(await s.reprioritize(ids[3] as string, 4)).toBe(true);
   expect((await s.get(ids[7] as string))?.status).toBe('queued');
   expect(s.metrics().queued).toBe(n - cancelled.size);
+  // The panel's summary: counts per priority, each lane's next two, the delayed ones counted.
+  const priorityOf = (i: number): number => (i === 1 ? 0 : i === 3 ? 4 : (levels[i % 5] as number));
+  const waitingIdx = ids.map((_, i) => i).filter((i) => i % 10 === 9 && !cancelled.has(ids[i]));
+  const peek = s.peekLanes(2);
+  expect(peek.waitingCount).toBe(waitingIdx.length);
+  expect(peek.waiting.map((t) => t.id)).toEqual(waitingIdx.slice(0, 2).map((i) => ids[i]));
+  for (let p = 0; p < 5; p++) {
+    const mine = ids.map((_, i) => i).filter((i) => priorityOf(i) === p && !cancelled.has(ids[i]));
+    const ready = mine.filter((i) => i % 10 !== 9);
+    expect(peek.lanes[p]?.count).toBe(mine.length);
+    expect(peek.lanes[p]?.top.map((t) => t.id)).toEqual(ready.slice(0, 2).map((i) => ids[i]));
+  }
   const log = startedLog(s);
   s.resume();
   // The delayed tasks become due only once every ready one has started.
@@ -179,7 +191,6 @@ test('a big enqueueMany (held as lanes) runs in priority order through cancels, 
   while (log.length < readyCount) await new Promise((r) => setTimeout(r, 5));
   clock.advance(50);
   await s.drain();
-  const priorityOf = (i: number): number => (i === 1 ? 0 : i === 3 ? 4 : (levels[i % 5] as number));
   const position = new Map(ids.map((id, i) => [id, i]));
   const ran = log.map((id) => position.get(id) as number);
   expect(ran.length).toBe(n - cancelled.size);

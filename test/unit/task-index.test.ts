@@ -352,5 +352,34 @@ describe('TaskIndex', () => {
       expect(index.next(0)).toBeUndefined();
       expect(index.has(batch.ids[9] as string)).toBe(false);
     });
+
+    test('scan visits the first tasks of each lane and counts the rest', () => {
+      const index = new TaskIndex();
+      const delays: Record<number, number> = {};
+      for (let i = 0; i < RUN_MIN; i++) if (i % 4 === 3) delays[i] = 50;
+      const batch = batchOf(
+        Array.from({ length: RUN_MIN }, (_, i) => (i % 2) as PriorityLevel),
+        delays,
+      );
+      addBatch(index, batch, 0);
+      index.add(entry('solo', 3), 0);
+      index.remove(batch.ids[0] as string);
+      const visited: string[] = [];
+      const rest: [number, number, number][] = [];
+      index.scan(
+        2,
+        (e) => visited.push(e.id),
+        (priority, readyAt, count) => rest.push([priority, readyAt, count]),
+      );
+      // Lanes: (p0, ready) 0,2,4,6…; (p1, ready) 1,5,9…; (p1, at 50) 3,7,11…; task 0 removed.
+      expect(visited.sort()).toEqual(['solo', ...[2, 4, 1, 5, 3, 7].map((i) => batch.ids[i] as string)].sort());
+      expect(rest.sort()).toEqual(
+        [
+          [0, 0, RUN_MIN / 2 - 1 - 2],
+          [1, 0, RUN_MIN / 4 - 2],
+          [1, 50, RUN_MIN / 4 - 2],
+        ].sort(),
+      );
+    });
   });
 });
