@@ -192,7 +192,7 @@ async function writeAllocations(cdp, dir, id) {
 }
 
 /** The trace categories of `--trace`: tasks, GC and JIT on every thread. */
-const TRACE_CATEGORIES = ['toplevel', 'v8', 'disabled-by-default-v8.gc', 'devtools.timeline', 'blink.user_timing'];
+const TRACE_CATEGORIES = ['toplevel', 'v8', 'disabled-by-default-v8.gc', 'disabled-by-default-v8.compile', 'devtools.timeline', 'blink.user_timing'];
 
 /**
  * `--trace DIR`: a Chromium trace of a case (open it in Perfetto or DevTools), and its longest
