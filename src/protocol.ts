@@ -25,9 +25,10 @@ export interface RunRequest {
   attempt: number;
 }
 
-export type RunOutcome =
-  | { callId: number; ok: true; value: unknown; runMs: number }
-  | { callId: number; ok: false; error: SerializedError; runMs: number };
+/** How a call ended, as the main thread reads it off a done message. */
+export type RunOutcome<C = unknown> =
+  | { call: C; ok: true; value: unknown; runMs: number }
+  | { call: C; ok: false; error: SerializedError; runMs: number };
 
 /**
  * Tags: small integers (free to clone and compare, where a string is allocated on every receipt),

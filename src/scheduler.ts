@@ -969,7 +969,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     this.#emit('started', active.record);
   }
 
-  #onOutcomes(worker: WorkerHandle, outcomes: { call: InFlight; outcome: RunOutcome }[], now: number): void {
+  #onOutcomes(worker: WorkerHandle, outcomes: RunOutcome<InFlight>[], now: number): void {
     const outer = this.#hold();
     try {
       this.#applyOutcomes(worker, outcomes, now);
@@ -978,11 +978,12 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     }
   }
 
-  #applyOutcomes(worker: WorkerHandle, outcomes: { call: InFlight; outcome: RunOutcome }[], now: number): void {
+  #applyOutcomes(worker: WorkerHandle, outcomes: RunOutcome<InFlight>[], now: number): void {
     const changed: TaskRecord[] = [];
     let failures: Map<TaskRecord, FailureOutcome> | undefined;
     for (let i = 0; i < outcomes.length; i++) {
-      const { call, outcome } = outcomes[i] as { call: InFlight; outcome: RunOutcome };
+      const outcome = outcomes[i] as RunOutcome<InFlight>;
+      const call = outcome.call;
       const name = call.request.name;
       const prev = this.#avgCost.get(name);
       this.#avgCost.set(name, prev === undefined ? outcome.runMs : prev * 0.8 + outcome.runMs * 0.2);

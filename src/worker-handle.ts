@@ -27,7 +27,7 @@ export interface InFlight {
 
 export interface WorkerHandleEvents {
   /** Outcomes of calls, in the order the worker finished them; `now` is when they arrived. */
-  onOutcomes(handle: WorkerHandle, outcomes: { call: InFlight; outcome: RunOutcome }[], now: number): void;
+  onOutcomes(handle: WorkerHandle, outcomes: RunOutcome<InFlight>[], now: number): void;
   onProgress(handle: WorkerHandle, call: InFlight, value: number): void;
   /**
    * The worker is gone. `calls` are those it still had, oldest first: the first was running,
@@ -189,7 +189,7 @@ export class WorkerHandle {
   #onDone(data: unknown[]) {
     if (this.#exited) return;
     const now = this.#now();
-    const finished: { call: InFlight; outcome: RunOutcome }[] = [];
+    const finished: RunOutcome<InFlight>[] = [];
     // Calls finish in order: count the finished ones off the front and drop them in one splice.
     let done = 0;
     for (let i = 1; i < data.length; i += DONE_STRIDE) {
@@ -198,16 +198,16 @@ export class WorkerHandle {
       if (!call) continue;
       const outcome = (
         data[i + 1] === true
-          ? { callId, ok: true, value: data[i + 2], runMs: data[i + 3] }
-          : { callId, ok: false, error: data[i + 2], runMs: data[i + 3] }
-      ) as RunOutcome;
+          ? { call, ok: true, value: data[i + 2], runMs: data[i + 3] }
+          : { call, ok: false, error: data[i + 2], runMs: data[i + 3] }
+      ) as RunOutcome<InFlight>;
       if (this.calls[done] === call) done++;
       else {
         const index = this.calls.indexOf(call, done);
         if (index >= 0) this.calls.splice(index, 1);
       }
       this.completed++;
-      finished.push({ call, outcome });
+      finished.push(outcome);
     }
     if (done === 1) this.calls.shift();
     else if (done > 0) this.calls.splice(0, done);
