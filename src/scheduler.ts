@@ -12,7 +12,7 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import { CountingEventTarget, type SchedulerEventMap, TaskEvent, type TaskEventType, WarningEvent, WorkerEvent } from './events.js';
-import { type MintedIds, mintedId } from './id-run.js';
+import { IdMinter, type MintedIds } from './id-run.js';
 import { type Metrics, SampleRing } from './metrics.js';
 import { openStore } from './open-store.js';
 import { acquireOwnerLock, liveOwners, type OwnerLock } from './owner-lock.js';
@@ -439,6 +439,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     let seen = new Map<object, TaskSettings>();
     let lastName: string | undefined;
     let sliceStart = performance.now();
+    const ids = new IdMinter(batch.minted.prefix, batch.minted.first);
     for (let i = 0; i < batch.size; i++) {
       if ((i & 1023) === 1023 && performance.now() - sliceStart > SLICE_MS) {
         await yieldToEventLoop();
@@ -473,7 +474,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         this.#explainItem(item, i, now);
         throw error;
       }
-      const record = this.#record(mintedId(batch.minted, i), batch.firstSeq + i, item.name, item.input, settings, now);
+      const record = this.#record(ids.next(), batch.firstSeq + i, item.name, item.input, settings, now);
       batch.records.push(record);
       batch.ids.push(record.id);
     }
