@@ -359,18 +359,19 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   #commitOne(record: TaskRecord, signal: AbortSignal | undefined): Promise<TaskHandle> {
     const known = this.#pool.names;
     if (!known || !this.#store.writeNow || this.#writesInFlight > 0 || this.#enqueueWrites > 0) return this.#commitOneLater(record, signal);
+    // All of it inside the try, as in the async path: whatever throws rejects, never throws out of enqueue().
     try {
       this.#checkKnownName(known, record.name);
       this.#checkRoom(1);
       this.#writeOne(record);
+      const handle = this.#handleFor(record);
+      this.#indexNew(record);
+      if (signal) this.#linkSignal(record.id, signal);
+      return Promise.resolve(handle);
     } catch (error) {
       this.#backoffFns.delete(record.id);
       return Promise.reject(error);
     }
-    const handle = this.#handleFor(record);
-    this.#indexNew(record);
-    if (signal) this.#linkSignal(record.id, signal);
-    return Promise.resolve(handle);
   }
 
   async #commitOneLater(record: TaskRecord, signal: AbortSignal | undefined): Promise<TaskHandle> {
