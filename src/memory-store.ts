@@ -22,8 +22,12 @@ export class MemoryStore implements TaskStore {
   write(records: readonly TaskRecord[], minted?: MintedIds): Promise<void> {
     if (minted) {
       this.#records.addRun(new IdRun(minted.prefix, minted.first, records as TaskRecord[]));
-      // New ids: retention has nothing to forget, only terminal ones to note.
-      for (const record of records) if (TERMINAL_STATUSES.has(record.status)) this.#retention.note(record.id, record.status);
+      // New ids: retention has nothing to forget, only terminal ones to note (new tasks are queued:
+      // the status is compared before the set is asked, a million times for a big batch).
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i] as TaskRecord;
+        if (record.status !== 'queued' && TERMINAL_STATUSES.has(record.status)) this.#retention.note(record.id, record.status);
+      }
       return Promise.resolve();
     }
     this.writeNow(records);

@@ -82,7 +82,8 @@ class LaneBatch implements MintedIds {
     if (first.id !== mintedId(minted, 0) || (tasks[n - 1] as NewTask).id !== mintedId(minted, n - 1)) return undefined;
     const firstSeq = first.seq;
     const laneOf = new Uint16Array(n);
-    const keys: { name: string; priority: PriorityLevel; readyAt: number; count: number }[] = [];
+    const keys: { name: string; priority: PriorityLevel; readyAt: number }[] = [];
+    const counts = new Int32Array(LANES_MAX);
     // Lanes by name, then runAt, then priority; consecutive tasks mostly share name and runAt.
     const byName = new Map<string, Map<number, number[]>>();
     let lastName: string | undefined;
@@ -104,12 +105,12 @@ class LaneBatch implements MintedIds {
       if (lane < 0) {
         if (keys.length >= LANES_MAX) return undefined;
         lane = byPriority[t.priority] = keys.length;
-        keys.push({ name: t.name, priority: t.priority, readyAt: t.runAt, count: 0 });
+        keys.push({ name: t.name, priority: t.priority, readyAt: t.runAt });
       }
-      (keys[lane] as { count: number }).count++;
+      (counts[lane] as number)++;
       laneOf[i] = lane;
     }
-    const positions = keys.map((k) => new Int32Array(k.count));
+    const positions = keys.map((_, l) => new Int32Array(counts[l] as number));
     const fill = new Int32Array(keys.length);
     for (let i = 0; i < n; i++) {
       const lane = laneOf[i] as number;
