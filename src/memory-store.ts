@@ -1,4 +1,5 @@
 import { IdRun, type MintedIds } from './id-run.js';
+import { type LazyBatch, LazyRun } from './lazy-run.js';
 import { Retention, type RetentionLimits } from './retention.js';
 import { type ListQuery, matchesQuery, type TaskStore } from './store.js';
 import { TaskTable } from './task-table.js';
@@ -31,6 +32,12 @@ export class MemoryStore implements TaskStore {
       return Promise.resolve();
     }
     this.writeNow(records);
+    return Promise.resolve();
+  }
+
+  /** A big batch is held as its columns until its records are looked at (`LazyRun`). */
+  writeBatch(batch: LazyBatch<TaskRecord>): Promise<void> {
+    this.#records.addRun(new LazyRun(batch));
     return Promise.resolve();
   }
 

@@ -156,10 +156,15 @@ interface Batch {
   /** Items to take: ids and seqs are reserved for this many. */
   size: number;
   firstSeq: number;
-  /** Where the ids come from: the i-th record has the i-th id minted from it. */
+  /** Where the ids come from: the i-th task has the i-th id minted from it. */
   minted: MintedIds;
-  records: TaskRecord[];
+  /** The clock reading every task of the batch was created at. */
+  now: number;
+  /** The tasks as columns, by position: no record exists until one is needed. */
   ids: string[];
+  names: string[];
+  inputs: unknown[];
+  settings: TaskSettings[];
 }
 
 /** An options object, validated: what every task given that object shares. */
@@ -405,19 +410,23 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     if (!Array.isArray(items)) throw new TypeError(`Expected items to be an array, got ${describe(items)}`);
     // Ids and seqs reserved now: a task enqueued while this batch is prepared orders after all of it.
     const size = items.length;
-    const batch: Batch = { size, firstSeq: this.#seq, minted: { prefix: this.#idPrefix, first: this.#idCounter }, records: [], ids: [] };
+    const minted = { prefix: this.#idPrefix, first: this.#idCounter };
+    const batch: Batch = { size, firstSeq: this.#seq, minted, now: 0, ids: [], names: [], inputs: [], settings: [] };
     this.#seq += size;
     this.#idCounter += size;
     this.#enqueuesInFlight++;
     try {
       const names = await this.#prepareMany(items, batch);
       await this.#checkNames(names);
-      this.#checkRoom(batch.records.length);
-      await this.#write(batch.records, batch.minted);
-      this.#indexMany(batch);
+      this.#checkRoom(batch.ids.length);
+      // Records only where something needs them now: a store without writeBatch, or 'enqueued' listeners.
+      const make = this.#recordMaker(batch);
+      const records = !this.#store.writeBatch || this.listens('enqueued') ? batch.ids.map((_, i) => make(i)) : undefined;
+      await this.#writeBatch(batch, records, make);
+      this.#indexMany(batch, records);
       return batch.ids;
     } catch (error) {
-      for (const record of batch.records) this.#backoffFns.delete(record.id);
+      if (this.#backoffFns.size > 0) for (const id of batch.ids) this.#backoffFns.delete(id);
       throw error;
     } finally {
       this.#enqueuesInFlight--;
@@ -435,6 +444,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
    */
   async #prepareMany(items: readonly EnqueueItem<T>[], batch: Batch): Promise<string[]> {
     const now = this.#clock.now();
+    batch.now = now;
     const plain = this.#settings(undefined, now, '');
     const names = new Set<string>();
     let seen = new Map<object, TaskSettings>();
@@ -475,9 +485,12 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         this.#explainItem(item, i, now);
         throw error;
       }
-      const record = this.#record(ids.next(), batch.firstSeq + i, item.name, item.input, settings, now);
-      batch.records.push(record);
-      batch.ids.push(record.id);
+      const id = ids.next();
+      if (settings.retry.fn) this.#backoffFns.set(id, settings.retry.fn);
+      batch.ids.push(id);
+      batch.names.push(item.name);
+      batch.inputs.push(item.input);
+      batch.settings.push(settings);
     }
     return [...names];
   }
@@ -498,6 +511,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     const settings = options === undefined ? undefined : this.#settings(options, now, '');
     assertCloneable(input);
     const record = this.#record(this.#idPrefix + (this.#idCounter++).toString(36), this.#seq++, name as string, input, settings, now);
+    const fn = (settings ?? this.#defaults).retry.fn;
+    if (fn) this.#backoffFns.set(record.id, fn);
     if (options?.key !== undefined) record.key = options.key;
     return record;
   }
@@ -527,7 +542,6 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   #record(id: string, seq: number, name: string, input: unknown, settings: TaskSettings | undefined, now: number): TaskRecord {
     const d = this.#defaults;
     const retry = settings ? settings.retry : d.retry;
-    if (retry.fn) this.#backoffFns.set(id, retry.fn);
     return {
       id,
       name,
@@ -598,11 +612,50 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     }
   }
 
-  /** `#indexNew` for a batch of keyless records: one index insertion, one pump. */
-  #indexMany(batch: Batch): void {
-    this.#counts.submitted += batch.records.length;
-    this.#index.addBatch(batch.records, batch.minted, this.#clock.now());
-    if (this.listens('enqueued')) for (const record of batch.records) this.#emit('enqueued', record);
+  /**
+   * Makes the batch's records by position, as `#prepare` would have built them. It holds the columns
+   * only, not `ids` (that array goes to the caller): an id is minted again when its record is made.
+   */
+  #recordMaker(batch: Batch): (i: number) => TaskRecord {
+    const { minted, firstSeq, now, names, inputs, settings } = batch;
+    const { prefix, first } = minted;
+    return (i) => this.#record(prefix + (first + i).toString(36), firstSeq + i, names[i] as string, inputs[i], settings[i], now);
+  }
+
+  /** Stores a batch: its records if made, else the batch itself for the store to make them on demand. */
+  async #writeBatch(batch: Batch, records: TaskRecord[] | undefined, make: (i: number) => TaskRecord): Promise<void> {
+    if (records || !this.#store.writeBatch) return this.#write(records ?? [], batch.minted);
+    this.#enqueueWrites++;
+    try {
+      await this.#store.writeBatch({ ...batch.minted, size: batch.size, make });
+    } catch (error) {
+      throw storageError(error, batch.size);
+    } finally {
+      this.#enqueueWrites--;
+    }
+  }
+
+  /** `#indexNew` for a batch of keyless tasks: one index insertion, one pump. */
+  #indexMany(batch: Batch, records: TaskRecord[] | undefined): void {
+    this.#counts.submitted += batch.size;
+    const settings = batch.settings;
+    this.#index.addBatch(
+      {
+        size: batch.size,
+        id: (i) => batch.ids[i] as string,
+        name: (i) => batch.names[i] as string,
+        priority: (i) => (settings[i] as TaskSettings).priority,
+        runAt: (i) => (settings[i] as TaskSettings).runAt,
+        seq: (i) => batch.firstSeq + i,
+      },
+      batch.minted,
+      this.#clock.now(),
+    );
+    if (this.listens('enqueued')) {
+      // Made at write time when someone listened then; a listener added since reads them from the (synchronous) store.
+      const list = records ?? this.#store.read(batch.ids);
+      if (Array.isArray(list)) for (const record of list) if (record) this.#emit('enqueued', record);
+    }
     this.#schedulePump();
   }
 

@@ -1,4 +1,5 @@
 import type { MintedIds } from './id-run.js';
+import type { LazyBatch } from './lazy-run.js';
 import type { TaskRecord, TaskStatus } from './types.js';
 
 export interface ListQuery {
@@ -32,6 +33,12 @@ export interface TaskStore {
    * itself (the caller hands the array over with them).
    */
   write(records: readonly TaskRecord[], minted?: MintedIds): Promise<void>;
+  /**
+   * Optional: stores a batch of new queued records that `batch.make(i)` builds on demand, as `write`
+   * of all of them would (the scheduler uses it when nobody needs the records themselves now). A
+   * store may make them lazily, but must then make each once and keep it: reads return that object.
+   */
+  writeBatch?(batch: LazyBatch<TaskRecord>): Promise<void>;
   /**
    * Optional, for a store whose writes are synchronous: `write` that has committed by the time it
    * returns (throws instead of rejecting). When no `write` is in flight, the scheduler writes state

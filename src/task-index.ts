@@ -28,6 +28,32 @@ export interface NewTask {
   readonly seq: number;
 }
 
+/**
+ * New tasks by position, for `addBatch` without an object per task: the i-th has `id(i)`, and so on.
+ * A columnar batch implements it over its columns; `newTasksOf` over an array of tasks.
+ */
+export interface NewTasks {
+  readonly size: number;
+  id(i: number): string;
+  name(i: number): string;
+  priority(i: number): PriorityLevel;
+  runAt(i: number): number;
+  seq(i: number): number;
+}
+
+/** `NewTasks` over an array of task-like objects (records, test fixtures). */
+export function newTasksOf(tasks: readonly NewTask[]): NewTasks {
+  const at = (i: number) => tasks[i] as NewTask;
+  return {
+    size: tasks.length,
+    id: (i) => at(i).id,
+    name: (i) => at(i).name,
+    priority: (i) => at(i).priority,
+    runAt: (i) => at(i).runAt,
+    seq: (i) => at(i).seq,
+  };
+}
+
 /** The ordering key every heap node has. */
 interface Keyed {
   readonly priority: number;
@@ -75,12 +101,11 @@ class LaneBatch implements MintedIds {
    * Sorts `tasks` into lanes, or returns undefined when lanes would not pay (too many distinct
    * keys) or the batch is not as minted (seqs not consecutive, ids not from `minted`).
    */
-  static of(tasks: readonly NewTask[], minted: MintedIds): LaneBatch | undefined {
-    const n = tasks.length;
-    const first = tasks[0] as NewTask;
+  static of(tasks: NewTasks, minted: MintedIds): LaneBatch | undefined {
+    const n = tasks.size;
     // The ids are taken on trust from `minted`: the ends at least must agree.
-    if (first.id !== mintedId(minted, 0) || (tasks[n - 1] as NewTask).id !== mintedId(minted, n - 1)) return undefined;
-    const firstSeq = first.seq;
+    if (tasks.id(0) !== mintedId(minted, 0) || tasks.id(n - 1) !== mintedId(minted, n - 1)) return undefined;
+    const firstSeq = tasks.seq(0);
     const laneOf = new Uint16Array(n);
     const keys: { name: string; priority: PriorityLevel; readyAt: number }[] = [];
     const counts = new Int32Array(LANES_MAX);
@@ -90,22 +115,24 @@ class LaneBatch implements MintedIds {
     let lastAt = Number.NaN;
     let byPriority: number[] = [];
     for (let i = 0; i < n; i++) {
-      const t = tasks[i] as NewTask;
-      if (t.seq !== firstSeq + i) return undefined;
-      if (t.name !== lastName || t.runAt !== lastAt) {
-        let byAt = byName.get(t.name);
-        if (!byAt) byName.set(t.name, (byAt = new Map()));
-        let lanes = byAt.get(t.runAt);
-        if (!lanes) byAt.set(t.runAt, (lanes = [-1, -1, -1, -1, -1]));
+      if (tasks.seq(i) !== firstSeq + i) return undefined;
+      const name = tasks.name(i);
+      const runAt = tasks.runAt(i);
+      const priority = tasks.priority(i);
+      if (name !== lastName || runAt !== lastAt) {
+        let byAt = byName.get(name);
+        if (!byAt) byName.set(name, (byAt = new Map()));
+        let lanes = byAt.get(runAt);
+        if (!lanes) byAt.set(runAt, (lanes = [-1, -1, -1, -1, -1]));
         byPriority = lanes;
-        lastName = t.name;
-        lastAt = t.runAt;
+        lastName = name;
+        lastAt = runAt;
       }
-      let lane = byPriority[t.priority] as number;
+      let lane = byPriority[priority] as number;
       if (lane < 0) {
         if (keys.length >= LANES_MAX) return undefined;
-        lane = byPriority[t.priority] = keys.length;
-        keys.push({ name: t.name, priority: t.priority, readyAt: t.runAt });
+        lane = byPriority[priority] = keys.length;
+        keys.push({ name, priority, readyAt: runAt });
       }
       (counts[lane] as number)++;
       laneOf[i] = lane;
@@ -346,11 +373,12 @@ export class TaskIndex {
    * each (`heapRestoreFrom`); a small batch is checked first and throws, changing nothing, if an id
    * is already indexed.
    */
-  addBatch(tasks: readonly NewTask[], minted: MintedIds, now: number): void {
-    if (tasks.length === 0) return;
-    const batch = tasks.length >= RUN_MIN ? LaneBatch.of(tasks, minted) : undefined;
+  addBatch(tasks: readonly NewTask[] | NewTasks, minted: MintedIds, now: number): void {
+    const view = Array.isArray(tasks) ? newTasksOf(tasks) : (tasks as NewTasks);
+    if (view.size === 0) return;
+    const batch = view.size >= RUN_MIN ? LaneBatch.of(view, minted) : undefined;
     if (batch) this.#addLanes(batch, now);
-    else this.#addEntries(tasks, minted, now);
+    else this.#addEntries(view, minted, now);
   }
 
   #addLanes(batch: LaneBatch, now: number): void {
@@ -366,18 +394,23 @@ export class TaskIndex {
     }
   }
 
-  #addEntries(tasks: readonly NewTask[], minted: MintedIds, now: number): void {
-    if (tasks.length < RUN_MIN) for (const t of tasks) if (this.has(t.id)) throw new Error(`task ${t.id} is already indexed`);
+  #addEntries(tasks: NewTasks, minted: MintedIds, now: number): void {
+    const n = tasks.size;
+    if (n < RUN_MIN)
+      for (let i = 0; i < n; i++) {
+        const id = tasks.id(i);
+        if (this.has(id)) throw new Error(`task ${id} is already indexed`);
+      }
     const ready = this.#ready;
     const delayed = this.#delayed;
     const byPriority = this.#byPriority;
     const readyFrom = ready.length;
     const delayedFrom = delayed.length;
-    const big = tasks.length >= RUN_MIN;
+    const big = n >= RUN_MIN;
     const held: IndexEntry[] = [];
-    for (let i = 0; i < tasks.length; i++) {
-      const t = tasks[i] as NewTask;
-      const entry: IndexEntry = { id: t.id, name: t.name, priority: t.priority, readyAt: t.runAt, seq: t.seq, delayed: t.runAt > now };
+    for (let i = 0; i < n; i++) {
+      const readyAt = tasks.runAt(i);
+      const entry: IndexEntry = { id: tasks.id(i), name: tasks.name(i), priority: tasks.priority(i), readyAt, seq: tasks.seq(i), delayed: readyAt > now };
       if (big) held.push(entry);
       else this.#live.set(entry);
       byPriority[entry.priority]++;
@@ -386,7 +419,7 @@ export class TaskIndex {
     }
     // A big batch is held by position, as minted: no id is hashed.
     if (big) this.#live.addRun(new IdRun(minted.prefix, minted.first, held));
-    this.#size += tasks.length;
+    this.#size += n;
     this.#delayedCount += delayed.length - delayedFrom;
     heapRestoreFrom(ready, readyFrom, readyLess);
     heapRestoreFrom(delayed, delayedFrom, delayedLess);

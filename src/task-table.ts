@@ -1,4 +1,15 @@
-import type { IdRun } from './id-run.js';
+/**
+ * Values of consecutively minted ids, found by position (`IdRun` holds them; `LazyRun` makes them
+ * when first asked for).
+ */
+export interface Run<T> {
+  readonly size: number;
+  get(id: string): T | undefined;
+  /** Replaces the value held under `value.id`; false (and nothing changes) if none is held. */
+  replace(value: T): boolean;
+  delete(id: string): boolean;
+  values(): IterableIterator<T>;
+}
 
 /** A run at least this big stays a run (found by position); a smaller one joins the map. */
 export const RUN_MIN = 4096;
@@ -6,13 +17,13 @@ export const RUN_MIN = 4096;
 const RUN_FOLD = 256;
 
 /**
- * Values by task id: a Map, plus big runs of consecutively minted ids found by position (`IdRun`),
+ * Values by task id: a Map, plus big runs of consecutively minted ids found by position (`Run`),
  * so adding a million new tasks at once hashes no id. Used by the index (its entries) and the
  * memory store (its records).
  */
 export class TaskTable<T extends { id: string }> {
   readonly #map = new Map<string, T>();
-  readonly #runs: IdRun<T>[] = [];
+  readonly #runs: Run<T>[] = [];
 
   get size(): number {
     let size = this.#map.size;
@@ -26,7 +37,7 @@ export class TaskTable<T extends { id: string }> {
     if (value !== undefined || this.#runs.length === 0) return value;
     const runs = this.#runs;
     for (let r = 0; r < runs.length; r++) {
-      const held = (runs[r] as IdRun<T>).get(id);
+      const held = (runs[r] as Run<T>).get(id);
       if (held) return held;
     }
     return undefined;
@@ -40,7 +51,7 @@ export class TaskTable<T extends { id: string }> {
   set(value: T): void {
     const runs = this.#runs;
     if (runs.length > 0 && (this.#map.size === 0 || !this.#map.has(value.id)))
-      for (let r = 0; r < runs.length; r++) if ((runs[r] as IdRun<T>).replace(value)) return;
+      for (let r = 0; r < runs.length; r++) if ((runs[r] as Run<T>).replace(value)) return;
     this.#map.set(value.id, value);
   }
 
@@ -48,7 +59,7 @@ export class TaskTable<T extends { id: string }> {
    * Adds a run of values under ids that are new here (the caller knows: it minted them). A big run
    * is kept as it is; a small one joins the map.
    */
-  addRun(run: IdRun<T>): void {
+  addRun(run: Run<T>): void {
     if (run.size >= RUN_MIN) this.#runs.push(run);
     else for (const value of run.values()) this.#map.set(value.id, value);
   }
@@ -58,7 +69,7 @@ export class TaskTable<T extends { id: string }> {
     if (this.#map.size > 0 && this.#map.delete(id)) return true;
     const runs = this.#runs;
     for (let i = 0; i < runs.length; i++) {
-      const run = runs[i] as IdRun<T>;
+      const run = runs[i] as Run<T>;
       if (!run.delete(id)) continue;
       if (run.size < RUN_FOLD) {
         runs.splice(i, 1);

@@ -201,3 +201,34 @@ test('a big enqueueMany (held as lanes) runs in priority order through cancels, 
   const delayed = ran.filter((i) => i % 10 === 9);
   expect(ran).toEqual([...sorted(ready), ...sorted(delayed)]);
 });
+
+test('a big enqueueMany on the memory store, its records made on demand: a late enqueued listener, retries and results all see the same tasks', async () => {
+  const s = await makeScheduler({ pool: { max: 2 } });
+  s.pause();
+  const n = 5_000;
+  const items = Array.from({ length: n }, (_, i): EnqueueItem<Tasks> =>
+    i % 100 === 0
+      ? { name: 'flaky', input: { succeedOn: 2 }, options: { retry: { attempts: 3, backoff: { kind: 'fixed', delayMs: 1 } } } }
+      : { name: 'add', input: { a: i, b: 1 } },
+  );
+  const enqueued: string[] = [];
+  const pending = s.enqueueMany(items);
+  // Added while the batch is being stored: it still hears every task of it.
+  s.addEventListener('enqueued', (e) => enqueued.push(e.task.id));
+  const ids = await pending;
+  expect(enqueued).toEqual(ids);
+  // A handle made now reads the stored record; the same record is read again when it runs.
+  const probe = await s.get(ids[1] as string);
+  expect(probe?.status).toBe('queued');
+  const retried: string[] = [];
+  s.addEventListener('retrying', (e) => retried.push(e.task.id));
+  s.resume();
+  await s.drain();
+  expect(probe?.status).toBe('completed');
+  expect(await probe?.result).toBe(2);
+  // The last 300 (retention keeps the newest 1,000 completed).
+  const results = await Promise.all(ids.slice(n - 300).map(async (id) => (await s.get(id))?.result));
+  expect(results).toEqual(Array.from({ length: 300 }, (_, k) => ((n - 300 + k) % 100 === 0 ? 2 : n - 300 + k + 1)));
+  expect(retried.sort()).toEqual(ids.filter((_, i) => i % 100 === 0).sort());
+  expect(s.metrics().completed).toBe(n);
+});

@@ -1,0 +1,71 @@
+import { type MintedIds, mintedPosition } from './id-run.js';
+import type { Run } from './task-table.js';
+
+/** New values by position, made on demand: `make(i)` builds the one with the i-th minted id. */
+export interface LazyBatch<T> extends MintedIds {
+  readonly size: number;
+  make(i: number): T;
+}
+
+/**
+ * A batch of new values held as the batch that can make them: a value is made the first time it is
+ * asked for and kept from then on (so every read returns the same object), replaced when written,
+ * and only marked when deleted. A million new tasks cost their batch's columns until they are looked
+ * at, not a million records.
+ */
+export class LazyRun<T extends { id: string }> implements Run<T> {
+  readonly #batch: LazyBatch<T>;
+  /** 1 once deleted, by position. */
+  readonly #gone: Uint8Array;
+  readonly #made = new Map<number, T>();
+  #size: number;
+
+  constructor(batch: LazyBatch<T>) {
+    this.#batch = batch;
+    this.#gone = new Uint8Array(batch.size);
+    this.#size = batch.size;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get(id: string): T | undefined {
+    const i = this.#position(id);
+    return i < 0 ? undefined : this.#at(i);
+  }
+
+  replace(value: T): boolean {
+    const i = this.#position(value.id);
+    if (i < 0) return false;
+    this.#made.set(i, value);
+    return true;
+  }
+
+  delete(id: string): boolean {
+    const i = this.#position(id);
+    if (i < 0) return false;
+    this.#gone[i] = 1;
+    this.#made.delete(i);
+    this.#size--;
+    return true;
+  }
+
+  *values(): IterableIterator<T> {
+    for (let i = 0; i < this.#gone.length; i++) if (this.#gone[i] === 0) yield this.#at(i);
+  }
+
+  #at(i: number): T {
+    let value = this.#made.get(i);
+    if (value === undefined) {
+      value = this.#batch.make(i);
+      this.#made.set(i, value);
+    }
+    return value;
+  }
+
+  #position(id: string): number {
+    const i = mintedPosition(this.#batch, this.#gone.length, id);
+    return i >= 0 && this.#gone[i] === 0 ? i : -1;
+  }
+}

@@ -1,0 +1,63 @@
+import { expect, test } from 'vitest';
+import { mintedId } from '../../src/id-run.js';
+import { LazyRun } from '../../src/lazy-run.js';
+import { RUN_MIN, TaskTable } from '../../src/task-table.js';
+
+interface V {
+  id: string;
+  v: number;
+}
+
+function lazyOf(prefix: string, size: number, first = 0) {
+  const made: number[] = [];
+  const minted = { prefix, first };
+  const run = new LazyRun<V>({
+    ...minted,
+    size,
+    make: (i) => {
+      made.push(i);
+      return { id: mintedId(minted, i), v: i };
+    },
+  });
+  return { run, made, id: (i: number) => mintedId(minted, i) };
+}
+
+test('a lazy run makes a value once, on first read, and keeps it: every read returns that object', () => {
+  const { run, made, id } = lazyOf('z-', 100, 40);
+  expect(made).toEqual([]);
+  const a = run.get(id(7));
+  expect(a).toEqual({ id: id(7), v: 7 });
+  expect(run.get(id(7))).toBe(a);
+  expect(made).toEqual([7]);
+  expect(run.size).toBe(100);
+  for (const stranger of ['z-', 'y-1', `z-${(39).toString(36)}`, `z-${(140).toString(36)}`, 'z-01'])
+    expect(run.get(stranger)).toBeUndefined();
+});
+
+test('replace keeps the written object; delete marks the value gone; values() walks the rest in order', () => {
+  const { run, id } = lazyOf('q-', 5);
+  const written = { id: id(2), v: 200 };
+  expect(run.replace(written)).toBe(true);
+  expect(run.get(id(2))).toBe(written);
+  expect(run.replace({ id: 'other', v: 0 })).toBe(false);
+  expect(run.delete(id(1))).toBe(true);
+  expect(run.delete(id(1))).toBe(false);
+  expect(run.get(id(1))).toBeUndefined();
+  expect(run.replace({ id: id(1), v: 1 })).toBe(false);
+  expect(run.size).toBe(4);
+  expect([...run.values()].map((x) => x.v)).toEqual([0, 200, 3, 4]);
+});
+
+test('in a TaskTable, a big lazy run stays lazy; it joins the map (made then) once few values are left', () => {
+  const table = new TaskTable<V>();
+  const { run, made, id } = lazyOf('t-', RUN_MIN + 10);
+  table.addRun(run);
+  expect(made.length).toBe(0);
+  expect(table.size).toBe(RUN_MIN + 10);
+  expect(table.get(id(5))?.v).toBe(5);
+  expect(made).toEqual([5]);
+  for (let i = 0; i < RUN_MIN; i++) table.delete(id(i));
+  expect(table.size).toBe(10);
+  expect([...table.values()].map((x) => x.v)).toEqual(Array.from({ length: 10 }, (_, k) => RUN_MIN + k));
+  expect(table.get(id(RUN_MIN + 3))?.v).toBe(RUN_MIN + 3);
+});
