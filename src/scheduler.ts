@@ -160,6 +160,11 @@ interface Batch {
   minted: MintedIds;
   /** The clock reading every task of the batch was created at. */
   now: number;
+  /**
+   * The records, made as the items are read (in slices) when something needs them now: a store
+   * without `writeBatch`, or 'enqueued' listeners. Otherwise undefined, and the store makes them.
+   */
+  records: TaskRecord[] | undefined;
   /** The tasks as columns, by position: no record exists until one is needed. */
   ids: string[];
   names: string[];
@@ -411,7 +416,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     // Ids and seqs reserved now: a task enqueued while this batch is prepared orders after all of it.
     const size = items.length;
     const minted = { prefix: this.#idPrefix, first: this.#idCounter };
-    const batch: Batch = { size, firstSeq: this.#seq, minted, now: 0, ids: [], names: [], inputs: [], settings: [] };
+    const eager = !this.#store.writeBatch || this.listens('enqueued');
+    const batch: Batch = { size, firstSeq: this.#seq, minted, now: 0, records: eager ? [] : undefined, ids: [], names: [], inputs: [], settings: [] };
     this.#seq += size;
     this.#idCounter += size;
     this.#enqueuesInFlight++;
@@ -420,10 +426,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       await this.#checkNames(names);
       this.#checkRoom(batch.ids.length);
       // Records only where something needs them now: a store without writeBatch, or 'enqueued' listeners.
-      const make = this.#recordMaker(batch);
-      const records = !this.#store.writeBatch || this.listens('enqueued') ? batch.ids.map((_, i) => make(i)) : undefined;
-      await this.#writeBatch(batch, records, make);
-      this.#indexMany(batch, records);
+      await this.#writeBatch(batch);
+      this.#indexMany(batch, batch.records);
       return batch.ids;
     } catch (error) {
       if (this.#backoffFns.size > 0) for (const id of batch.ids) this.#backoffFns.delete(id);
@@ -491,6 +495,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       batch.names.push(item.name);
       batch.inputs.push(item.input);
       batch.settings.push(settings);
+      batch.records?.push(this.#record(id, batch.firstSeq + i, item.name, item.input, settings, now));
     }
     return [...names];
   }
@@ -623,11 +628,11 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   }
 
   /** Stores a batch: its records if made, else the batch itself for the store to make them on demand. */
-  async #writeBatch(batch: Batch, records: TaskRecord[] | undefined, make: (i: number) => TaskRecord): Promise<void> {
-    if (records || !this.#store.writeBatch) return this.#write(records ?? [], batch.minted);
+  async #writeBatch(batch: Batch): Promise<void> {
+    if (batch.records || !this.#store.writeBatch) return this.#write(batch.records ?? [], batch.minted);
     this.#enqueueWrites++;
     try {
-      await this.#store.writeBatch({ ...batch.minted, size: batch.size, make });
+      await this.#store.writeBatch({ ...batch.minted, size: batch.size, make: this.#recordMaker(batch) });
     } catch (error) {
       throw storageError(error, batch.size);
     } finally {
