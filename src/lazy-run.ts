@@ -5,6 +5,8 @@ import type { Run } from './task-table.js';
 export interface LazyBatch<T> extends MintedIds {
   readonly size: number;
   make(i: number): T;
+  /** Optional: position `i` was deleted and is never made again; drop what the batch holds for it. */
+  release?(i: number): void;
 }
 
 /**
@@ -47,6 +49,7 @@ export class LazyRun<T extends { id: string }> implements Run<T> {
     if (i < 0) return false;
     this.#gone[i] = 1;
     this.#made.delete(i);
+    this.#batch.release?.(i);
     this.#size--;
     return true;
   }

@@ -185,6 +185,13 @@ function storageError(error: unknown, count: number): Error {
   return new StorageError(`could not store ${count} task(s): ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }
 
+/** Drops a deleted task's input from its batch's column, which must not keep it alive (nor hold `batch`). */
+function releaserOf(inputs: unknown[]): (i: number) => void {
+  return (i) => {
+    inputs[i] = undefined;
+  };
+}
+
 function checkTaskName(name: unknown, what: string): void {
   if (typeof name !== 'string' || name === '')
     throw new TypeError(`Expected ${what ? `${what} to be ` : ''}a task name (non-empty string), got ${describe(name)}`);
@@ -632,7 +639,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     if (batch.records || !this.#store.writeBatch) return this.#write(batch.records ?? [], batch.minted);
     this.#enqueueWrites++;
     try {
-      await this.#store.writeBatch({ ...batch.minted, size: batch.size, make: this.#recordMaker(batch) });
+      await this.#store.writeBatch({ ...batch.minted, size: batch.size, make: this.#recordMaker(batch), release: releaserOf(batch.inputs) });
     } catch (error) {
       throw storageError(error, batch.size);
     } finally {
@@ -658,8 +665,12 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     );
     if (this.listens('enqueued')) {
       // Made at write time when someone listened then; a listener added since reads them from the (synchronous) store.
+      const emit = (list: (TaskRecord | undefined)[]) => {
+        for (const record of list) if (record) this.#emit('enqueued', record);
+      };
       const list = records ?? this.#store.read(batch.ids);
-      if (Array.isArray(list)) for (const record of list) if (record) this.#emit('enqueued', record);
+      if (Array.isArray(list)) emit(list);
+      else list.then(emit, (error: unknown) => this.#warn(new StorageError('could not read a stored batch for its enqueued events', { cause: error })));
     }
     this.#schedulePump();
   }

@@ -36,7 +36,9 @@ export interface TaskStore {
   /**
    * Optional: stores a batch of new queued records that `batch.make(i)` builds on demand, as `write`
    * of all of them would (the scheduler uses it when nobody needs the records themselves now). A
-   * store may make them lazily, but must then make each once and keep it: reads return that object.
+   * store may make them lazily, but must then make each once and keep it: reads return that object,
+   * and call `batch.release(i)` once record i is removed. A subclass of a store that overrides
+   * `write` overrides this too (or `enqueueMany` bypasses its `write`).
    */
   writeBatch?(batch: LazyBatch<TaskRecord>): Promise<void>;
   /**
