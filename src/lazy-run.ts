@@ -54,8 +54,9 @@ export class LazyRun<T extends { id: string }> implements Run<T> {
     return true;
   }
 
-  *values(): IterableIterator<T> {
-    for (let i = 0; i < this.#gone.length; i++) if (this.#gone[i] === 0) yield this.#at(i);
+  *values(madeOnly = false): IterableIterator<T> {
+    if (madeOnly) yield* this.#made.values();
+    else for (let i = 0; i < this.#gone.length; i++) if (this.#gone[i] === 0) yield this.#at(i);
   }
 
   #at(i: number): T {

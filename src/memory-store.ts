@@ -57,9 +57,16 @@ export class MemoryStore implements TaskStore {
   async list(query: ListQuery): Promise<TaskRecord[]> {
     const limit = query.limit ?? 100;
     const out: TaskRecord[] = [];
-    for (const record of this.#records.values()) {
+    if (limit <= 0) return out;
+    // A record a batch has not made yet is queued (any change to it made it): a query that cannot
+    // match 'queued' (the panel's failed list) need not make a big batch's records to look at them.
+    const status = query.status;
+    const madeOnly = status !== undefined && (Array.isArray(status) ? !status.includes('queued') : status !== 'queued');
+    for (const record of this.#records.values(madeOnly)) {
+      if (!matchesQuery(record, query)) continue;
+      out.push(record);
+      // Stop before the next is asked for: a lazy batch would make it.
       if (out.length >= limit) break;
-      if (matchesQuery(record, query)) out.push(record);
     }
     return out;
   }

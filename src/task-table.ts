@@ -8,7 +8,8 @@ export interface Run<T> {
   /** Replaces the value held under `value.id`; false (and nothing changes) if none is held. */
   replace(value: T): boolean;
   delete(id: string): boolean;
-  values(): IterableIterator<T>;
+  /** Every value, or with `madeOnly` only those that exist as objects already (a lazy run makes the others). */
+  values(madeOnly?: boolean): IterableIterator<T>;
 }
 
 /** A run at least this big stays a run (found by position); a smaller one joins the map. */
@@ -88,12 +89,13 @@ export class TaskTable<T extends { id: string }> {
     return out;
   }
 
-  values(): IterableIterator<T> {
-    return this.#runs.length === 0 ? this.#map.values() : this.#all();
+  /** Every value; with `madeOnly`, a lazy run's values not made yet are left out (and not made). */
+  values(madeOnly = false): IterableIterator<T> {
+    return this.#runs.length === 0 ? this.#map.values() : this.#all(madeOnly);
   }
 
-  *#all(): IterableIterator<T> {
+  *#all(madeOnly: boolean): IterableIterator<T> {
     yield* this.#map.values();
-    for (const run of this.#runs) yield* run.values();
+    for (const run of this.#runs) yield* run.values(madeOnly);
   }
 }

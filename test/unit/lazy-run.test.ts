@@ -61,3 +61,11 @@ test('in a TaskTable, a big lazy run stays lazy; it joins the map (made then) on
   expect([...table.values()].map((x) => x.v)).toEqual(Array.from({ length: 10 }, (_, k) => RUN_MIN + k));
   expect(table.get(id(RUN_MIN + 3))?.v).toBe(RUN_MIN + 3);
 });
+
+test('values(madeOnly) yields the values made so far and makes none', () => {
+  const { run, made, id } = lazyOf('m-', 10);
+  run.get(id(3));
+  run.get(id(8));
+  expect([...run.values(true)].map((x) => x.v).sort()).toEqual([3, 8]);
+  expect(made).toEqual([3, 8]);
+});
