@@ -144,27 +144,42 @@ function printTable(rows) {
   }
 }
 
+/** A profile node's function, as `name file:line`. */
+const frameName = (f) => `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+
+/** Writes `data` to DIR/case-ID.EXT and prints the 25 largest of `amounts` (name → number) under `heading`. */
+function writeAndPrintTop(dir, id, ext, data, heading, amounts, format) {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `case-${id}.${ext}`);
+  writeFileSync(file, JSON.stringify(data));
+  const top = [...amounts].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  process.stderr.write(`  ${heading(relative(process.cwd(), file))}\n`);
+  for (const [name, amount] of top) process.stderr.write(`    ${format(amount)}  ${name}\n`);
+}
+
 /**
  * `--profile DIR`: the main thread's CPU profile of a case (open the .cpuprofile in Chromium's
  * DevTools, Performance panel) and its top functions by self time, printed.
  */
 async function writeProfile(cdp, dir, id) {
   const { profile } = await cdp.send('Profiler.stop');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `case-${id}.cpuprofile`);
-  writeFileSync(file, JSON.stringify(profile));
   const self = new Map();
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const dt = profile.timeDeltas;
   const total = (profile.endTime - profile.startTime) / 1000;
   profile.samples.forEach((nodeId, i) => {
-    const { callFrame: f } = byId.get(nodeId);
-    const name = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+    const name = frameName(byId.get(nodeId).callFrame);
     self.set(name, (self.get(name) ?? 0) + (dt[i] ?? 0) / 1000);
   });
-  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 25);
-  process.stderr.write(`  profile of case ${id} (${total.toFixed(0)} ms) in ${relative(process.cwd(), file)}; top self time:\n`);
-  for (const [name, ms] of top) process.stderr.write(`    ${ms.toFixed(0).padStart(7)} ms  ${name}\n`);
+  writeAndPrintTop(
+    dir,
+    id,
+    'cpuprofile',
+    profile,
+    (file) => `profile of case ${id} (${total.toFixed(0)} ms) in ${file}; top self time:`,
+    self,
+    (ms) => `${ms.toFixed(0).padStart(7)} ms`,
+  );
 }
 
 /**
@@ -173,22 +188,24 @@ async function writeProfile(cdp, dir, id) {
  */
 async function writeAllocations(cdp, dir, id) {
   const { profile } = await cdp.send('HeapProfiler.stopSampling');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `case-${id}.heapprofile`);
-  writeFileSync(file, JSON.stringify(profile));
   const self = new Map();
   let total = 0;
   const walk = (node) => {
-    const f = node.callFrame;
-    const name = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+    const name = frameName(node.callFrame);
     self.set(name, (self.get(name) ?? 0) + node.selfSize);
     total += node.selfSize;
     for (const child of node.children) walk(child);
   };
   walk(profile.head);
-  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 25);
-  process.stderr.write(`  allocations of case ${id} (${(total / 1e6).toFixed(1)} MB sampled) in ${relative(process.cwd(), file)}; top by bytes:\n`);
-  for (const [name, bytes] of top) process.stderr.write(`    ${(bytes / 1e6).toFixed(2).padStart(8)} MB  ${name}\n`);
+  writeAndPrintTop(
+    dir,
+    id,
+    'heapprofile',
+    profile,
+    (file) => `allocations of case ${id} (${(total / 1e6).toFixed(1)} MB sampled) in ${file}; top by bytes:`,
+    self,
+    (bytes) => `${(bytes / 1e6).toFixed(2).padStart(8)} MB`,
+  );
 }
 
 /** The trace categories of `--trace`: tasks, GC and JIT on every thread. */

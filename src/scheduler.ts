@@ -12,7 +12,7 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import { CountingEventTarget, type SchedulerEventMap, TaskEvent, type TaskEventType, WarningEvent, WorkerEvent } from './events.js';
-import { IdMinter, type MintedIds } from './id-run.js';
+import { IdMinter, type MintedIds, mintedId } from './id-run.js';
 import { type Metrics, SampleRing } from './metrics.js';
 import { openStore } from './open-store.js';
 import { acquireOwnerLock, liveOwners, type OwnerLock } from './owner-lock.js';
@@ -613,12 +613,17 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     return undefined;
   }
 
-  async #write(records: TaskRecord[], minted?: MintedIds): Promise<void> {
+  #write(records: TaskRecord[], minted?: MintedIds): Promise<void> {
+    return this.#enqueueWrite(records.length, () => this.#store.write(records, minted));
+  }
+
+  /** An enqueue's store write: counted while in flight (`writeNow` waits for it), failures as `StorageError`. */
+  async #enqueueWrite(count: number, write: () => Promise<void>): Promise<void> {
     this.#enqueueWrites++;
     try {
-      await this.#store.write(records, minted);
+      await write();
     } catch (error) {
-      throw storageError(error, records.length);
+      throw storageError(error, count);
     } finally {
       this.#enqueueWrites--;
     }
@@ -630,21 +635,15 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
    */
   #recordMaker(batch: Batch): (i: number) => TaskRecord {
     const { minted, firstSeq, now, names, inputs, settings } = batch;
-    const { prefix, first } = minted;
-    return (i) => this.#record(prefix + (first + i).toString(36), firstSeq + i, names[i] as string, inputs[i], settings[i], now);
+    return (i) => this.#record(mintedId(minted, i), firstSeq + i, names[i] as string, inputs[i], settings[i], now);
   }
 
   /** Stores a batch: its records if made, else the batch itself for the store to make them on demand. */
-  async #writeBatch(batch: Batch): Promise<void> {
-    if (batch.records || !this.#store.writeBatch) return this.#write(batch.records ?? [], batch.minted);
-    this.#enqueueWrites++;
-    try {
-      await this.#store.writeBatch({ ...batch.minted, size: batch.size, make: this.#recordMaker(batch), release: releaserOf(batch.inputs) });
-    } catch (error) {
-      throw storageError(error, batch.size);
-    } finally {
-      this.#enqueueWrites--;
-    }
+  #writeBatch(batch: Batch): Promise<void> {
+    const writeBatch = this.#store.writeBatch?.bind(this.#store);
+    if (batch.records || !writeBatch) return this.#write(batch.records ?? [], batch.minted);
+    const lazy = { ...batch.minted, size: batch.size, make: this.#recordMaker(batch), release: releaserOf(batch.inputs) };
+    return this.#enqueueWrite(batch.size, () => writeBatch(lazy));
   }
 
   /** `#indexNew` for a batch of keyless tasks: one index insertion, one pump. */

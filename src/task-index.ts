@@ -331,22 +331,27 @@ export class TaskIndex {
 
   has(id: string): boolean {
     if (this.#live.has(id)) return true;
-    const batches = this.#batches;
-    for (let b = 0; b < batches.length; b++) if ((batches[b] as LaneBatch).positionOf(id) >= 0) return true;
-    return false;
+    return this.#locate(id) !== undefined;
   }
 
   /** The task's entry; one in a lane is made afresh on each call (only its fields are its). */
   get(id: string): IndexEntry | undefined {
     const entry = this.#live.get(id);
     if (entry) return entry;
+    const found = this.#locate(id);
+    if (!found) return undefined;
+    const [batch, pos] = found;
+    const lane = batch.laneAt(pos);
+    return { id, name: lane.name, priority: lane.priority, readyAt: lane.readyAt, seq: batch.firstSeq + pos, delayed: lane.delayed };
+  }
+
+  /** The laned batch holding `id` and its position there, if a lane holds it. */
+  #locate(id: string): [LaneBatch, number] | undefined {
     const batches = this.#batches;
     for (let b = 0; b < batches.length; b++) {
       const batch = batches[b] as LaneBatch;
       const pos = batch.positionOf(id);
-      if (pos < 0) continue;
-      const lane = batch.laneAt(pos);
-      return { id, name: lane.name, priority: lane.priority, readyAt: lane.readyAt, seq: batch.firstSeq + pos, delayed: lane.delayed };
+      if (pos >= 0) return [batch, pos];
     }
     return undefined;
   }
@@ -410,7 +415,14 @@ export class TaskIndex {
     const held: IndexEntry[] = [];
     for (let i = 0; i < n; i++) {
       const readyAt = tasks.runAt(i);
-      const entry: IndexEntry = { id: tasks.id(i), name: tasks.name(i), priority: tasks.priority(i), readyAt, seq: tasks.seq(i), delayed: readyAt > now };
+      const entry: IndexEntry = {
+        id: tasks.id(i),
+        name: tasks.name(i),
+        priority: tasks.priority(i),
+        readyAt,
+        seq: tasks.seq(i),
+        delayed: readyAt > now,
+      };
       if (big) held.push(entry);
       else this.#live.set(entry);
       byPriority[entry.priority]++;
@@ -434,20 +446,16 @@ export class TaskIndex {
       this.#left(entry);
       return entry;
     }
-    const batches = this.#batches;
-    for (let b = 0; b < batches.length; b++) {
-      const batch = batches[b] as LaneBatch;
-      const pos = batch.positionOf(id);
-      if (pos < 0) continue;
-      const lane = batch.laneAt(pos);
-      const removed = lane.remove(pos, id);
-      removed.dead = true;
-      if (lane.delayed) this.#delayedCount--;
-      this.#left(removed);
-      this.#foldIfSmall(batch);
-      return removed;
-    }
-    return undefined;
+    const found = this.#locate(id);
+    if (!found) return undefined;
+    const [batch, pos] = found;
+    const lane = batch.laneAt(pos);
+    const removed = lane.remove(pos, id);
+    removed.dead = true;
+    if (lane.delayed) this.#delayedCount--;
+    this.#left(removed);
+    this.#foldIfSmall(batch);
+    return removed;
   }
 
   #left(entry: IndexEntry): void {

@@ -40,6 +40,25 @@ let lockCounter = 0;
 const instance = Math.random().toString(36).slice(2, 10);
 
 /**
+ * The RUN message for `calls`: `RUN_STRIDE` slots per call after the tag. One call (the common case
+ * on an idle pool) is one exact-size literal; more are pushed, never preallocated: V8 structured-
+ * clones a holey array the sparse way, index by index (a 512-call message took 3x as long to clone
+ * and came out half as big again).
+ */
+function runMessage(calls: readonly InFlight[]): unknown[] {
+  if (calls.length === 1) {
+    const r = (calls[0] as InFlight).request;
+    return [RUN, r.callId, r.id, r.name, r.input, r.attempt];
+  }
+  const message: unknown[] = [RUN];
+  for (let i = 0; i < calls.length; i++) {
+    const r = (calls[i] as InFlight).request;
+    message.push(r.callId, r.id, r.name, r.input, r.attempt);
+  }
+  return message;
+}
+
+/**
  * One Worker, after workerpool's WorkerHandler: a ready handshake, its own map of in-flight calls,
  * and death detection. Comlink alone never rejects a call whose worker died, so every call is
  * tracked here and handed back through `onExit` when the worker goes, however it goes: a crash,
@@ -151,34 +170,19 @@ export class WorkerHandle {
   /** Sends calls; they run in order after what the worker already has. `now` is the current time, if known. */
   send(requests: Omit<RunRequest, 'callId'>[], now?: number): InFlight[] {
     const wasIdle = this.calls.length === 0;
-    if (requests.length === 1) {
-      // The common case on an idle pool: one call, one literal array of the exact size.
-      const r = requests[0] as Omit<RunRequest, 'callId'>;
-      const callId = this.#nextCallId++;
-      const call: InFlight = { request: { callId, id: r.id, name: r.name, input: r.input, attempt: r.attempt } };
-      this.calls.push(call);
-      if (wasIdle) call.startedAt = now ?? this.#now();
-      this.state = 'busy';
-      this.#worker.postMessage([RUN, callId, r.id, r.name, r.input, r.attempt]);
-      return [call];
-    }
-    // Built by push, never preallocated: V8 structured-clones a holey array the sparse way, index by
-    // index (a 512-call message took 3x as long to clone and came out half as big again).
-    const message: unknown[] = [RUN];
     const sent: InFlight[] = [];
     for (let i = 0; i < requests.length; i++) {
       const r = requests[i] as Omit<RunRequest, 'callId'>;
-      const callId = this.#nextCallId++;
-      const call: InFlight = { request: { callId, id: r.id, name: r.name, input: r.input, attempt: r.attempt } };
+      const call: InFlight = { request: { callId: this.#nextCallId++, id: r.id, name: r.name, input: r.input, attempt: r.attempt } };
       this.calls.push(call);
-      message.push(callId, r.id, r.name, r.input, r.attempt);
       sent.push(call);
     }
     if (wasIdle && this.calls[0]) this.calls[0].startedAt = now ?? this.#now();
     this.state = 'busy';
-    this.#worker.postMessage(message);
+    this.#worker.postMessage(runMessage(sent));
     return sent;
   }
+
 
   abort(call: InFlight, reason: SerializedError): void {
     call.abandoned = true;

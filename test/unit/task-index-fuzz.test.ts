@@ -4,25 +4,15 @@ import { mintedId } from '../../src/id-run.js';
 import { type IndexEntry, TaskIndex } from '../../src/task-index.js';
 import { RUN_MIN } from '../../src/task-table.js';
 import type { PriorityLevel } from '../../src/types.js';
+import { before, expectBookkeeping, type Model, modelNext, seededPick } from './index-model.js';
 
-interface M {
-  id: string;
+interface M extends Model {
   name: string;
-  priority: number;
-  readyAt: number;
-  seq: number;
 }
-const before = (a: M, b: M) =>
-  a.priority !== b.priority ? a.priority < b.priority : a.readyAt !== b.readyAt ? a.readyAt < b.readyAt : a.seq < b.seq;
 
 for (const seed of [1, 6]) {
   test(`fuzz seed ${seed}`, () => {
-    let rng = seed * 7919;
-    const random = () => {
-      rng = (rng * 1103515245 + 12345) & 0x7fffffff;
-      return rng / 0x7fffffff;
-    };
-    const pick = (n: number) => Math.floor(random() * n);
+    const pick = seededPick(seed * 7919);
     const index = new TaskIndex();
     const live = new Map<string, M>();
     let now = 0;
@@ -32,19 +22,9 @@ for (const seed of [1, 6]) {
     const order = (ms: Iterable<M>) => [...ms].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
     const readyModel = () => order([...live.values()].filter((m) => m.readyAt <= now));
     /** The model's next ready task: a linear scan, not a sort, for the loops that take one at a time. */
-    const readyMin = (): M | undefined => {
-      let best: M | undefined;
-      for (const m of live.values()) if (m.readyAt <= now && (!best || before(m, best))) best = m;
-      return best;
-    };
+    const readyMin = () => modelNext(live, now);
     const check = (where: string) => {
-      expect(index.size, where).toBe(live.size);
-      const counts = [0, 0, 0, 0, 0];
-      for (const m of live.values()) counts[m.priority] = (counts[m.priority] ?? 0) + 1;
-      expect(index.countsByPriority(), where).toEqual(counts);
-      expect(index.readyCount(now), where).toBe([...live.values()].filter((m) => m.readyAt <= now).length);
-      const wakes = [...live.values()].filter((m) => m.readyAt > now).map((m) => m.readyAt);
-      expect(index.nextWakeAt(), where).toBe(wakes.length ? Math.min(...wakes) : undefined);
+      expectBookkeeping(index, live, now, where);
       const ids = [...index.entries()].map((e) => e.id).sort();
       expect(ids, where).toEqual([...live.keys()].sort());
       const up = index.upcoming(20, now).map((e) => e.id);

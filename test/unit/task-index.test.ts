@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { type MintedIds, mintedId } from '../../src/id-run.js';
 import { type NewTask, TaskIndex } from '../../src/task-index.js';
 import { RUN_MIN } from '../../src/task-table.js';
+import { expectBookkeeping, type Model, modelNext, seededPick } from './index-model.js';
 import type { PriorityLevel } from '../../src/types.js';
 
 let seq = 0;
@@ -187,47 +188,18 @@ describe('TaskIndex', () => {
   });
 
   describe('lanes (a big batch held by position)', () => {
-    interface Model {
-      id: string;
-      priority: number;
-      readyAt: number;
-      seq: number;
-    }
-    const before = (a: Model, b: Model) =>
-      a.priority !== b.priority ? a.priority < b.priority : a.readyAt !== b.readyAt ? a.readyAt < b.readyAt : a.seq < b.seq;
-
-    /** The model's next ready task at `now`, or undefined. */
-    function modelNext(live: Map<string, Model>, now: number): Model | undefined {
-      let best: Model | undefined;
-      for (const m of live.values()) if (m.readyAt <= now && (!best || before(m, best))) best = m;
-      return best;
-    }
-
     /**
      * Random adds (single, small batches, big batches with few or many keys), removals (heads
      * included) and takes, time moving on: every take, size, count and wake time matches a plain
      * model, and `upcoming` foretells the takes.
      */
     test('stay in exact order against a model through adds, removals, delays and folds', () => {
-      let rng = 12345;
-      const random = () => {
-        rng = (rng * 1103515245 + 12345) & 0x7fffffff;
-        return rng / 0x7fffffff;
-      };
-      const pick = (n: number) => Math.floor(random() * n);
+      const pick = seededPick(12345);
       const index = new TaskIndex();
       const live = new Map<string, Model>();
       let now = 0;
       let singles = 0;
-      const check = () => {
-        expect(index.size).toBe(live.size);
-        const counts = [0, 0, 0, 0, 0];
-        for (const m of live.values()) counts[m.priority] = (counts[m.priority] ?? 0) + 1;
-        expect(index.countsByPriority()).toEqual(counts);
-        expect(index.readyCount(now)).toBe([...live.values()].filter((m) => m.readyAt <= now).length);
-        const wakes = [...live.values()].filter((m) => m.readyAt > now).map((m) => m.readyAt);
-        expect(index.nextWakeAt()).toBe(wakes.length ? Math.min(...wakes) : undefined);
-      };
+      const check = () => expectBookkeeping(index, live, now);
       for (let round = 0; round < 12; round++) {
         const kind = pick(4);
         if (kind === 0) {
