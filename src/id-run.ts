@@ -72,34 +72,19 @@ export class IdRun<T extends { id: string }> implements MintedIds {
   readonly #values: (T | undefined)[];
   #size: number;
 
-  /** `values[i]` must carry the i-th minted id (`nextId` mints them in order). */
+  /** `values[i]` must carry the i-th minted id (`mintedId`); the run takes the array over. */
   constructor(
     readonly prefix: string,
     readonly first: number,
-    values: (T | undefined)[] = [],
+    values: (T | undefined)[],
   ) {
     this.#values = values;
     this.#size = values.length;
   }
 
-  /** Values held (pushed and not deleted). */
+  /** Values held (not deleted). */
   get size(): number {
     return this.#size;
-  }
-
-  /** By position; a deleted value's slot holds undefined. */
-  get slots(): readonly (T | undefined)[] {
-    return this.#values;
-  }
-
-  /** The id the next pushed value must carry. */
-  nextId(): string {
-    return mintedId(this, this.#values.length);
-  }
-
-  push(value: T): void {
-    this.#values.push(value);
-    this.#size++;
   }
 
   get(id: string): T | undefined {

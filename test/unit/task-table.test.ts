@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { IdRun } from '../../src/id-run.js';
+import { IdRun, mintedId } from '../../src/id-run.js';
 import { RUN_MIN, TaskTable } from '../../src/task-table.js';
 
 interface V {
@@ -7,19 +7,18 @@ interface V {
   v: number;
 }
 
-/** A run of `n` values with ids minted from `prefix`, values 0..n-1. */
-function runOf(prefix: string, n: number, first = 0): IdRun<V> {
-  const run = new IdRun<V>(prefix, first);
-  for (let i = 0; i < n; i++) run.push({ id: run.nextId(), v: i });
-  return run;
+/** A run of `n` values with ids minted from `prefix`, values 0..n-1, and those ids in order. */
+function runOf(prefix: string, n: number, first = 0): { run: IdRun<V>; ids: string[] } {
+  const minted = { prefix, first };
+  const values = Array.from({ length: n }, (_, i) => ({ id: mintedId(minted, i), v: i }));
+  return { run: new IdRun<V>(prefix, first, values), ids: values.map((x) => x.id) };
 }
 
 describe('TaskTable', () => {
   test('a big run is held by position: get, set replaces in place, delete, size and values agree with a Map', () => {
     const table = new TaskTable<V>();
     table.set({ id: 'solo', v: -1 });
-    const run = runOf('r1-', RUN_MIN + 10, 7);
-    const ids = run.slots.map((x) => x?.id as string);
+    const { run, ids } = runOf('r1-', RUN_MIN + 10, 7);
     table.addRun(run);
     expect(table.size).toBe(RUN_MIN + 11);
     expect(table.get(ids[0] as string)?.v).toBe(0);
@@ -48,8 +47,7 @@ describe('TaskTable', () => {
 
   test('a run folds into the map once few of its values are left, and everything stays findable', () => {
     const table = new TaskTable<V>();
-    const run = runOf('f-', RUN_MIN);
-    const ids = run.slots.map((x) => x?.id as string);
+    const { run, ids } = runOf('f-', RUN_MIN);
     table.addRun(run);
     const keep = new Set(ids.filter((_, i) => i % 97 === 0));
     for (const id of ids) if (!keep.has(id)) expect(table.delete(id)).toBe(true);
@@ -64,8 +62,8 @@ describe('TaskTable', () => {
 
   test('a small run joins the map; clear takes everything out', () => {
     const table = new TaskTable<V>();
-    table.addRun(runOf('s-', 10));
-    table.addRun(runOf('b-', RUN_MIN));
+    table.addRun(runOf('s-', 10).run);
+    table.addRun(runOf('b-', RUN_MIN).run);
     table.set({ id: 'x', v: 0 });
     expect(table.size).toBe(RUN_MIN + 11);
     expect(table.get('s-9')?.v).toBe(9);
