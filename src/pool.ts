@@ -107,14 +107,17 @@ export class Pool {
     for (const w of waiters) w(names);
   }
 
-  /** Workers that are ready and may take more work (not starting, not doomed). */
+  /** Workers that are ready and may take more work (not starting, not doomed, not retiring). */
   available(): WorkerHandle[] {
-    const out: WorkerHandle[] = [];
     const handles = this.#handles;
+    const out: WorkerHandle[] = new Array(handles.length);
+    const retiring = this.retiring();
+    let n = 0;
     for (let i = 0; i < handles.length; i++) {
       const h = handles[i] as WorkerHandle;
-      if ((h.state === 'idle' || h.state === 'busy') && !h.doomed) out.push(h);
+      if ((h.state === 'idle' || h.state === 'busy') && !h.doomed && (retiring.size === 0 || !retiring.has(h))) out[n++] = h;
     }
+    out.length = n;
     return out;
   }
 

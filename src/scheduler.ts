@@ -19,6 +19,7 @@ import { acquireOwnerLock, liveOwners, type OwnerLock } from './owner-lock.js';
 import { normalizePoolOptions, Pool, type WorkerEventState } from './pool.js';
 import type { RunOutcome } from './protocol.js';
 import { planRecovery } from './recovery.js';
+import { SteadyMap } from './steady-map.js';
 import type { ListQuery, TaskStore } from './store.js';
 import { TaskHandle } from './task-handle.js';
 import { type IndexEntry, TaskIndex } from './task-index.js';
@@ -117,6 +118,9 @@ interface TimeoutWatch {
   timerAt: number;
 }
 
+/** What a step holds until its end (`#tell`): a handle whose staged outcome settles, or an event to dispatch. */
+type Tell = TaskHandle | Event;
+
 /** A task taken out of the index and given (or about to be given) to a worker. */
 interface Active {
   entry: IndexEntry;
@@ -192,6 +196,11 @@ function releaserOf(inputs: unknown[]): (i: number) => void {
   };
 }
 
+/** An option's name in messages: `priority` for `enqueue`'s own options, `items[3].options.priority` in a batch. */
+function fieldName(at: string, name: string): string {
+  return at ? `${at}.${name}` : name;
+}
+
 function checkTaskName(name: unknown, what: string): void {
   if (typeof name !== 'string' || name === '')
     throw new TypeError(`Expected ${what ? `${what} to be ` : ''}a task name (non-empty string), got ${describe(name)}`);
@@ -213,8 +222,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   readonly #random: () => number;
   readonly #pool: Pool;
   readonly #index = new TaskIndex();
-  readonly #active = new Map<string, Active>();
-  readonly #handles = new Map<string, TaskHandle>();
+  readonly #active = new SteadyMap<string, Active>();
+  readonly #handles = new SteadyMap<string, TaskHandle>();
   readonly #keys = new Map<string, string>();
   readonly #pendingKeys = new Map<string, Promise<TaskHandle>>();
   readonly #backoffFns = new Map<string, BackoffFunction>();
@@ -251,8 +260,14 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   /** Calls reserved for a worker whose records are being read or whose running state is being written. */
   readonly #pendingSend = new Map<WorkerHandle, Set<Active>>();
   #drainWaiters: (() => void)[] = [];
-  /** Tells and worker events waiting for the end of the current step (see `#hold`). */
-  #held: (() => void)[] | undefined;
+  /**
+   * Tells (settles and events) held by the step under way (see `#hold`), in order:
+   * `#held[#heldNext..#heldEnd)` are still to deliver. The array is kept between steps (most hold
+   * one tell) and cleared slot by slot.
+   */
+  readonly #held: (Tell | undefined)[] = [];
+  #heldNext = 0;
+  #heldEnd = 0;
   #holding = false;
   #terminalSinceTrim = 0;
   #trimming = false;
@@ -537,16 +552,15 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     const o = checkObject(at || 'options', options) as EnqueueOptions | undefined;
     const d = this.#defaults;
     if (!o) return { priority: d.priority, timeoutMs: d.timeoutMs, runAt: now, retry: d.retry };
-    const field = (name: string) => (at ? `${at}.${name}` : name);
-    const priority = o.priority === undefined ? d.priority : normalizePriority(o.priority, field('priority'));
-    const timeoutMs = checkOptionalNumber(field('timeoutMs'), o.timeoutMs, d.timeoutMs);
+    const priority = o.priority === undefined ? d.priority : normalizePriority(o.priority, fieldName(at, 'priority'));
+    const timeoutMs = checkOptionalNumber(fieldName(at, 'timeoutMs'), o.timeoutMs, d.timeoutMs);
     if (o.delayMs !== undefined && o.runAt !== undefined)
-      throw new TypeError(`Expected either ${field('delayMs')} or ${field('runAt')}, got both`);
+      throw new TypeError(`Expected either ${fieldName(at, 'delayMs')} or ${fieldName(at, 'runAt')}, got both`);
     const runAt =
-      o.runAt !== undefined ? normalizeRunAt(o.runAt, field('runAt')) : now + checkOptionalNumber(field('delayMs'), o.delayMs, 0);
-    const retry = o.retry === undefined ? d.retry : normalizeRetry(o.retry, d.retry, field('retry'));
+      o.runAt !== undefined ? normalizeRunAt(o.runAt, fieldName(at, 'runAt')) : now + checkOptionalNumber(fieldName(at, 'delayMs'), o.delayMs, 0);
+    const retry = o.retry === undefined ? d.retry : normalizeRetry(o.retry, d.retry, fieldName(at, 'retry'));
     const dependsOn = (o as { dependsOn?: unknown }).dependsOn;
-    if (dependsOn !== undefined) throw new TypeError(`Expected no ${field('dependsOn')}: task dependencies are not supported yet`);
+    if (dependsOn !== undefined) throw new TypeError(`Expected no ${fieldName(at, 'dependsOn')}: task dependencies are not supported yet`);
     return { priority, timeoutMs, runAt, retry };
   }
 
@@ -690,6 +704,9 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   }
 
   // ── dispatch ───────────────────────────────────────────────────────────────────────────────────
+  // Methods on the path of every task make no closures: V8 allocates a function's context on entry
+  // when a closure in it captures a local, whether or not that branch runs. Callbacks of the rarer
+  // paths live in methods of their own (`#sendWhenRead`, `#transmitWhenCommitted`, `#persistLater`).
 
   #schedulePump(): void {
     if (this.#pumpQueued || this.#closed) return;
@@ -737,8 +754,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     }
     const now = this.#clock.now();
     if (!this.#paused) {
-      const retiring = this.#pool.retiring();
-      const workers = retiring.size ? this.#pool.available().filter((w) => !retiring.has(w)) : this.#pool.available();
+      const workers = this.#pool.available();
       /** What each worker gets, by its position in `workers`. */
       let batches: (IndexEntry[] | undefined)[] | undefined;
       if (workers.length > 0) {
@@ -792,15 +808,17 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       actives[i] = active;
     }
     const read = this.#store.read(ids);
-    if (Array.isArray(read)) {
-      this.#send(worker, actives, read, now);
-      return;
-    }
+    if (Array.isArray(read)) this.#send(worker, actives, read, now);
+    else this.#sendWhenRead(worker, actives, read);
+  }
+
+  /** `#dispatch` with an asynchronous read. */
+  #sendWhenRead(worker: WorkerHandle, actives: Active[], read: Promise<(TaskRecord | undefined)[]>): void {
     const reserved = this.#reserve(worker, actives);
     read.then(
       (records) => this.#send(worker, actives, records, this.#clock.now()),
       (error) => {
-        this.#warn(new StorageError(`could not read ${ids.length} task(s) to run them`, { cause: error }));
+        this.#warn(new StorageError(`could not read ${actives.length} task(s) to run them`, { cause: error }));
         for (const a of actives) {
           reserved.delete(a);
           if (this.#active.get(a.entry.id) === a) this.#requeue(a);
@@ -830,10 +848,13 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     }
     const running = starting ? starting.map((a) => a.record as TaskRecord) : (records as TaskRecord[]);
     const committed = this.#persist(running);
-    if (committed) {
-      this.#reserve(worker, calls);
-      committed.then(() => this.#transmit(worker, calls, running, this.#clock.now()));
-    } else this.#transmit(worker, calls, running, now);
+    if (committed) this.#transmitWhenCommitted(worker, calls, running, committed);
+    else this.#transmit(worker, calls, running, now);
+  }
+
+  #transmitWhenCommitted(worker: WorkerHandle, calls: Active[], running: TaskRecord[], committed: Promise<void>): void {
+    this.#reserve(worker, calls);
+    committed.then(() => this.#transmit(worker, calls, running, this.#clock.now()));
   }
 
   /** Starts `active`'s attempt on `record`, or drops it (gone, finished, cancelled, or its worker gone). */
@@ -927,7 +948,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     const calls = worker.calls;
     for (let i = 0; i < calls.length; i++) {
       const call = calls[i] as InFlight;
-      if (!call.abandoned) total += this.#costOf(call.request.name);
+      if (!call.abandoned) total += this.#costOf(call.name);
     }
     const reserved = this.#pendingSend.get(worker);
     if (reserved?.size) for (const a of reserved) total += this.#costOf(a.entry.name);
@@ -982,12 +1003,14 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     if (this.#wakeTimer && this.#wakeAt <= at) return;
     if (this.#wakeTimer) this.#clock.clearTimer(this.#wakeTimer);
     this.#wakeAt = at;
-    this.#wakeTimer = this.#clock.setTimer(() => {
-      this.#wakeTimer = undefined;
-      this.#wakeAt = Number.POSITIVE_INFINITY;
-      this.#pump();
-    }, at - now);
+    this.#wakeTimer = this.#clock.setTimer(this.#onWake, at - now);
   }
+
+  readonly #onWake = (): void => {
+    this.#wakeTimer = undefined;
+    this.#wakeAt = Number.POSITIVE_INFINITY;
+    this.#pump();
+  };
 
   // ── worker → transition → events ───────────────────────────────────────────────────────────────
 
@@ -997,7 +1020,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     const watch = this.#timeouts.get(worker);
     if (watch && watch.call !== head) watch.call = undefined;
     if (!head || head.startedAt === undefined || head.abandoned) return;
-    const active = this.#active.get(head.request.id);
+    const active = this.#active.get(head.id);
     if (!active?.record || active.call !== head) return;
     this.#markStarted(active, head.startedAt);
     const timeoutMs = active.record.timeoutMs;
@@ -1049,15 +1072,16 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   }
 
   #applyOutcomes(worker: WorkerHandle, outcomes: RunOutcome<InFlight>[], now: number): void {
-    const changed: TaskRecord[] = [];
+    const changed: TaskRecord[] = new Array(outcomes.length);
+    let n = 0;
     let failures: Map<TaskRecord, FailureOutcome> | undefined;
     for (let i = 0; i < outcomes.length; i++) {
       const outcome = outcomes[i] as RunOutcome<InFlight>;
       const call = outcome.call;
-      const name = call.request.name;
+      const name = call.name;
       const prev = this.#avgCost.get(name);
       this.#avgCost.set(name, prev === undefined ? outcome.runMs : prev * 0.8 + outcome.runMs * 0.2);
-      const active = this.#active.get(call.request.id);
+      const active = this.#active.get(call.id);
       if (!active || active.call !== call || call.abandoned || !active.record) continue;
       const record = active.record;
       this.#markStarted(active, call.startedAt ?? now - outcome.runMs);
@@ -1065,8 +1089,9 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       this.#runMs.add(outcome.runMs);
       if (outcome.ok) completeAttempt(record, outcome.value, now);
       else (failures ??= new Map()).set(record, failAttempt(record, outcome.error, now, this.#backoffFns.get(record.id), this.#random));
-      changed.push(record);
+      changed[n++] = record;
     }
+    if (n < changed.length) changed.length = n;
     // Persist, then tell: results and events follow the commit.
     this.#persist(changed);
     for (let i = 0; i < changed.length; i++) {
@@ -1075,7 +1100,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       if (failure) this.#afterFailure(record, failure, record.errors[record.errors.length - 1] as SerializedError);
       else {
         this.#counts.completed++;
-        this.#settle(record, { ok: true, value: record.result });
+        this.#settle(record, true, record.result);
         this.#emit('completed', record);
       }
     }
@@ -1100,13 +1125,13 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     } else {
       this.#counts.failed++;
       const err = deserializeError(error);
-      this.#settle(record, { ok: false, error: err });
+      this.#settle(record, false, err);
       this.#emit('failed', record, { error: err });
     }
   }
 
   #onProgress(call: InFlight, value: number): void {
-    const active = this.#active.get(call.request.id);
+    const active = this.#active.get(call.id);
     if (!active?.record || active.call !== call) return;
     active.record.progress = value;
     this.#handles.get(active.record.id)?._progress(value);
@@ -1114,7 +1139,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   }
 
   #onTimeout(worker: WorkerHandle, call: InFlight): void {
-    const active = this.#active.get(call.request.id);
+    const active = this.#active.get(call.id);
     if (!active?.record || active.call !== call || call.abandoned) return;
     const record = active.record;
     const error = new TimeoutError(
@@ -1150,7 +1175,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         if (worker.alive && worker.calls.some((c) => c.abandoned))
           this.#pool.terminate(
             worker,
-            new WorkerCrashedError(`worker ${worker.id} terminated: task "${call.request.name}" (${call.request.id}) did not stop within ${graceMs} ms of its signal aborting`),
+            new WorkerCrashedError(`worker ${worker.id} terminated: task "${call.name}" (${call.id}) did not stop within ${graceMs} ms of its signal aborting`),
           );
       }, graceMs),
     );
@@ -1185,14 +1210,14 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     this.#undoom(worker);
     this.#workerCost.delete(worker);
     for (const call of calls) {
-      const active = this.#active.get(call.request.id);
+      const active = this.#active.get(call.id);
       if (!active || active.call !== call || call.abandoned || !active.record) continue;
       if (call.startedAt !== undefined) {
         // The call that was running: this attempt failed with the worker.
         const data = serializeError(
           error.name === 'WorkerCrashedError' || error.name === 'WorkerLoadError'
             ? error
-            : new WorkerCrashedError(`worker ${worker.id} exited while running task "${call.request.name}" (${call.request.id}): ${error.message}`),
+            : new WorkerCrashedError(`worker ${worker.id} exited while running task "${call.name}" (${call.id}): ${error.message}`),
         );
         this.#active.delete(active.record.id);
         const result = failAttempt(active.record, data, this.#clock.now(), this.#backoffFns.get(active.record.id), this.#random);
@@ -1211,15 +1236,13 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
 
   // ── terminal states ────────────────────────────────────────────────────────────────────────────
 
-  #settle(record: TaskRecord, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): void {
+  /** A record reached a terminal status: its handle settles (with `value`, or `value` as the error), its bookkeeping goes. */
+  #settle(record: TaskRecord, ok: boolean, value: unknown): void {
     // Each lookup only in a map that holds something: the first lookup of an id hashes it.
     const handle = this.#handles.size > 0 ? this.#handles.get(record.id) : undefined;
     if (handle) {
-      const status = record.status;
-      this.#tell(() => {
-        if (this.#handles.get(record.id) === handle) this.#handles.delete(record.id);
-        handle._settle(status, outcome);
-      });
+      handle._stage(record.status, ok, value);
+      this.#tell(handle);
     }
     if (record.key !== undefined && this.#keys.get(record.key) === record.id) this.#keys.delete(record.key);
     if (this.#backoffFns.size > 0) this.#backoffFns.delete(record.id);
@@ -1246,7 +1269,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     for (const record of records) {
       // An Error (and its stack) only for someone who sees it: a live handle or a 'cancelled' listener.
       const err = listening || (this.#handles.size > 0 && this.#handles.has(record.id)) ? deserializeError(error) : undefined;
-      this.#settle(record, { ok: false, error: err });
+      this.#settle(record, false, err);
       if (err) this.#emit('cancelled', record, { error: err });
     }
   }
@@ -1355,11 +1378,12 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     if (handle) return handle;
     handle = new TaskHandle(this, record.id, record.name, record.status);
     if (TERMINAL_STATUSES.has(record.status)) {
-      if (record.status === 'completed') handle._settle(record.status, { ok: true, value: record.result });
+      if (record.status === 'completed') handle._stage(record.status, true, record.result);
       else {
         const last = record.errors[record.errors.length - 1] ?? { name: 'CancelledError', code: 'E_CANCELLED', message: `task ${record.id} ${record.status}` };
-        handle._settle(record.status, { ok: false, error: deserializeError(last) });
+        handle._stage(record.status, false, deserializeError(last));
       }
+      handle._settle();
     } else {
       this.#handles.set(record.id, handle);
     }
@@ -1436,12 +1460,12 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   workers(): { id: number; state: string; taskId?: string; taskName?: string; startedAt?: number; timeoutMs?: number; progress?: number; completed: number }[] {
     return this.#pool.workers.map((w) => {
       const head = w.calls[0];
-      const record = head ? this.#active.get(head.request.id)?.record : undefined;
+      const record = head ? this.#active.get(head.id)?.record : undefined;
       return {
         id: w.id,
         state: w.state,
-        taskId: head?.request.id,
-        taskName: head?.request.name,
+        taskId: head?.id,
+        taskName: head?.name,
         startedAt: head?.startedAt,
         timeoutMs: record?.timeoutMs,
         progress: record?.progress,
@@ -1590,6 +1614,11 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         return undefined;
       }
     } else if (records.length === 0) return this.#committed;
+    return this.#persistLater(records);
+  }
+
+  /** `#persist` through the store's asynchronous write, chained after the writes before it. */
+  #persistLater(records: TaskRecord[]): Promise<void> {
     this.#writesInFlight++;
     const write = this.#store.write(records).then(
       () => {
@@ -1610,20 +1639,30 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   }
 
   /**
-   * Runs `fn` (settling a result, dispatching an event) once every write requested before it has
-   * committed: nobody hears of a state the store does not hold yet, and tells keep their order.
+   * Delivers a tell (a handle with a staged outcome to settle, or an event to dispatch) once every
+   * write requested before it has committed: nobody hears of a state the store does not hold yet,
+   * and tells keep their order.
    */
-  #tell(fn: () => void): void {
+  #tell(tell: Tell): void {
     if (this.#writesInFlight === 0 && this.#tellsPending === 0) {
-      this.#runOrHold(fn);
+      this.#runOrHold(tell);
       return;
     }
     this.#tellsPending++;
     this.#committed.then(() => {
       this.#tellsPending--;
-      fn();
+      this.#deliver(tell);
       this.#checkDrained();
     });
+  }
+
+  /** A handle settles as it leaves the live handles: from then on `get(id)` answers from the record. */
+  #deliver(tell: Tell): void {
+    if (tell instanceof Event) this.dispatchEvent(tell);
+    else {
+      if (this.#handles.get(tell.id) === tell) this.#handles.delete(tell.id);
+      tell._settle();
+    }
   }
 
   /**
@@ -1637,20 +1676,25 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
     return true;
   }
 
-  /** Runs `fn` now, or at `#release` when a step is under way. */
-  #runOrHold(fn: () => void): void {
-    if (this.#holding) (this.#held ??= []).push(fn);
-    else fn();
+  /** Delivers `tell` now, or at `#release` when a step is under way. */
+  #runOrHold(tell: Tell): void {
+    if (this.#holding) this.#held[this.#heldEnd++] = tell;
+    else this.#deliver(tell);
   }
 
+  /**
+   * Ends the step and delivers what it held, oldest first. A listener that starts a step of its own
+   * holds its tells behind the ones still waiting here, and that step's release delivers all of them.
+   */
   #release(): void {
     this.#holding = false;
     const held = this.#held;
-    if (!held) return;
-    this.#held = undefined;
-    for (const fn of held) {
+    while (this.#heldNext < this.#heldEnd) {
+      const i = this.#heldNext++;
+      const tell = held[i] as Tell;
+      held[i] = undefined;
       try {
-        fn();
+        this.#deliver(tell);
       } catch (error) {
         // One failing tell must not cost the others theirs; the error still surfaces, as uncaught.
         queueMicrotask(() => {
@@ -1658,6 +1702,9 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
         });
       }
     }
+    this.#heldNext = this.#heldEnd = 0;
+    // A step that held very many (closing with a full queue) does not keep its array's length.
+    if (held.length > 1024) held.length = 0;
   }
 
   #scheduleTrim(): void {
@@ -1684,15 +1731,12 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   }
 
   #emit(type: TaskEventType, record: TaskRecord, extra?: { error?: Error; progress?: number; delayMs?: number }): void {
-    if (!this.listens(type)) return;
-    const info = this.#info(record);
-    this.#tell(() => this.dispatchEvent(new TaskEvent(type, info, extra)));
+    // No closure here: one capturing this function's arguments would cost every call, listened to or not, its context.
+    if (this.listens(type)) this.#tell(new TaskEvent(type, this.#info(record), extra));
   }
 
   #emitWorker(worker: WorkerHandle, state: WorkerEventState, taskId?: string, error?: Error): void {
-    if (!this.listens('worker')) return;
-    const event = new WorkerEvent(worker.id, state, { taskId, error });
-    this.#runOrHold(() => this.dispatchEvent(event));
+    if (this.listens('worker')) this.#runOrHold(new WorkerEvent(worker.id, state, { taskId, error }));
   }
 }
 

@@ -27,7 +27,11 @@ export class TaskHandle<Output = unknown> extends EventTarget {
   #promise?: Promise<Output>;
   #resolve?: (value: Output) => void;
   #reject?: (error: unknown) => void;
-  #settled?: { ok: true; value: Output } | { ok: false; error: unknown };
+  /** How the task ended, once staged: its terminal status, and the value (ok) or the error. */
+  #final?: TaskStatus;
+  #ok = false;
+  #outcome: unknown;
+  #settled = false;
 
   constructor(host: TaskHandleHost, id: string, name: string, status: TaskStatus) {
     super();
@@ -49,8 +53,7 @@ export class TaskHandle<Output = unknown> extends EventTarget {
   /** Settles when the task reaches a terminal status. */
   get result(): Promise<Output> {
     if (!this.#promise) {
-      const settled = this.#settled;
-      if (settled) this.#promise = settled.ok ? Promise.resolve(settled.value) : Promise.reject(settled.error);
+      if (this.#settled) this.#promise = this.#ok ? Promise.resolve(this.#outcome as Output) : Promise.reject(this.#outcome);
       else
         this.#promise = new Promise<Output>((resolve, reject) => {
           this.#resolve = resolve;
@@ -79,14 +82,25 @@ export class TaskHandle<Output = unknown> extends EventTarget {
     this.dispatchEvent(new ProgressEvent(value));
   }
 
-  /** @internal */
-  _settle(status: TaskStatus, outcome: { ok: true; value: Output } | { ok: false; error: unknown }): void {
-    if (this.#settled) return;
-    this.#status = status;
-    this.#settled = outcome;
+  /**
+   * @internal How the task ended: `value` is the result when `ok`, else the error. The first outcome
+   * staged is the one `_settle` applies; the handle shows none of it until then.
+   */
+  _stage(status: TaskStatus, ok: boolean, value: unknown): void {
+    if (this.#final !== undefined) return;
+    this.#final = status;
+    this.#ok = ok;
+    this.#outcome = value;
+  }
+
+  /** @internal Applies the staged outcome: `status` becomes terminal and `result` settles. */
+  _settle(): void {
+    if (this.#settled || this.#final === undefined) return;
+    this.#settled = true;
+    this.#status = this.#final;
     if (this.#promise) {
-      if (outcome.ok) this.#resolve?.(outcome.value);
-      else this.#reject?.(outcome.error);
+      if (this.#ok) this.#resolve?.(this.#outcome as Output);
+      else this.#reject?.(this.#outcome);
     }
   }
 }

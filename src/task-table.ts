@@ -1,3 +1,5 @@
+import { SteadyMap } from './steady-map.js';
+
 /**
  * Values of consecutively minted ids, found by position (`IdRun` holds them; `LazyRun` makes them
  * when first asked for).
@@ -23,7 +25,7 @@ const RUN_FOLD = 256;
  * memory store (its records).
  */
 export class TaskTable<T extends { id: string }> {
-  readonly #map = new Map<string, T>();
+  readonly #map = new SteadyMap<string, T>();
   readonly #runs: Run<T>[] = [];
 
   get size(): number {

@@ -156,3 +156,20 @@ test('a closed scheduler is garbage-collected, whether its workers had started, 
   });
   expect(await starting).toBe(true);
 });
+
+test('a step tells in order: each listener sees the handle as of its event', async () => {
+  const s = await makeScheduler({ store: 'memory', pool: { max: 1 } });
+  s.pause();
+  const handles = await Promise.all(Array.from({ length: 8 }, (_, i) => s.enqueue('echo', { value: i })));
+  const byId = new Map(handles.map((h) => [h.id, h]));
+  const seen: string[] = [];
+  for (const type of ['started', 'completed'] as const)
+    s.addEventListener(type, (e) => seen.push(`${type}:${byId.get((e as TaskEvent).task.id)?.status}`));
+  // Quick tasks pipelined to one worker come back in one report: one step starts, settles and tells several.
+  s.resume();
+  expect(await Promise.all(handles.map((h) => h.result))).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  // A handle settles just before its 'completed' event, never before a 'started' heard in the same step.
+  expect(seen.filter((x) => x.startsWith('started'))).toEqual(Array(8).fill('started:running'));
+  expect(seen.filter((x) => x.startsWith('completed'))).toEqual(Array(8).fill('completed:completed'));
+  for (const h of handles) expect(h.status).toBe('completed');
+});
