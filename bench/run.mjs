@@ -1,7 +1,9 @@
 // npm run bench [-- --quick] [--json FILE] [--only 1,5] [--runs N] [--verbose] [--profile DIR] [--alloc DIR]
 //   [--trace DIR]
-// Environment, for investigations: BENCH_JS_FLAGS passes V8 flags to the browser (--js-flags);
-// BENCH_PROFILE_US sets --profile's sampling interval (default 200 µs).
+// Environment, for investigations: BENCH_JS_FLAGS passes V8 flags to the browser (--js-flags; with
+// DEBUG=pw:browser, V8's --trace-opt/--trace-deopt output is printed); BENCH_PROFILE_US sets
+// --profile's sampling interval (default 200 µs); BENCH_KEEP_DIST keeps the built bench page (to map
+// a profile's line numbers back to code).
 //
 // Builds bench/ with Vite, serves it cross-origin isolated (so performance.now() has 5 µs and not
 // 100 µs resolution), opens it in headless Chromium (the one the browser tests use) and runs every
@@ -208,8 +210,12 @@ async function writeAllocations(cdp, dir, id) {
   );
 }
 
-/** The trace categories of `--trace`: tasks, GC and JIT on every thread. */
-const TRACE_CATEGORIES = ['toplevel', 'v8', 'disabled-by-default-v8.gc', 'disabled-by-default-v8.compile', 'devtools.timeline', 'blink.user_timing'];
+/**
+ * The trace categories of `--trace`: tasks (with their thread CPU time, `tdur`), GC, JIT and the
+ * page's performance.measure() spans, on every thread. Light on purpose: the `v8` and
+ * `devtools.timeline` categories trace every function call and add tens of µs to a round trip.
+ */
+const TRACE_CATEGORIES = ['toplevel', 'blink.user_timing', 'disabled-by-default-v8.gc', 'disabled-by-default-v8.compile'];
 
 /**
  * `--trace DIR`: a Chromium trace of a case (open it in Perfetto or DevTools), and its longest
@@ -392,7 +398,8 @@ async function main() {
   } finally {
     await context?.close().catch(() => {});
     server?.close();
-    rmSync(outDir, { recursive: true, force: true });
+    if (!process.env.BENCH_KEEP_DIST) rmSync(outDir, { recursive: true, force: true });
+    else process.stderr.write(`bench: page kept in ${outDir}\n`);
     rmSync(profile, { recursive: true, force: true });
   }
 }
