@@ -542,14 +542,14 @@ function completedById(s: Scheduler<Tasks>): Map<number, number> {
 }
 
 /**
- * Case 5's warm-up run is this many times a measured run (40,000 round trips of ours, as many of the
- * floor). V8 compiles the scheduler's hottest methods with TurboFan only after tens of thousands of
- * calls, 5–16 ms each on this machine (`BENCH_JS_FLAGS=--trace-opt`: #pumpStep, #transmit,
- * #applyOutcomes, #onDone), as background tasks that take one of the two cores. After a warm-up of one
- * run's length they landed in measured runs 4 and 5 and made most of the p99 there. This case
- * measures dispatch in steady state; a cold page pays those compiles once, in its first minute of tasks.
+ * Round trips in case 5's warm-up run, of ours and as many of the floor (in --quick too). V8 compiles
+ * the scheduler's hottest methods with TurboFan only after tens of thousands of calls, 5–16 ms each on
+ * this machine (`BENCH_JS_FLAGS=--trace-opt`: #pumpStep, #transmit, #applyOutcomes, #onDone), as
+ * background tasks that take one of the two cores. After a warm-up of one run's length (2,200) they
+ * landed in measured runs 4 and 5 and made most of the p99 there. This case measures dispatch in
+ * steady state; a cold page pays those compiles once, over its first tens of thousands of tasks.
  */
-const WARM_UP_FACTOR = 20;
+const WARM_UP_ROUND_TRIPS = 40_000;
 
 const case5: BenchCase = {
   id: '5',
@@ -589,7 +589,7 @@ const case5: BenchCase = {
       await repeat(ctx, 'case 5', async (record) => {
         const ours: number[] = [];
         const echo: number[] = [];
-        const blocks = (record ? m : m * WARM_UP_FACTOR) / block;
+        const blocks = (record ? m : WARM_UP_ROUND_TRIPS) / block;
         // Blocks of ours, then the floor on the thread that ran them: drift and thread placement hit
         // both alike. The first two pairs of blocks are not recorded (back from the 5c/5d loop).
         for (let b = -2; b < blocks; b++) {
@@ -634,7 +634,7 @@ const case5: BenchCase = {
     const title = `sequential enqueue -> result of a no-op (${m} per run)`;
     const floorName = 'raw postMessage round trip, same worker thread';
     const note =
-      `floor: an echo listener in the bench worker module, ahead of tasklane, on the thread that ran the block just measured (blocks of 100 alternate, the first 2 pairs of each run not recorded; a warm-up run ${WARM_UP_FACTOR}x as long as the others, so V8 has tiered up both; one forced GC before it, none between runs); a separate plain worker is in 5c/5d`;
+      `floor: an echo listener in the bench worker module, ahead of tasklane, on the thread that ran the block just measured (blocks of 100 alternate, the first 2 pairs of each run not recorded; a warm-up run of ${WARM_UP_ROUND_TRIPS} round trips of each, so V8 has tiered up both; one forced GC before it, none between runs); a separate plain worker is in 5c/5d`;
     return [
       makeRow({
         id: '5a',
