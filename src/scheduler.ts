@@ -1703,7 +1703,8 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       }
     }
     this.#heldNext = this.#heldEnd = 0;
-    // A step that held very many (closing with a full queue) does not keep its array's length.
+    // A step that held very many (the breaker failing every ready task, one report of hundreds of
+    // outcomes) does not keep its array's length.
     if (held.length > 1024) held.length = 0;
   }
 

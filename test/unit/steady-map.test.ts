@@ -56,3 +56,16 @@ test('SteadyMap through emptying, refilling and clear', () => {
   expect([...m]).toEqual([['x', 'y']]);
   expect(m.get('k3')).toBeUndefined();
 });
+
+test('SteadyMap: an iterator running across clear() sees only what is set after it', () => {
+  const m = new SteadyMap<string, number>();
+  m.set('a', 1).set('b', 2);
+  const values = m.values();
+  const keys = m.keys();
+  expect(values.next().value).toBe(1);
+  m.clear();
+  m.set('c', 3);
+  expect([...values]).toEqual([3]);
+  expect([...keys]).toEqual(['c']);
+  expect(m.size).toBe(1);
+});
