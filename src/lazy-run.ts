@@ -1,5 +1,5 @@
 import { type MintedIds, mintedPosition } from './id-run.js';
-import type { Run } from './task-table.js';
+import type { Run, RunSelect } from './task-table.js';
 
 /** New values by position, made on demand: `make(i)` builds the one with the i-th minted id. */
 export interface LazyBatch<T> extends MintedIds {
@@ -7,6 +7,8 @@ export interface LazyBatch<T> extends MintedIds {
   make(i: number): T;
   /** Optional: position `i` was deleted and is never made again; drop what the batch holds for it. */
   release?(i: number): void;
+  /** Optional: the name the value at `i` would be made with, known without making it (for `RunSelect.name`). */
+  nameOf?(i: number): string;
 }
 
 /**
@@ -54,9 +56,19 @@ export class LazyRun<T extends { id: string }> implements Run<T> {
     return true;
   }
 
-  *values(madeOnly = false): IterableIterator<T> {
-    if (madeOnly) yield* this.#made.values();
-    else for (let i = 0; i < this.#gone.length; i++) if (this.#gone[i] === 0) yield this.#at(i);
+  *values(select: RunSelect = {}): IterableIterator<T> {
+    if (select.madeOnly) {
+      yield* this.#made.values();
+      return;
+    }
+    const name = select.name;
+    const nameOf = name === undefined ? undefined : this.#batch.nameOf?.bind(this.#batch);
+    for (let i = 0; i < this.#gone.length; i++) {
+      if (this.#gone[i] !== 0) continue;
+      const made = this.#made.get(i);
+      if (made !== undefined) yield made;
+      else if (!nameOf || nameOf(i) === name) yield this.#at(i);
+    }
   }
 
   #at(i: number): T {

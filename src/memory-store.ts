@@ -58,11 +58,12 @@ export class MemoryStore implements TaskStore {
     const limit = query.limit ?? 100;
     const out: TaskRecord[] = [];
     if (limit <= 0) return out;
-    // A record a batch has not made yet is queued (any change to it made it): a query that cannot
-    // match 'queued' (the panel's failed list) need not make a big batch's records to look at them.
+    // A record a batch has not made yet is queued (any change to it made it), with the name the batch
+    // holds: a query that cannot match 'queued' (the panel's failed list), or names another task,
+    // need not make a big batch's records to look at them.
     const status = query.status;
     const madeOnly = status !== undefined && (Array.isArray(status) ? !status.includes('queued') : status !== 'queued');
-    for (const record of this.#records.values(madeOnly)) {
+    for (const record of this.#records.values({ madeOnly, name: query.name })) {
       if (!matchesQuery(record, query)) continue;
       out.push(record);
       // Stop before the next is asked for: a lazy batch would make it.

@@ -196,6 +196,11 @@ function releaserOf(inputs: unknown[]): (i: number) => void {
   };
 }
 
+/** A batch's task names by position, for a store to filter by name without making records (nor holding `batch`). */
+function namesOf(names: string[]): (i: number) => string {
+  return (i) => names[i] as string;
+}
+
 /** An option's name in messages: `priority` for `enqueue`'s own options, `items[3].options.priority` in a batch. */
 function fieldName(at: string, name: string): string {
   return at ? `${at}.${name}` : name;
@@ -656,7 +661,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   #writeBatch(batch: Batch): Promise<void> {
     const writeBatch = this.#store.writeBatch?.bind(this.#store);
     if (batch.records || !writeBatch) return this.#write(batch.records ?? [], batch.minted);
-    const lazy = { ...batch.minted, size: batch.size, make: this.#recordMaker(batch), release: releaserOf(batch.inputs) };
+    const lazy = { ...batch.minted, size: batch.size, make: this.#recordMaker(batch), release: releaserOf(batch.inputs), nameOf: namesOf(batch.names) };
     return this.#enqueueWrite(batch.size, () => writeBatch(lazy));
   }
 

@@ -10,8 +10,19 @@ export interface Run<T> {
   /** Replaces the value held under `value.id`; false (and nothing changes) if none is held. */
   replace(value: T): boolean;
   delete(id: string): boolean;
-  /** Every value, or with `madeOnly` only those that exist as objects already (a lazy run makes the others). */
-  values(madeOnly?: boolean): IterableIterator<T>;
+  /** Every value, less those `select` rules out before a lazy run would make them. */
+  values(select?: RunSelect): IterableIterator<T>;
+}
+
+/**
+ * Which values a lazy run may leave out without making them. Values that exist as objects already are
+ * always yielded (the caller filters those); the rest are as the batch made them.
+ */
+export interface RunSelect {
+  /** Leave out every value not made yet. */
+  madeOnly?: boolean;
+  /** Leave out the values not made yet whose name (the batch knows it) is another. */
+  name?: string;
 }
 
 /** A run at least this big stays a run (found by position); a smaller one joins the map. */
@@ -91,13 +102,13 @@ export class TaskTable<T extends { id: string }> {
     return out;
   }
 
-  /** Every value; with `madeOnly`, a lazy run's values not made yet are left out (and not made). */
-  values(madeOnly = false): IterableIterator<T> {
-    return this.#runs.length === 0 ? this.#map.values() : this.#all(madeOnly);
+  /** Every value, less the values of lazy runs that `select` rules out (and does not make). */
+  values(select?: RunSelect): IterableIterator<T> {
+    return this.#runs.length === 0 ? this.#map.values() : this.#all(select);
   }
 
-  *#all(madeOnly: boolean): IterableIterator<T> {
+  *#all(select: RunSelect | undefined): IterableIterator<T> {
     yield* this.#map.values();
-    for (const run of this.#runs) yield* run.values(madeOnly);
+    for (const run of this.#runs) yield* run.values(select);
   }
 }

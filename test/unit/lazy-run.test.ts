@@ -62,10 +62,33 @@ test('in a TaskTable, a big lazy run stays lazy; it joins the map (made then) on
   expect(table.get(id(RUN_MIN + 3))?.v).toBe(RUN_MIN + 3);
 });
 
-test('values(madeOnly) yields the values made so far and makes none', () => {
+test('values({ madeOnly }) yields the values made so far and makes none', () => {
   const { run, made, id } = lazyOf('m-', 10);
   run.get(id(3));
   run.get(id(8));
-  expect([...run.values(true)].map((x) => x.v).sort()).toEqual([3, 8]);
+  expect([...run.values({ madeOnly: true })].map((x) => x.v).sort()).toEqual([3, 8]);
   expect(made).toEqual([3, 8]);
+});
+
+test('values({ name }) makes only the values the batch names so; values made already come regardless', () => {
+  const made: number[] = [];
+  const minted = { prefix: 'n-', first: 0 };
+  const run = new LazyRun<V>({
+    ...minted,
+    size: 10,
+    make: (i) => {
+      made.push(i);
+      return { id: mintedId(minted, i), v: i };
+    },
+    nameOf: (i) => (i % 3 === 0 ? 'three' : 'other'),
+  });
+  run.get(mintedId(minted, 4));
+  expect([...run.values({ name: 'three' })].map((x) => x.v)).toEqual([0, 3, 4, 6, 9]);
+  expect(made).toEqual([4, 0, 3, 6, 9]);
+  expect([...run.values({ name: 'nobody' })].map((x) => x.v)).toEqual([0, 3, 4, 6, 9]);
+  expect(made.length).toBe(5);
+  // A batch that cannot name its values makes them all.
+  const { run: plain, made: plainMade } = lazyOf('p-', 4);
+  expect([...plain.values({ name: 'nobody' })].length).toBe(4);
+  expect(plainMade).toEqual([0, 1, 2, 3]);
 });

@@ -22,27 +22,47 @@ function queued(id: string, seq: number): TaskRecord {
   } as unknown as TaskRecord;
 }
 
-test("a batch held lazily: a list that cannot match 'queued' makes none of its records; one that can makes only what it returns", async () => {
+/** A memory store holding one lazy batch of RUN_MIN queued records, named by `nameAt` (the batch knows it), counting those made. */
+async function lazyStore(prefix: string, nameAt?: (i: number) => string) {
   const store = new MemoryStore();
-  const minted = { prefix: 'b-', first: 0 };
-  let made = 0;
+  const minted = { prefix, first: 0 };
+  const count = { made: 0 };
   await store.writeBatch({
     ...minted,
     size: RUN_MIN,
     make: (i) => {
-      made++;
-      return queued(mintedId(minted, i), i);
+      count.made++;
+      const record = queued(mintedId(minted, i), i);
+      if (nameAt) record.name = nameAt(i);
+      return record;
     },
+    nameOf: nameAt,
   });
-  const [record] = store.read([mintedId(minted, 5)]) as TaskRecord[];
+  return { store, id: (i: number) => mintedId(minted, i), count };
+}
+
+test("a batch held lazily: a list that cannot match 'queued' makes none of its records; one that can makes only what it returns", async () => {
+  const { store, id, count } = await lazyStore('b-');
+  const [record] = store.read([id(5)]) as TaskRecord[];
   (record as TaskRecord).status = 'failed';
   store.writeNow([record as TaskRecord]);
-  expect(made).toBe(1);
-  expect((await store.list({ status: 'failed' })).map((r) => r.id)).toEqual([mintedId(minted, 5)]);
+  expect(count.made).toBe(1);
+  expect((await store.list({ status: 'failed' })).map((r) => r.id)).toEqual([id(5)]);
   expect((await store.list({ status: ['failed', 'completed'] })).length).toBe(1);
-  expect(made).toBe(1);
+  expect(count.made).toBe(1);
   expect((await store.list({ status: 'queued', limit: 3 })).length).toBe(3);
-  expect(made).toBe(4); // 0, 1, 2 made now; 5 before
+  expect(count.made).toBe(4); // 0, 1, 2 made now; 5 before
   // The same object on every read.
-  expect(store.read([mintedId(minted, 5)])[0]).toBe(record);
+  expect(store.read([id(5)])[0]).toBe(record);
+});
+
+test('a batch held lazily: a list by name makes only records of that name, none when no task has it', async () => {
+  const { store, id, count } = await lazyStore('c-', (i) => (i % 100 === 0 ? 'rare' : 'common'));
+  expect(await store.list({ name: 'missing', limit: 10 })).toEqual([]);
+  expect(count.made).toBe(0);
+  const rare = await store.list({ name: 'rare', limit: 5 });
+  expect(rare.map((r) => r.id)).toEqual([0, 100, 200, 300, 400].map(id));
+  expect(count.made).toBe(5);
+  expect((await store.list({ name: 'rare', status: 'queued', limit: 1000 })).length).toBe(Math.ceil(RUN_MIN / 100));
+  expect(count.made).toBe(Math.ceil(RUN_MIN / 100));
 });
