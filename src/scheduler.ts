@@ -146,6 +146,8 @@ const PREFETCH_AHEAD = PIPELINE_MAX;
 const OPTIONS_SEEN_MAX = 64;
 /** Main-thread work `enqueueMany` does before it yields to the event loop, well under a 50 ms long task. */
 const SLICE_MS = 8;
+/** Queued tasks cancelled per store read when closing without draining. */
+const CANCEL_CHUNK = 1024;
 
 /** Finished tasks between retention trims. */
 const TRIM_EVERY = 256;
@@ -1572,19 +1574,15 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       } else {
         const error = serializeError(new CancelledError(`scheduler "${this.name}" closed without draining`));
         const queued = this.#index.clear();
-        const cancel: TaskRecord[] = [];
-        try {
-          for (const record of await this.#store.read(queued)) if (record && !TERMINAL_STATUSES.has(record.status)) cancel.push(record);
-        } catch (error) {
-          // The store is gone (deleted by another tab, say): the workers must still stop.
-          this.#warn(new StorageError(`could not read ${queued.length} queued task(s) to cancel them on close`, { cause: error }));
-        }
+        // Running tasks first: their workers stop now, not after the queue is worked through.
+        const running: TaskRecord[] = [];
         for (const active of [...this.#active.values()]) {
           this.#active.delete(active.entry.id);
           if (active.call) active.worker.abort(active.call, error);
-          if (active.record) cancel.push(active.record);
+          if (active.record) running.push(active.record);
         }
-        this.#cancelAll(cancel, error);
+        this.#cancelAll(running, error);
+        await this.#cancelQueued(queued, error);
       }
       this.#closed = true;
       if (this.#wakeTimer) this.#clock.clearTimer(this.#wakeTimer);
@@ -1598,6 +1596,33 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       this.dispatchEvent(new Event('state'));
     })();
     return this.#closePromise;
+  }
+
+  /**
+   * Cancels queued tasks (out of the index already) on close, CANCEL_CHUNK at a time, yielding to
+   * the event loop every SLICE_MS: a million queued tasks are a million records to make, cancel and
+   * tell, seconds of work that must not be one long task.
+   */
+  async #cancelQueued(ids: string[], error: SerializedError): Promise<void> {
+    let sliceStart = performance.now();
+    for (let from = 0; from < ids.length; from += CANCEL_CHUNK) {
+      const chunk = ids.slice(from, from + CANCEL_CHUNK);
+      let records: (TaskRecord | undefined)[];
+      try {
+        records = await this.#store.read(chunk);
+      } catch (cause) {
+        // The store is gone (deleted by another tab, say): the workers must still stop.
+        this.#warn(new StorageError(`could not read ${ids.length - from} queued task(s) to cancel them on close`, { cause }));
+        return;
+      }
+      const cancel: TaskRecord[] = [];
+      for (const record of records) if (record && !TERMINAL_STATUSES.has(record.status)) cancel.push(record);
+      this.#cancelAll(cancel, error);
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
+    }
   }
 
   // ── plumbing ───────────────────────────────────────────────────────────────────────────────────

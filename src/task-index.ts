@@ -1,5 +1,5 @@
 import { heapPeek, heapPop, heapPush, heapRestoreFrom, heapRootChanged } from './heap.js';
-import { IdRun, type MintedIds, mintedId, mintedPosition } from './id-run.js';
+import { IdMinter, IdRun, type MintedIds, mintedId, mintedPosition } from './id-run.js';
 import { RUN_MIN, TaskTable } from './task-table.js';
 import type { PriorityLevel } from './types.js';
 
@@ -627,8 +627,14 @@ export class TaskIndex {
       entry.dead = true;
       ids.push(entry.id);
     }
-    for (const batch of this.#batches)
-      for (let pos = 0; pos < batch.laneOf.length; pos++) if (batch.laneOf[pos] !== GONE) ids.push(mintedId(batch, pos));
+    for (const batch of this.#batches) {
+      // Minted again in order, as enqueueMany minted them: a stem per 36 ids, not a number formatted per id.
+      const minter = new IdMinter(batch.prefix, batch.first);
+      for (let pos = 0; pos < batch.laneOf.length; pos++) {
+        const id = minter.next();
+        if (batch.laneOf[pos] !== GONE) ids.push(id);
+      }
+    }
     this.#batches = [];
     this.#ready.length = 0;
     this.#delayed.length = 0;

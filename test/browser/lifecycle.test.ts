@@ -75,6 +75,25 @@ test('close({ drain: false }) cancels queued and running work', async () => {
   expect(s.workers()).toEqual([]);
 });
 
+test('close({ drain: false }) of a big queue cancels the running task first, then every queued one, chunk by chunk', async () => {
+  const s = await makeScheduler({ store: 'memory', pool: { max: 1 } });
+  const started = nextEvent<TaskEvent>(s, 'started');
+  const running = await s.enqueue('hang', { ms: 60_000 });
+  await started;
+  const n = 10_000; // several chunks, held lazily by the memory store
+  const ids = await s.enqueueMany(Array.from({ length: n }, (_, i) => ({ name: 'echo' as const, input: { value: i } })));
+  const last = await s.get(ids[n - 1] as string);
+  const cancelled: string[] = [];
+  s.addEventListener('cancelled', (e) => cancelled.push((e as TaskEvent).task.id));
+  await s.close({ drain: false });
+  expect(cancelled).toEqual([running.id, ...ids]);
+  for (const t of [running, last]) {
+    const r = await outcome((t as NonNullable<typeof t>).result);
+    expect(r.ok || r.error.name).toBe('CancelledError');
+  }
+  expect(s.metrics().cancelled).toBe(n + 1);
+});
+
 test('metrics count what happened', async () => {
   const s = await makeScheduler({ store: 'memory' });
   await Promise.all([1, 2, 3].map(async (n) => (await s.enqueue('add', { a: n, b: n }, { priority: 'low' })).result));
