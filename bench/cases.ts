@@ -32,7 +32,7 @@ import {
   taskLikeRecord,
   workerpoolPeer,
 } from './floors.js';
-import { makeRow, percentile, type Row } from './stats.js';
+import { makeRow, percentile, type Row, type Target } from './stats.js';
 import type { Tasks } from './tasks.worker.js';
 
 export interface BenchContext {
@@ -606,13 +606,12 @@ const case5: BenchCase = {
             await task.result;
             oursBlock.push((now() - t0) * 1000);
           }
-          const ids = s.workers().map((w) => w.id).sort((x, y) => x - y);
+          const after = completedById(s);
+          const ids = [...after.keys()].sort((x, y) => x - y);
           if (ids.length !== created.length) throw new Error('case 5: a pool worker was replaced; cannot pair the floor with it');
+          const done = (id: number) => (after.get(id) ?? 0) - (before.get(id) ?? 0);
           let busiest = 0;
-          for (let k = 1; k < ids.length; k++) {
-            const done = (id: number) => (completedById(s).get(id) ?? 0) - (before.get(id) ?? 0);
-            if (done(ids[k] as number) > done(ids[busiest] as number)) busiest = k;
-          }
+          for (let k = 1; k < ids.length; k++) if (done(ids[k] as number) > done(ids[busiest] as number)) busiest = k;
           const echoBlock = await echoLatencies(created[busiest] as Worker, block);
           if (b < 0) continue;
           ours.push(...oursBlock);
@@ -640,44 +639,14 @@ const case5: BenchCase = {
     const floorName = 'raw postMessage round trip, same worker thread';
     const note =
       `floor: an echo listener in the bench worker module, ahead of tasklane, on the thread that ran the block just measured (blocks of 100 alternate, the first 2 pairs of each run not recorded; a warm-up run of ${WARM_UP_ROUND_TRIPS} round trips of each, so V8 has tiered up both; one forced GC before it, none between runs); a separate plain worker is in 5c/5d`;
+    /** A row of ours at percentile `p` against `baseline`. */
+    const row = (id: string, p: 50 | 99, baselineName: string, baseline: number[], target: Target, rowNote?: string) =>
+      makeRow({ id, title: `${title}, p${p}`, unit: 'µs', baselineName, target, ours: p === 50 ? r.p50 : r.p99, baseline, note: rowNote });
     return [
-      makeRow({
-        id: '5a',
-        title: `${title}, p50`,
-        unit: 'µs',
-        baselineName: `${floorName} p50`,
-        target: { kind: 'cost', max: 1.3 },
-        ours: r.p50,
-        baseline: r.echoP50,
-        note,
-      }),
-      makeRow({
-        id: '5b',
-        title: `${title}, p99`,
-        unit: 'µs',
-        baselineName: `${floorName} p99`,
-        target: { kind: 'cost', max: 1.3 },
-        ours: r.p99,
-        baseline: r.echoP99,
-      }),
-      makeRow({
-        id: '5c',
-        title: `${title}, p50`,
-        unit: 'µs',
-        baselineName: 'raw round trip p50, a plain worker of its own',
-        target: { kind: 'info' },
-        ours: r.p50,
-        baseline: r.rawP50,
-      }),
-      makeRow({
-        id: '5d',
-        title: `${title}, p99`,
-        unit: 'µs',
-        baselineName: 'raw round trip p99, a plain worker of its own',
-        target: { kind: 'info' },
-        ours: r.p99,
-        baseline: r.rawP99,
-      }),
+      row('5a', 50, `${floorName} p50`, r.echoP50, { kind: 'cost', max: 1.3 }, note),
+      row('5b', 99, `${floorName} p99`, r.echoP99, { kind: 'cost', max: 1.3 }),
+      row('5c', 50, 'raw round trip p50, a plain worker of its own', r.rawP50, { kind: 'info' }),
+      row('5d', 99, 'raw round trip p99, a plain worker of its own', r.rawP99, { kind: 'info' }),
     ];
   },
 };

@@ -27,12 +27,32 @@ export async function rawPool(size: number): Promise<RawPool> {
   };
 }
 
-/** One message there and back. */
+/** One no-op task there and back. */
 export function rawRoundTrip(worker: Worker): Promise<void> {
+  return roundTrip(worker, { id: 0, name: 'noop', input: null });
+}
+
+/** `message` there and the first answer back. */
+function roundTrip(worker: Worker, message: unknown): Promise<void> {
   return new Promise((resolve) => {
     worker.onmessage = () => resolve();
-    worker.postMessage({ id: 0, name: 'noop', input: null });
+    worker.postMessage(message);
   });
+}
+
+/** Sequential round trips to `worker`, the i-th posting `message(i)`; each one's latency in µs. Leaves `onmessage` unset. */
+async function latencies(worker: Worker, n: number, message: (i: number) => unknown): Promise<number[]> {
+  const out: number[] = new Array(n);
+  try {
+    for (let i = 0; i < n; i++) {
+      const t0 = now();
+      await roundTrip(worker, message(i));
+      out[i] = (now() - t0) * 1000;
+    }
+  } finally {
+    worker.onmessage = null;
+  }
+  return out;
 }
 
 /** `n` tasks, one message per task each way, all sent at once round-robin: the unbatched dispatch floor. Returns ms. */
@@ -77,32 +97,13 @@ export async function rawBatched(pool: RawPool, n: number, batch: number): Promi
  * Sequential round trips to the echo listener of a tasklane bench worker (`tasks.worker.ts`), on
  * the same thread as the tasks it runs; returns each one's latency in µs.
  */
-export async function echoLatencies(worker: Worker, n: number): Promise<number[]> {
-  const out: number[] = new Array(n);
-  try {
-    for (let i = 0; i < n; i++) {
-      const t0 = now();
-      await new Promise<void>((resolve) => {
-        worker.onmessage = () => resolve();
-        worker.postMessage({ echo: i });
-      });
-      out[i] = (now() - t0) * 1000;
-    }
-  } finally {
-    worker.onmessage = null;
-  }
-  return out;
+export function echoLatencies(worker: Worker, n: number): Promise<number[]> {
+  return latencies(worker, n, (i) => ({ echo: i }));
 }
 
-/** Sequential round trips to one worker; returns each one's latency in µs. */
-export async function rawLatencies(worker: Worker, n: number): Promise<number[]> {
-  const out: number[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const t0 = now();
-    await rawRoundTrip(worker);
-    out[i] = (now() - t0) * 1000;
-  }
-  return out;
+/** Sequential no-op round trips to one plain worker; returns each one's latency in µs. */
+export function rawLatencies(worker: Worker, n: number): Promise<number[]> {
+  return latencies(worker, n, () => ({ id: 0, name: 'noop', input: null }));
 }
 
 // ── raw Comlink ──────────────────────────────────────────────────────────────────────────────────

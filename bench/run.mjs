@@ -149,14 +149,17 @@ function printTable(rows) {
 /** A profile node's function, as `name file:line`. */
 const frameName = (f) => `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
 
-/** Writes `data` to DIR/case-ID.EXT and prints the 25 largest of `amounts` (name → number) under `heading`. */
+/**
+ * Writes `data` to DIR/case-ID.EXT and prints the 25 largest of `amounts` (name → number) under
+ * `heading`, each as `format(amount, name)` then the name.
+ */
 function writeAndPrintTop(dir, id, ext, data, heading, amounts, format) {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `case-${id}.${ext}`);
   writeFileSync(file, JSON.stringify(data));
   const top = [...amounts].sort((a, b) => b[1] - a[1]).slice(0, 25);
   process.stderr.write(`  ${heading(relative(process.cwd(), file))}\n`);
-  for (const [name, amount] of top) process.stderr.write(`    ${format(amount)}  ${name}\n`);
+  for (const [name, amount] of top) process.stderr.write(`    ${format(amount, name)}  ${name}\n`);
 }
 
 /**
@@ -225,24 +228,25 @@ async function writeTrace(cdp, events, dir, id) {
   const done = new Promise((resolveDone) => cdp.once('Tracing.tracingComplete', resolveDone));
   await cdp.send('Tracing.end');
   await done;
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `case-${id}.trace.json`);
-  writeFileSync(file, JSON.stringify({ traceEvents: events }));
   const threads = new Map();
   for (const e of events) if (e.ph === 'M' && e.name === 'thread_name') threads.set(`${e.pid}:${e.tid}`, e.args.name);
-  const long = new Map();
+  const count = new Map();
+  const longest = new Map();
   for (const e of events) {
     if (e.ph !== 'X' || !(e.dur > 500)) continue;
     const key = `${threads.get(`${e.pid}:${e.tid}`) ?? e.tid} ${e.name}`;
-    const agg = long.get(key) ?? { n: 0, ms: 0, max: 0 };
-    agg.n++;
-    agg.ms += e.dur / 1000;
-    agg.max = Math.max(agg.max, e.dur / 1000);
-    long.set(key, agg);
+    count.set(key, (count.get(key) ?? 0) + 1);
+    longest.set(key, Math.max(longest.get(key) ?? 0, e.dur / 1000));
   }
-  const top = [...long].sort((a, b) => b[1].n - a[1].n).slice(0, 25);
-  process.stderr.write(`  trace of case ${id} in ${relative(process.cwd(), file)}; slices over 0.5 ms:\n`);
-  for (const [key, a] of top) process.stderr.write(`    ${String(a.n).padStart(6)} x  max ${a.max.toFixed(1).padStart(6)} ms  ${key}\n`);
+  writeAndPrintTop(
+    dir,
+    id,
+    'trace.json',
+    { traceEvents: events },
+    (file) => `trace of case ${id} in ${file}; slices over 0.5 ms:`,
+    count,
+    (n, key) => `${String(n).padStart(6)} x  max ${(longest.get(key) ?? 0).toFixed(1).padStart(6)} ms`,
+  );
 }
 
 async function main() {

@@ -397,20 +397,25 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
    */
   #commitOne(record: TaskRecord, signal: AbortSignal | undefined): Promise<TaskHandle> {
     const known = this.#pool.names;
-    if (!known || !this.#store.writeNow || this.#writesInFlight > 0 || this.#enqueueWrites > 0) return this.#commitOneLater(record, signal);
+    if (!known || !this.#store.writeNow || !this.#writesIdle()) return this.#commitOneLater(record, signal);
     // All of it inside the try, as in the async path: whatever throws rejects, never throws out of enqueue().
     try {
       this.#checkKnownName(known, record.name);
       this.#checkRoom(1);
       this.#writeOne(record);
-      const handle = this.#handleFor(record);
-      this.#indexNew(record);
-      if (signal) this.#linkSignal(record.id, signal);
-      return Promise.resolve(handle);
+      return Promise.resolve(this.#admit(record, signal));
     } catch (error) {
       this.#backoffFns.delete(record.id);
       return Promise.reject(error);
     }
+  }
+
+  /** A stored task joins the queue: its handle, its index entry, its signal. */
+  #admit(record: TaskRecord, signal: AbortSignal | undefined): TaskHandle {
+    const handle = this.#handleFor(record);
+    this.#indexNew(record);
+    if (signal) this.#linkSignal(record.id, signal);
+    return handle;
   }
 
   async #commitOneLater(record: TaskRecord, signal: AbortSignal | undefined): Promise<TaskHandle> {
@@ -422,10 +427,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       this.#checkRoom(1);
       const writing = this.#writeOne(record);
       if (writing) await writing;
-      const handle = this.#handleFor(record);
-      this.#indexNew(record);
-      if (signal) this.#linkSignal(record.id, signal);
-      return handle;
+      return this.#admit(record, signal);
     } catch (error) {
       this.#backoffFns.delete(record.id);
       throw error;
@@ -456,7 +458,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       this.#checkRoom(batch.ids.length);
       // Records only where something needs them now: a store without writeBatch, or 'enqueued' listeners.
       await this.#writeBatch(batch);
-      this.#indexMany(batch, batch.records);
+      this.#indexMany(batch);
       return batch.ids;
     } catch (error) {
       if (this.#backoffFns.size > 0) for (const id of batch.ids) this.#backoffFns.delete(id);
@@ -625,7 +627,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
 
   /** `#write` of one record, committed at once (returning undefined) by a store with `writeNow` and nothing in flight. */
   #writeOne(record: TaskRecord): Promise<void> | undefined {
-    if (!this.#store.writeNow || this.#writesInFlight > 0 || this.#enqueueWrites > 0) return this.#write([record]);
+    if (!this.#store.writeNow || !this.#writesIdle()) return this.#write([record]);
     try {
       this.#store.writeNow([record]);
     } catch (error) {
@@ -668,7 +670,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
   }
 
   /** `#indexNew` for a batch of keyless tasks: one index insertion, one pump. */
-  #indexMany(batch: Batch, records: TaskRecord[] | undefined): void {
+  #indexMany(batch: Batch): void {
     this.#counts.submitted += batch.size;
     const settings = batch.settings;
     this.#index.addBatch(
@@ -688,7 +690,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       const emit = (list: (TaskRecord | undefined)[]) => {
         for (const record of list) if (record) this.#emit('enqueued', record);
       };
-      const list = records ?? this.#store.read(batch.ids);
+      const list = batch.records ?? this.#store.read(batch.ids);
       if (Array.isArray(list)) emit(list);
       else list.then(emit, (error: unknown) => this.#warn(new StorageError('could not read a stored batch for its enqueued events', { cause: error })));
     }
@@ -1633,7 +1635,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
    * `writeNow` and no write in flight); a failed write is reported as a warning, never thrown.
    */
   #persist(records: TaskRecord[]): Promise<void> | undefined {
-    if (this.#writesInFlight === 0 && this.#enqueueWrites === 0) {
+    if (this.#writesIdle()) {
       if (records.length === 0) return undefined;
       if (this.#store.writeNow) {
         try {
@@ -1645,6 +1647,11 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
       }
     } else if (records.length === 0) return this.#committed;
     return this.#persistLater(records);
+  }
+
+  /** No write (an enqueue's or a state change's) in flight: one committed now (`writeNow`) keeps its order. */
+  #writesIdle(): boolean {
+    return this.#writesInFlight === 0 && this.#enqueueWrites === 0;
   }
 
   /** `#persist` through the store's asynchronous write, chained after the writes before it. */

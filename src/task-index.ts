@@ -221,16 +221,14 @@ class Lane {
   entryAt(k: number): IndexEntry {
     let entry = this.#made?.get(k);
     if (entry) return entry;
-    const pos = this.positions[k] as number;
-    entry = {
-      id: mintedId(this.batch, pos),
-      name: this.name,
-      priority: this.priority,
-      readyAt: this.readyAt,
-      seq: this.batch.firstSeq + pos,
-    };
+    entry = this.entryOf(this.positions[k] as number);
     (this.#made ??= new Map()).set(k, entry);
     return entry;
+  }
+
+  /** A new entry for the task at batch position `pos` (its id, when the caller has it, not minted again). */
+  entryOf(pos: number, id = mintedId(this.batch, pos)): IndexEntry {
+    return { id, name: this.name, priority: this.priority, readyAt: this.readyAt, seq: this.batch.firstSeq + pos };
   }
 
   /** Takes the head out of the lane and returns its entry; the caller re-sifts or drops the lane. */
@@ -251,18 +249,7 @@ class Lane {
 
   /** Every task still here, in order, as entries: those already made, else made afresh and not kept. */
   *entries(): IterableIterator<IndexEntry> {
-    for (let k = this.nextLive(this.head); k >= 0; k = this.nextLive(k + 1)) yield this.#made?.get(k) ?? this.#fresh(k);
-  }
-
-  #fresh(k: number): IndexEntry {
-    const pos = this.positions[k] as number;
-    return {
-      id: mintedId(this.batch, pos),
-      name: this.name,
-      priority: this.priority,
-      readyAt: this.readyAt,
-      seq: this.batch.firstSeq + pos,
-    };
+    for (let k = this.nextLive(this.head); k >= 0; k = this.nextLive(k + 1)) yield this.#made?.get(k) ?? this.entryOf(this.positions[k] as number);
   }
 
   #leave(k: number): IndexEntry {
@@ -274,7 +261,7 @@ class Lane {
 
   #leavePos(pos: number, id: string): IndexEntry {
     this.#gone(pos);
-    return { id, name: this.name, priority: this.priority, readyAt: this.readyAt, seq: this.batch.firstSeq + pos };
+    return this.entryOf(pos, id);
   }
 
   #gone(pos: number): void {
@@ -342,7 +329,9 @@ export class TaskIndex {
     if (!found) return undefined;
     const [batch, pos] = found;
     const lane = batch.laneAt(pos);
-    return { id, name: lane.name, priority: lane.priority, readyAt: lane.readyAt, seq: batch.firstSeq + pos, delayed: lane.delayed };
+    const laned = lane.entryOf(pos, id);
+    laned.delayed = lane.delayed;
+    return laned;
   }
 
   /** The laned batch holding `id` and its position there, if a lane holds it. */
