@@ -1,4 +1,3 @@
-import type { WorkerEventState } from './pool.js';
 import type { TaskInfo } from './types.js';
 
 /** An event about one task. `error` is set on `retrying`, `failed` and `cancelled`. */
@@ -19,6 +18,9 @@ export class TaskEvent extends Event {
 }
 
 export type TaskEventType = 'enqueued' | 'started' | 'progress' | 'retrying' | 'completed' | 'failed' | 'cancelled' | 'skipped' | 'reprioritized';
+
+/** What a `worker` event says happened to a worker. */
+export type WorkerEventState = 'spawned' | 'idle' | 'busy' | 'crashed' | 'terminated';
 
 /** A worker changed state. `taskId` is set on `busy`; `error` on `crashed`. */
 export class WorkerEvent extends Event {
@@ -62,11 +64,27 @@ export interface SchedulerEventMap {
   state: Event;
 }
 
+/** An EventTarget whose `addEventListener` knows each event type's class. */
+export interface TypedEventTarget<M> extends EventTarget {
+  addEventListener<K extends keyof M & string>(
+    type: K,
+    listener: ((event: M[K]) => void) | { handleEvent(event: M[K]): void } | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof M & string>(
+    type: K,
+    listener: ((event: M[K]) => void) | { handleEvent(event: M[K]): void } | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+}
+
 /**
  * An EventTarget that knows how many listeners each type has, so the hot path can skip building
  * events nobody listens to.
  */
-export class CountingEventTarget<M> extends EventTarget {
+export class CountingEventTarget<M> extends EventTarget implements TypedEventTarget<M> {
   readonly #counts = new Map<string, number>();
 
   override addEventListener<K extends keyof M & string>(
@@ -102,7 +120,8 @@ export class CountingEventTarget<M> extends EventTarget {
   }
 
   /** Whether anyone listens for `type`. Over-counts after a duplicate add or a `once` listener fired: never under-counts. */
-  protected listens(type: string): boolean {
+  /** @internal */
+  listens(type: string): boolean {
     return this.#counts.has(type);
   }
 }

@@ -1,6 +1,6 @@
 /** `tasklane`: the main-thread entry point. */
-export { createScheduler, Scheduler } from './scheduler.js';
-export type { SchedulerOptions, EnqueueItem } from './scheduler.js';
+export { createScheduler } from './scheduler.js';
+export type { Scheduler, SchedulerOptions, EnqueueItem, QueuePeek, LanesPeek, WorkerInfo } from './scheduler-api.js';
 export { TaskHandle, ProgressEvent } from './task-handle.js';
 export { TaskEvent, WorkerEvent, WarningEvent } from './events.js';
 export type { SchedulerEventMap, TaskEventType } from './events.js';

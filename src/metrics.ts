@@ -27,6 +27,15 @@ export class SampleRing {
   }
 }
 
+/** What the engine counts as it goes, bumped where each thing happens and read by `metrics()`. */
+export class Counters {
+  readonly counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, retried: 0 };
+  /** Time from ready to started, ms. */
+  readonly waitMs = new SampleRing();
+  /** Time from started to finished, ms. */
+  readonly runMs = new SampleRing();
+}
+
 export interface Metrics {
   submitted: number;
   completed: number;

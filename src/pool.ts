@@ -1,10 +1,9 @@
 import type { Clock, TimerHandle } from './clock.js';
 import { WorkerLoadError } from './errors.js';
+import type { WorkerEventState } from './events.js';
 import type { PoolOptions } from './types.js';
 import { checkNumber, checkObject, checkOptionalNumber } from './validate.js';
 import { type InFlight, WorkerHandle, type WorkerHandleEvents } from './worker-handle.js';
-
-export type WorkerEventState = 'spawned' | 'idle' | 'busy' | 'crashed' | 'terminated';
 
 export interface PoolEvents extends WorkerHandleEvents {
   /** A worker finished its handshake and can take work. */

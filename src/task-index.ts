@@ -18,6 +18,11 @@ export interface IndexEntry {
   delayed?: boolean;
 }
 
+/** A task's index entry, from its record (or anything with its ordering fields). */
+export function entryOf(task: NewTask): IndexEntry {
+  return { id: task.id, name: task.name, priority: task.priority, readyAt: task.runAt, seq: task.seq, delayed: false };
+}
+
 /** What `addBatch` needs of each new task (a `TaskRecord` has it all). */
 export interface NewTask {
   readonly id: string;

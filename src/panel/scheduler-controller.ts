@@ -1,7 +1,7 @@
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { TaskEvent, WarningEvent, WorkerEvent } from '../events.js';
 import type { Metrics } from '../metrics.js';
-import type { QueuePeek, Scheduler } from '../scheduler.js';
+import type { QueuePeek, Scheduler } from '../scheduler-api.js';
 import { shortId } from './format.js';
 import { type HistoryBucket, RateHistory } from './rate-history.js';
 import { RecentTasks, type TaskRow, toRow } from './recent-tasks.js';

@@ -1,0 +1,503 @@
+import type { Clock } from '../clock.js';
+import { CancelledError, QueueFullError, SchedulerClosedError, StorageError, UnknownTaskError } from '../errors.js';
+import { IdMinter, type MintedIds, mintedId } from '../id-run.js';
+import type { Counters } from '../metrics.js';
+import type { Pool } from '../pool.js';
+import type { EnqueueItem } from '../scheduler-api.js';
+import type { TaskStore } from '../store.js';
+import type { TaskHandle } from '../task-handle.js';
+import { entryOf, type IndexEntry, type TaskIndex } from '../task-index.js';
+import { NO_ERRORS, requeueFailed } from '../transition.js';
+import type { EnqueueOptions, PriorityLevel, TaskRecord } from '../types.js';
+import {
+  assertCloneable,
+  checkObject,
+  checkOptionalNumber,
+  describe,
+  type NormalizedRetry,
+  normalizePriority,
+  normalizeRetry,
+  normalizeRunAt,
+} from '../validate.js';
+import type { TaskMap } from '../worker-runtime.js';
+import { yieldToEventLoop } from '../yield.js';
+import type { Emitter } from './emitter.js';
+import type { LiveTasks } from './live-tasks.js';
+import type { WriteQueue } from './write-queue.js';
+
+/** Distinct options objects one `enqueueMany` call remembers having validated. */
+const OPTIONS_SEEN_MAX = 64;
+/** Main-thread work `enqueueMany` does before it yields to the event loop, well under a 50 ms long task. */
+const SLICE_MS = 8;
+
+/** The scheduler's `defaults`, validated. */
+export interface NormalizedDefaults {
+  timeoutMs: number;
+  retry: NormalizedRetry;
+  priority: IndexEntry['priority'];
+}
+
+/** An options object, validated: what every task given that object shares. */
+interface TaskSettings {
+  priority: PriorityLevel;
+  timeoutMs: number;
+  runAt: number;
+  retry: NormalizedRetry;
+}
+
+/** An `enqueueMany` call's tasks, built before anything is stored: all in item order. */
+interface Batch {
+  /** Items to take: ids and seqs are reserved for this many. */
+  size: number;
+  firstSeq: number;
+  /** Where the ids come from: the i-th task has the i-th id minted from it. */
+  minted: MintedIds;
+  /** The clock reading every task of the batch was created at. */
+  now: number;
+  /**
+   * The records, made as the items are read (in slices) when something needs them now: a store
+   * without `writeBatch`, or 'enqueued' listeners. Otherwise undefined, and the store makes them.
+   */
+  records: TaskRecord[] | undefined;
+  /** The tasks as columns, by position: no record exists until one is needed. */
+  ids: string[];
+  names: string[];
+  inputs: unknown[];
+  settings: TaskSettings[];
+}
+
+export interface AdmissionHost {
+  /** The scheduler's name, for messages. */
+  readonly name: string;
+  readonly clock: Clock;
+  readonly store: TaskStore;
+  readonly index: TaskIndex;
+  readonly live: LiveTasks;
+  readonly counters: Counters;
+  readonly writes: WriteQueue;
+  readonly emitter: Emitter;
+  readonly pool: Pick<Pool, 'names' | 'taskNames'>;
+  readonly defaults: NormalizedDefaults;
+  readonly maxQueued: number;
+  /** Prefix of every id this scheduler mints: unique across tabs and reloads. */
+  readonly idPrefix: string;
+  closing(): boolean;
+  schedulePump(): void;
+  checkDrained(): void;
+  /** A handle for a stored task, for an idempotency key that names a live one. */
+  get(id: string): Promise<TaskHandle | undefined>;
+  /** What an aborted caller signal calls. */
+  cancel(id: string, reason: string): unknown;
+}
+
+/** An option's name in messages: `priority` for `enqueue`'s own options, `items[3].options.priority` in a batch. */
+function fieldName(at: string, name: string): string {
+  return at ? `${at}.${name}` : name;
+}
+
+function checkTaskName(name: unknown, what: string): void {
+  if (typeof name !== 'string' || name === '')
+    throw new TypeError(`Expected ${what ? `${what} to be ` : ''}a task name (non-empty string), got ${describe(name)}`);
+}
+
+/** Drops a deleted task's input from its batch's column, which must not keep it alive (nor hold `batch`). */
+function releaserOf(inputs: unknown[]): (i: number) => void {
+  return (i) => {
+    inputs[i] = undefined;
+  };
+}
+
+/** A batch's task names by position, for a store to filter by name without making records (nor holding `batch`). */
+function namesOf(names: string[]): (i: number) => string {
+  return (i) => names[i] as string;
+}
+
+/**
+ * How work gets in: validation (a bad call is rejected, storing nothing), records and ids,
+ * idempotency keys, room (`maxQueued`), the store write, then the index and the `enqueued` event.
+ */
+export class Admission {
+  readonly #host: AdmissionHost;
+  readonly #pendingKeys = new Map<string, Promise<TaskHandle>>();
+  #seq = 0;
+  #idCounter = 0;
+  #inFlight = 0;
+
+  constructor(host: AdmissionHost) {
+    this.#host = host;
+  }
+
+  /** Enqueues not settled yet: the queue is not idle while one is. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Recovered records have used seqs up to `seq`: new tasks order after them. */
+  noteSeq(seq: number): void {
+    if (seq + 1 > this.#seq) this.#seq = seq + 1;
+  }
+
+  /** See `Scheduler.enqueue`. */
+  enqueue(name: string, input: unknown, options: EnqueueOptions | undefined): Promise<TaskHandle> {
+    // The common call, without options, needs no await before the commit: no async frame of its own.
+    if (options === undefined && !this.#host.closing()) {
+      let record: TaskRecord;
+      try {
+        record = this.#prepare(name, input, undefined);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return this.#commitOne(record, undefined);
+    }
+    return this.#enqueue(name, input, options);
+  }
+
+  async #enqueue(name: string, input: unknown, options: EnqueueOptions | undefined): Promise<TaskHandle> {
+    const host = this.#host;
+    if (host.closing()) throw new SchedulerClosedError(`scheduler "${host.name}" is closed; enqueue("${name}") rejected`);
+    const opts = checkObject('options', options) as EnqueueOptions | undefined;
+    const signal = opts?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`Expected options.signal to be an AbortSignal, got ${describe(signal)}`);
+    if (signal?.aborted) throw new CancelledError(`enqueue("${name}") was given an already aborted signal`);
+    const key = opts?.key;
+    if (key !== undefined) {
+      if (typeof key !== 'string' || key === '') throw new TypeError(`Expected options.key to be a non-empty string, got ${describe(key)}`);
+      const liveId = host.live.keys.get(key);
+      if (liveId) return (await host.get(liveId)) as TaskHandle;
+      const pending = this.#pendingKeys.get(key);
+      if (pending) return await pending;
+    }
+    const record = this.#prepare(name, input, opts);
+    const promise = this.#commitOne(record, signal);
+    if (key !== undefined) {
+      this.#pendingKeys.set(key, promise);
+      promise.then(
+        () => this.#pendingKeys.delete(key),
+        () => this.#pendingKeys.delete(key),
+      );
+    }
+    return promise;
+  }
+
+  /**
+   * Stores, indexes and hands back a prepared task. With the module's names known and a store that
+   * commits synchronously (nothing in flight), all of it happens now: no async frame, one settled promise.
+   */
+  #commitOne(record: TaskRecord, signal: AbortSignal | undefined): Promise<TaskHandle> {
+    const host = this.#host;
+    const known = host.pool.names;
+    if (!known || !host.store.writeNow || !host.writes.idle()) return this.#commitOneLater(record, signal);
+    // All of it inside the try, as in the async path: whatever throws rejects, never throws out of enqueue().
+    try {
+      this.#checkKnownName(known, record.name);
+      this.#checkRoom(1);
+      host.writes.writeOne(record);
+      return Promise.resolve(this.#admit(record, signal));
+    } catch (error) {
+      host.live.backoffFns.delete(record.id);
+      return Promise.reject(error);
+    }
+  }
+
+  /** A stored task joins the queue: its handle, its index entry, its signal. */
+  #admit(record: TaskRecord, signal: AbortSignal | undefined): TaskHandle {
+    const live = this.#host.live;
+    const handle = live.handleFor(record);
+    this.#indexNew(record, record.createdAt);
+    if (signal) live.linkSignal(record.id, signal, this.#host.cancel);
+    return handle;
+  }
+
+  async #commitOneLater(record: TaskRecord, signal: AbortSignal | undefined): Promise<TaskHandle> {
+    const host = this.#host;
+    this.#inFlight++;
+    try {
+      const known = host.pool.names;
+      if (known) this.#checkKnownName(known, record.name);
+      else await this.#checkNames([record.name]);
+      this.#checkRoom(1);
+      const writing = host.writes.writeOne(record);
+      if (writing) await writing;
+      return this.#admit(record, signal);
+    } catch (error) {
+      host.live.backoffFns.delete(record.id);
+      throw error;
+    } finally {
+      this.#inFlight--;
+      host.checkDrained();
+    }
+  }
+
+  /** See `Scheduler.enqueueMany`. */
+  async enqueueMany(items: readonly EnqueueItem<TaskMap>[]): Promise<string[]> {
+    const host = this.#host;
+    if (host.closing()) throw new SchedulerClosedError(`scheduler "${host.name}" is closed; enqueueMany() rejected`);
+    if (!Array.isArray(items)) throw new TypeError(`Expected items to be an array, got ${describe(items)}`);
+    // Ids and seqs reserved now: a task enqueued while this batch is prepared orders after all of it.
+    const size = items.length;
+    const minted = { prefix: host.idPrefix, first: this.#idCounter };
+    const eager = !host.store.writeBatch || host.emitter.listens('enqueued');
+    const batch: Batch = { size, firstSeq: this.#seq, minted, now: 0, records: eager ? [] : undefined, ids: [], names: [], inputs: [], settings: [] };
+    this.#seq += size;
+    this.#idCounter += size;
+    this.#inFlight++;
+    try {
+      const names = await this.#prepareMany(items, batch);
+      await this.#checkNames(names);
+      this.#checkRoom(batch.ids.length);
+      // Records only where something needs them now: a store without writeBatch, or 'enqueued' listeners.
+      await this.#writeBatch(batch);
+      this.#indexMany(batch);
+      return batch.ids;
+    } catch (error) {
+      const backoffFns = host.live.backoffFns;
+      if (backoffFns.size > 0) for (const id of batch.ids) backoffFns.delete(id);
+      throw error;
+    } finally {
+      this.#inFlight--;
+      host.checkDrained();
+    }
+  }
+
+  /**
+   * Validates every item and builds its record and id into `batch`, all at one clock
+   * reading; returns the distinct task names. An options object shared by many items is validated
+   * once. Throws, naming the item (`items[i]…`), at the first bad one.
+   *
+   * A long batch is worked through in slices of about SLICE_MS, yielding to the event loop between
+   * them; items beyond `batch.size` (added to the array meanwhile) are not looked at.
+   */
+  async #prepareMany(items: readonly EnqueueItem<TaskMap>[], batch: Batch): Promise<string[]> {
+    const now = this.#host.clock.now();
+    batch.now = now;
+    const backoffFns = this.#host.live.backoffFns;
+    const plain = this.#settings(undefined, now, '');
+    const names = new Set<string>();
+    let seen = new Map<object, TaskSettings>();
+    let lastName: string | undefined;
+    let sliceStart = performance.now();
+    const ids = new IdMinter(batch.minted.prefix, batch.minted.first);
+    for (let i = 0; i < batch.size; i++) {
+      if ((i & 1023) === 1023 && performance.now() - sliceStart > SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+        // The caller's code may have run: options objects are looked at afresh.
+        seen = new Map();
+        lastName = undefined;
+      }
+      const item = items[i] as EnqueueItem<TaskMap>;
+      let settings = plain;
+      try {
+        if (typeof item !== 'object' || item === null) throw new TypeError(`Expected items[${i}] to be an object, got ${describe(item)}`);
+        const o: unknown = item.options;
+        if (o !== undefined) {
+          const known = typeof o === 'object' && o !== null ? seen.get(o) : undefined;
+          if (known) settings = known;
+          else {
+            settings = this.#settings(o, now, '');
+            const { signal, key } = o as EnqueueOptions;
+            if (signal !== undefined || key !== undefined)
+              throw new TypeError(`Expected items[${i}].options to have no signal or key (use enqueue for those)`);
+            if (seen.size < OPTIONS_SEEN_MAX) seen.set(o as object, settings);
+          }
+        }
+        if (lastName === undefined || item.name !== lastName) {
+          checkTaskName(item.name, '');
+          names.add(item.name);
+          lastName = item.name;
+        }
+        assertCloneable(item.input);
+      } catch (error) {
+        this.#explainItem(item, i, now);
+        throw error;
+      }
+      const id = ids.next();
+      if (settings.retry.fn) backoffFns.set(id, settings.retry.fn);
+      batch.ids.push(id);
+      batch.names.push(item.name);
+      batch.inputs.push(item.input);
+      batch.settings.push(settings);
+      batch.records?.push(this.#record(id, batch.firstSeq + i, item.name, item.input, settings, now));
+    }
+    return [...names];
+  }
+
+  /** Re-validates a bad item with its position in every message, and throws the first error found. */
+  #explainItem(item: unknown, i: number, now: number): void {
+    if (typeof item !== 'object' || item === null) return;
+    const { name, input, options } = item as EnqueueItem<TaskMap>;
+    this.#settings(options, now, `items[${i}].options`);
+    checkTaskName(name, `items[${i}].name`);
+    assertCloneable(input, `items[${i}].input`);
+  }
+
+  /** Validates one task and builds its record. Throws, storing nothing. */
+  #prepare(name: unknown, input: unknown, options: EnqueueOptions | undefined): TaskRecord {
+    checkTaskName(name, '');
+    const now = this.#host.clock.now();
+    const settings = options === undefined ? undefined : this.#settings(options, now, '');
+    assertCloneable(input);
+    const record = this.#record(this.#host.idPrefix + (this.#idCounter++).toString(36), this.#seq++, name as string, input, settings, now);
+    const fn = (settings ?? this.#host.defaults).retry.fn;
+    if (fn) this.#host.live.backoffFns.set(record.id, fn);
+    if (options?.key !== undefined) record.key = options.key;
+    return record;
+  }
+
+  /**
+   * Validates an options object (`at` names it in messages: `''` for `enqueue`'s own). Pure: the
+   * result depends only on `options` and `now`, so one result serves every task given the same object.
+   */
+  #settings(options: unknown, now: number, at: string): TaskSettings {
+    const o = checkObject(at || 'options', options) as EnqueueOptions | undefined;
+    const d = this.#host.defaults;
+    if (!o) return { priority: d.priority, timeoutMs: d.timeoutMs, runAt: now, retry: d.retry };
+    const priority = o.priority === undefined ? d.priority : normalizePriority(o.priority, fieldName(at, 'priority'));
+    const timeoutMs = checkOptionalNumber(fieldName(at, 'timeoutMs'), o.timeoutMs, d.timeoutMs);
+    if (o.delayMs !== undefined && o.runAt !== undefined)
+      throw new TypeError(`Expected either ${fieldName(at, 'delayMs')} or ${fieldName(at, 'runAt')}, got both`);
+    const runAt =
+      o.runAt !== undefined ? normalizeRunAt(o.runAt, fieldName(at, 'runAt')) : now + checkOptionalNumber(fieldName(at, 'delayMs'), o.delayMs, 0);
+    const retry = o.retry === undefined ? d.retry : normalizeRetry(o.retry, d.retry, fieldName(at, 'retry'));
+    const dependsOn = (o as { dependsOn?: unknown }).dependsOn;
+    if (dependsOn !== undefined) throw new TypeError(`Expected no ${fieldName(at, 'dependsOn')}: task dependencies are not supported yet`);
+    return { priority, timeoutMs, runAt, retry };
+  }
+
+  /** A new queued record, from validated parts (no `settings`: the defaults, ready now). */
+  #record(id: string, seq: number, name: string, input: unknown, settings: TaskSettings | undefined, now: number): TaskRecord {
+    const d = this.#host.defaults;
+    const retry = settings ? settings.retry : d.retry;
+    return {
+      id,
+      name,
+      input,
+      priority: settings ? settings.priority : d.priority,
+      runAt: settings ? settings.runAt : now,
+      seq,
+      status: 'queued',
+      attempt: 0,
+      retry: retry.stored,
+      timeoutMs: settings ? settings.timeoutMs : d.timeoutMs,
+      errors: NO_ERRORS,
+      createdAt: now,
+      stalls: 0,
+    };
+  }
+
+  /** Throws at once when the module's names are known; otherwise returns the wait for them. */
+  #checkNames(names: string[]): Promise<void> | undefined {
+    const pool = this.#host.pool;
+    const known = pool.names;
+    if (known) {
+      this.#checkKnownNames(known, names);
+      return undefined;
+    }
+    return pool.taskNames().then((found) => {
+      // Unknown until a worker answers: then the task is accepted and fails at dispatch, never hangs.
+      if (found) this.#checkKnownNames(found, names);
+    });
+  }
+
+  #checkKnownNames(known: string[], names: string[]): void {
+    for (const name of names) this.#checkKnownName(known, name);
+  }
+
+  #checkKnownName(known: string[], name: string): void {
+    if (!known.includes(name))
+      throw new UnknownTaskError(
+        `no task named "${name}" in the worker module (it defines ${known.map((n) => `"${n}"`).join(', ') || 'none'})`,
+      );
+  }
+
+  #checkRoom(n: number): void {
+    const host = this.#host;
+    const live = host.index.size + host.live.active.size;
+    if (live + n > host.maxQueued)
+      throw new QueueFullError(`queue is full: ${live} live tasks, maxQueued is ${host.maxQueued}, ${n} more rejected`);
+    if (host.closing()) throw new SchedulerClosedError(`scheduler "${host.name}" is closed`);
+  }
+
+  /**
+   * Makes the batch's records by position, as `#prepare` would have built them. It holds the columns
+   * only, not `ids` (that array goes to the caller): an id is minted again when its record is made.
+   */
+  #recordMaker(batch: Batch): (i: number) => TaskRecord {
+    const { minted, firstSeq, now, names, inputs, settings } = batch;
+    return (i) => this.#record(mintedId(minted, i), firstSeq + i, names[i] as string, inputs[i], settings[i], now);
+  }
+
+  /** Stores a batch: its records if made, else the batch itself for the store to make them on demand. */
+  #writeBatch(batch: Batch): Promise<void> {
+    const writes = this.#host.writes;
+    if (batch.records || !this.#host.store.writeBatch) return writes.write(batch.records ?? [], batch.minted);
+    return writes.writeBatch({
+      ...batch.minted,
+      size: batch.size,
+      make: this.#recordMaker(batch),
+      release: releaserOf(batch.inputs),
+      nameOf: namesOf(batch.names),
+    });
+  }
+
+  /** `#indexNew` for a batch of keyless tasks: one index insertion, one pump. */
+  #indexMany(batch: Batch): void {
+    const host = this.#host;
+    host.counters.counts.submitted += batch.size;
+    const settings = batch.settings;
+    host.index.addBatch(
+      {
+        size: batch.size,
+        id: (i) => batch.ids[i] as string,
+        name: (i) => batch.names[i] as string,
+        priority: (i) => (settings[i] as TaskSettings).priority,
+        runAt: (i) => (settings[i] as TaskSettings).runAt,
+        seq: (i) => batch.firstSeq + i,
+      },
+      batch.minted,
+      host.clock.now(),
+    );
+    if (host.emitter.listens('enqueued')) {
+      // Made at write time when someone listened then; a listener added since reads them from the (synchronous) store.
+      const emit = (list: (TaskRecord | undefined)[]) => {
+        for (const record of list) if (record) host.emitter.task('enqueued', record);
+      };
+      const list = batch.records ?? host.store.read(batch.ids);
+      if (Array.isArray(list)) emit(list);
+      else
+        list.then(emit, (error: unknown) =>
+          host.emitter.warn(new StorageError('could not read a stored batch for its enqueued events', { cause: error })),
+        );
+    }
+    host.schedulePump();
+  }
+
+  /**
+   * A stored live record joins the queue: counted, its key live, indexed, announced. `now` is the
+   * time it is indexed at; an entry found delayed that is in fact due is promoted by the next pump.
+   */
+  #indexNew(record: TaskRecord, now: number): void {
+    const host = this.#host;
+    host.counters.counts.submitted++;
+    if (record.key !== undefined) host.live.keys.set(record.key, record.id);
+    host.index.add(entryOf(record), now);
+    host.emitter.task('enqueued', record);
+    host.schedulePump();
+  }
+
+  /** See `Scheduler.retry`. */
+  async retry(id: string): Promise<TaskHandle> {
+    const host = this.#host;
+    if (host.closing()) throw new SchedulerClosedError(`scheduler "${host.name}" is closed; retry(${id}) rejected`);
+    if (typeof id !== 'string') throw new TypeError(`Expected id to be a string, got ${describe(id)}`);
+    const [record] = await host.store.read([id]);
+    if (!record) throw new TypeError(`Expected the id of a stored task, got ${describe(id)} (unknown or trimmed by retention)`);
+    if (record.status !== 'failed' && record.status !== 'cancelled' && record.status !== 'skipped')
+      throw new TypeError(`Expected task ${id} to be failed, cancelled or skipped to retry it, got status "${record.status}"`);
+    requeueFailed(record, host.clock.now(), this.#seq++);
+    await host.writes.write([record]);
+    const handle = host.live.handleFor(record);
+    this.#indexNew(record, host.clock.now());
+    return handle;
+  }
+}

@@ -1,0 +1,137 @@
+import type { Clock } from '../clock.js';
+import { CancelledError, deserializeError, StorageError, serializeError } from '../errors.js';
+import type { Counters } from '../metrics.js';
+import type { TaskStore } from '../store.js';
+import type { TaskIndex } from '../task-index.js';
+import { cancelRecord } from '../transition.js';
+import { type SerializedError, TERMINAL_STATUSES, type TaskRecord } from '../types.js';
+import { yieldToEventLoop } from '../yield.js';
+import type { Dispatcher } from './dispatcher.js';
+import type { Emitter } from './emitter.js';
+import type { LiveTasks } from './live-tasks.js';
+import type { Watchdog } from './watchdog.js';
+import type { WriteQueue } from './write-queue.js';
+
+/** Queued tasks cancelled per store read when closing without draining. */
+const CANCEL_CHUNK = 1024;
+/** Main-thread work between yields to the event loop, well under a 50 ms long task. */
+const SLICE_MS = 8;
+
+export interface CancellationHost {
+  readonly clock: Clock;
+  readonly store: TaskStore;
+  readonly index: TaskIndex;
+  readonly live: LiveTasks;
+  readonly counters: Counters;
+  readonly writes: WriteQueue;
+  readonly emitter: Emitter;
+  readonly watchdog: Watchdog;
+  readonly dispatcher: Dispatcher;
+}
+
+/**
+ * Ending live tasks as `cancelled`. A queued task leaves the index at once; a running one has its
+ * signal aborted and its worker goes through the watchdog's grace-then-terminate path.
+ */
+export class Cancellation {
+  readonly #host: CancellationHost;
+
+  constructor(host: CancellationHost) {
+    this.#host = host;
+  }
+
+  /** See `Scheduler.cancel`. */
+  async cancel(id: string, reason: string): Promise<boolean> {
+    const host = this.#host;
+    const error = serializeError(new CancelledError(`task ${id} was cancelled: ${reason}`));
+    if (host.index.has(id)) {
+      host.index.remove(id);
+      const [record] = await host.store.read([id]);
+      if (!record) return false;
+      this.cancelled(record, error);
+      host.dispatcher.schedulePump();
+      await host.writes.committed;
+      return true;
+    }
+    const active = host.live.active.get(id);
+    if (active) {
+      if (!active.record) {
+        return new Promise<boolean>((done) => {
+          active.pendingCancel = { error, done };
+        });
+      }
+      host.watchdog.abandon(active, error);
+      host.live.active.delete(id);
+      this.cancelled(active.record, error);
+      host.dispatcher.recomputeLoad(active.worker);
+      host.watchdog.noteHead(active.worker);
+      host.dispatcher.schedulePump();
+      await host.writes.committed;
+      return true;
+    }
+    return false;
+  }
+
+  cancelled(record: TaskRecord, error: SerializedError): void {
+    this.cancelAll([record], error);
+  }
+
+  /** Cancels records in one write, then tells each (the same `error` data for all). */
+  cancelAll(records: TaskRecord[], error: SerializedError): void {
+    const host = this.#host;
+    const now = host.clock.now();
+    for (const record of records) cancelRecord(record, error, now);
+    host.counters.counts.cancelled += records.length;
+    host.writes.persist(records);
+    const listening = host.emitter.listens('cancelled');
+    const handles = host.live.handles;
+    for (const record of records) {
+      // An Error (and its stack) only for someone who sees it: a live handle or a 'cancelled' listener.
+      const err = listening || (handles.size > 0 && handles.has(record.id)) ? deserializeError(error) : undefined;
+      host.live.settle(record, false, err);
+      if (err) host.emitter.task('cancelled', record, { error: err });
+    }
+  }
+
+  /**
+   * Cancels everything live, for `close({ drain: false })`: running tasks first (their workers stop
+   * now, not after the queue is worked through), then the queue CANCEL_CHUNK at a time, yielding to
+   * the event loop every SLICE_MS: a million queued tasks are a million records to make, cancel and
+   * tell, seconds of work that must not be one long task.
+   */
+  async cancelEverything(error: SerializedError): Promise<void> {
+    const host = this.#host;
+    const queued = host.index.clear();
+    const running: TaskRecord[] = [];
+    const active = host.live.active;
+    for (const a of [...active.values()]) {
+      active.delete(a.entry.id);
+      if (a.call) a.worker.abort(a.call, error);
+      if (a.record) running.push(a.record);
+    }
+    this.cancelAll(running, error);
+    await this.#cancelQueued(queued, error);
+  }
+
+  async #cancelQueued(ids: string[], error: SerializedError): Promise<void> {
+    let sliceStart = performance.now();
+    for (let from = 0; from < ids.length; from += CANCEL_CHUNK) {
+      const chunk = ids.slice(from, from + CANCEL_CHUNK);
+      let records: (TaskRecord | undefined)[];
+      try {
+        records = await this.#host.store.read(chunk);
+      } catch (cause) {
+        // The store is gone (deleted by another tab, say): the workers must still stop.
+        this.#host.emitter.warn(new StorageError(`could not read ${ids.length - from} queued task(s) to cancel them on close`, { cause }));
+        return;
+      }
+      const cancel: TaskRecord[] = [];
+      for (const record of records) if (record && !TERMINAL_STATUSES.has(record.status)) cancel.push(record);
+      this.cancelAll(cancel, error);
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
+    }
+  }
+}

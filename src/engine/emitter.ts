@@ -1,0 +1,44 @@
+import { TaskEvent, type TaskEventType, WarningEvent, WorkerEvent, type WorkerEventState } from '../events.js';
+import type { TaskInfo, TaskRecord } from '../types.js';
+import type { Tells } from './tells.js';
+
+/** What a listener or a reader sees of a record: everything but the input and the lease, errors copied. */
+export function taskInfo(record: TaskRecord): TaskInfo {
+  const { input: _input, lease: _lease, ...rest } = record;
+  rest.errors = rest.errors.slice();
+  return rest;
+}
+
+export interface EmitterHost {
+  /** Whether anyone listens for `type`: an event nobody hears is never built. */
+  listens(type: string): boolean;
+  dispatchEvent(event: Event): boolean;
+}
+
+/** The scheduler's events: task events in commit order (through the tells), worker events within the step, warnings now. */
+export class Emitter {
+  readonly #host: EmitterHost;
+  readonly #tells: Tells;
+
+  constructor(host: EmitterHost, tells: Tells) {
+    this.#host = host;
+    this.#tells = tells;
+  }
+
+  listens(type: string): boolean {
+    return this.#host.listens(type);
+  }
+
+  task(type: TaskEventType, record: TaskRecord, extra?: { error?: Error; progress?: number; delayMs?: number }): void {
+    // No closure here: one capturing this function's arguments would cost every call, listened to or not, its context.
+    if (this.#host.listens(type)) this.#tells.tell(new TaskEvent(type, taskInfo(record), extra));
+  }
+
+  worker(workerId: number, state: WorkerEventState, taskId?: string, error?: Error): void {
+    if (this.#host.listens('worker')) this.#tells.runOrHold(new WorkerEvent(workerId, state, { taskId, error }));
+  }
+
+  warn(error: Error): void {
+    this.#host.dispatchEvent(new WarningEvent(error));
+  }
+}

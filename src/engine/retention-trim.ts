@@ -1,0 +1,51 @@
+import { StorageError } from '../errors.js';
+import type { TaskStore } from '../store.js';
+
+/** Finished tasks between retention trims. */
+const TRIM_EVERY = 256;
+/** The same for a store with synchronous writes, whose trim is cheap: small steps, so none holds the main thread long. */
+const TRIM_EVERY_SYNC = 32;
+
+export interface RetentionTrimHost {
+  readonly store: TaskStore;
+  readonly limits: { completed: number; failed: number };
+  closed(): boolean;
+  warn(error: Error): void;
+}
+
+/** Keeps the terminal records within the retention limits: a trim in its own macrotask every so many finished tasks. */
+export class RetentionTrim {
+  readonly #host: RetentionTrimHost;
+  readonly #every: number;
+  #sinceTrim = 0;
+  #trimming = false;
+
+  constructor(host: RetentionTrimHost) {
+    this.#host = host;
+    this.#every = host.store.writeNow ? TRIM_EVERY_SYNC : TRIM_EVERY;
+  }
+
+  /** A task reached a terminal status. */
+  noteFinished(): void {
+    if (++this.#sinceTrim >= this.#every) this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#trimming) return;
+    this.#trimming = true;
+    this.#sinceTrim = 0;
+    setTimeout(() => {
+      // A closed scheduler's store is closing: a trim now would only race that.
+      if (this.#host.closed()) {
+        this.#trimming = false;
+        return;
+      }
+      this.#host.store
+        .trim(this.#host.limits)
+        .catch((error: unknown) => this.#host.warn(new StorageError('retention trim failed', { cause: error })))
+        .finally(() => {
+          this.#trimming = false;
+        });
+    }, 0);
+  }
+}

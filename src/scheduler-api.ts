@@ -1,0 +1,152 @@
+import type { Clock } from './clock.js';
+import type { SchedulerEventMap, TypedEventTarget } from './events.js';
+import type { Metrics } from './metrics.js';
+import type { ListQuery, TaskStore } from './store.js';
+import type { TaskHandle } from './task-handle.js';
+import type {
+  EnqueueOptions,
+  PoolOptions,
+  PriorityLevel,
+  PriorityName,
+  RetentionOptions,
+  TaskDefaults,
+  TaskInfo,
+} from './types.js';
+import type { TaskInput, TaskMap, TaskName, TaskOutput } from './worker-runtime.js';
+
+export interface SchedulerOptions {
+  /** Names the queue; with the IndexedDB store, the database name. @default 'tasklane' */
+  name?: string;
+  /** Creates one worker running a module that calls `defineTasks`. */
+  worker: () => Worker;
+  /**
+   * Where tasks are kept: `'indexeddb'` (durable, the database is named `name`), `'memory'` (gone
+   * with the page), or a custom `TaskStore`. Where IndexedDB is unavailable the scheduler falls back
+   * to memory and emits a `warning` event. @default 'indexeddb'
+   */
+  store?: 'indexeddb' | 'memory' | TaskStore;
+  /**
+   * IndexedDB write durability: `'relaxed'` survives a tab crash, `'strict'` also a power cut
+   * (much slower commits). @default 'relaxed'
+   */
+  durability?: 'relaxed' | 'strict';
+  pool?: PoolOptions;
+  defaults?: TaskDefaults;
+  retention?: RetentionOptions;
+  /** Live tasks (queued, retrying, running) beyond which `enqueue` rejects with `QueueFullError`. @default Infinity */
+  maxQueued?: number;
+  /** Stalls (found running in a dead tab) before a task fails instead of re-running. @default 1 */
+  maxStalls?: number;
+  /** Injected time, for tests. @default the system's monotonic clock */
+  clock?: Clock;
+  /** Injected randomness for backoff jitter, for tests. @default Math.random */
+  random?: () => number;
+}
+
+/** One task to enqueue with `enqueueMany`: a union over task names, so each item's input matches its name. */
+export type EnqueueItem<T extends TaskMap, N extends TaskName<T> = TaskName<T>> = N extends TaskName<T>
+  ? { name: N; input: TaskInput<T, N>; options?: Omit<EnqueueOptions, 'signal' | 'key'> }
+  : never;
+
+/** A queued task as `peekLanes` shows it: what ordering knows, without reading the store. */
+export interface QueuePeek {
+  id: string;
+  name: string;
+  priority: number;
+  /** Scheduler-clock ms at which it may start. */
+  readyAt: number;
+  seq: number;
+}
+
+/** What `peekLanes` returns: per priority level 0..4 the live count and the next tasks; the next delayed ones. */
+export interface LanesPeek {
+  /** The scheduler clock the `readyAt` values are on. */
+  now: number;
+  lanes: { count: number; top: QueuePeek[] }[];
+  waiting: QueuePeek[];
+  waitingCount: number;
+}
+
+/** One worker as `workers()` shows it. */
+export interface WorkerInfo {
+  id: number;
+  state: string;
+  taskId?: string;
+  taskName?: string;
+  startedAt?: number;
+  timeoutMs?: number;
+  progress?: number;
+  completed: number;
+}
+
+/**
+ * A queue of tasks run on a pool of workers: what `createScheduler` returns. Task names, inputs
+ * and results are typed from the worker module's `defineTasks` (`T`).
+ */
+export interface Scheduler<T extends TaskMap = TaskMap> extends TypedEventTarget<SchedulerEventMap> {
+  readonly name: string;
+  /** Whether `pause()` is in effect. */
+  readonly paused: boolean;
+  /** Whether `close()` was called: no new work is accepted. */
+  readonly closed: boolean;
+  /**
+   * Adds a task. Resolves once its record is committed to the store, with a handle whose `result`
+   * has the handler's return type. Rejects, storing nothing, on bad input: `UnknownTaskError`,
+   * `DataCloneError`, `TypeError` for a bad option, `QueueFullError`, `SchedulerClosedError`,
+   * `StorageError` when the write fails.
+   */
+  enqueue<N extends TaskName<T>>(name: N, input: TaskInput<T, N>, options?: EnqueueOptions): Promise<TaskHandle<TaskOutput<T, N>>>;
+  /**
+   * Adds many tasks in one validation pass and one store commit: all are stored or none.
+   * Resolves with their ids in order (use `get(id)` for a handle).
+   */
+  enqueueMany(items: readonly EnqueueItem<T>[]): Promise<string[]>;
+  /** A handle for a stored task (live or finished), or undefined if unknown or trimmed. */
+  get(id: string): Promise<TaskHandle | undefined>;
+  /** A snapshot of one task's record (input included), or undefined. */
+  inspect(id: string): Promise<TaskInfo | undefined>;
+  /** Snapshots of stored tasks, filtered by status and name. @default limit 100 */
+  list(query?: ListQuery): Promise<TaskInfo[]>;
+  /**
+   * Cancels a task. Queued or retrying: removed at once. Running: its signal aborts with a
+   * `CancelledError` and, if the handler does not return within the grace period, its worker is
+   * terminated and replaced. Resolves `false` (a no-op) when the task had already finished or is unknown.
+   */
+  cancel(id: string, reason?: string): Promise<boolean>;
+  /** Re-runs a failed or cancelled task (from the dead-letter set) with a fresh set of attempts. */
+  retry(id: string): Promise<TaskHandle>;
+  /**
+   * Moves a waiting (queued or retrying) task to another priority. It keeps its place among tasks
+   * of its new priority by `readyAt` and enqueue order. Resolves `true` if it moved (or was already
+   * there), `false` if it is no longer waiting (running or finished).
+   */
+  reprioritize(id: string, priority: PriorityName | PriorityLevel): Promise<boolean>;
+  /**
+   * Removes a finished task (completed, failed, cancelled or skipped) from the store, e.g. to clear
+   * it from the dead-letter set. Resolves `true` once removed, `false` for an unknown id. Rejects
+   * with `TypeError` for a live task (queued, retrying or running: cancel it first).
+   */
+  discard(id: string): Promise<boolean>;
+  /** Stops starting tasks; running ones finish. Enqueue still works. */
+  pause(): void;
+  resume(): void;
+  /** Resolves when nothing is queued (delayed and retrying included) or running. */
+  drain(): Promise<void>;
+  /**
+   * Stops accepting work (`enqueue` rejects with `SchedulerClosedError`) and shuts down.
+   * `drain: true` (the default) resumes if paused and waits for everything queued and running to
+   * finish; `drain: false` cancels what is left, running tasks first. Workers are terminated and the store closed.
+   */
+  close(options?: { drain?: boolean }): Promise<void>;
+  /** Changes the pool's bounds at run time. */
+  resize(options: { max?: number; min?: number }): void;
+  metrics(): Metrics;
+  /** The workers and what each is running. */
+  workers(): WorkerInfo[];
+  /**
+   * For panels: per priority level 0..4, the live count and the next `limit` tasks in dispatch
+   * order; and the next `limit` tasks still waiting for their `runAt` (delayed or in a retry
+   * backoff), soonest first. Reads no record. @default limit 3
+   */
+  peekLanes(limit?: number): LanesPeek;
+}
