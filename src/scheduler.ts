@@ -22,7 +22,7 @@ import {
 } from './types.js';
 import { checkNumber, checkObject, checkOptionalNumber, describe, normalizePriority, normalizeRetry } from './validate.js';
 import type { TaskInput, TaskMap, TaskName, TaskOutput } from './worker-runtime.js';
-import { Admission, type NormalizedDefaults } from './engine/admission.js';
+import { Admission } from './engine/admission.js';
 import { Cancellation } from './engine/cancellation.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { Emitter, taskInfo } from './engine/emitter.js';
@@ -32,6 +32,7 @@ import { LoadModel } from './engine/load-model.js';
 import { Outcomes } from './engine/outcomes.js';
 import { RetentionTrim } from './engine/retention-trim.js';
 import { Stats } from './engine/stats.js';
+import type { NormalizedDefaults } from './engine/task-settings.js';
 import { Tells } from './engine/tells.js';
 import { Watchdog } from './engine/watchdog.js';
 import { WriteQueue } from './engine/write-queue.js';

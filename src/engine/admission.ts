@@ -6,44 +6,21 @@ import type { Pool } from '../pool.js';
 import type { EnqueueItem } from '../scheduler-api.js';
 import type { TaskStore } from '../store.js';
 import type { TaskHandle } from '../task-handle.js';
-import { entryOf, type IndexEntry, type TaskIndex } from '../task-index.js';
-import { NO_ERRORS, requeueFailed } from '../transition.js';
-import type { EnqueueOptions, PriorityLevel, TaskRecord } from '../types.js';
-import {
-  assertCloneable,
-  checkObject,
-  checkOptionalNumber,
-  describe,
-  type NormalizedRetry,
-  normalizePriority,
-  normalizeRetry,
-  normalizeRunAt,
-} from '../validate.js';
+import { entryOf, type TaskIndex } from '../task-index.js';
+import { requeueFailed } from '../transition.js';
+import type { EnqueueOptions, TaskRecord } from '../types.js';
+import { assertCloneable, checkObject, describe } from '../validate.js';
 import type { TaskMap } from '../worker-runtime.js';
 import { yieldToEventLoop } from '../yield.js';
 import type { Emitter } from './emitter.js';
 import type { LiveTasks } from './live-tasks.js';
+import { checkTaskName, type NormalizedDefaults, newRecord, settingsOf, type TaskSettings } from './task-settings.js';
 import type { WriteQueue } from './write-queue.js';
 
 /** Distinct options objects one `enqueueMany` call remembers having validated. */
 const OPTIONS_SEEN_MAX = 64;
 /** Main-thread work `enqueueMany` does before it yields to the event loop, well under a 50 ms long task. */
 const SLICE_MS = 8;
-
-/** The scheduler's `defaults`, validated. */
-export interface NormalizedDefaults {
-  timeoutMs: number;
-  retry: NormalizedRetry;
-  priority: IndexEntry['priority'];
-}
-
-/** An options object, validated: what every task given that object shares. */
-interface TaskSettings {
-  priority: PriorityLevel;
-  timeoutMs: number;
-  runAt: number;
-  retry: NormalizedRetry;
-}
 
 /** An `enqueueMany` call's tasks, built before anything is stored: all in item order. */
 interface Batch {
@@ -88,16 +65,6 @@ export interface AdmissionHost {
   get(id: string): Promise<TaskHandle | undefined>;
   /** What an aborted caller signal calls. */
   cancel(id: string, reason: string): unknown;
-}
-
-/** An option's name in messages: `priority` for `enqueue`'s own options, `items[3].options.priority` in a batch. */
-function fieldName(at: string, name: string): string {
-  return at ? `${at}.${name}` : name;
-}
-
-function checkTaskName(name: unknown, what: string): void {
-  if (typeof name !== 'string' || name === '')
-    throw new TypeError(`Expected ${what ? `${what} to be ` : ''}a task name (non-empty string), got ${describe(name)}`);
 }
 
 /** Drops a deleted task's input from its batch's column, which must not keep it alive (nor hold `batch`). */
@@ -271,7 +238,7 @@ export class Admission {
     const now = this.#host.clock.now();
     batch.now = now;
     const backoffFns = this.#host.live.backoffFns;
-    const plain = this.#settings(undefined, now, '');
+    const plain = settingsOf(this.#host.defaults, undefined, now, '');
     const names = new Set<string>();
     let seen = new Map<object, TaskSettings>();
     let lastName: string | undefined;
@@ -294,7 +261,7 @@ export class Admission {
           const known = typeof o === 'object' && o !== null ? seen.get(o) : undefined;
           if (known) settings = known;
           else {
-            settings = this.#settings(o, now, '');
+            settings = settingsOf(this.#host.defaults, o, now, '');
             const { signal, key } = o as EnqueueOptions;
             if (signal !== undefined || key !== undefined)
               throw new TypeError(`Expected items[${i}].options to have no signal or key (use enqueue for those)`);
@@ -317,7 +284,7 @@ export class Admission {
       batch.names.push(item.name);
       batch.inputs.push(item.input);
       batch.settings.push(settings);
-      batch.records?.push(this.#record(id, batch.firstSeq + i, item.name, item.input, settings, now));
+      batch.records?.push(newRecord(this.#host.defaults, id, batch.firstSeq + i, item.name, item.input, settings, now));
     }
     return [...names];
   }
@@ -326,7 +293,7 @@ export class Admission {
   #explainItem(item: unknown, i: number, now: number): void {
     if (typeof item !== 'object' || item === null) return;
     const { name, input, options } = item as EnqueueItem<TaskMap>;
-    this.#settings(options, now, `items[${i}].options`);
+    settingsOf(this.#host.defaults, options, now, `items[${i}].options`);
     checkTaskName(name, `items[${i}].name`);
     assertCloneable(input, `items[${i}].input`);
   }
@@ -335,54 +302,13 @@ export class Admission {
   #prepare(name: unknown, input: unknown, options: EnqueueOptions | undefined): TaskRecord {
     checkTaskName(name, '');
     const now = this.#host.clock.now();
-    const settings = options === undefined ? undefined : this.#settings(options, now, '');
+    const settings = options === undefined ? undefined : settingsOf(this.#host.defaults, options, now, '');
     assertCloneable(input);
-    const record = this.#record(this.#host.idPrefix + (this.#idCounter++).toString(36), this.#seq++, name as string, input, settings, now);
+    const record = newRecord(this.#host.defaults, this.#host.idPrefix + (this.#idCounter++).toString(36), this.#seq++, name as string, input, settings, now);
     const fn = (settings ?? this.#host.defaults).retry.fn;
     if (fn) this.#host.live.backoffFns.set(record.id, fn);
     if (options?.key !== undefined) record.key = options.key;
     return record;
-  }
-
-  /**
-   * Validates an options object (`at` names it in messages: `''` for `enqueue`'s own). Pure: the
-   * result depends only on `options` and `now`, so one result serves every task given the same object.
-   */
-  #settings(options: unknown, now: number, at: string): TaskSettings {
-    const o = checkObject(at || 'options', options) as EnqueueOptions | undefined;
-    const d = this.#host.defaults;
-    if (!o) return { priority: d.priority, timeoutMs: d.timeoutMs, runAt: now, retry: d.retry };
-    const priority = o.priority === undefined ? d.priority : normalizePriority(o.priority, fieldName(at, 'priority'));
-    const timeoutMs = checkOptionalNumber(fieldName(at, 'timeoutMs'), o.timeoutMs, d.timeoutMs);
-    if (o.delayMs !== undefined && o.runAt !== undefined)
-      throw new TypeError(`Expected either ${fieldName(at, 'delayMs')} or ${fieldName(at, 'runAt')}, got both`);
-    const runAt =
-      o.runAt !== undefined ? normalizeRunAt(o.runAt, fieldName(at, 'runAt')) : now + checkOptionalNumber(fieldName(at, 'delayMs'), o.delayMs, 0);
-    const retry = o.retry === undefined ? d.retry : normalizeRetry(o.retry, d.retry, fieldName(at, 'retry'));
-    const dependsOn = (o as { dependsOn?: unknown }).dependsOn;
-    if (dependsOn !== undefined) throw new TypeError(`Expected no ${fieldName(at, 'dependsOn')}: task dependencies are not supported yet`);
-    return { priority, timeoutMs, runAt, retry };
-  }
-
-  /** A new queued record, from validated parts (no `settings`: the defaults, ready now). */
-  #record(id: string, seq: number, name: string, input: unknown, settings: TaskSettings | undefined, now: number): TaskRecord {
-    const d = this.#host.defaults;
-    const retry = settings ? settings.retry : d.retry;
-    return {
-      id,
-      name,
-      input,
-      priority: settings ? settings.priority : d.priority,
-      runAt: settings ? settings.runAt : now,
-      seq,
-      status: 'queued',
-      attempt: 0,
-      retry: retry.stored,
-      timeoutMs: settings ? settings.timeoutMs : d.timeoutMs,
-      errors: NO_ERRORS,
-      createdAt: now,
-      stalls: 0,
-    };
   }
 
   /** Throws at once when the module's names are known; otherwise returns the wait for them. */
@@ -424,7 +350,8 @@ export class Admission {
    */
   #recordMaker(batch: Batch): (i: number) => TaskRecord {
     const { minted, firstSeq, now, names, inputs, settings } = batch;
-    return (i) => this.#record(mintedId(minted, i), firstSeq + i, names[i] as string, inputs[i], settings[i], now);
+    const defaults = this.#host.defaults;
+    return (i) => newRecord(defaults, mintedId(minted, i), firstSeq + i, names[i] as string, inputs[i], settings[i], now);
   }
 
   /** Stores a batch: its records if made, else the batch itself for the store to make them on demand. */

@@ -1,0 +1,75 @@
+import type { IndexEntry } from '../task-index.js';
+import { NO_ERRORS } from '../transition.js';
+import type { EnqueueOptions, PriorityLevel, TaskRecord } from '../types.js';
+import { checkObject, checkOptionalNumber, describe, type NormalizedRetry, normalizePriority, normalizeRetry, normalizeRunAt } from '../validate.js';
+
+/** The scheduler's `defaults`, validated. */
+export interface NormalizedDefaults {
+  timeoutMs: number;
+  retry: NormalizedRetry;
+  priority: IndexEntry['priority'];
+}
+
+/** An options object, validated: what every task given that object shares. */
+export interface TaskSettings {
+  priority: PriorityLevel;
+  timeoutMs: number;
+  runAt: number;
+  retry: NormalizedRetry;
+}
+
+/** An option's name in messages: `priority` for `enqueue`'s own options, `items[3].options.priority` in a batch. */
+export function fieldName(at: string, name: string): string {
+  return at ? `${at}.${name}` : name;
+}
+
+export function checkTaskName(name: unknown, what: string): void {
+  if (typeof name !== 'string' || name === '')
+    throw new TypeError(`Expected ${what ? `${what} to be ` : ''}a task name (non-empty string), got ${describe(name)}`);
+}
+
+/**
+ * Validates an options object (`at` names it in messages: `''` for `enqueue`'s own). Pure: the
+ * result depends only on `options` and `now`, so one result serves every task given the same object.
+ */
+export function settingsOf(d: NormalizedDefaults, options: unknown, now: number, at: string): TaskSettings {
+  const o = checkObject(at || 'options', options) as EnqueueOptions | undefined;
+  if (!o) return { priority: d.priority, timeoutMs: d.timeoutMs, runAt: now, retry: d.retry };
+  const priority = o.priority === undefined ? d.priority : normalizePriority(o.priority, fieldName(at, 'priority'));
+  const timeoutMs = checkOptionalNumber(fieldName(at, 'timeoutMs'), o.timeoutMs, d.timeoutMs);
+  if (o.delayMs !== undefined && o.runAt !== undefined) throw new TypeError(`Expected either ${fieldName(at, 'delayMs')} or ${fieldName(at, 'runAt')}, got both`);
+  const runAt =
+    o.runAt !== undefined ? normalizeRunAt(o.runAt, fieldName(at, 'runAt')) : now + checkOptionalNumber(fieldName(at, 'delayMs'), o.delayMs, 0);
+  const retry = o.retry === undefined ? d.retry : normalizeRetry(o.retry, d.retry, fieldName(at, 'retry'));
+  const dependsOn = (o as { dependsOn?: unknown }).dependsOn;
+  if (dependsOn !== undefined) throw new TypeError(`Expected no ${fieldName(at, 'dependsOn')}: task dependencies are not supported yet`);
+  return { priority, timeoutMs, runAt, retry };
+}
+
+/** A new queued record, from validated parts (no `settings`: the defaults, ready now). */
+export function newRecord(
+  d: NormalizedDefaults,
+  id: string,
+  seq: number,
+  name: string,
+  input: unknown,
+  settings: TaskSettings | undefined,
+  now: number,
+): TaskRecord {
+  const retry = settings ? settings.retry : d.retry;
+  return {
+    id,
+    name,
+    input,
+    priority: settings ? settings.priority : d.priority,
+    runAt: settings ? settings.runAt : now,
+    seq,
+    status: 'queued',
+    attempt: 0,
+    retry: retry.stored,
+    timeoutMs: settings ? settings.timeoutMs : d.timeoutMs,
+    errors: NO_ERRORS,
+    createdAt: now,
+    stalls: 0,
+  };
+}
