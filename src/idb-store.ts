@@ -1,44 +1,28 @@
-import { type DBSchema, type IDBPDatabase, unwrap, wrap } from 'idb';
 import { CorruptRecordError, StorageError } from './errors.js';
+import { type Loaded, openConnection, watchConnection } from './idb/connection.js';
+import {
+  BIG_INPUT,
+  copyRecord,
+  describeError,
+  type Entry,
+  inputBytes,
+  isTombstone,
+  noop,
+  SCHEMA_VERSION,
+  SEGMENT_BYTES,
+  SEGMENT_MAX,
+  type Segment,
+  type SegmentKey,
+  type Tombstone,
+} from './idb/schema.js';
 import { corruptToFailed, isObject, recordProblems } from './record-validation.js';
 import { Retention, type RetentionLimits } from './retention.js';
 import { type ListQuery, matchesQuery, type TaskStore } from './store.js';
 import { type TaskRecord, TERMINAL_STATUSES } from './types.js';
 import { yieldToEventLoop } from './yield.js';
 
-/**
- * The on-disk layout: a log of segments. A segment is one value holding the versions of many tasks
- * written in one group commit (a task's version is its whole record, or a tombstone once removed).
- * A task's current state is its version in the newest segment that has one: segment keys sort in
- * write order, also across connections (see `stampAfter`).
- */
-interface TasklaneDB extends DBSchema {
-  log: { key: SegmentKey; value: Segment };
-}
+export { SCHEMA_VERSION } from './idb/schema.js';
 
-/** `[stamp, n]`: `stamp` orders connections (each opens after every segment it found), `n` orders one connection's segments. */
-type SegmentKey = [number, number];
-
-interface Segment {
-  records: Entry[];
-}
-
-/** Marks a task removed (by retention or `remove`) while older versions of it may still be on disk. */
-interface Tombstone {
-  id: string;
-  removed: true;
-}
-
-type Entry = TaskRecord | Tombstone;
-
-export const SCHEMA_VERSION = 2;
-
-/** Versions one segment holds at most: a read of one task decodes its whole segment, and dispatch reads about this many at a time. */
-const SEGMENT_MAX = 512;
-/** An input estimated above this many bytes gets a segment of its own, so reading a small task never decodes a big one. */
-const BIG_INPUT = 64 * 1024;
-/** A segment's estimated bytes before it is closed early. */
-const SEGMENT_BYTES = 1024 * 1024;
 /** Decoded records kept for reads (prefetched segments), at most. */
 const CACHE_MAX = 2048;
 /** Segment puts in flight at once for a write spread across tasks. */
@@ -50,32 +34,6 @@ const COMPACT_RATIO = 0.25;
 const COMPACT_MIN_SIZE = 32;
 /** Segments compacted per `trim` call. */
 const COMPACT_PER_TRIM = 8;
-
-type Db = IDBPDatabase<TasklaneDB>;
-
-/**
- * Brings a database from `oldVersion` (0 when new) to `SCHEMA_VERSION`, one step at a time. Never
- * edit a past step. Runs inside the version-change transaction `tx`.
- */
-function upgradeSchema(db: IDBDatabase, tx: IDBTransaction, oldVersion: number): void {
-  if (oldVersion < 1) {
-    const tasks = db.createObjectStore('tasks', { keyPath: 'id' });
-    tasks.createIndex('status', 'status');
-    tasks.createIndex('key', 'key');
-    tasks.createIndex('finishedAt', ['status', 'finishedAt']);
-  }
-  if (oldVersion < 2) {
-    // One record per task → a log of segments. The old records become the oldest segments, keyed
-    // before anything a connection writes.
-    const log = db.createObjectStore('log');
-    const all = tx.objectStore('tasks').getAll();
-    all.onsuccess = () => {
-      const records = all.result as unknown[];
-      for (let i = 0; i < records.length; i += SEGMENT_MAX) log.put({ records: records.slice(i, i + SEGMENT_MAX) }, [0, i]);
-      db.deleteObjectStore('tasks');
-    };
-  }
-}
 
 export interface IdbStoreOptions {
   /**
@@ -178,30 +136,6 @@ interface SegmentInfo {
   live: number;
   /** Nothing current is left: its deletion is requested or in flight. */
   dying: boolean;
-}
-
-const noop = () => {};
-const describeError = (error: unknown) =>
-  error instanceof Error || error instanceof DOMException ? `${error.name}: ${error.message}` : String(error);
-const isTombstone = (e: Entry): e is Tombstone => (e as Tombstone).removed === true;
-/** What a caller may mutate without touching what was written: transitions replace nested objects (`errors` included), so a shallow copy is enough. */
-const copyRecord = (r: TaskRecord): TaskRecord => ({ ...r });
-
-/** A cheap guess of an input's size: exact for strings and binary data, 0 for anything else. */
-function inputBytes(input: unknown): number {
-  if (typeof input === 'string') return input.length * 2;
-  if (input instanceof ArrayBuffer) return input.byteLength;
-  if (ArrayBuffer.isView(input)) return input.byteLength;
-  if (isObject(input)) {
-    let n = 0;
-    for (const key in input) {
-      const v = input[key];
-      if (typeof v === 'string') n += v.length * 2;
-      else if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) n += v.byteLength;
-    }
-    return n;
-  }
-  return 0;
 }
 
 /** The versions of several small writes, one per task (the last written wins), in first-write order. */
@@ -1201,63 +1135,6 @@ export class IdbStore implements TaskStore {
   }
 }
 
-/** Everything on disk at open, in key order, and who this connection is among the open ones. */
-interface Loaded {
-  keys: IDBValidKey[];
-  values: unknown[];
-  stamp: number;
-  foreign: ReadonlySet<number>;
-  release: () => void;
-}
-
-/**
- * Holds a Web Lock named after this connection's stamp for its lifetime, and lists the stamps of
- * the other connections holding theirs. Without Web Locks every other stamp counts as gone.
- */
-async function connectionLock(name: string, stamp: number): Promise<{ foreign: Set<number>; release: () => void }> {
-  const foreign = new Set<number>();
-  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
-  if (!locks) return { foreign, release: noop };
-  const prefix = `tasklane:${name}:connection:`;
-  let release: () => void = noop;
-  await new Promise<void>((held) => {
-    void locks.request(`${prefix}${stamp}`, () => {
-      held();
-      return new Promise<void>((done) => {
-        release = done;
-      });
-    });
-  });
-  const state = await locks.query();
-  for (const lock of state.held ?? [])
-    if (lock.name?.startsWith(prefix)) {
-      const other = Number(lock.name.slice(prefix.length));
-      if (other !== stamp) foreign.add(other);
-    }
-  return { foreign, release: () => release() };
-}
-
-/**
- * The stamp of a new connection's segment keys: after every key on disk (so its versions win over
- * any found on open, which is what recovery needs), from the clock where possible, with a random
- * fraction so two tabs opening at once never share one.
- */
-function stampAfter(last: IDBValidKey | undefined): number {
-  const previous = Array.isArray(last) && typeof last[0] === 'number' ? Math.floor(last[0]) : 0;
-  return Math.max(previous + 1, Date.now()) + Math.random();
-}
-
-function loadAll(db: IDBDatabase): Promise<{ keys: IDBValidKey[]; values: unknown[] }> {
-  return new Promise((resolve, reject) => {
-    const tx = db.transaction('log', 'readonly');
-    const os = tx.objectStore('log');
-    const keys = os.getAllKeys();
-    const values = os.getAll();
-    tx.oncomplete = () => resolve({ keys: keys.result, values: values.result });
-    tx.onabort = () => reject(tx.error);
-  });
-}
-
 /**
  * Opens (creating or upgrading) the database `name` and reads where every task's current version
  * is. Rejects with `StorageError` when IndexedDB is missing or refuses (its `cause` says why; a
@@ -1265,42 +1142,8 @@ function loadAll(db: IDBDatabase): Promise<{ keys: IDBValidKey[]; values: unknow
  * a delete elsewhere closes itself and warns.
  */
 export async function openIdbStore(name: string, options: IdbStoreOptions = {}): Promise<IdbStore> {
-  let factory: IDBFactory | undefined = options.factory;
-  try {
-    factory ??= globalThis.indexedDB;
-  } catch (error) {
-    throw new StorageError(`IndexedDB is not available here: ${describeError(error)}`, { cause: error });
-  }
-  if (!factory)
-    throw new StorageError('IndexedDB is not available here', { cause: new DOMException('indexedDB is undefined', 'NotSupportedError') });
-  let raw: IDBDatabase;
-  let loaded: Loaded;
-  try {
-    const request = factory.open(name, SCHEMA_VERSION);
-    request.addEventListener('upgradeneeded', (event) =>
-      upgradeSchema(request.result, request.transaction as IDBTransaction, event.oldVersion),
-    );
-    request.addEventListener('blocked', (event) =>
-      options.onWarning?.(
-        new StorageError(
-          `opening database "${name}" at version ${event.newVersion} waits for another tab holding version ${event.oldVersion} to close it`,
-        ),
-      ),
-    );
-    raw = unwrap((await wrap(request)) as Db);
-    try {
-      const found = await loadAll(raw);
-      const stamp = stampAfter(found.keys.at(-1));
-      loaded = { ...found, stamp, ...(await connectionLock(name, stamp)) };
-    } catch (error) {
-      raw.close();
-      throw error;
-    }
-  } catch (error) {
-    throw new StorageError(`could not open database "${name}": ${describeError(error)}`, { cause: error });
-  }
-  const store = new IdbStore(raw, name, loaded, options);
-  raw.addEventListener('versionchange', (event) => store._onVersionChange(event.newVersion));
-  raw.addEventListener('close', () => store._onTerminated());
+  const { db, loaded } = await openConnection(name, options);
+  const store = new IdbStore(db, name, loaded, options);
+  watchConnection(db, store);
   return store;
 }
