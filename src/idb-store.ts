@@ -1,81 +1,14 @@
-import { type DBSchema, type IDBPDatabase, unwrap, wrap } from 'idb';
 import { CorruptRecordError, StorageError } from './errors.js';
-import { corruptToFailed, isObject, recordProblems } from './record-validation.js';
-import { Retention, type RetentionLimits } from './retention.js';
+import { type Loaded, openConnection, watchConnection } from './idb/connection.js';
+import { GroupCommit } from './idb/group-commit.js';
+import { copyRecord, type Entry, isTombstone, noop, SCHEMA_VERSION, SEGMENT_MAX } from './idb/schema.js';
+import { SegmentCache } from './idb/segment-cache.js';
+import { SegmentMap } from './idb/segment-map.js';
+import type { RetentionLimits } from './retention.js';
 import { type ListQuery, matchesQuery, type TaskStore } from './store.js';
-import { type TaskRecord, TERMINAL_STATUSES } from './types.js';
-import { yieldToEventLoop } from './yield.js';
+import type { TaskRecord } from './types.js';
 
-/**
- * The on-disk layout: a log of segments. A segment is one value holding the versions of many tasks
- * written in one group commit (a task's version is its whole record, or a tombstone once removed).
- * A task's current state is its version in the newest segment that has one: segment keys sort in
- * write order, also across connections (see `stampAfter`).
- */
-interface TasklaneDB extends DBSchema {
-  log: { key: SegmentKey; value: Segment };
-}
-
-/** `[stamp, n]`: `stamp` orders connections (each opens after every segment it found), `n` orders one connection's segments. */
-type SegmentKey = [number, number];
-
-interface Segment {
-  records: Entry[];
-}
-
-/** Marks a task removed (by retention or `remove`) while older versions of it may still be on disk. */
-interface Tombstone {
-  id: string;
-  removed: true;
-}
-
-type Entry = TaskRecord | Tombstone;
-
-export const SCHEMA_VERSION = 2;
-
-/** Versions one segment holds at most: a read of one task decodes its whole segment, and dispatch reads about this many at a time. */
-const SEGMENT_MAX = 512;
-/** An input estimated above this many bytes gets a segment of its own, so reading a small task never decodes a big one. */
-const BIG_INPUT = 64 * 1024;
-/** A segment's estimated bytes before it is closed early. */
-const SEGMENT_BYTES = 1024 * 1024;
-/** Decoded records kept for reads (prefetched segments), at most. */
-const CACHE_MAX = 2048;
-/** Segment puts in flight at once for a write spread across tasks. */
-const CHAIN_DEPTH = 2;
-/** Versions whose bookkeeping one event-loop task does after a commit, at most. */
-const LEDGER_SLICE = 4096;
-/** Compaction rewrites a segment once this fraction or less of it is current, and it has at least `COMPACT_MIN_SIZE` versions. */
-const COMPACT_RATIO = 0.25;
-const COMPACT_MIN_SIZE = 32;
-/** Segments compacted per `trim` call. */
-const COMPACT_PER_TRIM = 8;
-
-type Db = IDBPDatabase<TasklaneDB>;
-
-/**
- * Brings a database from `oldVersion` (0 when new) to `SCHEMA_VERSION`, one step at a time. Never
- * edit a past step. Runs inside the version-change transaction `tx`.
- */
-function upgradeSchema(db: IDBDatabase, tx: IDBTransaction, oldVersion: number): void {
-  if (oldVersion < 1) {
-    const tasks = db.createObjectStore('tasks', { keyPath: 'id' });
-    tasks.createIndex('status', 'status');
-    tasks.createIndex('key', 'key');
-    tasks.createIndex('finishedAt', ['status', 'finishedAt']);
-  }
-  if (oldVersion < 2) {
-    // One record per task → a log of segments. The old records become the oldest segments, keyed
-    // before anything a connection writes.
-    const log = db.createObjectStore('log');
-    const all = tx.objectStore('tasks').getAll();
-    all.onsuccess = () => {
-      const records = all.result as unknown[];
-      for (let i = 0; i < records.length; i += SEGMENT_MAX) log.put({ records: records.slice(i, i + SEGMENT_MAX) }, [0, i]);
-      db.deleteObjectStore('tasks');
-    };
-  }
-}
+export { SCHEMA_VERSION } from './idb/schema.js';
 
 export interface IdbStoreOptions {
   /**
@@ -115,103 +48,6 @@ export interface IdbStoreStats {
   compactions: number;
 }
 
-/** One caller's `write`: settled when the transaction holding it commits or aborts. */
-interface Write {
-  /** Its versions; for a lazy write, our own array, whose records are replaced by copies as they are put. */
-  entries: Entry[];
-  /**
-   * A write bigger than one segment: copied and made visible to `read` segment by segment as it is
-   * put, so no single event-loop task pays for all of it.
-   */
-  lazy: boolean;
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
-/** Versions waiting for their segments to be put. */
-interface Source {
-  entries: Entry[];
-  lazy: boolean;
-  /** Next entry to put. */
-  next: number;
-  /** Segment numbers `base … base + entries.length - 1` are reserved for it, so its segments keep its place in write order whenever they are put. */
-  base: number;
-}
-
-/** A segment put in a transaction not yet committed. */
-interface PutSegment {
-  local: number;
-  key: SegmentKey;
-  entries: Entry[];
-}
-
-/** One group commit: a read-write transaction and everything that went into it. */
-interface Batch {
-  tx: IDBTransaction;
-  os: IDBObjectStore;
-  writes: Write[];
-  /** Writes not yet handed to `queue`; the flush that does runs at the end of the turn, or at once for a big write. */
-  unflushed: Write[];
-  flushQueued: boolean;
-  /** Versions still to put: one segment is put at once, the rest from put success callbacks (see `#pump`). */
-  queue: Source[];
-  inFlight: number;
-  segments: PutSegment[];
-  deletes: number[];
-  /** Aborted on purpose so its writes go again in a new batch: its abort rejects nothing. */
-  replayed: boolean;
-}
-
-/** A committed batch whose bookkeeping is not finished: `segment`/`entry` say how far it got. */
-interface LedgerItem {
-  segments: PutSegment[];
-  deletes: number[];
-  segment: number;
-  entry: number;
-}
-
-/** What the store knows of a committed segment. */
-interface SegmentInfo {
-  key: SegmentKey;
-  size: number;
-  /** Tasks whose current version is in this segment. */
-  live: number;
-  /** Nothing current is left: its deletion is requested or in flight. */
-  dying: boolean;
-}
-
-const noop = () => {};
-const describeError = (error: unknown) =>
-  error instanceof Error || error instanceof DOMException ? `${error.name}: ${error.message}` : String(error);
-const isTombstone = (e: Entry): e is Tombstone => (e as Tombstone).removed === true;
-/** What a caller may mutate without touching what was written: transitions replace nested objects (`errors` included), so a shallow copy is enough. */
-const copyRecord = (r: TaskRecord): TaskRecord => ({ ...r });
-
-/** A cheap guess of an input's size: exact for strings and binary data, 0 for anything else. */
-function inputBytes(input: unknown): number {
-  if (typeof input === 'string') return input.length * 2;
-  if (input instanceof ArrayBuffer) return input.byteLength;
-  if (ArrayBuffer.isView(input)) return input.byteLength;
-  if (isObject(input)) {
-    let n = 0;
-    for (const key in input) {
-      const v = input[key];
-      if (typeof v === 'string') n += v.length * 2;
-      else if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) n += v.byteLength;
-    }
-    return n;
-  }
-  return 0;
-}
-
-/** The versions of several small writes, one per task (the last written wins), in first-write order. */
-function combine(writes: readonly Write[]): Entry[] {
-  if (writes.length === 1) return (writes[0] as Write).entries;
-  const byId = new Map<string, Entry>();
-  for (const w of writes) for (const e of w.entries) byId.set(e.id, e);
-  return [...byId.values()];
-}
-
 /**
  * Tasks in IndexedDB, packed: each group commit appends one segment (a single value) holding the
  * new version of every task written in it, so a commit of 500 state changes costs one `put`, not
@@ -244,43 +80,10 @@ export class IdbStore implements TaskStore {
   /** Where warnings go; `createScheduler` points it at the scheduler's `warning` event. */
   onwarning: ((error: Error) => void) | undefined;
   readonly #raw: IDBDatabase;
-  readonly #durability: IDBTransactionDurability;
-  readonly #now: () => number;
-  readonly #stamp: number;
-  /** Stamps of other connections open on this database when this one opened (see `#collectable`). */
-  readonly #foreign: ReadonlySet<number>;
   readonly #releaseLock: () => void;
-  #nextLocal: number;
-
-  /** Committed segments by local number (ascending = key order). */
-  readonly #segments = new Map<number, SegmentInfo>();
-  /** Task id → the segment holding its current committed version. */
-  readonly #where = new Map<string, number>();
-  /** Task id → segments that held its earlier versions (some may be deleted since). */
-  readonly #older = new Map<string, number[]>();
-  /** Ids whose current version is a tombstone. */
-  readonly #tombs = new Set<string>();
-  /** Versions written but not yet committed, by id: what a read sees first. */
-  readonly #pending = new Map<string, Entry>();
-  readonly #retention = new Retention();
-  /** Versions compaction is moving (not new states of their tasks). */
-  readonly #moved = new WeakSet<Entry>();
-  /** Segments with nothing current, waiting to be deleted in the next commit. */
-  #toDelete: number[] = [];
-  #deleteTimer: ReturnType<typeof setTimeout> | undefined;
-
-  #batch: Batch | undefined;
-  /** Batches begun and not finished, oldest first: IndexedDB commits them in this order. */
-  readonly #open: Batch[] = [];
-  /** Writes waiting for the transactions in flight to finish (see `#moveToNext`). */
-  readonly #parked: Write[] = [];
-  readonly #ledger: LedgerItem[] = [];
-  #accountQueued = false;
-  readonly #settling = new Set<Promise<void>>();
-  /** Decoded segments read ahead: local number → id → record (taken out when read). */
-  readonly #cache = new Map<number, Map<string, TaskRecord>>();
-  #cached = 0;
-  readonly #inflight = new Map<number, Promise<Map<string, TaskRecord>>>();
+  readonly #map: SegmentMap;
+  readonly #commit: GroupCommit;
+  readonly #cache: SegmentCache;
   /** Live records found on open, handed out once by `recover`. */
   #recovered: { live: TaskRecord[]; corrupt: TaskRecord[] } | undefined;
   #closed = false;
@@ -290,14 +93,57 @@ export class IdbStore implements TaskStore {
   constructor(db: IDBDatabase, name: string, loaded: Loaded, options: IdbStoreOptions = {}) {
     this.#raw = db;
     this.name = name;
-    this.#durability = options.durability ?? 'relaxed';
-    this.#now = options.now ?? Date.now;
+    const durability = options.durability ?? 'relaxed';
+    const now = options.now ?? Date.now;
     this.onwarning = options.onWarning;
-    this.#stamp = loaded.stamp;
-    this.#foreign = loaded.foreign;
     this.#releaseLock = loaded.release;
-    this.#nextLocal = 0;
-    this.#load(loaded);
+    const store = this;
+    const { stats } = this;
+    const closedError = (what: string) => this.#closedError(what);
+    this.#map = new SegmentMap({
+      stamp: loaded.stamp,
+      foreign: loaded.foreign,
+      stats,
+      isPending: (id) => this.#commit.pending.has(id),
+      unpend: (entry) => this.#commit.unpend(entry),
+      onDead: (local) => {
+        this.#cache.drop(local);
+        this.#commit.retire(local);
+      },
+      accounted: () => this.#commit.scheduleDeletes(),
+    });
+    this.#cache = new SegmentCache(
+      {
+        name,
+        stats,
+        get closed() {
+          return store.#closed;
+        },
+        closedError,
+        readTransaction: () => db.transaction('log', 'readonly'),
+        pending: (id) => this.#commit.pending.get(id),
+      },
+      this.#map,
+    );
+    this.#commit = new GroupCommit(
+      {
+        name,
+        stamp: loaded.stamp,
+        stats,
+        get closed() {
+          return store.#closed;
+        },
+        closedError,
+        writeTransaction: () => db.transaction('log', 'readwrite', { durability }),
+      },
+      this.#map,
+    );
+    const { live, corrupt, unreadable } = this.#map.load(loaded.keys, loaded.values, now());
+    this.#recovered = { live, corrupt };
+    if (unreadable > 0)
+      queueMicrotask(() =>
+        this.#warn(new CorruptRecordError(`${unreadable} stored segment(s) of "${this.name}" are unreadable and were left as they are`)),
+      );
   }
 
   get closed(): boolean {
@@ -312,196 +158,6 @@ export class IdbStore implements TaskStore {
     return new StorageError(`could not ${what}: database "${this.name}" is closed${this.#closeReason ? ` (${this.#closeReason})` : ''}`);
   }
 
-  // ── open: rebuild the map of current versions ─────────────────────────────────────────────────
-
-  #load({ keys, values }: Loaded): void {
-    const now = this.#now();
-    const current = new Map<string, unknown>();
-    let unreadable = 0;
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as SegmentKey;
-      const value = values[i];
-      if (!isObject(value) || !Array.isArray(value.records)) {
-        // Not a segment this version can read: left alone (never deleted), reported.
-        unreadable++;
-        continue;
-      }
-      const local = this.#nextLocal++;
-      const entries = value.records as unknown[];
-      this.#segments.set(local, { key, size: entries.length, live: 0, dying: false });
-      for (let j = 0; j < entries.length; j++) {
-        const raw = entries[j];
-        const id = isObject(raw) && typeof raw.id === 'string' && raw.id !== '' ? raw.id : `corrupt:${key.join('.')}:${j}`;
-        this.#supersede(id, local);
-        current.set(id, raw);
-      }
-    }
-    const live: TaskRecord[] = [];
-    const corrupt: TaskRecord[] = [];
-    const finished: TaskRecord[] = [];
-    for (const [id, raw] of current) {
-      if (isObject(raw) && raw.removed === true && raw.id === id) {
-        this.#tombs.add(id);
-        continue;
-      }
-      if (isObject(raw) && raw.id === id && TERMINAL_STATUSES.has(raw.status as TaskRecord['status'])) {
-        finished.push(raw as unknown as TaskRecord);
-        continue;
-      }
-      const problems = recordProblems(raw);
-      if (problems.length === 0) live.push(raw as unknown as TaskRecord);
-      else corrupt.push(corruptToFailed(raw, id, problems, now));
-    }
-    finished.sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
-    for (const r of finished) this.#retention.note(r.id, r.status);
-    for (const [local, info] of this.#segments) if (info.live === 0) this.#markDead(local, info);
-    this.#dropTombstones();
-    this.#recovered = { live, corrupt };
-    if (unreadable > 0)
-      queueMicrotask(() =>
-        this.#warn(new CorruptRecordError(`${unreadable} stored segment(s) of "${this.name}" are unreadable and were left as they are`)),
-      );
-  }
-
-  // ── accounting: which segment holds each task's current version ──────────────────────────────
-
-  /** `id`'s current version is now in `local`; the one it replaces (if any) becomes history. */
-  #supersede(id: string, local: number): void {
-    const info = this.#segments.get(local) as SegmentInfo;
-    const prev = this.#where.get(id);
-    if (prev !== undefined && prev !== local) {
-      const old = this.#segments.get(prev);
-      if (old) {
-        if (--old.live === 0) this.#markDead(prev, old);
-        // Pruned in place of segments already gone, so a history stays a few entries long.
-        const history = this.#older.get(id);
-        if (!history) this.#older.set(id, [prev]);
-        else {
-          let kept = 0;
-          for (const s of history) if (this.#segments.has(s)) history[kept++] = s;
-          history.length = kept;
-          history.push(prev);
-        }
-      }
-    }
-    if (prev !== local) info.live++;
-    this.#where.set(id, local);
-  }
-
-  /** Forgets `id` entirely: its current version's segment loses it. Only when no older version can come back (see `#removable`). */
-  #drop(id: string): void {
-    const at = this.#where.get(id);
-    this.#where.delete(id);
-    this.#older.delete(id);
-    this.#tombs.delete(id);
-    this.#retention.forget(id);
-    const info = at === undefined ? undefined : this.#segments.get(at);
-    if (info && --info.live === 0) this.#markDead(at as number, info);
-  }
-
-  /** True when no segment holding an earlier version of `id` is left on disk. */
-  #removable(id: string): boolean {
-    const history = this.#older.get(id);
-    return !history || history.every((s) => !this.#segments.has(s));
-  }
-
-  /**
-   * Whether this connection may delete or compact a segment: its own, or one written by a
-   * connection that is gone (a closed tab, a migration). Another open tab's segments hold versions
-   * that tab may still read, and states it wrote after this one opened; they are left to it.
-   */
-  #collectable(info: SegmentInfo): boolean {
-    const stamp = info.key[0];
-    return stamp === this.#stamp || !this.#foreign.has(stamp);
-  }
-
-  #markDead(local: number, info: SegmentInfo): void {
-    if (info.dying || !this.#collectable(info)) return;
-    info.dying = true;
-    this.#toDelete.push(local);
-    this.#cacheDrop(local);
-    this.#scheduleDeletes();
-  }
-
-  /** Deletions ride along with the next flush; with none coming this turn, they get a commit of their own. */
-  #scheduleDeletes(): void {
-    if (this.#toDelete.length === 0 || this.#deleteTimer !== undefined || this.#closed || this.#batch?.flushQueued) return;
-    this.#deleteTimer = setTimeout(() => {
-      this.#deleteTimer = undefined;
-      if (this.#toDelete.length > 0 && !this.#closed) void this.#own([]).catch(noop);
-    }, 0);
-  }
-
-  /** Tombstones whose task has no older version left on disk are no longer needed. */
-  #dropTombstones(): void {
-    for (const id of this.#tombs) if (!this.#pending.has(id) && this.#removable(id)) this.#drop(id);
-  }
-
-  /**
-   * A batch committed: its segments join the map (in key order), its deletions leave it. Done in
-   * slices of `LEDGER_SLICE` versions, one per event-loop task, in commit order. Until a version's
-   * turn comes it stays in `#pending`, which reads consult first, so the lag is invisible to them;
-   * `#settle` finishes the bookkeeping for the operations that need all of it (trim, list, remove).
-   */
-  #committed(batch: Batch): void {
-    const segments = batch.segments.sort((a, b) => a.local - b.local);
-    this.#ledger.push({ segments, deletes: batch.deletes, segment: 0, entry: 0 });
-    this.#account(LEDGER_SLICE);
-  }
-
-  #account(budget: number): void {
-    while (this.#ledger.length > 0 && budget > 0) {
-      const item = this.#ledger[0] as LedgerItem;
-      while (item.segment < item.segments.length && budget > 0) {
-        const seg = item.segments[item.segment] as PutSegment;
-        if (item.entry === 0) this.#segments.set(seg.local, { key: seg.key, size: seg.entries.length, live: 0, dying: false });
-        const end = Math.min(seg.entries.length, item.entry + budget);
-        for (let k = item.entry; k < end; k++) {
-          const e = seg.entries[k] as Entry;
-          this.#supersede(e.id, seg.local);
-          if (isTombstone(e)) {
-            this.#tombs.add(e.id);
-            this.#retention.forget(e.id);
-          } else {
-            this.#tombs.delete(e.id);
-            // A version compaction moved keeps its task's place in retention's order.
-            if (!this.#moved.has(e)) this.#retention.note(e.id, e.status);
-          }
-          if (this.#pending.get(e.id) === e) this.#pending.delete(e.id);
-        }
-        budget -= end - item.entry;
-        item.entry = end;
-        if (item.entry < seg.entries.length) break;
-        const info = this.#segments.get(seg.local) as SegmentInfo;
-        if (info.live === 0) this.#markDead(seg.local, info);
-        item.segment++;
-        item.entry = 0;
-      }
-      if (item.segment < item.segments.length) break;
-      this.#ledger.shift();
-      if (item.deletes.length > 0) {
-        for (const local of item.deletes) this.#segments.delete(local);
-        this.stats.segmentsDeleted += item.deletes.length;
-        if (this.#tombs.size > 0) this.#dropTombstones();
-      }
-    }
-    if (this.#ledger.length > 0 && !this.#accountQueued) {
-      this.#accountQueued = true;
-      void yieldToEventLoop().then(() => {
-        this.#accountQueued = false;
-        this.#account(LEDGER_SLICE);
-      });
-    }
-    this.#scheduleDeletes();
-  }
-
-  /** Finishes all pending bookkeeping now. */
-  #settle(): void {
-    if (this.#ledger.length > 0) this.#account(Number.POSITIVE_INFINITY);
-  }
-
-  // ── write: group commit ───────────────────────────────────────────────────────────────────────
-
   /**
    * Stores `records`; resolves when they have committed. Records of a write of up to one segment
    * (512) are copied now; a bigger write's are copied as their segment is put, so the caller must not
@@ -510,384 +166,12 @@ export class IdbStore implements TaskStore {
   write(records: readonly TaskRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     if (this.#closed) return Promise.reject(this.#closedError(`store ${records.length} record(s)`));
-    if (records.length > SEGMENT_MAX) return this.#submit(records.slice(), true);
-    return this.#submit(records.map(copyRecord), false);
+    if (records.length > SEGMENT_MAX) return this.#commit.submit(records.slice(), true);
+    return this.#commit.submit(records.map(copyRecord), false);
   }
-
-  /** Submits versions the store made itself (nobody else holds them, so nothing to copy). */
-  #own(entries: Entry[]): Promise<void> {
-    return this.#submit(entries, false);
-  }
-
-  /** Adds versions to this turn's batch (opening one if needed); resolves when it commits. */
-  #submit(entries: Entry[], lazy: boolean): Promise<void> {
-    let batch = this.#batch;
-    if (!batch && (this.#parked.length > 0 || this.#open.length > 0)) {
-      // A transaction is committing: this write waits with the others for the next one.
-      const parked = this.#newWrite(entries, lazy);
-      this.#parked.push(parked.write);
-      return parked.promise;
-    }
-    const { write, promise } = this.#newWrite(entries, lazy);
-    batch ??= this.#tryBegin([write]);
-    if (!batch) return promise;
-    batch.writes.push(write);
-    batch.unflushed.push(write);
-    if (lazy) this.#flush(batch);
-    else if (!batch.flushQueued) {
-      batch.flushQueued = true;
-      const b = batch;
-      queueMicrotask(() => this.#flush(b));
-    }
-    return promise;
-  }
-
-  #newWrite(entries: Entry[], lazy: boolean): { write: Write; promise: Promise<void> } {
-    let resolve!: () => void;
-    let reject!: (error: unknown) => void;
-    const promise = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    if (!lazy) for (const e of entries) this.#pending.set(e.id, e);
-    return { write: { entries, lazy, resolve, reject }, promise };
-  }
-
-  /** A new batch, or undefined after failing `writes` with the reason none could be begun (a closed connection, say). */
-  #tryBegin(writes: readonly Write[]): Batch | undefined {
-    try {
-      return this.#begin();
-    } catch (error) {
-      const count = writes.reduce((n, w) => n + w.entries.length, 0);
-      const failure = new StorageError(`could not start a transaction to store ${count} record(s): ${describeError(error)}`, {
-        cause: error,
-      });
-      for (const w of writes) this.#fail(w, failure);
-      return undefined;
-    }
-  }
-
-  #begin(): Batch {
-    const tx = this.#raw.transaction('log', 'readwrite', { durability: this.#durability });
-    this.stats.transactions++;
-    if (this.#deleteTimer !== undefined) {
-      clearTimeout(this.#deleteTimer);
-      this.#deleteTimer = undefined;
-    }
-    const batch: Batch = {
-      tx,
-      os: tx.objectStore('log'),
-      writes: [],
-      unflushed: [],
-      flushQueued: false,
-      queue: [],
-      inFlight: 0,
-      segments: [],
-      deletes: [],
-      replayed: false,
-    };
-    let done!: () => void;
-    const settled = new Promise<void>((r) => (done = r));
-    this.#settling.add(settled);
-    this.#open.push(batch);
-    const finish = () => {
-      if (this.#batch === batch) this.#batch = undefined;
-      const at = this.#open.indexOf(batch);
-      if (at >= 0) this.#open.splice(at, 1);
-      if (!this.#closed) queueMicrotask(() => this.#unpark());
-      this.#settling.delete(settled);
-      done();
-    };
-    tx.oncomplete = () => {
-      finish();
-      this.stats.commits++;
-      this.#committed(batch);
-      for (const w of batch.writes) w.resolve();
-    };
-    tx.onabort = () => {
-      finish();
-      if (batch.replayed) return;
-      this.stats.aborts++;
-      this.#toDelete.push(...batch.deletes);
-      this.#scheduleDeletes();
-      const cause = tx.error ?? new DOMException('the transaction was aborted', 'AbortError');
-      const count = batch.writes.reduce((n, w) => n + w.entries.length, 0);
-      const error = new StorageError(`commit of ${count} record(s) to "${this.name}" failed: ${describeError(cause)}`, { cause });
-      for (const w of batch.writes) this.#fail(w, error);
-    };
-    this.#batch = batch;
-    return batch;
-  }
-
-  #fail(write: Write, error: unknown): void {
-    for (const e of write.entries) if (this.#pending.get(e.id) === e) this.#pending.delete(e.id);
-    write.reject(error);
-  }
-
-  #source(entries: Entry[], lazy: boolean): Source {
-    const base = this.#nextLocal;
-    // At least one number even when empty: two segments sharing a key would overwrite each other.
-    this.#nextLocal += Math.max(1, entries.length);
-    return { entries, lazy, next: 0, base };
-  }
-
-  /** Hands this turn's writes to the batch's queue and puts the first segment now, with the pending deletions. */
-  #flush(batch: Batch): void {
-    batch.flushQueued = false;
-    if (batch.replayed) return;
-    const writes = batch.unflushed.splice(0);
-    const deletes = this.#toDelete.splice(0);
-    try {
-      for (const local of deletes) {
-        const info = this.#segments.get(local);
-        if (info) batch.os.delete(info.key);
-      }
-      batch.deletes.push(...deletes);
-    } catch (error) {
-      this.#toDelete.push(...deletes);
-      if ((error as DOMException)?.name === 'TransactionInactiveError') {
-        // The turn that opened this transaction is over and it is committing: the next one takes these.
-        this.#moveToNext(batch, writes);
-        return;
-      }
-      this.#replay(batch);
-      return;
-    }
-    const sources = (
-      writes.some((w) => w.lazy) ? writes.map((w) => this.#source(w.entries, w.lazy)) : [this.#source(combine(writes), false)]
-    ).filter((source) => source.entries.length > 0);
-    if (sources.length === 0) return;
-    const failure = this.#putFrom(batch, sources[0] as Source);
-    if (failure === 'inactive') {
-      this.#moveToNext(batch, writes);
-      return;
-    }
-    if (failure !== undefined) {
-      this.#replay(batch);
-      return;
-    }
-    batch.queue.push(...sources);
-    this.#pump(batch);
-  }
-
-  /**
-   * Writes that came too late for `batch` (already committing) go to the next one. That one begins
-   * when every transaction in flight has finished (IndexedDB would make it wait anyway): everything
-   * written meanwhile shares it, so under load a commit carries many turns' writes, not one.
-   */
-  #moveToNext(batch: Batch, writes: Write[]): void {
-    if (this.#batch === batch) this.#batch = undefined;
-    const moving = new Set(writes);
-    batch.writes = batch.writes.filter((w) => !moving.has(w));
-    if (writes.length === 0 && this.#toDelete.length === 0) return;
-    if (this.#closed) {
-      // Closed while they waited for their flush: no next batch will come.
-      for (const w of writes) this.#fail(w, this.#closedError(`store ${w.entries.length} record(s)`));
-      return;
-    }
-    if (this.#open.length > 0) {
-      this.#parked.push(...writes);
-      return;
-    }
-    this.#beginWith(writes);
-  }
-
-  /** After the last transaction in flight finished: the parked writes go in one new batch. */
-  #unpark(): void {
-    if (this.#open.length > 0 || this.#parked.length === 0) return;
-    this.#beginWith(this.#parked.splice(0));
-  }
-
-  #beginWith(writes: Write[]): void {
-    const next = this.#tryBegin(writes);
-    if (!next) return;
-    next.writes.push(...writes);
-    next.unflushed.push(...writes);
-    this.#flush(next);
-  }
-
-  /**
-   * Puts the next segment of `source`: up to `SEGMENT_MAX` versions and about `SEGMENT_BYTES` of
-   * input, a big input alone. Returns undefined, `'inactive'` when the transaction no longer takes
-   * requests (nothing is taken then), or the error of a value IndexedDB refuses (a `DataCloneError`:
-   * thrown, and the put never happens).
-   */
-  #putFrom(batch: Batch, source: Source): unknown {
-    const { entries } = source;
-    const start = source.next;
-    let end = start;
-    let bytes = 0;
-    while (end < entries.length && end - start < SEGMENT_MAX) {
-      const e = entries[end] as Entry;
-      const size = isTombstone(e) ? 0 : inputBytes(e.input);
-      if (end > start && (size > BIG_INPUT || bytes + size > SEGMENT_BYTES)) break;
-      bytes += size;
-      end++;
-      if (size > BIG_INPUT) break;
-    }
-    const segment = start === 0 && end === entries.length ? entries : entries.slice(start, end);
-    if (source.lazy)
-      for (let k = 0; k < segment.length; k++) {
-        const e = segment[k] as Entry;
-        const copy = isTombstone(e) ? e : copyRecord(e);
-        segment[k] = copy;
-        entries[start + k] = copy;
-        this.#pending.set(copy.id, copy);
-      }
-    const local = source.base + start;
-    const key: SegmentKey = [this.#stamp, local];
-    let request: IDBRequest;
-    try {
-      request = batch.os.put({ records: segment } satisfies Segment, key);
-    } catch (error) {
-      if ((error as DOMException)?.name === 'TransactionInactiveError') return 'inactive';
-      return error ?? new Error('put failed');
-    }
-    source.next = end;
-    this.stats.segmentsWritten++;
-    batch.segments.push({ local, key, entries: segment });
-    batch.inFlight++;
-    request.onsuccess = () => {
-      batch.inFlight--;
-      this.#pump(batch);
-    };
-    return undefined;
-  }
-
-  /** Keeps up to `CHAIN_DEPTH` puts in flight; called where the transaction is active (a flush, a put's success callback). */
-  #pump(batch: Batch): void {
-    while (batch.queue.length > 0 && batch.inFlight < CHAIN_DEPTH && !batch.replayed) {
-      const source = batch.queue[0] as Source;
-      if (source.next >= source.entries.length) {
-        batch.queue.shift();
-        continue;
-      }
-      const failure = this.#putFrom(batch, source);
-      if (failure !== undefined) {
-        this.#replay(batch);
-        return;
-      }
-    }
-  }
-
-  /**
-   * A value in `batch` was refused. Aborts it (so nothing of it commits) and puts each write again
-   * on its own in a new transaction, all at once: a write refused again fails alone with a
-   * `StorageError`; the others commit.
-   */
-  #replay(batch: Batch): void {
-    // Batches begun after this one cannot have committed (IndexedDB runs them in order), and their
-    // versions are newer: they are aborted and replayed too, after this one's, to keep that order.
-    const from = this.#open.indexOf(batch);
-    const aborted = from >= 0 ? this.#open.slice(from) : [batch];
-    let writes: Write[] = [];
-    for (const b of aborted) {
-      b.replayed = true;
-      if (this.#batch === b) this.#batch = undefined;
-      this.#toDelete.push(...b.deletes);
-      try {
-        b.tx.abort();
-      } catch {
-        // Already finished or aborting.
-      }
-      writes = writes.concat(b.writes);
-    }
-    retry: while (writes.length > 0) {
-      const next = this.#tryBegin(writes);
-      if (!next) return;
-      if (this.#batch === next) this.#batch = undefined; // a replay takes no new writes
-      for (const w of writes) {
-        const before = next.segments.length;
-        const source = this.#source(w.entries, w.lazy);
-        let cause: unknown;
-        while (cause === undefined && source.next < source.entries.length) cause = this.#putFrom(next, source);
-        if (cause === undefined) {
-          next.writes.push(w);
-          continue;
-        }
-        this.#fail(w, new StorageError(`could not store ${w.entries.length} record(s): ${describeError(cause)}`, { cause }));
-        if (next.segments.length > before) {
-          // Part of the refused write went in: start over without it.
-          next.replayed = true;
-          next.tx.abort();
-          writes = writes.filter((other) => other !== w);
-          continue retry;
-        }
-      }
-      break;
-    }
-    this.#scheduleDeletes();
-  }
-
-  // ── read, prefetch ────────────────────────────────────────────────────────────────────────────
 
   read(ids: readonly string[]): (TaskRecord | undefined)[] | Promise<(TaskRecord | undefined)[]> {
-    const out: (TaskRecord | undefined)[] = new Array(ids.length);
-    let missing: Map<number, number[]> | undefined;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i] as string;
-      const pending = this.#pending.get(id);
-      if (pending !== undefined) {
-        out[i] = isTombstone(pending) ? undefined : copyRecord(pending);
-        continue;
-      }
-      const at = this.#where.get(id);
-      if (at === undefined || this.#tombs.has(id)) continue;
-      const hit = this.#cacheTake(at, id);
-      if (hit !== undefined) {
-        out[i] = hit;
-        continue;
-      }
-      if (!missing) missing = new Map();
-      const slots = missing.get(at);
-      if (slots) slots.push(i);
-      else missing.set(at, [i]);
-    }
-    if (!missing) return out;
-    if (this.#closed) return Promise.reject(this.#closedError(`read ${ids.length} record(s)`));
-    const fetch = [...missing.keys()].filter((at) => !this.#inflight.has(at));
-    if (fetch.length > 0) this.#fetch(fetch);
-    const waits: Promise<void>[] = [];
-    for (const [at, slots] of missing) {
-      const inflight = this.#inflight.get(at);
-      if (!inflight) continue; // the segment went meanwhile: its tasks are gone too
-      if (!fetch.includes(at)) this.stats.prefetchHits += slots.length;
-      waits.push(
-        inflight.then(async (decoded) => {
-          let moved: number[] | undefined;
-          for (const i of slots) {
-            const id = ids[i] as string;
-            const record = decoded.get(id);
-            if (record === undefined) {
-              // Its version moved while the segment was read (a commit in between): read it where it is now.
-              if (this.#pending.has(id) || (this.#where.get(id) ?? at) !== at) (moved ??= []).push(i);
-              continue;
-            }
-            out[i] = copyRecord(record);
-            const cached = this.#cache.get(at);
-            if (cached?.delete(id)) this.#cached--;
-          }
-          if (moved) {
-            const again = await this.read(moved.map((i) => ids[i] as string));
-            moved.forEach((i, k) => {
-              out[i] = again[k];
-            });
-          }
-        }),
-      );
-    }
-    return Promise.all(waits).then(() => out);
-  }
-
-  /** A prefetched record, taken out of the cache (the caller may mutate it; it is read once). */
-  #cacheTake(at: number, id: string): TaskRecord | undefined {
-    const decoded = this.#cache.get(at);
-    const hit = decoded?.get(id);
-    if (hit === undefined) return undefined;
-    decoded?.delete(id);
-    this.#cached--;
-    this.stats.prefetchHits++;
-    return copyRecord(hit);
+    return this.#cache.read(ids);
   }
 
   /**
@@ -895,81 +179,8 @@ export class IdbStore implements TaskStore {
    * Fire and forget.
    */
   prefetch(ids: readonly string[]): void {
-    if (this.#closed) return;
-    let want: number[] | undefined;
-    for (const id of ids) {
-      if (this.#pending.has(id)) continue;
-      const at = this.#where.get(id);
-      if (at === undefined || this.#cache.has(at) || this.#inflight.has(at) || want?.includes(at)) continue;
-      (want ??= []).push(at);
-    }
-    if (want) this.#fetch(want);
+    this.#cache.prefetch(ids);
   }
-
-  /**
-   * Reads segments in one read-only transaction (IndexedDB orders it after every write transaction
-   * opened before it). Each resolves with its current versions, never mutated; a copy of that map
-   * goes to the cache, from which reads take.
-   */
-  #fetch(locals: readonly number[]): void {
-    let tx: IDBTransaction;
-    try {
-      tx = this.#raw.transaction('log', 'readonly');
-    } catch (error) {
-      const failure = Promise.reject(new StorageError(`could not read: ${describeError(error)}`, { cause: error }));
-      failure.catch(noop);
-      for (const local of locals) this.#inflight.set(local, failure);
-      queueMicrotask(() => {
-        for (const local of locals) if (this.#inflight.get(local) === failure) this.#inflight.delete(local);
-      });
-      return;
-    }
-    this.stats.reads++;
-    const os = tx.objectStore('log');
-    for (const local of locals) {
-      const info = this.#segments.get(local);
-      if (!info) continue;
-      const request = os.get(info.key);
-      const promise = new Promise<Map<string, TaskRecord>>((resolve, reject) => {
-        request.onsuccess = () => {
-          const decoded = new Map<string, TaskRecord>();
-          const value = request.result as Segment | undefined;
-          for (const e of value?.records ?? []) if (!isTombstone(e) && this.#where.get(e.id) === local) decoded.set(e.id, e);
-          if (this.#inflight.get(local) === promise) {
-            this.#inflight.delete(local);
-            if (!this.#closed && this.#segments.has(local)) this.#cacheAdd(local, new Map(decoded));
-          }
-          resolve(decoded);
-        };
-        request.onerror = () =>
-          reject(new StorageError(`could not read a segment of "${this.name}": ${describeError(request.error)}`, { cause: request.error }));
-      });
-      promise.catch(() => {
-        if (this.#inflight.get(local) === promise) this.#inflight.delete(local);
-      });
-      this.#inflight.set(local, promise);
-    }
-  }
-
-  #cacheAdd(local: number, decoded: Map<string, TaskRecord>): void {
-    this.#cacheDrop(local);
-    this.#cache.set(local, decoded);
-    this.#cached += decoded.size;
-    for (const [oldest, records] of this.#cache) {
-      if (this.#cached <= CACHE_MAX || oldest === local) break;
-      this.#cache.delete(oldest);
-      this.#cached -= records.size;
-    }
-  }
-
-  #cacheDrop(local: number): void {
-    const decoded = this.#cache.get(local);
-    if (!decoded) return;
-    this.#cache.delete(local);
-    this.#cached -= decoded.size;
-  }
-
-  // ── recovery ──────────────────────────────────────────────────────────────────────────────────
 
   /**
    * Every live record (queued, retrying, running), validated, as found on open. A record that fails
@@ -981,7 +192,7 @@ export class IdbStore implements TaskStore {
     const found = this.#recovered ?? { live: [], corrupt: [] };
     this.#recovered = undefined;
     if (found.corrupt.length > 0) {
-      await this.#own(found.corrupt);
+      await this.#commit.submit(found.corrupt, false);
       const ids = found.corrupt.map((r) => r.id);
       this.#warn(
         new CorruptRecordError(
@@ -992,15 +203,13 @@ export class IdbStore implements TaskStore {
     return found.live;
   }
 
-  // ── list, remove, retention, compaction ───────────────────────────────────────────────────────
-
   /**
    * Current versions matching `query`, newest segment first (uncommitted ones before all). Reads
    * segments a few at a time; a task whose version moves meanwhile is read again where it went.
    */
   async list(query: ListQuery): Promise<TaskRecord[]> {
     if (this.#closed) throw this.#closedError('list records');
-    this.#settle();
+    this.#map.settle();
     const limit = query.limit ?? 100;
     if (limit <= 0) return [];
     const out: TaskRecord[] = [];
@@ -1010,60 +219,32 @@ export class IdbStore implements TaskStore {
       seen.add(e.id);
       if (!isTombstone(e) && matchesQuery(e, query)) out.push(e);
     };
-    for (const e of [...this.#pending.values()].reverse()) {
+    const pending = this.#commit.pending;
+    for (const e of [...pending.values()].reverse()) {
       if (out.length >= limit) return out;
       take(isTombstone(e) ? e : copyRecord(e));
     }
-    const locals = [...this.#segments.entries()]
-      .filter(([, info]) => info.live > 0)
-      .map(([local]) => local)
-      .sort((a, b) => b - a);
+    const locals = this.#map.liveNewestFirst();
     const listed = new Set(locals);
     const moved = new Set<string>();
     for (let i = 0; i < locals.length && out.length < limit; i += 8) {
       const some = locals.slice(i, i + 8);
-      const values = await this.#readSegments(some);
-      this.#settle();
+      const values = await this.#cache.readSegments(some);
+      this.#map.settle();
       for (let k = 0; k < some.length && out.length < limit; k++) {
         const local = some[k] as number;
         for (const e of values[k]?.records ?? []) {
           if (out.length >= limit) break;
           if (seen.has(e.id)) continue;
-          const at = this.#where.get(e.id);
-          if (at === local && !this.#pending.has(e.id)) take(e);
-          else if (this.#pending.has(e.id) || (at !== undefined && !listed.has(at))) moved.add(e.id);
+          const at = this.#map.where(e.id);
+          if (at === local && !pending.has(e.id)) take(e);
+          else if (pending.has(e.id) || (at !== undefined && !listed.has(at))) moved.add(e.id);
         }
       }
     }
     const again = [...moved].filter((id) => !seen.has(id));
     if (again.length > 0 && out.length < limit) for (const r of await this.read(again)) if (r && out.length < limit) take(r);
     return out;
-  }
-
-  /** Raw segment values, bypassing the cache (callers keep or mutate what they get). */
-  #readSegments(locals: readonly number[]): Promise<(Segment | undefined)[]> {
-    return new Promise((resolve, reject) => {
-      let tx: IDBTransaction;
-      try {
-        tx = this.#raw.transaction('log', 'readonly');
-      } catch (error) {
-        reject(new StorageError(`could not read: ${describeError(error)}`, { cause: error }));
-        return;
-      }
-      this.stats.reads++;
-      const os = tx.objectStore('log');
-      const out: (Segment | undefined)[] = new Array(locals.length);
-      locals.forEach((local, k) => {
-        const info = this.#segments.get(local);
-        if (!info) return;
-        const request = os.get(info.key);
-        request.onsuccess = () => {
-          out[k] = request.result as Segment | undefined;
-        };
-      });
-      tx.oncomplete = () => resolve(out);
-      tx.onabort = () => reject(new StorageError(`could not read: ${describeError(tx.error)}`, { cause: tx.error }));
-    });
   }
 
   /** Removes tasks: resolves once their removal has committed. */
@@ -1073,37 +254,11 @@ export class IdbStore implements TaskStore {
     await this.#removeAll(ids);
   }
 
-  /**
-   * Removes the current versions of `ids`. A task goes without a trace when its segment empties
-   * with it and no older version of it is left on disk; otherwise a tombstone is written, kept
-   * until those older versions are gone.
-   */
   async #removeAll(ids: readonly string[]): Promise<void> {
-    this.#settle();
-    const bySegment = new Map<number, string[]>();
-    const tombstones: Tombstone[] = [];
-    for (const id of new Set(ids)) {
-      if (this.#pending.has(id)) {
-        tombstones.push({ id, removed: true });
-        continue;
-      }
-      const at = this.#where.get(id);
-      if (at === undefined || this.#tombs.has(id)) continue;
-      const list = bySegment.get(at);
-      if (list) list.push(id);
-      else bySegment.set(at, [id]);
-    }
-    for (const [at, list] of bySegment) {
-      const info = this.#segments.get(at) as SegmentInfo;
-      if (info.live === list.length && this.#collectable(info) && list.every((id) => this.#removable(id)))
-        for (const id of list) this.#drop(id);
-      else
-        // Retention forgets them once the tombstones commit (`#account`); until then `trim` skips
-        // them as pending, and a failed write leaves them tracked, as they still are on disk.
-        for (const id of list) tombstones.push({ id, removed: true });
-    }
+    this.#map.settle();
+    const tombstones = this.#map.remove(ids);
     // Resolve only once the removal is on disk: the tombstones, or the deletion of emptied segments.
-    if (tombstones.length > 0 || this.#toDelete.length > 0) await this.#own(tombstones);
+    if (tombstones.length > 0 || this.#commit.hasDeletes) await this.#commit.submit(tombstones, false);
   }
 
   /**
@@ -1113,8 +268,8 @@ export class IdbStore implements TaskStore {
    */
   async trim(limits: RetentionLimits): Promise<number> {
     if (this.#closed) return 0;
-    this.#settle();
-    const victims = this.#retention.excess(limits).filter((id) => !this.#pending.has(id));
+    this.#map.settle();
+    const victims = this.#map.excess(limits);
     if (victims.length > 0) await this.#removeAll(victims);
     await this.#compact();
     return victims.length;
@@ -1122,44 +277,35 @@ export class IdbStore implements TaskStore {
 
   /** Rewrites the current versions left in mostly-stale segments into a new one, so the old ones go. */
   async #compact(): Promise<void> {
-    this.#settle();
-    const candidates: number[] = [];
-    for (const [local, info] of this.#segments) {
-      if (info.dying || info.size < COMPACT_MIN_SIZE || info.live > info.size * COMPACT_RATIO || !this.#collectable(info)) continue;
-      candidates.push(local);
-      if (candidates.length >= COMPACT_PER_TRIM) break;
-    }
+    this.#map.settle();
+    const candidates = this.#map.compactable();
     if (candidates.length === 0 || this.#closed) return;
-    const values = await this.#readSegments(candidates);
+    const values = await this.#cache.readSegments(candidates);
     if (this.#closed) return;
-    this.#settle();
+    this.#map.settle();
     const moved: Entry[] = [];
     candidates.forEach((local, k) => {
-      if (!this.#segments.has(local)) return;
+      const current = this.#map.takeForMove(local, values[k]?.records ?? []);
+      if (!current) return;
       this.stats.compactions++;
-      // A segment holds one version per task: the one whose current version is here is it.
-      for (const e of values[k]?.records ?? []) if (this.#where.get(e.id) === local && !this.#pending.has(e.id)) moved.push(e);
+      for (const e of current) moved.push(e);
     });
-    for (const e of moved) this.#moved.add(e);
-    if (moved.length > 0) await this.#own(moved);
+    if (moved.length > 0) await this.#commit.submit(moved, false);
   }
-
-  // ── lifecycle ─────────────────────────────────────────────────────────────────────────────────
 
   /** Resolves once every write already requested has committed (or failed), then closes the connection. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#settle();
-    if (this.#toDelete.length > 0) void this.#own([]).catch(noop);
-    const batch = this.#batch;
-    if (batch?.flushQueued) this.#flush(batch);
+    this.#map.settle();
+    if (this.#commit.hasDeletes) void this.#commit.submit([], false).catch(noop);
+    this.#commit.flushNow();
     // Parked writes go in once the transactions ahead of them finish.
-    while (this.#open.length > 0 || this.#parked.length > 0) {
-      await Promise.allSettled([...this.#settling]);
+    while (this.#commit.busy) {
+      await this.#commit.settled();
       await Promise.resolve();
     }
     this.#markClosed('closed by its owner');
-    await Promise.allSettled([...this.#settling]);
+    await this.#commit.settled();
   }
 
   #markClosed(reason: string): void {
@@ -1167,13 +313,8 @@ export class IdbStore implements TaskStore {
     this.#closed = true;
     this.#closeReason = reason;
     this.#releaseLock();
-    const parked = this.#parked.splice(0);
-    for (const w of parked) this.#fail(w, this.#closedError(`store ${w.entries.length} record(s)`));
-    this.#batch = undefined;
-    if (this.#deleteTimer !== undefined) clearTimeout(this.#deleteTimer);
+    this.#commit.close();
     this.#cache.clear();
-    this.#cached = 0;
-    this.#inflight.clear();
     // Transactions already open still finish; new ones throw InvalidStateError.
     this.#raw.close();
   }
@@ -1201,63 +342,6 @@ export class IdbStore implements TaskStore {
   }
 }
 
-/** Everything on disk at open, in key order, and who this connection is among the open ones. */
-interface Loaded {
-  keys: IDBValidKey[];
-  values: unknown[];
-  stamp: number;
-  foreign: ReadonlySet<number>;
-  release: () => void;
-}
-
-/**
- * Holds a Web Lock named after this connection's stamp for its lifetime, and lists the stamps of
- * the other connections holding theirs. Without Web Locks every other stamp counts as gone.
- */
-async function connectionLock(name: string, stamp: number): Promise<{ foreign: Set<number>; release: () => void }> {
-  const foreign = new Set<number>();
-  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
-  if (!locks) return { foreign, release: noop };
-  const prefix = `tasklane:${name}:connection:`;
-  let release: () => void = noop;
-  await new Promise<void>((held) => {
-    void locks.request(`${prefix}${stamp}`, () => {
-      held();
-      return new Promise<void>((done) => {
-        release = done;
-      });
-    });
-  });
-  const state = await locks.query();
-  for (const lock of state.held ?? [])
-    if (lock.name?.startsWith(prefix)) {
-      const other = Number(lock.name.slice(prefix.length));
-      if (other !== stamp) foreign.add(other);
-    }
-  return { foreign, release: () => release() };
-}
-
-/**
- * The stamp of a new connection's segment keys: after every key on disk (so its versions win over
- * any found on open, which is what recovery needs), from the clock where possible, with a random
- * fraction so two tabs opening at once never share one.
- */
-function stampAfter(last: IDBValidKey | undefined): number {
-  const previous = Array.isArray(last) && typeof last[0] === 'number' ? Math.floor(last[0]) : 0;
-  return Math.max(previous + 1, Date.now()) + Math.random();
-}
-
-function loadAll(db: IDBDatabase): Promise<{ keys: IDBValidKey[]; values: unknown[] }> {
-  return new Promise((resolve, reject) => {
-    const tx = db.transaction('log', 'readonly');
-    const os = tx.objectStore('log');
-    const keys = os.getAllKeys();
-    const values = os.getAll();
-    tx.oncomplete = () => resolve({ keys: keys.result, values: values.result });
-    tx.onabort = () => reject(tx.error);
-  });
-}
-
 /**
  * Opens (creating or upgrading) the database `name` and reads where every task's current version
  * is. Rejects with `StorageError` when IndexedDB is missing or refuses (its `cause` says why; a
@@ -1265,42 +349,8 @@ function loadAll(db: IDBDatabase): Promise<{ keys: IDBValidKey[]; values: unknow
  * a delete elsewhere closes itself and warns.
  */
 export async function openIdbStore(name: string, options: IdbStoreOptions = {}): Promise<IdbStore> {
-  let factory: IDBFactory | undefined = options.factory;
-  try {
-    factory ??= globalThis.indexedDB;
-  } catch (error) {
-    throw new StorageError(`IndexedDB is not available here: ${describeError(error)}`, { cause: error });
-  }
-  if (!factory)
-    throw new StorageError('IndexedDB is not available here', { cause: new DOMException('indexedDB is undefined', 'NotSupportedError') });
-  let raw: IDBDatabase;
-  let loaded: Loaded;
-  try {
-    const request = factory.open(name, SCHEMA_VERSION);
-    request.addEventListener('upgradeneeded', (event) =>
-      upgradeSchema(request.result, request.transaction as IDBTransaction, event.oldVersion),
-    );
-    request.addEventListener('blocked', (event) =>
-      options.onWarning?.(
-        new StorageError(
-          `opening database "${name}" at version ${event.newVersion} waits for another tab holding version ${event.oldVersion} to close it`,
-        ),
-      ),
-    );
-    raw = unwrap((await wrap(request)) as Db);
-    try {
-      const found = await loadAll(raw);
-      const stamp = stampAfter(found.keys.at(-1));
-      loaded = { ...found, stamp, ...(await connectionLock(name, stamp)) };
-    } catch (error) {
-      raw.close();
-      throw error;
-    }
-  } catch (error) {
-    throw new StorageError(`could not open database "${name}": ${describeError(error)}`, { cause: error });
-  }
-  const store = new IdbStore(raw, name, loaded, options);
-  raw.addEventListener('versionchange', (event) => store._onVersionChange(event.newVersion));
-  raw.addEventListener('close', () => store._onTerminated());
+  const { db, loaded } = await openConnection(name, options);
+  const store = new IdbStore(db, name, loaded, options);
+  watchConnection(db, store);
   return store;
 }

@@ -1,0 +1,465 @@
+import { StorageError } from '../errors.js';
+import {
+  BIG_INPUT,
+  copyRecord,
+  describeError,
+  type Entry,
+  inputBytes,
+  isTombstone,
+  noop,
+  SEGMENT_BYTES,
+  SEGMENT_MAX,
+  type Segment,
+  type SegmentKey,
+} from './schema.js';
+import type { PutSegment, SegmentMap } from './segment-map.js';
+
+/** Segment puts in flight at once for a write spread across tasks. */
+const CHAIN_DEPTH = 2;
+
+/** One caller's `write`: settled when the transaction holding it commits or aborts. */
+interface Write {
+  /** Its versions; for a lazy write, our own array, whose records are replaced by copies as they are put. */
+  entries: Entry[];
+  /**
+   * A write bigger than one segment: copied and made visible to `read` segment by segment as it is
+   * put, so no single event-loop task pays for all of it.
+   */
+  lazy: boolean;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** Versions waiting for their segments to be put. */
+interface Source {
+  entries: Entry[];
+  lazy: boolean;
+  /** Next entry to put. */
+  next: number;
+  /** Segment numbers `base … base + entries.length - 1` are reserved for it, so its segments keep its place in write order whenever they are put. */
+  base: number;
+}
+
+/** One group commit: a read-write transaction and everything that went into it. */
+interface Batch {
+  tx: IDBTransaction;
+  os: IDBObjectStore;
+  writes: Write[];
+  /** Writes not yet handed to `queue`; the flush that does runs at the end of the turn, or at once for a big write. */
+  unflushed: Write[];
+  flushQueued: boolean;
+  /** Versions still to put: one segment is put at once, the rest from put success callbacks (see `#pump`). */
+  queue: Source[];
+  inFlight: number;
+  segments: PutSegment[];
+  deletes: number[];
+  /** Aborted on purpose so its writes go again in a new batch: its abort rejects nothing. */
+  replayed: boolean;
+}
+
+/** What the write path needs from the store around it. */
+export interface GroupCommitHost {
+  readonly name: string;
+  /** This connection's stamp: the first half of every segment key it writes. */
+  readonly stamp: number;
+  readonly stats: { transactions: number; commits: number; aborts: number; segmentsWritten: number };
+  readonly closed: boolean;
+  closedError(what: string): Error;
+  /** A read-write transaction on the log; throws as `IDBDatabase.transaction` does. */
+  writeTransaction(): IDBTransaction;
+}
+
+/** The parts of the segment map the write path uses: numbers for new segments, keys of old ones, and where commits go. */
+export type SegmentLedger = Pick<SegmentMap, 'reserve' | 'segment' | 'committed'>;
+
+/** The versions of several small writes, one per task (the last written wins), in first-write order. */
+function combine(writes: readonly Write[]): Entry[] {
+  if (writes.length === 1) return (writes[0] as Write).entries;
+  const byId = new Map<string, Entry>();
+  for (const w of writes) for (const e of w.entries) byId.set(e.id, e);
+  return [...byId.values()];
+}
+
+/**
+ * The write path. Every `submit` of one turn shares one read-write transaction (a batch), and a
+ * version written twice in it is stored once; a write of thousands of tasks is put one segment per
+ * event-loop task, in the same transaction (each put's success callback puts the next), so the main
+ * thread is never held for the whole serialisation while the write stays all-or-nothing. Deletions
+ * of dead segments ride along. Until its batch commits and the map has accounted for it, a version
+ * is pending: what reads see first.
+ */
+export class GroupCommit {
+  readonly #host: GroupCommitHost;
+  readonly #map: SegmentLedger;
+  /** Versions written but not yet committed, by id: what a read sees first. */
+  readonly #pending = new Map<string, Entry>();
+  /** Segments with nothing current, waiting to be deleted in the next commit. */
+  #toDelete: number[] = [];
+  #deleteTimer: ReturnType<typeof setTimeout> | undefined;
+  #batch: Batch | undefined;
+  /** Batches begun and not finished, oldest first: IndexedDB commits them in this order. */
+  readonly #open: Batch[] = [];
+  /** Writes waiting for the transactions in flight to finish (see `#moveToNext`). */
+  readonly #parked: Write[] = [];
+  readonly #settling = new Set<Promise<void>>();
+
+  constructor(host: GroupCommitHost, map: SegmentLedger) {
+    this.#host = host;
+    this.#map = map;
+  }
+
+  /** Versions written and not yet committed, by task id, oldest write first. */
+  get pending(): ReadonlyMap<string, Entry> {
+    return this.#pending;
+  }
+
+  /** `entry` is no longer pending, unless a newer version of its task was written since. */
+  unpend(entry: Entry): void {
+    if (this.#pending.get(entry.id) === entry) this.#pending.delete(entry.id);
+  }
+
+  /** Whether segments wait to be deleted. */
+  get hasDeletes(): boolean {
+    return this.#toDelete.length > 0;
+  }
+
+  /** Whether a transaction is in flight or writes wait for one. */
+  get busy(): boolean {
+    return this.#open.length > 0 || this.#parked.length > 0;
+  }
+
+  /** Settles once every transaction begun so far has finished. */
+  settled(): Promise<unknown> {
+    return Promise.allSettled([...this.#settling]);
+  }
+
+  /**
+   * Adds versions to this turn's batch (opening one if needed); resolves when it commits. A lazy
+   * write (more than one segment) is ours to replace its records with copies as they are put; a
+   * small one's records are the caller's copies already.
+   */
+  submit(entries: Entry[], lazy: boolean): Promise<void> {
+    let batch = this.#batch;
+    if (!batch && (this.#parked.length > 0 || this.#open.length > 0)) {
+      // A transaction is committing: this write waits with the others for the next one.
+      const parked = this.#newWrite(entries, lazy);
+      this.#parked.push(parked.write);
+      return parked.promise;
+    }
+    const { write, promise } = this.#newWrite(entries, lazy);
+    batch ??= this.#tryBegin([write]);
+    if (!batch) return promise;
+    batch.writes.push(write);
+    batch.unflushed.push(write);
+    if (lazy) this.#flush(batch);
+    else if (!batch.flushQueued) {
+      batch.flushQueued = true;
+      const b = batch;
+      queueMicrotask(() => this.#flush(b));
+    }
+    return promise;
+  }
+
+  /** Segment `local` holds nothing current: delete it in the next commit. */
+  retire(local: number): void {
+    this.#toDelete.push(local);
+    this.scheduleDeletes();
+  }
+
+  /** Deletions ride along with the next flush; with none coming this turn, they get a commit of their own. */
+  scheduleDeletes(): void {
+    if (this.#toDelete.length === 0 || this.#deleteTimer !== undefined || this.#host.closed || this.#batch?.flushQueued) return;
+    this.#deleteTimer = setTimeout(() => {
+      this.#deleteTimer = undefined;
+      if (this.#toDelete.length > 0 && !this.#host.closed) void this.submit([], false).catch(noop);
+    }, 0);
+  }
+
+  /** Flushes this turn's batch now instead of at the end of the turn. */
+  flushNow(): void {
+    const batch = this.#batch;
+    if (batch?.flushQueued) this.#flush(batch);
+  }
+
+  /** The connection closed (`host.closed` is true now): parked writes fail, no batch takes more. Transactions in flight still finish. */
+  close(): void {
+    const parked = this.#parked.splice(0);
+    for (const w of parked) this.#fail(w, this.#host.closedError(`store ${w.entries.length} record(s)`));
+    this.#batch = undefined;
+    if (this.#deleteTimer !== undefined) clearTimeout(this.#deleteTimer);
+  }
+
+  #newWrite(entries: Entry[], lazy: boolean): { write: Write; promise: Promise<void> } {
+    let resolve!: () => void;
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    if (!lazy) for (const e of entries) this.#pending.set(e.id, e);
+    return { write: { entries, lazy, resolve, reject }, promise };
+  }
+
+  /** A new batch, or undefined after failing `writes` with the reason none could be begun (a closed connection, say). */
+  #tryBegin(writes: readonly Write[]): Batch | undefined {
+    try {
+      return this.#begin();
+    } catch (error) {
+      const count = writes.reduce((n, w) => n + w.entries.length, 0);
+      const failure = new StorageError(`could not start a transaction to store ${count} record(s): ${describeError(error)}`, {
+        cause: error,
+      });
+      for (const w of writes) this.#fail(w, failure);
+      return undefined;
+    }
+  }
+
+  #begin(): Batch {
+    const tx = this.#host.writeTransaction();
+    this.#host.stats.transactions++;
+    if (this.#deleteTimer !== undefined) {
+      clearTimeout(this.#deleteTimer);
+      this.#deleteTimer = undefined;
+    }
+    const batch: Batch = {
+      tx,
+      os: tx.objectStore('log'),
+      writes: [],
+      unflushed: [],
+      flushQueued: false,
+      queue: [],
+      inFlight: 0,
+      segments: [],
+      deletes: [],
+      replayed: false,
+    };
+    let done!: () => void;
+    const settled = new Promise<void>((r) => (done = r));
+    this.#settling.add(settled);
+    this.#open.push(batch);
+    const finish = () => {
+      if (this.#batch === batch) this.#batch = undefined;
+      const at = this.#open.indexOf(batch);
+      if (at >= 0) this.#open.splice(at, 1);
+      if (!this.#host.closed) queueMicrotask(() => this.#unpark());
+      this.#settling.delete(settled);
+      done();
+    };
+    tx.oncomplete = () => {
+      finish();
+      this.#host.stats.commits++;
+      this.#map.committed(batch.segments, batch.deletes);
+      for (const w of batch.writes) w.resolve();
+    };
+    tx.onabort = () => {
+      finish();
+      if (batch.replayed) return;
+      this.#host.stats.aborts++;
+      this.#toDelete.push(...batch.deletes);
+      this.scheduleDeletes();
+      const cause = tx.error ?? new DOMException('the transaction was aborted', 'AbortError');
+      const count = batch.writes.reduce((n, w) => n + w.entries.length, 0);
+      const error = new StorageError(`commit of ${count} record(s) to "${this.#host.name}" failed: ${describeError(cause)}`, { cause });
+      for (const w of batch.writes) this.#fail(w, error);
+    };
+    this.#batch = batch;
+    return batch;
+  }
+
+  #fail(write: Write, error: unknown): void {
+    for (const e of write.entries) if (this.#pending.get(e.id) === e) this.#pending.delete(e.id);
+    write.reject(error);
+  }
+
+  #source(entries: Entry[], lazy: boolean): Source {
+    return { entries, lazy, next: 0, base: this.#map.reserve(entries.length) };
+  }
+
+  /** Hands this turn's writes to the batch's queue and puts the first segment now, with the pending deletions. */
+  #flush(batch: Batch): void {
+    batch.flushQueued = false;
+    if (batch.replayed) return;
+    const writes = batch.unflushed.splice(0);
+    const deletes = this.#toDelete.splice(0);
+    try {
+      for (const local of deletes) {
+        const info = this.#map.segment(local);
+        if (info) batch.os.delete(info.key);
+      }
+      batch.deletes.push(...deletes);
+    } catch (error) {
+      this.#toDelete.push(...deletes);
+      if ((error as DOMException)?.name === 'TransactionInactiveError') {
+        // The turn that opened this transaction is over and it is committing: the next one takes these.
+        this.#moveToNext(batch, writes);
+        return;
+      }
+      this.#replay(batch);
+      return;
+    }
+    const sources = (
+      writes.some((w) => w.lazy) ? writes.map((w) => this.#source(w.entries, w.lazy)) : [this.#source(combine(writes), false)]
+    ).filter((source) => source.entries.length > 0);
+    if (sources.length === 0) return;
+    const failure = this.#putFrom(batch, sources[0] as Source);
+    if (failure === 'inactive') {
+      this.#moveToNext(batch, writes);
+      return;
+    }
+    if (failure !== undefined) {
+      this.#replay(batch);
+      return;
+    }
+    batch.queue.push(...sources);
+    this.#pump(batch);
+  }
+
+  /**
+   * Writes that came too late for `batch` (already committing) go to the next one. That one begins
+   * when every transaction in flight has finished (IndexedDB would make it wait anyway): everything
+   * written meanwhile shares it, so under load a commit carries many turns' writes, not one.
+   */
+  #moveToNext(batch: Batch, writes: Write[]): void {
+    if (this.#batch === batch) this.#batch = undefined;
+    const moving = new Set(writes);
+    batch.writes = batch.writes.filter((w) => !moving.has(w));
+    if (writes.length === 0 && this.#toDelete.length === 0) return;
+    if (this.#host.closed) {
+      // Closed while they waited for their flush: no next batch will come.
+      for (const w of writes) this.#fail(w, this.#host.closedError(`store ${w.entries.length} record(s)`));
+      return;
+    }
+    if (this.#open.length > 0) {
+      this.#parked.push(...writes);
+      return;
+    }
+    this.#beginWith(writes);
+  }
+
+  /** After the last transaction in flight finished: the parked writes go in one new batch. */
+  #unpark(): void {
+    if (this.#open.length > 0 || this.#parked.length === 0) return;
+    this.#beginWith(this.#parked.splice(0));
+  }
+
+  #beginWith(writes: Write[]): void {
+    const next = this.#tryBegin(writes);
+    if (!next) return;
+    next.writes.push(...writes);
+    next.unflushed.push(...writes);
+    this.#flush(next);
+  }
+
+  /**
+   * Puts the next segment of `source`: up to `SEGMENT_MAX` versions and about `SEGMENT_BYTES` of
+   * input, a big input alone. Returns undefined, `'inactive'` when the transaction no longer takes
+   * requests (nothing is taken then), or the error of a value IndexedDB refuses (a `DataCloneError`:
+   * thrown, and the put never happens).
+   */
+  #putFrom(batch: Batch, source: Source): unknown {
+    const { entries } = source;
+    const start = source.next;
+    let end = start;
+    let bytes = 0;
+    while (end < entries.length && end - start < SEGMENT_MAX) {
+      const e = entries[end] as Entry;
+      const size = isTombstone(e) ? 0 : inputBytes(e.input);
+      if (end > start && (size > BIG_INPUT || bytes + size > SEGMENT_BYTES)) break;
+      bytes += size;
+      end++;
+      if (size > BIG_INPUT) break;
+    }
+    const segment = start === 0 && end === entries.length ? entries : entries.slice(start, end);
+    if (source.lazy)
+      for (let k = 0; k < segment.length; k++) {
+        const e = segment[k] as Entry;
+        const copy = isTombstone(e) ? e : copyRecord(e);
+        segment[k] = copy;
+        entries[start + k] = copy;
+        this.#pending.set(copy.id, copy);
+      }
+    const local = source.base + start;
+    const key: SegmentKey = [this.#host.stamp, local];
+    let request: IDBRequest;
+    try {
+      request = batch.os.put({ records: segment } satisfies Segment, key);
+    } catch (error) {
+      if ((error as DOMException)?.name === 'TransactionInactiveError') return 'inactive';
+      return error ?? new Error('put failed');
+    }
+    source.next = end;
+    this.#host.stats.segmentsWritten++;
+    batch.segments.push({ local, key, entries: segment });
+    batch.inFlight++;
+    request.onsuccess = () => {
+      batch.inFlight--;
+      this.#pump(batch);
+    };
+    return undefined;
+  }
+
+  /** Keeps up to `CHAIN_DEPTH` puts in flight; called where the transaction is active (a flush, a put's success callback). */
+  #pump(batch: Batch): void {
+    while (batch.queue.length > 0 && batch.inFlight < CHAIN_DEPTH && !batch.replayed) {
+      const source = batch.queue[0] as Source;
+      if (source.next >= source.entries.length) {
+        batch.queue.shift();
+        continue;
+      }
+      const failure = this.#putFrom(batch, source);
+      if (failure !== undefined) {
+        this.#replay(batch);
+        return;
+      }
+    }
+  }
+
+  /**
+   * A value in `batch` was refused. Aborts it (so nothing of it commits) and puts each write again
+   * on its own in a new transaction, all at once: a write refused again fails alone with a
+   * `StorageError`; the others commit.
+   */
+  #replay(batch: Batch): void {
+    // Batches begun after this one cannot have committed (IndexedDB runs them in order), and their
+    // versions are newer: they are aborted and replayed too, after this one's, to keep that order.
+    const from = this.#open.indexOf(batch);
+    const aborted = from >= 0 ? this.#open.slice(from) : [batch];
+    let writes: Write[] = [];
+    for (const b of aborted) {
+      b.replayed = true;
+      if (this.#batch === b) this.#batch = undefined;
+      this.#toDelete.push(...b.deletes);
+      try {
+        b.tx.abort();
+      } catch {
+        // Already finished or aborting.
+      }
+      writes = writes.concat(b.writes);
+    }
+    retry: while (writes.length > 0) {
+      const next = this.#tryBegin(writes);
+      if (!next) return;
+      if (this.#batch === next) this.#batch = undefined; // a replay takes no new writes
+      for (const w of writes) {
+        const before = next.segments.length;
+        const source = this.#source(w.entries, w.lazy);
+        let cause: unknown;
+        while (cause === undefined && source.next < source.entries.length) cause = this.#putFrom(next, source);
+        if (cause === undefined) {
+          next.writes.push(w);
+          continue;
+        }
+        this.#fail(w, new StorageError(`could not store ${w.entries.length} record(s): ${describeError(cause)}`, { cause }));
+        if (next.segments.length > before) {
+          // Part of the refused write went in: start over without it.
+          next.replayed = true;
+          next.tx.abort();
+          writes = writes.filter((other) => other !== w);
+          continue retry;
+        }
+      }
+      break;
+    }
+    this.scheduleDeletes();
+  }
+}
