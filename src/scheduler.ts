@@ -1,5 +1,6 @@
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { type Clock, systemClock, type TimerHandle } from './clock.js';
+import { assertSchedulerEnvironment } from './environment.js';
 import {
   CancelledError,
   deserializeError,
@@ -1790,6 +1791,7 @@ export class Scheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<
  * const bitmap = await task.result;
  */
 export async function createScheduler<T extends TaskMap = TaskMap>(options: SchedulerOptions): Promise<Scheduler<T>> {
+  assertSchedulerEnvironment();
   const o = checkObject('options', options) as SchedulerOptions | undefined;
   if (!o) throw new TypeError('Expected options to be an object, got undefined');
   if (typeof o.worker !== 'function') throw new TypeError(`Expected options.worker to be a function returning a Worker, got ${describe(o.worker)}`);
