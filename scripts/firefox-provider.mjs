@@ -83,7 +83,7 @@ class FirefoxProvider {
           executablePath,
           headless: this.project.config.browser.headless !== false,
           protocolTimeout: 120_000,
-          extraPrefsFirefox: this.options.prefs ?? {},
+          extraPrefsFirefox: { ...(this.options.prefs ?? {}), ...quotaPrefs() },
         });
         return this.browser;
       })();
@@ -127,4 +127,10 @@ export function firefox(options = {}) {
       return new FirefoxProvider(project, options);
     },
   });
+}
+
+// FIREFOX_QUOTA_KB limits temporary storage (IndexedDB) for the run, for test/firefox/quota.test.ts.
+function quotaPrefs() {
+  const kb = Number(process.env.FIREFOX_QUOTA_KB);
+  return kb > 0 ? { 'dom.quotaManager.temporaryStorage.fixedLimit': kb } : {};
 }

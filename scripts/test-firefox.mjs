@@ -1,4 +1,5 @@
-// `npm run test:firefox`: the browser suite (test/browser, through vitest.firefox.config.ts) and the demo
+// `npm run test:firefox`: the browser suite (test/browser, through vitest.firefox.config.ts), the
+// Firefox-only tests (test/firefox, under a storage quota) and the demo
 // page, in the stock Firefox ESR, headless, driven by puppeteer-core over WebDriver BiDi. Installs nothing:
 // without Firefox it says how to get it and exits 1. Ends with one line `N passed, M failed, K skipped`
 // and exits non-zero when anything failed (or nothing ran).
@@ -26,40 +27,49 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 
-// 1. The browser suite.
-const scratch = mkdtempSync(join(tmpdir(), 'tasklane-firefox-'));
-const report = join(scratch, 'vitest.json');
-const vitest = spawnSync(
-  process.execPath,
-  [
-    join(root, 'node_modules/vitest/vitest.mjs'),
-    'run',
-    '--config',
-    'vitest.firefox.config.ts',
-    '--reporter=default',
-    '--reporter=json',
-    `--outputFile.json=${report}`,
-    ...process.argv.slice(2),
-  ],
-  { cwd: root, stdio: 'inherit' },
-);
-try {
-  const json = JSON.parse(readFileSync(report, 'utf8'));
-  passed += json.numPassedTests;
-  // A file that failed outside its tests (an import error, a failing hook) counts as one failure.
-  const brokenFiles = json.testResults.filter(
-    (file) => file.status === 'failed' && !file.assertionResults.some((t) => t.status === 'failed'),
+// Runs vitest.firefox.config.ts once and adds its counts.
+function runVitest(args, env = {}) {
+  const scratch = mkdtempSync(join(tmpdir(), 'tasklane-firefox-'));
+  const report = join(scratch, 'vitest.json');
+  const vitest = spawnSync(
+    process.execPath,
+    [
+      join(root, 'node_modules/vitest/vitest.mjs'),
+      'run',
+      '--config',
+      'vitest.firefox.config.ts',
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${report}`,
+      ...args,
+    ],
+    { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } },
   );
-  failed += json.numFailedTests + brokenFiles.length;
-  skipped += json.numPendingTests + json.numTodoTests;
-  if (vitest.status !== 0 && json.numFailedTests === 0) failed += 1; // e.g. an error outside any test
-} catch (error) {
-  console.error(`vitest wrote no report (exit ${vitest.status}): ${error.message}`);
-  failed += 1;
+  try {
+    const json = JSON.parse(readFileSync(report, 'utf8'));
+    passed += json.numPassedTests;
+    // A file that failed outside its tests (an import error, a failing hook) counts as one failure.
+    const brokenFiles = json.testResults.filter(
+      (file) => file.status === 'failed' && !file.assertionResults.some((t) => t.status === 'failed'),
+    );
+    failed += json.numFailedTests + brokenFiles.length;
+    skipped += json.numPendingTests + json.numTodoTests;
+    if (vitest.status !== 0 && json.numFailedTests + brokenFiles.length === 0) failed += 1; // e.g. an error outside any test
+  } catch (error) {
+    console.error(`vitest wrote no report (exit ${vitest.status}): ${error.message}`);
+    failed += 1;
+  }
+  rmSync(scratch, { recursive: true, force: true });
 }
-rmSync(scratch, { recursive: true, force: true });
 
-// 2. The demo page: renders every tile with no page error, and a reload mid-run loses no finished tile.
+// 1. The browser suite (test/browser).
+runVitest(process.argv.slice(2));
+
+// 2. Firefox-only tests (test/firefox), in a browser whose temporary storage is limited to 4 MiB: the
+// quota test that Chromium runs on a Storage Bucket.
+if (process.argv.length <= 2) runVitest([], { FIREFOX_QUOTA_KB: '4096' });
+
+// 3. The demo page: renders every tile with no page error, and a reload mid-run loses no finished tile.
 if (process.argv.length <= 2) {
   const started = Date.now();
   try {
