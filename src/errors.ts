@@ -64,6 +64,12 @@ export type StalledError = InstanceType<typeof StalledError>;
 /** The handler rejected with something that is not an Error, or left an uncaught error behind. */
 export const HandlerError = defineError('HandlerError', 'E_HANDLER');
 export type HandlerError = InstanceType<typeof HandlerError>;
+/**
+ * `createScheduler` was called where tasklane cannot run: no `Worker` (Node, server-side rendering,
+ * a prerender). It runs in a browser page or a browser worker that can start module workers.
+ */
+export const UnsupportedEnvironmentError = defineError('UnsupportedEnvironmentError', 'E_UNSUPPORTED_ENVIRONMENT');
+export type UnsupportedEnvironmentError = InstanceType<typeof UnsupportedEnvironmentError>;
 
 const KNOWN: Record<string, new (message: string) => TasklaneError> = {
   TimeoutError,
@@ -79,10 +85,18 @@ const KNOWN: Record<string, new (message: string) => TasklaneError> = {
   CorruptRecordError,
   StalledError,
   HandlerError,
+  UnsupportedEnvironmentError,
 };
 
 /** Codes whose errors never earn a retry. */
-const NON_RETRYABLE_CODES = new Set(['E_NON_RETRYABLE', 'E_UNKNOWN_TASK', 'E_DATA_CLONE', 'E_CANCELLED', 'E_WORKER_LOAD']);
+const NON_RETRYABLE_CODES = new Set([
+  'E_NON_RETRYABLE',
+  'E_UNKNOWN_TASK',
+  'E_DATA_CLONE',
+  'E_CANCELLED',
+  'E_WORKER_LOAD',
+  'E_UNSUPPORTED_ENVIRONMENT',
+]);
 
 export function isRetryable(error: SerializedError): boolean {
   return !(error.code && NON_RETRYABLE_CODES.has(error.code)) && error.name !== 'NonRetryableError';

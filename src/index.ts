@@ -27,6 +27,7 @@ export {
   CorruptRecordError,
   StalledError,
   HandlerError,
+  UnsupportedEnvironmentError,
   serializeError,
   deserializeError,
 } from './errors.js';

@@ -1,4 +1,4 @@
-/** `tasklane/panel`: the `<tasklane-panel>` element. Importing this module defines the element. */
+/** `tasklane/panel`: the `<tasklane-panel>` element. Importing this module defines the element (where `customElements` exists; in Node it defines nothing and does not throw). */
 export { TasklanePanel } from './panel/tasklane-panel.js';
 export type { LeaderInfo } from './panel/tasklane-panel.js';
 export { SchedulerController } from './panel/scheduler-controller.js';

@@ -1,5 +1,6 @@
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { type Clock, systemClock } from './clock.js';
+import { assertSchedulerEnvironment } from './environment.js';
 import { CancelledError, SchedulerClosedError, serializeError } from './errors.js';
 import { CountingEventTarget, type SchedulerEventMap, WarningEvent } from './events.js';
 import { Counters, type Metrics } from './metrics.js';
@@ -402,6 +403,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
  * const bitmap = await task.result;
  */
 export async function createScheduler<T extends TaskMap = TaskMap>(options: SchedulerOptions): Promise<Scheduler<T>> {
+  assertSchedulerEnvironment();
   const o = checkObject('options', options) as SchedulerOptions | undefined;
   if (!o) throw new TypeError('Expected options to be an object, got undefined');
   if (typeof o.worker !== 'function') throw new TypeError(`Expected options.worker to be a function returning a Worker, got ${describe(o.worker)}`);

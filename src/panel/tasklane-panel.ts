@@ -336,7 +336,8 @@ export class TasklanePanel extends LitElement {
   }
 }
 
-if (!customElements.get('tasklane-panel')) customElements.define('tasklane-panel', TasklanePanel);
+// Only where there is a registry: importing the panel in Node (server-side rendering) defines nothing.
+if (typeof customElements !== 'undefined' && !customElements.get('tasklane-panel')) customElements.define('tasklane-panel', TasklanePanel);
 
 declare global {
   interface HTMLElementTagNameMap {
