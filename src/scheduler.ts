@@ -225,7 +225,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       if (record.key !== undefined) keys.set(record.key, record.id);
     }
     this.#counters.counts.failed += plan.failed.length;
-    // Start loading the module now: the first enqueue needs its task names, the first task a worker.
+    // Start loading the module now, so its task names are known early (enqueue checks them once known, never waits for them).
     void this.#pool.taskNames();
     this.#dispatcher.schedulePump();
   }

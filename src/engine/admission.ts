@@ -53,7 +53,8 @@ export interface AdmissionHost {
   readonly counters: Counters;
   readonly writes: WriteQueue;
   readonly emitter: Emitter;
-  readonly pool: Pick<Pool, 'names' | 'taskNames'>;
+  /** The module's task names once a worker has loaded it; until then unknown names are accepted (they fail at dispatch). */
+  readonly pool: Pick<Pool, 'names'>;
   readonly defaults: NormalizedDefaults;
   readonly maxQueued: number;
   /** Prefix of every id this scheduler mints: unique across tabs and reloads. */
@@ -147,16 +148,16 @@ export class Admission {
   }
 
   /**
-   * Stores, indexes and hands back a prepared task. With the module's names known and a store that
-   * commits synchronously (nothing in flight), all of it happens now: no async frame, one settled promise.
+   * Stores, indexes and hands back a prepared task. With a store that commits synchronously (nothing
+   * in flight), all of it happens now: no async frame, one settled promise.
    */
   #commitOne(record: TaskRecord, signal: AbortSignal | undefined): Promise<TaskHandle> {
     const host = this.#host;
-    const known = host.pool.names;
-    if (!known || !host.store.writeNow || !host.writes.idle()) return this.#commitOneLater(record, signal);
+    if (!host.store.writeNow || !host.writes.idle()) return this.#commitOneLater(record, signal);
     // All of it inside the try, as in the async path: whatever throws rejects, never throws out of enqueue().
     try {
-      this.#checkKnownName(known, record.name);
+      const known = host.pool.names;
+      if (known) this.#checkKnownName(known, record.name);
       this.#checkRoom(1);
       host.writes.writeOne(record);
       return Promise.resolve(this.#admit(record, signal));
@@ -181,7 +182,6 @@ export class Admission {
     try {
       const known = host.pool.names;
       if (known) this.#checkKnownName(known, record.name);
-      else await this.#checkNames([record.name]);
       this.#checkRoom(1);
       const writing = host.writes.writeOne(record);
       if (writing) await writing;
@@ -210,7 +210,7 @@ export class Admission {
     this.#inFlight++;
     try {
       const names = await this.#prepareMany(items, batch);
-      await this.#checkNames(names);
+      this.#checkNames(names);
       this.#checkRoom(batch.ids.length);
       // Records only where something needs them now: a store without writeBatch, or 'enqueued' listeners.
       await this.#writeBatch(batch);
@@ -311,18 +311,14 @@ export class Admission {
     return record;
   }
 
-  /** Throws at once when the module's names are known; otherwise returns the wait for them. */
-  #checkNames(names: string[]): Promise<void> | undefined {
-    const pool = this.#host.pool;
-    const known = pool.names;
-    if (known) {
-      this.#checkKnownNames(known, names);
-      return undefined;
-    }
-    return pool.taskNames().then((found) => {
-      // Unknown until a worker answers: then the task is accepted and fails at dispatch, never hangs.
-      if (found) this.#checkKnownNames(found, names);
-    });
+  /**
+   * Throws when the module's names are known and one of `names` is not among them. Never waits for
+   * a worker to load them: until one has, every name is accepted, and a task whose name the module
+   * turns out not to define fails at dispatch with `UnknownTaskError` (the worker's answer).
+   */
+  #checkNames(names: string[]): void {
+    const known = this.#host.pool.names;
+    if (known) this.#checkKnownNames(known, names);
   }
 
   #checkKnownNames(known: string[], names: string[]): void {
