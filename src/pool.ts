@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from './clock.js';
 import { WorkerLoadError } from './errors.js';
 import type { WorkerEventState } from './events.js';
 import type { PoolOptions } from './types.js';
-import { checkNumber, checkObject, checkOptionalNumber, describe } from './validate.js';
+import { checkKeys, checkNumber, checkObject, checkOptionalNumber, describe, optionKeys } from './validate.js';
 import { type InFlight, WorkerHandle, type WorkerHandleEvents } from './worker-handle.js';
 
 export interface PoolEvents extends WorkerHandleEvents {
@@ -19,8 +19,22 @@ export type NormalizedPoolOptions = Required<PoolOptions>;
 
 const EMPTY: ReadonlySet<never> = new Set();
 
+const POOL_KEYS = optionKeys<PoolOptions>({
+  max: true,
+  min: true,
+  idleMs: true,
+  spawnTimeoutMs: true,
+  graceMs: true,
+  maxSpawnFailures: true,
+  breakerMs: true,
+  breakerMaxMs: true,
+  onBreakerOpen: true,
+});
+const RESIZE_KEYS = optionKeys<{ max?: number; min?: number }>({ max: true, min: true });
+
 export function normalizePoolOptions(value: unknown): NormalizedPoolOptions {
   const o = (checkObject('pool', value) ?? {}) as PoolOptions;
+  checkKeys('pool', o, POOL_KEYS);
   const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 2;
   const max = checkOptionalNumber('pool.max', o.max, Math.max(1, cores - 1), 1, true);
   const min = checkOptionalNumber('pool.min', o.min, 0, 0, true);
@@ -291,6 +305,7 @@ export class Pool {
   }
 
   resize(options: { max?: number; min?: number }): void {
+    checkKeys('', options, RESIZE_KEYS);
     const max = options.max === undefined ? this.options.max : checkNumber('pool.max', options.max, 1, true);
     const min = options.min === undefined ? Math.min(this.options.min, max) : checkNumber('pool.min', options.min, 0, true);
     if (min > max) throw new TypeError(`Expected pool.min to be <= pool.max (${max}), got ${min}`);

@@ -9,13 +9,18 @@ import type { TaskHandle } from '../task-handle.js';
 import { entryOf, type TaskIndex } from '../task-index.js';
 import { requeueFailed } from '../transition.js';
 import type { EnqueueOptions, TaskRecord } from '../types.js';
-import { assertCloneable, checkObject, describe } from '../validate.js';
+import { assertCloneable, checkObject, describe, optionKeys, unknownOption } from '../validate.js';
 import type { TaskMap } from '../worker-runtime.js';
 import { yieldToEventLoop } from '../yield.js';
 import type { Emitter } from './emitter.js';
 import type { LiveTasks } from './live-tasks.js';
 import { checkTaskName, type NormalizedDefaults, newRecord, settingsOf, type TaskSettings } from './task-settings.js';
 import type { WriteQueue } from './write-queue.js';
+
+/** The keys of an `enqueueMany` item. */
+const ITEM_KEYS = optionKeys<EnqueueItem<TaskMap>>({ name: true, input: true, options: true });
+/** Item keys of the public contract that are not built yet: refused, never ignored. */
+const ITEM_NOT_YET: Readonly<Record<string, string>> = { ref: 'task graphs (ref, dependsOn) are not supported yet' };
 
 /** Distinct options objects one `enqueueMany` call remembers having validated. */
 const OPTIONS_SEEN_MAX = 64;
@@ -128,14 +133,17 @@ export class Admission {
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`Expected options.signal to be an AbortSignal, got ${describe(signal)}`);
     if (signal?.aborted) throw new CancelledError(`enqueue("${name}") was given an already aborted signal`);
     const key = opts?.key;
+    let settings: TaskSettings | undefined;
     if (key !== undefined) {
       if (typeof key !== 'string' || key === '') throw new TypeError(`Expected options.key to be a non-empty string, got ${describe(key)}`);
+      // Validated before a live task with the key is returned: a bad call is refused either way.
+      settings = settingsOf(host.defaults, opts, host.clock.now(), '');
       const liveId = host.live.keys.get(key);
       if (liveId) return (await host.get(liveId)) as TaskHandle;
       const pending = this.#pendingKeys.get(key);
       if (pending) return await pending;
     }
-    const record = this.#prepare(name, input, opts);
+    const record = this.#prepare(name, input, opts, settings);
     const promise = this.#commitOne(record, signal);
     if (key !== undefined) {
       this.#pendingKeys.set(key, promise);
@@ -256,6 +264,8 @@ export class Admission {
       let settings = plain;
       try {
         if (typeof item !== 'object' || item === null) throw new TypeError(`Expected items[${i}] to be an object, got ${describe(item)}`);
+        for (const key in item)
+          if (key !== 'name' && key !== 'input' && key !== 'options' && Object.hasOwn(item, key)) throw unknownOption(`items[${i}]`, key, ITEM_KEYS, ITEM_NOT_YET);
         const o: unknown = item.options;
         if (o !== undefined) {
           const known = typeof o === 'object' && o !== null ? seen.get(o) : undefined;
@@ -298,11 +308,11 @@ export class Admission {
     assertCloneable(input, `items[${i}].input`);
   }
 
-  /** Validates one task and builds its record. Throws, storing nothing. */
-  #prepare(name: unknown, input: unknown, options: EnqueueOptions | undefined): TaskRecord {
+  /** Validates one task and builds its record (`known`: its options, validated already). Throws, storing nothing. */
+  #prepare(name: unknown, input: unknown, options: EnqueueOptions | undefined, known?: TaskSettings): TaskRecord {
     checkTaskName(name, '');
     const now = this.#host.clock.now();
-    const settings = options === undefined ? undefined : settingsOf(this.#host.defaults, options, now, '');
+    const settings = known ?? (options === undefined ? undefined : settingsOf(this.#host.defaults, options, now, ''));
     assertCloneable(input);
     const record = newRecord(this.#host.defaults, this.#host.idPrefix + (this.#idCounter++).toString(36), this.#seq++, name as string, input, settings, now);
     const fn = (settings ?? this.#host.defaults).retry.fn;
