@@ -73,6 +73,15 @@ export interface AdmissionHost {
   cancel(id: string, reason: string): unknown;
 }
 
+/**
+ * An own key of an `enqueueMany` item that is none of name, input, options (undefined: none). Small
+ * and apart from the batch loop, so V8 optimises it on its own: one enum-cache walk per item.
+ */
+function extraItemKey(item: object): string | undefined {
+  for (const key in item) if (key !== 'name' && key !== 'input' && key !== 'options' && Object.hasOwn(item, key)) return key;
+  return undefined;
+}
+
 /** Drops a deleted task's input from its batch's column, which must not keep it alive (nor hold `batch`). */
 function releaserOf(inputs: unknown[]): (i: number) => void {
   return (i) => {
@@ -264,8 +273,8 @@ export class Admission {
       let settings = plain;
       try {
         if (typeof item !== 'object' || item === null) throw new TypeError(`Expected items[${i}] to be an object, got ${describe(item)}`);
-        for (const key in item)
-          if (key !== 'name' && key !== 'input' && key !== 'options' && Object.hasOwn(item, key)) throw unknownOption(`items[${i}]`, key, ITEM_KEYS, ITEM_NOT_YET);
+        const extra = extraItemKey(item);
+        if (extra !== undefined) throw unknownOption(`items[${i}]`, extra, ITEM_KEYS, ITEM_NOT_YET);
         const o: unknown = item.options;
         if (o !== undefined) {
           const known = typeof o === 'object' && o !== null ? seen.get(o) : undefined;
