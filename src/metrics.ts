@@ -53,6 +53,11 @@ export interface Metrics {
   runMs: { p50: number; p95: number };
   /** completed / (completed + failed), 1 when nothing finished yet. */
   successRate: number;
-  /** `ok`, `degraded` (workers failing to start or crashing), `paused` or `closed`. */
+  /** `ok`, `degraded` (see `healthReason`), `paused` or `closed`. */
   health: 'ok' | 'degraded' | 'paused' | 'closed';
+  /**
+   * Why something is wrong, while it is (set whenever `health` is `'degraded'`; while paused too):
+   * e.g. the worker module cannot load (the breaker opened and no worker has loaded since).
+   */
+  healthReason?: string;
 }

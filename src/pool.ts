@@ -2,14 +2,14 @@ import type { Clock, TimerHandle } from './clock.js';
 import { WorkerLoadError } from './errors.js';
 import type { WorkerEventState } from './events.js';
 import type { PoolOptions } from './types.js';
-import { checkNumber, checkObject, checkOptionalNumber } from './validate.js';
+import { checkKeys, checkNumber, checkObject, checkOptionalNumber, describe, optionKeys } from './validate.js';
 import { type InFlight, WorkerHandle, type WorkerHandleEvents } from './worker-handle.js';
 
 export interface PoolEvents extends WorkerHandleEvents {
   /** A worker finished its handshake and can take work. */
   onReady(handle: WorkerHandle): void;
   onWorkerState(handle: WorkerHandle, state: WorkerEventState, error?: Error): void;
-  /** Spawning failed `maxSpawnFailures` times in a row: tasks should fail with `error` instead of waiting. */
+  /** Spawning failed `maxSpawnFailures` times in a row (or the trial after an open breaker failed): no spawn until it closes. */
   onBreakerOpen(error: Error): void;
   /** Capacity may have appeared (a respawn delay or the breaker ran out). */
   onCapacity(): void;
@@ -19,12 +19,31 @@ export type NormalizedPoolOptions = Required<PoolOptions>;
 
 const EMPTY: ReadonlySet<never> = new Set();
 
+const POOL_KEYS = optionKeys<PoolOptions>({
+  max: true,
+  min: true,
+  idleMs: true,
+  spawnTimeoutMs: true,
+  graceMs: true,
+  maxSpawnFailures: true,
+  breakerMs: true,
+  breakerMaxMs: true,
+  onBreakerOpen: true,
+});
+const RESIZE_KEYS = optionKeys<{ max?: number; min?: number }>({ max: true, min: true });
+
 export function normalizePoolOptions(value: unknown): NormalizedPoolOptions {
   const o = (checkObject('pool', value) ?? {}) as PoolOptions;
+  checkKeys('pool', o, POOL_KEYS);
   const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 2;
   const max = checkOptionalNumber('pool.max', o.max, Math.max(1, cores - 1), 1, true);
   const min = checkOptionalNumber('pool.min', o.min, 0, 0, true);
   if (min > max) throw new TypeError(`Expected pool.min to be <= pool.max (${max}), got ${min}`);
+  const breakerMs = checkOptionalNumber('pool.breakerMs', o.breakerMs, 10_000);
+  const breakerMaxMs = checkOptionalNumber('pool.breakerMaxMs', o.breakerMaxMs, Math.max(300_000, breakerMs));
+  if (breakerMaxMs < breakerMs) throw new TypeError(`Expected pool.breakerMaxMs to be >= pool.breakerMs (${breakerMs}), got ${breakerMaxMs}`);
+  const onBreakerOpen = o.onBreakerOpen ?? 'wait';
+  if (onBreakerOpen !== 'wait' && onBreakerOpen !== 'fail') throw new TypeError(`Expected pool.onBreakerOpen to be 'wait' or 'fail', got ${describe(onBreakerOpen)}`);
   return {
     max,
     min,
@@ -32,7 +51,9 @@ export function normalizePoolOptions(value: unknown): NormalizedPoolOptions {
     spawnTimeoutMs: checkOptionalNumber('pool.spawnTimeoutMs', o.spawnTimeoutMs, 10_000, 1),
     graceMs: checkOptionalNumber('pool.graceMs', o.graceMs, 1_000),
     maxSpawnFailures: checkOptionalNumber('pool.maxSpawnFailures', o.maxSpawnFailures, 3, 1, true),
-    breakerMs: checkOptionalNumber('pool.breakerMs', o.breakerMs, 10_000),
+    breakerMs,
+    breakerMaxMs,
+    onBreakerOpen,
   };
 }
 
@@ -62,6 +83,9 @@ export class Pool {
   #nextSpawnAt = 0;
   #spawnTimer?: TimerHandle;
   #breakerUntil = 0;
+  /** Times the breaker opened since a worker last loaded: each opening stays open twice as long (up to `breakerMaxMs`). */
+  #breakerOpens = 0;
+  /** Why the last spawns failed, from the breaker's opening until a worker loads again. */
   breakerError?: Error;
   /**
    * Per worker: when it last went idle, and its idle timer. The timer is re-armed lazily: going idle
@@ -91,6 +115,11 @@ export class Pool {
 
   get breakerOpen(): boolean {
     return this.breakerError !== undefined && this.#clock.now() < this.#breakerUntil;
+  }
+
+  /** Why the pool is degraded: the module could not load, and no worker has loaded since. */
+  get healthReason(): string | undefined {
+    return this.breakerError && `worker module cannot load: ${this.breakerError.message}`;
   }
 
   /** Waits for the task names of the module (undefined if no worker could start). */
@@ -141,7 +170,9 @@ export class Pool {
     }
     // Someone waits for the task names and no worker is there to tell them.
     const forNames = this.#namesWaiters.length > 0 && this.#handles.length === 0 ? 1 : 0;
-    const wanted = Math.max(forNames, this.options.min - this.#handles.length, demand - usable - starting);
+    let wanted = Math.max(forNames, this.options.min - this.#handles.length, demand - usable - starting);
+    // The breaker has closed but no worker loaded since it opened: one trial spawn at a time.
+    if (this.breakerError && wanted > 0) wanted = starting > 0 ? 0 : 1;
     let room = this.options.max - (this.#handles.length - replaced);
     for (let i = 0; i < wanted && room > 0; i++, room--) {
       if (!this.#spawn()) break;
@@ -181,6 +212,7 @@ export class Pool {
     handle.start(this.options.spawnTimeoutMs).then(
       (reply) => {
         this.#spawnFailures = 0;
+        this.#breakerOpens = 0;
         this.breakerError = undefined;
         this.#spawnMs = (this.#spawnMs + (this.#clock.now() - spawnedAt)) / 2;
         if (!this.names) {
@@ -231,19 +263,27 @@ export class Pool {
       this.#spawnFailures++;
       this.#nextSpawnAt = this.#clock.now() + respawnDelay(this.#spawnFailures + 1);
       if (this.#spawnFailures >= this.options.maxSpawnFailures) {
-        this.#breakerUntil = this.#clock.now() + this.options.breakerMs;
+        // Open. `#spawnFailures` is not reset: the trial spawn after it closes reopens it on its own failure.
+        const { breakerMs, breakerMaxMs, onBreakerOpen } = this.options;
+        const openMs = Math.min(breakerMaxMs, breakerMs * 2 ** this.#breakerOpens);
+        this.#breakerOpens++;
+        this.#breakerUntil = this.#clock.now() + openMs;
+        const n = this.#spawnFailures;
         this.breakerError = new WorkerLoadError(
-          `the worker failed to start ${this.#spawnFailures} times in a row; last error: ${error.message}`,
+          `the worker failed to start ${n} time${n === 1 ? '' : 's'} in a row; last error: ${error.message}; ${
+            onBreakerOpen === 'wait' ? 'queued tasks wait' : 'ready tasks fail'
+          }; spawning is tried again in ${openMs} ms`,
         );
-        this.#spawnFailures = 0;
         this.#resolveNames(this.names);
         this.#events.onWorkerState(handle, 'crashed', error);
         this.#events.onExit(handle, error, calls, expected);
         this.#events.onBreakerOpen(this.breakerError);
-        this.#spawnTimer ??= this.#clock.setTimer(() => {
+        if (this.#spawnTimer) this.#clock.clearTimer(this.#spawnTimer);
+        this.#spawnTimer = this.#clock.setTimer(() => {
           this.#spawnTimer = undefined;
+          this.ensure(0);
           this.#events.onCapacity();
-        }, this.options.breakerMs);
+        }, openMs);
         return;
       }
     } else if (!expected) {
@@ -265,6 +305,7 @@ export class Pool {
   }
 
   resize(options: { max?: number; min?: number }): void {
+    checkKeys('', options, RESIZE_KEYS);
     const max = options.max === undefined ? this.options.max : checkNumber('pool.max', options.max, 1, true);
     const min = options.min === undefined ? Math.min(this.options.min, max) : checkNumber('pool.min', options.min, 0, true);
     if (min > max) throw new TypeError(`Expected pool.min to be <= pool.max (${max}), got ${min}`);

@@ -6,7 +6,7 @@ import { CountingEventTarget, type SchedulerEventMap, WarningEvent } from './eve
 import { Counters, type Metrics } from './metrics.js';
 import { openStore } from './open-store.js';
 import { acquireOwnerLock, liveOwners, type OwnerLock } from './owner-lock.js';
-import { normalizePoolOptions, Pool } from './pool.js';
+import { type NormalizedPoolOptions, normalizePoolOptions, Pool } from './pool.js';
 import { planRecovery } from './recovery.js';
 import type { EnqueueItem, LanesPeek, Scheduler, SchedulerOptions, WorkerInfo } from './scheduler-api.js';
 import type { ListQuery, TaskStore } from './store.js';
@@ -21,7 +21,7 @@ import {
   type TaskInfo,
   TERMINAL_STATUSES,
 } from './types.js';
-import { checkNumber, checkObject, checkOptionalNumber, describe, normalizePriority, normalizeRetry } from './validate.js';
+import { checkKeys, checkNumber, checkObject, checkOptionalNumber, describe, normalizePriority, normalizeRetry, optionKeys } from './validate.js';
 import type { TaskInput, TaskMap, TaskName, TaskOutput } from './worker-runtime.js';
 import { Admission } from './engine/admission.js';
 import { Cancellation } from './engine/cancellation.js';
@@ -41,6 +41,60 @@ import { WriteQueue } from './engine/write-queue.js';
 export type { EnqueueItem, LanesPeek, QueuePeek, Scheduler, SchedulerOptions, WorkerInfo } from './scheduler-api.js';
 
 let schedulerCounter = 0;
+
+const SCHEDULER_KEYS = optionKeys<SchedulerOptions>({
+  name: true,
+  worker: true,
+  store: true,
+  durability: true,
+  pool: true,
+  defaults: true,
+  retention: true,
+  maxQueued: true,
+  maxStalls: true,
+  clock: true,
+  random: true,
+});
+/** Scheduler options of the public contract that are not built yet: refused, never ignored. */
+const SCHEDULER_NOT_YET: Readonly<Record<string, string>> = {
+  limits: 'limits groups are not supported yet',
+  agingMs: 'aging is not supported yet',
+};
+const DEFAULTS_KEYS = optionKeys<TaskDefaults>({ timeoutMs: true, retry: true, priority: true });
+const RETENTION_KEYS = optionKeys<RetentionOptions>({ completed: true, failed: true });
+const LIST_KEYS = optionKeys<ListQuery>({ status: true, name: true, limit: true });
+const CLOSE_KEYS = optionKeys<{ drain?: boolean }>({ drain: true });
+
+/** `createScheduler`'s options, validated before anything is opened. */
+interface NormalizedOptions {
+  defaults: NormalizedDefaults;
+  retention: { completed: number; failed: number };
+  pool: NormalizedPoolOptions;
+  maxQueued: number;
+  maxStalls: number;
+}
+
+function normalizeOptions(options: SchedulerOptions): NormalizedOptions {
+  checkKeys('', options, SCHEDULER_KEYS, SCHEDULER_NOT_YET);
+  const d = (checkObject('defaults', options.defaults) ?? {}) as TaskDefaults;
+  checkKeys('defaults', d, DEFAULTS_KEYS);
+  const r = (checkObject('retention', options.retention) ?? {}) as RetentionOptions;
+  checkKeys('retention', r, RETENTION_KEYS);
+  return {
+    defaults: {
+      timeoutMs: checkOptionalNumber('defaults.timeoutMs', d.timeoutMs, 30_000),
+      retry: normalizeRetry(d.retry, { stored: { attempts: 3, backoff: DEFAULT_BACKOFF } }, 'defaults.retry'),
+      priority: d.priority === undefined ? 2 : normalizePriority(d.priority, 'defaults.priority'),
+    },
+    retention: {
+      completed: checkOptionalNumber('retention.completed', r.completed, 1_000, 0, true),
+      failed: checkOptionalNumber('retention.failed', r.failed, 10_000, 0, true),
+    },
+    pool: normalizePoolOptions(options.pool),
+    maxQueued: options.maxQueued === undefined ? Number.POSITIVE_INFINITY : checkNumber('maxQueued', options.maxQueued, 1, true),
+    maxStalls: checkOptionalNumber('maxStalls', options.maxStalls, 1, 0, true),
+  };
+}
 
 /**
  * The engine of one tab: wires the parts in `engine/` and owns the lifecycle (recovery on open,
@@ -74,29 +128,18 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   #drainWaiters: (() => void)[] = [];
 
   /** Use `createScheduler`. */
-  constructor(options: SchedulerOptions, store: TaskStore, gates: readonly DispatchGate[] = []) {
+  constructor(options: SchedulerOptions, normalized: NormalizedOptions, store: TaskStore, gates: readonly DispatchGate[] = []) {
     super();
     this.name = options.name ?? 'tasklane';
     this.#store = store;
     const clock = (this.#clock = options.clock ?? systemClock);
     const random = options.random ?? Math.random;
-    const d = (checkObject('defaults', options.defaults) ?? {}) as TaskDefaults;
-    const defaults: NormalizedDefaults = {
-      timeoutMs: checkOptionalNumber('defaults.timeoutMs', d.timeoutMs, 30_000),
-      retry: normalizeRetry(d.retry, { stored: { attempts: 3, backoff: DEFAULT_BACKOFF } }, 'defaults.retry'),
-      priority: d.priority === undefined ? 2 : normalizePriority(d.priority, 'defaults.priority'),
-    };
-    const r = (checkObject('retention', options.retention) ?? {}) as RetentionOptions;
-    const retention = {
-      completed: checkOptionalNumber('retention.completed', r.completed, 1_000, 0, true),
-      failed: checkOptionalNumber('retention.failed', r.failed, 10_000, 0, true),
-    };
-    const maxQueued = options.maxQueued === undefined ? Number.POSITIVE_INFINITY : checkNumber('maxQueued', options.maxQueued, 1, true);
-    this.#maxStalls = checkOptionalNumber('maxStalls', options.maxStalls, 1, 0, true);
+    const { defaults, retention, maxQueued } = normalized;
+    this.#maxStalls = normalized.maxStalls;
     const owner = (this.#owner = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}${(schedulerCounter++).toString(36)}`);
     const pool = (this.#pool = new Pool(
       options.worker,
-      normalizePoolOptions(options.pool),
+      normalized.pool,
       {
         onReady: () => dispatcher.schedulePump(),
         onCapacity: () => dispatcher.schedulePump(),
@@ -226,7 +269,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       if (record.key !== undefined) keys.set(record.key, record.id);
     }
     this.#counters.counts.failed += plan.failed.length;
-    // Start loading the module now: the first enqueue needs its task names, the first task a worker.
+    // Start loading the module now, so its task names are known early (enqueue checks them once known, never waits for them).
     void this.#pool.taskNames();
     this.#dispatcher.schedulePump();
   }
@@ -304,6 +347,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
 
   async list(query: ListQuery = {}): Promise<TaskInfo[]> {
     const q = (checkObject('query', query) ?? {}) as ListQuery;
+    checkKeys('query', q, LIST_KEYS);
     if (q.limit !== undefined) checkNumber('limit', q.limit, 0, true);
     const records = await this.#store.list(q);
     return records.map(taskInfo);
@@ -367,6 +411,13 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   }
 
   close(options: { drain?: boolean } = {}): Promise<void> {
+    try {
+      const o = checkObject('options', options) ?? {};
+      checkKeys('', o, CLOSE_KEYS);
+      if (o.drain !== undefined && typeof o.drain !== 'boolean') throw new TypeError(`Expected drain to be a boolean, got ${describe(o.drain)}`);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.#closePromise) return this.#closePromise;
     const drain = options.drain ?? true;
     this.#closing = true;
@@ -413,8 +464,9 @@ export async function createScheduler<T extends TaskMap = TaskMap>(options: Sche
   let scheduler: LocalScheduler<T> | undefined;
   let early: Error[] | undefined = [];
   const warn = (error: Error) => (early ? early.push(error) : scheduler?.dispatchEvent(new WarningEvent(error)));
+  const normalized = normalizeOptions(o);
   const store = await openStore({ name: o.name ?? 'tasklane', store: o.store, durability: o.durability }, warn);
-  scheduler = new LocalScheduler<T>(o, store);
+  scheduler = new LocalScheduler<T>(o, normalized, store);
   try {
     await scheduler._open();
   } catch (error) {

@@ -142,10 +142,22 @@ export interface PoolOptions {
   spawnTimeoutMs?: number;
   /** After a timeout or cancel, how long a handler may take to honour its signal before the worker is terminated. @default 1000 */
   graceMs?: number;
-  /** Consecutive workers failing to start before the breaker opens and tasks fail instead. @default 3 */
+  /** Consecutive workers failing to start before the breaker opens: no spawn while it is open. @default 3 */
   maxSpawnFailures?: number;
-  /** How long the breaker stays open before spawning is tried again. @default 10000 */
+  /**
+   * How long the breaker stays open before one trial spawn; each time that trial fails it opens
+   * again for twice as long, up to `breakerMaxMs`. A worker that loads closes it for good. @default 10000
+   */
   breakerMs?: number;
+  /** The longest the breaker stays open at once. @default max(300000, breakerMs) */
+  breakerMaxMs?: number;
+  /**
+   * What queued tasks do while the breaker is open: `'wait'` stays queued until a worker loads (a
+   * module that cannot load now, offline or mid-deploy, does not burn the queue); `'fail'` fails every
+   * ready task with `WorkerLoadError`. Either way `metrics().health` is `'degraded'` and a `warning`
+   * event is emitted each time it opens. @default 'wait'
+   */
+  onBreakerOpen?: 'wait' | 'fail';
 }
 
 export interface RetentionOptions {

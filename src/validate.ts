@@ -54,14 +54,19 @@ export interface NormalizedRetry {
   fn?: BackoffFunction;
 }
 
+const RETRY_KEYS = optionKeys<RetryOptions>({ attempts: true, backoff: true });
+const BACKOFF_KEYS = optionKeys<BackoffPolicy>({ kind: true, delayMs: true, maxMs: true, factor: true, jitter: true });
+
 export function normalizeRetry(value: unknown, fallback: NormalizedRetry, what = 'retry'): NormalizedRetry {
   const retry = checkObject(what, value) as RetryOptions | undefined;
   if (!retry) return fallback;
+  checkKeys(what, retry, RETRY_KEYS);
   const attempts = checkOptionalNumber(`${what}.attempts`, retry.attempts, fallback.stored.attempts, 1, true);
   const backoff = retry.backoff;
   if (backoff === undefined) return { stored: { ...fallback.stored, attempts }, fn: fallback.fn };
   if (typeof backoff === 'function') return { stored: { attempts, backoff: 'function' }, fn: backoff };
   const policy = checkObject(`${what}.backoff`, backoff) as BackoffPolicy;
+  checkKeys(`${what}.backoff`, policy, BACKOFF_KEYS);
   const base = fallback.stored.backoff === 'function' ? DEFAULT_BACKOFF : fallback.stored.backoff;
   const kind = policy.kind ?? base.kind;
   if (kind !== 'fixed' && kind !== 'linear' && kind !== 'exponential')
@@ -132,4 +137,71 @@ function walk(value: unknown, what: string, depth: number, seen: Set<object> | u
   if (Array.isArray(obj)) for (const item of obj) set = walk(item, what, depth + 1, set);
   else for (const key in obj) set = walk((obj as Record<string, unknown>)[key], what, depth + 1, set);
   return set;
+}
+
+/**
+ * The known keys of an options type `T`, as a set. Takes a literal listing every key of `T`
+ * (a key missing from it, or one `T` lacks, is a compile error), so a new option cannot be
+ * forgotten here and then refused as unknown.
+ */
+export function optionKeys<T>(keys: { readonly [K in keyof Required<T>]: true }): ReadonlySet<string> {
+  return new Set(Object.keys(keys));
+}
+
+/** Edit distance with adjacent transpositions (`timoutMs` → `timeoutMs` is 1, `lmit` → `limit` 1). */
+function editDistance(a: string, b: string): number {
+  const rows: number[][] = [];
+  for (let i = 0; i <= a.length; i++) {
+    const row: number[] = [i];
+    for (let j = 1; j <= b.length; j++) {
+      if (i === 0) {
+        row.push(j);
+        continue;
+      }
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min((rows[i - 1] as number[])[j] as number + 1, (row[j - 1] as number) + 1, ((rows[i - 1] as number[])[j - 1] as number) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, ((rows[i - 2] as number[])[j - 2] as number) + 1);
+      row.push(d);
+    }
+    rows.push(row);
+  }
+  return (rows[a.length] as number[])[b.length] as number;
+}
+
+/** The known key `key` looks like a typo of: case aside, within 1 edit (2 for keys of 5 or more characters). */
+export function nearestKey(key: string, known: Iterable<string>): string | undefined {
+  const lower = key.toLowerCase();
+  const limit = key.length >= 5 ? 2 : 1;
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const candidate of known) {
+    const d = editDistance(lower, candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/**
+ * The TypeError for an unknown key of an options object (`at` names the object: `''` at the top,
+ * `pool`, `items[3].options`): a feature not built yet says so, a typo names the key it looks like.
+ */
+export function unknownOption(at: string, key: string, known: ReadonlySet<string>, unsupported?: Readonly<Record<string, string>>): TypeError {
+  const path = (k: string) => (at ? `${at}.${k}` : k);
+  const later = unsupported && Object.hasOwn(unsupported, key) ? unsupported[key] : undefined;
+  if (later) return new TypeError(`Expected no option "${path(key)}": ${later}`);
+  const near = nearestKey(key, known);
+  return new TypeError(
+    `Expected no option "${path(key)}" (${near ? `did you mean "${path(near)}"?` : `known: ${[...known].join(', ')}`})`,
+  );
+}
+
+/**
+ * Throws `unknownOption` for the first own enumerable key of `o` that is not in `known`. No
+ * allocation when every key is known (the common case, on paths taken per task).
+ */
+export function checkKeys(at: string, o: object, known: ReadonlySet<string>, unsupported?: Readonly<Record<string, string>>): void {
+  for (const key in o) if (!known.has(key) && Object.hasOwn(o, key)) throw unknownOption(at, key, known, unsupported);
 }

@@ -9,13 +9,18 @@ import type { TaskHandle } from '../task-handle.js';
 import { entryOf, type TaskIndex } from '../task-index.js';
 import { requeueFailed } from '../transition.js';
 import type { EnqueueOptions, TaskRecord } from '../types.js';
-import { assertCloneable, checkObject, describe } from '../validate.js';
+import { assertCloneable, checkObject, describe, optionKeys, unknownOption } from '../validate.js';
 import type { TaskMap } from '../worker-runtime.js';
 import { yieldToEventLoop } from '../yield.js';
 import type { Emitter } from './emitter.js';
 import type { LiveTasks } from './live-tasks.js';
 import { checkTaskName, type NormalizedDefaults, newRecord, settingsOf, type TaskSettings } from './task-settings.js';
 import type { WriteQueue } from './write-queue.js';
+
+/** The keys of an `enqueueMany` item. */
+const ITEM_KEYS = optionKeys<EnqueueItem<TaskMap>>({ name: true, input: true, options: true });
+/** Item keys of the public contract that are not built yet: refused, never ignored. */
+const ITEM_NOT_YET: Readonly<Record<string, string>> = { ref: 'task graphs (ref, dependsOn) are not supported yet' };
 
 /** Distinct options objects one `enqueueMany` call remembers having validated. */
 const OPTIONS_SEEN_MAX = 64;
@@ -53,7 +58,8 @@ export interface AdmissionHost {
   readonly counters: Counters;
   readonly writes: WriteQueue;
   readonly emitter: Emitter;
-  readonly pool: Pick<Pool, 'names' | 'taskNames'>;
+  /** The module's task names once a worker has loaded it; until then unknown names are accepted (they fail at dispatch). */
+  readonly pool: Pick<Pool, 'names'>;
   readonly defaults: NormalizedDefaults;
   readonly maxQueued: number;
   /** Prefix of every id this scheduler mints: unique across tabs and reloads. */
@@ -65,6 +71,15 @@ export interface AdmissionHost {
   get(id: string): Promise<TaskHandle | undefined>;
   /** What an aborted caller signal calls. */
   cancel(id: string, reason: string): unknown;
+}
+
+/**
+ * An own key of an `enqueueMany` item that is none of name, input, options (undefined: none). Small
+ * and apart from the batch loop, so V8 optimises it on its own: one enum-cache walk per item.
+ */
+function extraItemKey(item: object): string | undefined {
+  for (const key in item) if (key !== 'name' && key !== 'input' && key !== 'options' && Object.hasOwn(item, key)) return key;
+  return undefined;
 }
 
 /** Drops a deleted task's input from its batch's column, which must not keep it alive (nor hold `batch`). */
@@ -127,14 +142,17 @@ export class Admission {
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`Expected options.signal to be an AbortSignal, got ${describe(signal)}`);
     if (signal?.aborted) throw new CancelledError(`enqueue("${name}") was given an already aborted signal`);
     const key = opts?.key;
+    let settings: TaskSettings | undefined;
     if (key !== undefined) {
       if (typeof key !== 'string' || key === '') throw new TypeError(`Expected options.key to be a non-empty string, got ${describe(key)}`);
+      // Validated before a live task with the key is returned: a bad call is refused either way.
+      settings = settingsOf(host.defaults, opts, host.clock.now(), '');
       const liveId = host.live.keys.get(key);
       if (liveId) return (await host.get(liveId)) as TaskHandle;
       const pending = this.#pendingKeys.get(key);
       if (pending) return await pending;
     }
-    const record = this.#prepare(name, input, opts);
+    const record = this.#prepare(name, input, opts, settings);
     const promise = this.#commitOne(record, signal);
     if (key !== undefined) {
       this.#pendingKeys.set(key, promise);
@@ -147,16 +165,16 @@ export class Admission {
   }
 
   /**
-   * Stores, indexes and hands back a prepared task. With the module's names known and a store that
-   * commits synchronously (nothing in flight), all of it happens now: no async frame, one settled promise.
+   * Stores, indexes and hands back a prepared task. With a store that commits synchronously (nothing
+   * in flight), all of it happens now: no async frame, one settled promise.
    */
   #commitOne(record: TaskRecord, signal: AbortSignal | undefined): Promise<TaskHandle> {
     const host = this.#host;
-    const known = host.pool.names;
-    if (!known || !host.store.writeNow || !host.writes.idle()) return this.#commitOneLater(record, signal);
+    if (!host.store.writeNow || !host.writes.idle()) return this.#commitOneLater(record, signal);
     // All of it inside the try, as in the async path: whatever throws rejects, never throws out of enqueue().
     try {
-      this.#checkKnownName(known, record.name);
+      const known = host.pool.names;
+      if (known) this.#checkKnownName(known, record.name);
       this.#checkRoom(1);
       host.writes.writeOne(record);
       return Promise.resolve(this.#admit(record, signal));
@@ -181,7 +199,6 @@ export class Admission {
     try {
       const known = host.pool.names;
       if (known) this.#checkKnownName(known, record.name);
-      else await this.#checkNames([record.name]);
       this.#checkRoom(1);
       const writing = host.writes.writeOne(record);
       if (writing) await writing;
@@ -210,7 +227,7 @@ export class Admission {
     this.#inFlight++;
     try {
       const names = await this.#prepareMany(items, batch);
-      await this.#checkNames(names);
+      this.#checkNames(names);
       this.#checkRoom(batch.ids.length);
       // Records only where something needs them now: a store without writeBatch, or 'enqueued' listeners.
       await this.#writeBatch(batch);
@@ -256,6 +273,8 @@ export class Admission {
       let settings = plain;
       try {
         if (typeof item !== 'object' || item === null) throw new TypeError(`Expected items[${i}] to be an object, got ${describe(item)}`);
+        const extra = extraItemKey(item);
+        if (extra !== undefined) throw unknownOption(`items[${i}]`, extra, ITEM_KEYS, ITEM_NOT_YET);
         const o: unknown = item.options;
         if (o !== undefined) {
           const known = typeof o === 'object' && o !== null ? seen.get(o) : undefined;
@@ -298,11 +317,11 @@ export class Admission {
     assertCloneable(input, `items[${i}].input`);
   }
 
-  /** Validates one task and builds its record. Throws, storing nothing. */
-  #prepare(name: unknown, input: unknown, options: EnqueueOptions | undefined): TaskRecord {
+  /** Validates one task and builds its record (`known`: its options, validated already). Throws, storing nothing. */
+  #prepare(name: unknown, input: unknown, options: EnqueueOptions | undefined, known?: TaskSettings): TaskRecord {
     checkTaskName(name, '');
     const now = this.#host.clock.now();
-    const settings = options === undefined ? undefined : settingsOf(this.#host.defaults, options, now, '');
+    const settings = known ?? (options === undefined ? undefined : settingsOf(this.#host.defaults, options, now, ''));
     assertCloneable(input);
     const record = newRecord(this.#host.defaults, this.#host.idPrefix + (this.#idCounter++).toString(36), this.#seq++, name as string, input, settings, now);
     const fn = (settings ?? this.#host.defaults).retry.fn;
@@ -311,18 +330,14 @@ export class Admission {
     return record;
   }
 
-  /** Throws at once when the module's names are known; otherwise returns the wait for them. */
-  #checkNames(names: string[]): Promise<void> | undefined {
-    const pool = this.#host.pool;
-    const known = pool.names;
-    if (known) {
-      this.#checkKnownNames(known, names);
-      return undefined;
-    }
-    return pool.taskNames().then((found) => {
-      // Unknown until a worker answers: then the task is accepted and fails at dispatch, never hangs.
-      if (found) this.#checkKnownNames(found, names);
-    });
+  /**
+   * Throws when the module's names are known and one of `names` is not among them. Never waits for
+   * a worker to load them: until one has, every name is accepted, and a task whose name the module
+   * turns out not to define fails at dispatch with `UnknownTaskError` (the worker's answer).
+   */
+  #checkNames(names: string[]): void {
+    const known = this.#host.pool.names;
+    if (known) this.#checkKnownNames(known, names);
   }
 
   #checkKnownNames(known: string[], names: string[]): void {

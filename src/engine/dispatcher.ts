@@ -27,7 +27,7 @@ export interface DispatcherHost {
   readonly live: LiveTasks;
   readonly load: LoadModel;
   readonly writes: WriteQueue;
-  readonly pool: Pick<Pool, 'available' | 'breakerOpen' | 'breakerError' | 'ensure'>;
+  readonly pool: Pick<Pool, 'available' | 'breakerOpen' | 'breakerError' | 'ensure' | 'options'>;
   /** Policies asked before a task starts (dependencies, limits, …); none by default. */
   readonly gates: readonly DispatchGate[];
   /** Written into a started record's lease: who runs it. */
@@ -42,7 +42,7 @@ export interface DispatcherHost {
   onBusy(worker: WorkerHandle, taskId: string | undefined): void;
   /** Calls were handed to `worker`: its head call may have started. */
   onSent(worker: WorkerHandle): void;
-  /** A task whose attempt failed (here: the breaker is open) was changed and persisted: retry or settle it. */
+  /** A task whose attempt failed (here: the breaker is open, `onBreakerOpen: 'fail'`) was changed and persisted: retry or settle it. */
   onFailed(record: TaskRecord, failure: FailureOutcome, error: SerializedError): void;
   /** A cancel that arrived while the task's record was being read applies now. */
   onCancelled(record: TaskRecord, error: SerializedError): void;
@@ -142,7 +142,7 @@ export class Dispatcher {
           }
           if (!gave) break;
         }
-      } else if (pool.breakerOpen && pool.breakerError) {
+      } else if (pool.breakerOpen && pool.breakerError && pool.options.onBreakerOpen === 'fail') {
         this.#failReady(pool.breakerError, now);
       }
       if (batches)
@@ -351,7 +351,7 @@ export class Dispatcher {
     this.#load.forget(worker);
   }
 
-  /** Breaker open and no worker alive: every ready task fails with the breaker's error. */
+  /** Breaker open, `onBreakerOpen: 'fail'` and no worker alive: every ready task fails with the breaker's error. */
   #failReady(error: Error, now: number): void {
     const entries: IndexEntry[] = [];
     for (let e = this.#index.next(now); e; e = this.#index.next(now)) entries.push(e);

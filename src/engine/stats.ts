@@ -9,7 +9,7 @@ export interface StatsHost {
   readonly clock: Clock;
   readonly index: TaskIndex;
   readonly active: ReadonlyMap<string, Active>;
-  readonly pool: Pick<Pool, 'workers' | 'stats' | 'breakerOpen'>;
+  readonly pool: Pick<Pool, 'workers' | 'stats' | 'healthReason'>;
   readonly counters: Counters;
   /** The scheduler's lifecycle state, for `health`. */
   state(): 'open' | 'paused' | 'closed';
@@ -91,7 +91,8 @@ export class Stats {
     const counts = counters.counts;
     const finished = counts.completed + counts.failed;
     const state = this.#host.state();
-    return {
+    const reason = state === 'open' || state === 'paused' ? pool.healthReason : undefined;
+    const metrics: Metrics = {
       ...counts,
       queuedByPriority: byPriority,
       queued: index.size,
@@ -100,7 +101,9 @@ export class Stats {
       waitMs: { p50: counters.waitMs.percentile(50), p95: counters.waitMs.percentile(95) },
       runMs: { p50: counters.runMs.percentile(50), p95: counters.runMs.percentile(95) },
       successRate: finished === 0 ? 1 : counts.completed / finished,
-      health: state === 'closed' ? 'closed' : state === 'paused' ? 'paused' : pool.breakerOpen ? 'degraded' : 'ok',
+      health: state === 'closed' ? 'closed' : state === 'paused' ? 'paused' : reason ? 'degraded' : 'ok',
     };
+    if (reason) metrics.healthReason = reason;
+    return metrics;
   }
 }

@@ -124,10 +124,10 @@ test('a result that cannot be cloned fails its task with DataCloneError instead 
   expect(await good.result).toBe('fine');
 });
 
-test('a worker module that throws at load fails its tasks with WorkerLoadError, opens the breaker, and never hangs', async () => {
+test("with onBreakerOpen: 'fail', a worker module that throws at load fails its tasks with WorkerLoadError, opens the breaker, and never hangs", async () => {
   const s = await createScheduler({
     worker: () => new Worker(new URL('./fixtures/throws-at-load.worker.ts', import.meta.url), { type: 'module' }),
-    pool: { max: 2, maxSpawnFailures: 2, breakerMs: 60_000 },
+    pool: { max: 2, maxSpawnFailures: 2, breakerMs: 60_000, onBreakerOpen: 'fail' },
   });
   const warning = nextEvent<Event & { error: Error }>(s, 'warning');
   const t = await s.enqueue('noop', null);
@@ -144,7 +144,7 @@ test('a worker module that throws at load fails its tasks with WorkerLoadError, 
 test('a module that never calls defineTasks fails the handshake within spawnTimeoutMs', async () => {
   const s = await createScheduler({
     worker: () => new Worker(new URL('./fixtures/no-define.worker.ts', import.meta.url), { type: 'module' }),
-    pool: { max: 1, spawnTimeoutMs: 200, maxSpawnFailures: 1 },
+    pool: { max: 1, spawnTimeoutMs: 200, maxSpawnFailures: 1, onBreakerOpen: 'fail' },
   });
   const t = await s.enqueue('anything', null);
   const r = await outcome(t.result);

@@ -19,6 +19,12 @@ export async function closeAll(): Promise<void> {
   await Promise.all(open.splice(0).map((s) => s.close({ drain: false })));
 }
 
+/** Resolves once a worker has loaded the module (its task names are known: enqueue checks them from then on). */
+export async function moduleLoaded(s: Scheduler<Tasks>): Promise<void> {
+  const loaded = () => s.workers().some((w) => w.state !== 'starting' && w.state !== 'terminated');
+  if (!loaded()) await nextEvent(s, 'worker', loaded);
+}
+
 /** Resolves with the first event of `type` that `match` accepts. */
 export function nextEvent<E extends Event>(target: EventTarget, type: string, match: (e: E) => boolean = () => true): Promise<E> {
   return new Promise((resolve) => {

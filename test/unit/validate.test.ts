@@ -1,10 +1,28 @@
 import { describe, expect, test } from 'vitest';
 import { DEFAULT_BACKOFF } from '../../src/backoff.js';
-import { assertCloneable, checkNumber, normalizePriority, normalizeRetry, normalizeRunAt } from '../../src/validate.js';
+import { assertCloneable, checkKeys, checkNumber, nearestKey, normalizePriority, normalizeRetry, normalizeRunAt, optionKeys } from '../../src/validate.js';
 
 const fallback = { stored: { attempts: 3, backoff: DEFAULT_BACKOFF } };
 
 describe('validate', () => {
+  test('unknown keys: a typo names the key it looks like, a feature not built says so, inherited keys are not looked at', () => {
+    const known = optionKeys<{ timeoutMs?: number; limit?: number; max?: number; min?: number }>({ timeoutMs: true, limit: true, max: true, min: true });
+    expect(nearestKey('timoutMs', known)).toBe('timeoutMs');
+    expect(nearestKey('TIMEOUTMS', known)).toBe('timeoutMs');
+    expect(nearestKey('lmit', known)).toBe('limit');
+    expect(nearestKey('maxx', known)).toBe('max');
+    expect(nearestKey('mid', known)).toBe('min');
+    expect(nearestKey('colour', known)).toBeUndefined();
+    expect(() => checkKeys('', { timoutMs: 1 }, known)).toThrow(new TypeError('Expected no option "timoutMs" (did you mean "timeoutMs"?)'));
+    expect(() => checkKeys('pool', { maxx: 1 }, known)).toThrow(new TypeError('Expected no option "pool.maxx" (did you mean "pool.max"?)'));
+    expect(() => checkKeys('', { colour: 1 }, known)).toThrow(new TypeError('Expected no option "colour" (known: timeoutMs, limit, max, min)'));
+    expect(() => checkKeys('', { group: 'x' }, known, { group: 'groups are not supported yet' })).toThrow(
+      new TypeError('Expected no option "group": groups are not supported yet'),
+    );
+    expect(() => checkKeys('', Object.create({ colour: 1 }), known)).not.toThrow();
+    expect(() => checkKeys('', { max: 1, [Symbol('x')]: 1 }, known)).not.toThrow();
+  });
+
   test('numbers say what was expected and what came', () => {
     expect(() => checkNumber('timeoutMs', -5)).toThrow(new TypeError('Expected timeoutMs to be a finite number >= 0, got -5'));
     expect(() => checkNumber('timeoutMs', Number.NaN)).toThrow('got NaN');
