@@ -1,0 +1,201 @@
+import { describe, expect, test } from 'vitest';
+import { type NormalizedDefaults, newRecord } from '../../../src/engine/task-settings.js';
+import { Tells } from '../../../src/engine/tells.js';
+import { WriteQueue } from '../../../src/engine/write-queue.js';
+import { MemoryStore } from '../../../src/memory-store.js';
+import { SteadyMap } from '../../../src/steady-map.js';
+import type { TaskStore } from '../../../src/store.js';
+import type { TaskHandle } from '../../../src/task-handle.js';
+import type { TaskRecord } from '../../../src/types.js';
+
+const defaults: NormalizedDefaults = { timeoutMs: 1_000, retry: { stored: { attempts: 1, backoff: 'function' } }, priority: 2 };
+let seq = 0;
+const record = (id: string): TaskRecord => newRecord(defaults, id, seq++, 't', null, undefined, 0);
+
+async function flush(turns = 20): Promise<void> {
+  for (let i = 0; i < turns; i++) await Promise.resolve();
+}
+
+/** A memory store whose async `write` commits only when the test says so; `writeNow` is kept and counted. */
+class HeldStore extends MemoryStore {
+  readonly held: { ids: string[]; commit: () => void; fail: (e: Error) => void }[] = [];
+  readonly nowWrites: string[][] = [];
+  readonly commits: string[][] = [];
+  override write(records: readonly TaskRecord[]): Promise<void> {
+    const ids = records.map((r) => r.id);
+    return new Promise((resolve, reject) => {
+      this.held.push({
+        ids,
+        commit: () => {
+          super.writeNow(records);
+          this.commits.push(ids);
+          resolve();
+        },
+        fail: reject,
+      });
+    });
+  }
+  override writeNow(records: readonly TaskRecord[]): void {
+    this.nowWrites.push(records.map((r) => r.id));
+    super.writeNow(records);
+  }
+}
+
+/** The same without `writeNow`: every write is asynchronous. */
+function asyncOnly(store: HeldStore): TaskStore {
+  return {
+    kind: 'memory',
+    recover: () => store.recover(),
+    write: (r) => store.write(r),
+    read: (ids) => store.read(ids),
+    list: (q) => store.list(q),
+    remove: (ids) => store.remove(ids),
+    trim: (l) => store.trim(l),
+    close: () => store.close(),
+  };
+}
+
+describe('WriteQueue', () => {
+  test('a persist resolves only once every write requested before it has committed', async () => {
+    const store = new HeldStore();
+    const writes = new WriteQueue({ store: asyncOnly(store), warn: () => {} });
+    const done: string[] = [];
+    writes.persist([record('a')])?.then(() => done.push('a'));
+    writes.persist([record('b')])?.then(() => done.push('b'));
+    expect(writes.inFlight).toBe(2);
+    store.held[1]?.commit();
+    await flush();
+    expect(done).toEqual([]);
+    store.held[0]?.commit();
+    await flush();
+    expect(done).toEqual(['a', 'b']);
+    expect(writes.inFlight).toBe(0);
+  });
+
+  test('writeNow is not used while an async write is in flight, and is once all settle', async () => {
+    const store = new HeldStore();
+    const writes = new WriteQueue({ store, warn: () => {} });
+    expect(writes.persist([record('now1')])).toBeUndefined();
+    expect(store.nowWrites).toEqual([['now1']]);
+    const enqueue = writes.write([record('e')]);
+    expect(writes.idle()).toBe(false);
+    expect(writes.persist([record('p')])).toBeInstanceOf(Promise);
+    expect(writes.writeOne(record('o'))).toBeInstanceOf(Promise);
+    expect(store.nowWrites).toEqual([['now1']]);
+    expect(store.held.map((h) => h.ids)).toEqual([['e'], ['p'], ['o']]);
+    for (const h of store.held) h.commit();
+    await enqueue;
+    await writes.committed;
+    await flush();
+    expect(writes.idle()).toBe(true);
+    expect(writes.persist([record('now2')])).toBeUndefined();
+    expect(store.nowWrites).toEqual([['now1'], ['now2']]);
+  });
+
+  test('a failed persist warns and does not throw; committed still resolves', async () => {
+    const warnings: Error[] = [];
+    const store = new HeldStore();
+    store.writeNow = () => {
+      throw new Error('quota');
+    };
+    const writes = new WriteQueue({ store, warn: (e) => warnings.push(e) });
+    expect(() => writes.persist([record('x')])).not.toThrow();
+    expect(warnings.map((w) => [w.name, w.message])).toEqual([['StorageError', 'could not persist 1 task state change(s)']]);
+    expect(warnings[0]?.cause).toMatchObject({ message: 'quota' });
+
+    const async = new HeldStore();
+    const later = new WriteQueue({ store: asyncOnly(async), warn: (e) => warnings.push(e) });
+    const p = later.persist([record('y'), record('z')]);
+    async.held[0]?.fail(new Error('disk'));
+    await expect(p).resolves.toBeUndefined();
+    expect(warnings[1]?.message).toBe('could not persist 2 task state change(s)');
+    expect(later.inFlight).toBe(0);
+  });
+
+  test('an enqueue write that fails rejects with StorageError naming the count', async () => {
+    const store = new HeldStore();
+    const writes = new WriteQueue({ store, warn: () => {} });
+    const p = writes.write([record('a'), record('b')]);
+    store.held[0]?.fail(new Error('closed'));
+    await expect(p).rejects.toMatchObject({ name: 'StorageError', message: 'could not store 2 task(s): closed' });
+    expect(writes.idle()).toBe(true);
+  });
+});
+
+describe('Tells', () => {
+  function setup() {
+    const store = new HeldStore();
+    const writes = new WriteQueue({ store: asyncOnly(store), warn: () => {} });
+    const heard: string[] = [];
+    let delivered = 0;
+    const tells = new Tells({
+      writes,
+      handles: new SteadyMap<string, TaskHandle>(),
+      dispatchEvent: (e) => heard.push(e.type) > 0,
+      onDelivered: () => delivered++,
+    });
+    return { store, writes, tells, heard, delivered: () => delivered };
+  }
+
+  test('a tell with no write in flight is delivered at once', () => {
+    const { tells, heard } = setup();
+    tells.tell(new Event('e1'));
+    expect(heard).toEqual(['e1']);
+    expect(tells.pending).toBe(0);
+  });
+
+  test('a tell waits for the writes requested before it, and tells keep their order', async () => {
+    const { store, writes, tells, heard, delivered } = setup();
+    writes.persist([record('a')]);
+    tells.tell(new Event('e1'));
+    writes.persist([record('b')]);
+    tells.tell(new Event('e2'));
+    expect(tells.pending).toBe(2);
+    await flush();
+    expect(heard).toEqual([]);
+    store.held[0]?.commit();
+    await flush();
+    expect(heard).toEqual(['e1']);
+    store.held[1]?.commit();
+    await flush();
+    expect(heard).toEqual(['e1', 'e2']);
+    expect(tells.pending).toBe(0);
+    expect(delivered()).toBe(2);
+  });
+
+  test('tells held in a step are delivered in order at release; a nested hold does not end the step', () => {
+    const { tells, heard } = setup();
+    expect(tells.hold()).toBe(true);
+    tells.runOrHold(new Event('e1'));
+    expect(tells.hold()).toBe(false);
+    tells.runOrHold(new Event('e2'));
+    tells.tell(new Event('e3'));
+    expect(heard).toEqual([]);
+    tells.release();
+    expect(heard).toEqual(['e1', 'e2', 'e3']);
+  });
+
+  test("a listener's own step delivers behind the tells still waiting", () => {
+    const heard: string[] = [];
+    const store = new HeldStore();
+    const writes = new WriteQueue({ store, warn: () => {} });
+    const tells: Tells = new Tells({
+      writes,
+      handles: new SteadyMap<string, TaskHandle>(),
+      dispatchEvent: (e) => {
+        heard.push(e.type);
+        if (e.type === 'e1' && tells.hold()) {
+          tells.runOrHold(new Event('e3'));
+          tells.release();
+        }
+        return true;
+      },
+      onDelivered: () => {},
+    });
+    tells.hold();
+    tells.runOrHold(new Event('e1'));
+    tells.runOrHold(new Event('e2'));
+    tells.release();
+    expect(heard).toEqual(['e1', 'e2', 'e3']);
+  });
+});
