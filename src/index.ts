@@ -46,4 +46,4 @@ export type {
   RetentionOptions,
   TaskDefaults,
 } from './types.js';
-export type { TaskMap, TaskName, TaskInput, TaskOutput, TaskContext } from './worker-runtime.js';
+export type { TaskMap, TaskName, TaskInput, TaskOutput, TaskContext } from './task-types.js';
