@@ -12,24 +12,9 @@ export type { IdbStoreOptions, IdbStoreStats } from './idb-store.js';
 export { systemClock, ManualClock } from './clock.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { backoffDelay } from './backoff.js';
-export {
-  TasklaneError,
-  TimeoutError,
-  CancelledError,
-  WorkerCrashedError,
-  WorkerLoadError,
-  NonRetryableError,
-  UnknownTaskError,
-  DataCloneError,
-  SchedulerClosedError,
-  QueueFullError,
-  StorageError,
-  CorruptRecordError,
-  StalledError,
-  HandlerError,
-  serializeError,
-  deserializeError,
-} from './errors.js';
+// Every public error class: the list lives once, in error-classes.ts.
+export * from './error-classes.js';
+export { serializeError, deserializeError } from './errors.js';
 export { TaskStatus, Priority } from './types.js';
 export type {
   TaskRecord,
