@@ -14,25 +14,73 @@ export function isRetryable(error: SerializedError): boolean {
   return !(error.code && NON_RETRYABLE_CODES.has(error.code)) && error.name !== 'NonRetryableError';
 }
 
-/** Turns anything thrown into plain data that keeps `name`, `message`, `code` and `stack`. */
+/**
+ * Turns anything thrown into plain data, and never throws: a getter or proxy trap that throws while
+ * it is read must not stop the attempt from ending. An object keeps its `name` (a non-empty string),
+ * `message`, `code` and `stack`; a primitive, a function, or an object with no `name` that is not an
+ * Error becomes `HandlerError` (with code `E_HANDLER` unless it has a code of its own).
+ */
 export function serializeError(error: unknown): SerializedError {
-  if (error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error)) {
-    const e = error as { name?: unknown; message?: unknown; code?: unknown; stack?: unknown };
-    const out: SerializedError = {
-      name: typeof e.name === 'string' ? e.name : 'Error',
-      message: typeof e.message === 'string' ? e.message : String(e.message),
-    };
-    if (typeof e.code === 'string' || typeof e.code === 'number') out.code = String(e.code);
-    if (typeof e.stack === 'string') out.stack = e.stack;
-    return out;
-  }
-  let shown: string;
   try {
-    shown = typeof error === 'string' ? JSON.stringify(error) : String(error);
+    return serializeThrown(error);
   } catch {
-    shown = Object.prototype.toString.call(error);
+    // Every read in serializeThrown is guarded; this holds the contract if one is missed.
+    return { name: 'HandlerError', code: 'E_HANDLER', message: 'handler threw a value that could not be read' };
   }
-  return { name: 'HandlerError', code: 'E_HANDLER', message: `handler threw a non-Error value: ${shown}` };
+}
+
+function serializeThrown(error: unknown): SerializedError {
+  if (typeof error !== 'object' || error === null) return handlerError(`handler threw a non-Error value: ${show(error)}`);
+  let isError = false;
+  try {
+    isError = error instanceof Error;
+  } catch {
+    // A proxy whose getPrototypeOf trap throws: not an Error.
+  }
+  const name = read(error, 'name');
+  const message = read(error, 'message');
+  const code = read(error, 'code');
+  const stack = read(error, 'stack');
+  const out: SerializedError = {
+    name: typeof name.value === 'string' && name.value !== '' ? name.value : isError ? 'Error' : 'HandlerError',
+    message:
+      'thrown' in message
+        ? `handler threw a value whose "message" could not be read (reading it threw ${show(message.thrown)})`
+        : typeof message.value === 'string'
+          ? message.value
+          : message.value === undefined && !isError
+            ? `handler threw a non-Error value: ${show(error)}`
+            : show(message.value),
+  };
+  if (typeof code.value === 'string' || typeof code.value === 'number') out.code = String(code.value);
+  else if (out.name === 'HandlerError') out.code = 'E_HANDLER';
+  if (typeof stack.value === 'string') out.stack = stack.value;
+  return out;
+}
+
+function handlerError(message: string): SerializedError {
+  return { name: 'HandlerError', code: 'E_HANDLER', message };
+}
+
+function read(target: object, key: string): { value: unknown } | { value?: undefined; thrown: unknown } {
+  try {
+    return { value: (target as Record<string, unknown>)[key] };
+  } catch (thrown) {
+    return { thrown };
+  }
+}
+
+/** A thrown value as text, however hostile its `toString`. */
+function show(value: unknown): string {
+  try {
+    return typeof value === 'string' ? JSON.stringify(value) : String(value);
+  } catch {
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      return `a value of type ${typeof value}`;
+    }
+  }
 }
 
 /**
