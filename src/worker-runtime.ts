@@ -6,10 +6,12 @@ import {
   DONE_STRIDE,
   type HandshakeReply,
   PROGRESS,
+  READY,
   RUN,
   RUN_STRIDE,
   type RunRequest,
   type WireDone,
+  type WireReady,
   type WireReport,
   type WorkerApi,
 } from './protocol.js';
@@ -85,8 +87,9 @@ function asTransferable(value: unknown): Transferable | undefined {
 let defined = false;
 
 /**
- * Registers the module's task handlers and starts serving the scheduler. Call it once, at the top
- * level of the worker module, and export its result so the main thread can infer types:
+ * Registers the module's task handlers and starts serving the scheduler. Call it once, and export
+ * its result so the main thread can infer types. It may come after top-level `await` or other async
+ * work (loading WASM or a model): the scheduler waits for it, up to `pool.spawnTimeoutMs`.
  *
  * @example
  * export const tasks = defineTasks({ async resize(input: { blob: Blob }, ctx) { … } });
@@ -103,6 +106,7 @@ export function defineTasks<T extends TaskMap>(handlers: T): T {
     // The runtime's message listener goes first, so Comlink's never sees hot-path messages.
     const endpoint = globalThis as unknown as RuntimeEndpoint;
     expose(createRuntime(handlers, endpoint), endpoint as unknown as Parameters<typeof expose>[1]);
+    endpoint.postMessage([READY] satisfies WireReady, []);
   }
   return handlers;
 }

@@ -1,10 +1,11 @@
 import { afterEach, expect, test } from 'vitest';
 import { createScheduler, type Scheduler, type WorkerEvent } from '../../src/index.js';
+import type { LateTasks } from './fixtures/late-define.worker.js';
 import type { ThrownValueTasks } from './fixtures/thrown-values.worker.js';
 import { outcome } from './helpers.js';
 
-// Long timeouts: a fault that is not reported at once would end as a TimeoutError, many seconds
-// later, and fail the assertions on the error's name.
+// Long timeouts throughout: a fault that is not reported at once would end as a TimeoutError or a
+// WorkerLoadError, many seconds later, and fail the assertions on the error's name.
 const TIMEOUT_MS = 20_000;
 
 const open: Pick<Scheduler<never>, 'close'>[] = [];
@@ -69,3 +70,22 @@ test('a thrown object that is not an Error keeps its own name, code, message and
     'an object with a message and no name',
   ]);
 });
+
+const lateModules = {
+  'a top-level await': () => new Worker(new URL('./fixtures/late-define.worker.ts', import.meta.url), { type: 'module' }),
+  'async work after the module loaded': () => new Worker(new URL('./fixtures/late-define-async.worker.ts', import.meta.url), { type: 'module' }),
+};
+
+test.each(Object.entries(lateModules))(
+  'a worker module that calls defineTasks() after %s answers the handshake and runs its tasks',
+  async (_, worker) => {
+    // One spawn failure opens the breaker: a handshake that is never answered fails the task with
+    // WorkerLoadError after TIMEOUT_MS instead of leaving it queued.
+    const s = await createScheduler<LateTasks>({ worker, store: 'memory', pool: { max: 1, spawnTimeoutMs: TIMEOUT_MS, maxSpawnFailures: 1 } });
+    open.push(s);
+    const r = await outcome((await s.enqueue('where', null)).result);
+    expect(r.ok ? r.value : `${r.error.name}: ${r.error.message}`).toMatch(/^defined after /);
+    expect(s.workers().map((w) => w.state)).toEqual(['idle']);
+  },
+  TIMEOUT_MS + 10_000,
+);
