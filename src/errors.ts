@@ -1,126 +1,86 @@
+import * as publicErrors from './error-classes.js';
 import type { SerializedError } from './types.js';
 
-/**
- * Every error tasklane raises has a stable `name` and `code`. Code across the worker boundary and
- * across reloads recognises errors by those two strings, never by `instanceof`: an error that came
- * back from a worker or out of IndexedDB is a reconstruction, not the original object.
- */
-export class TasklaneError extends Error {
-  readonly code: string;
-  constructor(message: string, code = 'E_TASKLANE', options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = 'TasklaneError';
-  }
-}
+export * from './error-classes.js';
 
-function defineError(name: string, code: string) {
-  const cls = class extends TasklaneError {
-    constructor(message: string, options?: { cause?: unknown }) {
-      super(message, code, options);
-      this.name = name;
-    }
-  };
-  Object.defineProperty(cls, 'name', { value: name });
-  return cls;
-}
-
-/** A task ran longer than its `timeoutMs`. The signal's reason while the handler still runs. */
-export const TimeoutError = defineError('TimeoutError', 'E_TIMEOUT');
-export type TimeoutError = InstanceType<typeof TimeoutError>;
-/** The task was cancelled (by `cancel()`, the caller's signal, or `close({ drain: false })`). */
-export const CancelledError = defineError('CancelledError', 'E_CANCELLED');
-export type CancelledError = InstanceType<typeof CancelledError>;
-/** The worker running the task died (crash, `self.close()`, terminated). */
-export const WorkerCrashedError = defineError('WorkerCrashedError', 'E_WORKER_CRASHED');
-export type WorkerCrashedError = InstanceType<typeof WorkerCrashedError>;
-/** The worker module could not be loaded or did not answer the handshake. */
-export const WorkerLoadError = defineError('WorkerLoadError', 'E_WORKER_LOAD');
-export type WorkerLoadError = InstanceType<typeof WorkerLoadError>;
-/** Thrown by a handler to fail its task at once, without retries. */
-export const NonRetryableError = defineError('NonRetryableError', 'E_NON_RETRYABLE');
-export type NonRetryableError = InstanceType<typeof NonRetryableError>;
-/** No handler with that name in the worker module. */
-export const UnknownTaskError = defineError('UnknownTaskError', 'E_UNKNOWN_TASK');
-export type UnknownTaskError = InstanceType<typeof UnknownTaskError>;
-/** The input cannot be structured-cloned (a function, a DOM node, …). */
-export const DataCloneError = defineError('DataCloneError', 'E_DATA_CLONE');
-export type DataCloneError = InstanceType<typeof DataCloneError>;
-/** The scheduler is closing or closed. */
-export const SchedulerClosedError = defineError('SchedulerClosedError', 'E_CLOSED');
-export type SchedulerClosedError = InstanceType<typeof SchedulerClosedError>;
-/** `maxQueued` tasks are already live. */
-export const QueueFullError = defineError('QueueFullError', 'E_QUEUE_FULL');
-export type QueueFullError = InstanceType<typeof QueueFullError>;
-/** A store write failed (quota, a closed database, …); `cause` holds the original. */
-export const StorageError = defineError('StorageError', 'E_STORAGE');
-export type StorageError = InstanceType<typeof StorageError>;
-/** A persisted record failed validation on load. */
-export const CorruptRecordError = defineError('CorruptRecordError', 'E_CORRUPT_RECORD');
-export type CorruptRecordError = InstanceType<typeof CorruptRecordError>;
-/** The task was running in a tab that died; it was re-queued, or failed after too many stalls. */
-export const StalledError = defineError('StalledError', 'E_STALLED');
-export type StalledError = InstanceType<typeof StalledError>;
-/** The handler rejected with something that is not an Error, or left an uncaught error behind. */
-export const HandlerError = defineError('HandlerError', 'E_HANDLER');
-export type HandlerError = InstanceType<typeof HandlerError>;
-/**
- * `createScheduler` was called where tasklane cannot run: no `Worker` (Node, server-side rendering,
- * a prerender). It runs in a browser page or a browser worker that can start module workers.
- */
-export const UnsupportedEnvironmentError = defineError('UnsupportedEnvironmentError', 'E_UNSUPPORTED_ENVIRONMENT');
-export type UnsupportedEnvironmentError = InstanceType<typeof UnsupportedEnvironmentError>;
-
-const KNOWN: Record<string, new (message: string) => TasklaneError> = {
-  TimeoutError,
-  CancelledError,
-  WorkerCrashedError,
-  WorkerLoadError,
-  NonRetryableError,
-  UnknownTaskError,
-  DataCloneError,
-  SchedulerClosedError,
-  QueueFullError,
-  StorageError,
-  CorruptRecordError,
-  StalledError,
-  HandlerError,
-  UnsupportedEnvironmentError,
-};
+/** Name → class, for every public error class but the base (its constructor takes a code). */
+const KNOWN: Record<string, new (message: string) => publicErrors.TasklaneError> = {};
+for (const cls of Object.values(publicErrors)) if (cls !== publicErrors.TasklaneError) KNOWN[cls.name] = cls;
 
 /** Codes whose errors never earn a retry. */
-const NON_RETRYABLE_CODES = new Set([
-  'E_NON_RETRYABLE',
-  'E_UNKNOWN_TASK',
-  'E_DATA_CLONE',
-  'E_CANCELLED',
-  'E_WORKER_LOAD',
-  'E_UNSUPPORTED_ENVIRONMENT',
-]);
+const NON_RETRYABLE_CODES = new Set(['E_NON_RETRYABLE', 'E_UNKNOWN_TASK', 'E_DATA_CLONE', 'E_CANCELLED', 'E_WORKER_LOAD', 'E_UNSUPPORTED_ENVIRONMENT']);
 
 export function isRetryable(error: SerializedError): boolean {
   return !(error.code && NON_RETRYABLE_CODES.has(error.code)) && error.name !== 'NonRetryableError';
 }
 
-/** Turns anything thrown into plain data that keeps `name`, `message`, `code` and `stack`. */
+/**
+ * Turns anything thrown into plain data, and never throws: a getter or proxy trap that throws while
+ * it is read must not stop the attempt from ending. An object keeps its `name` (a non-empty string),
+ * `message`, `code` and `stack`; a primitive, a function, or an object with no `name` that is not an
+ * Error becomes `HandlerError` (with code `E_HANDLER` unless it has a code of its own).
+ */
 export function serializeError(error: unknown): SerializedError {
-  if (error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error)) {
-    const e = error as { name?: unknown; message?: unknown; code?: unknown; stack?: unknown };
-    const out: SerializedError = {
-      name: typeof e.name === 'string' ? e.name : 'Error',
-      message: typeof e.message === 'string' ? e.message : String(e.message),
-    };
-    if (typeof e.code === 'string' || typeof e.code === 'number') out.code = String(e.code);
-    if (typeof e.stack === 'string') out.stack = e.stack;
-    return out;
-  }
-  let shown: string;
   try {
-    shown = typeof error === 'string' ? JSON.stringify(error) : String(error);
+    return serializeThrown(error);
   } catch {
-    shown = Object.prototype.toString.call(error);
+    // Every read in serializeThrown is guarded; this holds the contract if one is missed.
+    return { name: 'HandlerError', code: 'E_HANDLER', message: 'handler threw a value that could not be read' };
   }
-  return { name: 'HandlerError', code: 'E_HANDLER', message: `handler threw a non-Error value: ${shown}` };
+}
+
+function serializeThrown(error: unknown): SerializedError {
+  if (typeof error !== 'object' || error === null) return handlerError(`handler threw a non-Error value: ${show(error)}`);
+  let isError = false;
+  try {
+    isError = error instanceof Error;
+  } catch {
+    // A proxy whose getPrototypeOf trap throws: not an Error.
+  }
+  const name = read(error, 'name');
+  const message = read(error, 'message');
+  const code = read(error, 'code');
+  const stack = read(error, 'stack');
+  const out: SerializedError = {
+    name: typeof name.value === 'string' && name.value !== '' ? name.value : isError ? 'Error' : 'HandlerError',
+    message:
+      'thrown' in message
+        ? `handler threw a value whose "message" could not be read (reading it threw ${show(message.thrown)})`
+        : typeof message.value === 'string'
+          ? message.value
+          : message.value === undefined && !isError
+            ? `handler threw a non-Error value: ${show(error)}`
+            : show(message.value),
+  };
+  if (typeof code.value === 'string' || typeof code.value === 'number') out.code = String(code.value);
+  else if (out.name === 'HandlerError') out.code = 'E_HANDLER';
+  if (typeof stack.value === 'string') out.stack = stack.value;
+  return out;
+}
+
+function handlerError(message: string): SerializedError {
+  return { name: 'HandlerError', code: 'E_HANDLER', message };
+}
+
+function read(target: object, key: string): { value: unknown } | { value?: undefined; thrown: unknown } {
+  try {
+    return { value: (target as Record<string, unknown>)[key] };
+  } catch (thrown) {
+    return { thrown };
+  }
+}
+
+/** A thrown value as text, however hostile its `toString`. */
+function show(value: unknown): string {
+  try {
+    return typeof value === 'string' ? JSON.stringify(value) : String(value);
+  } catch {
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      return `a value of type ${typeof value}`;
+    }
+  }
 }
 
 /**

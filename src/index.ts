@@ -12,25 +12,9 @@ export type { IdbStoreOptions, IdbStoreStats } from './idb-store.js';
 export { systemClock, ManualClock } from './clock.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { backoffDelay } from './backoff.js';
-export {
-  TasklaneError,
-  TimeoutError,
-  CancelledError,
-  WorkerCrashedError,
-  WorkerLoadError,
-  NonRetryableError,
-  UnknownTaskError,
-  DataCloneError,
-  SchedulerClosedError,
-  QueueFullError,
-  StorageError,
-  CorruptRecordError,
-  StalledError,
-  HandlerError,
-  UnsupportedEnvironmentError,
-  serializeError,
-  deserializeError,
-} from './errors.js';
+// Every public error class: the list lives once, in error-classes.ts.
+export * from './error-classes.js';
+export { serializeError, deserializeError } from './errors.js';
 export { TaskStatus, Priority } from './types.js';
 export type {
   TaskRecord,
@@ -47,4 +31,4 @@ export type {
   RetentionOptions,
   TaskDefaults,
 } from './types.js';
-export type { TaskMap, TaskName, TaskInput, TaskOutput, TaskContext } from './worker-runtime.js';
+export type { TaskMap, TaskName, TaskInput, TaskOutput, TaskContext } from './task-types.js';

@@ -1,8 +1,10 @@
 import type { SerializedError } from './types.js';
 
 /**
- * What crosses the worker boundary. The handshake goes through Comlink (`WorkerApi.hello`: module
- * loaded, task names, lifetime lock), and `run`/`abort` stay callable through it. The hot path then
+ * What crosses the worker boundary. The handshake: the worker announces itself (`WireReady`) once
+ * `defineTasks()` has run, however late the module calls it; only then does the main thread call
+ * `WorkerApi.hello` through Comlink (task names, lifetime lock), because a message posted to a worker
+ * before its module listens is lost. `run`/`abort` stay callable through Comlink. The hot path then
  * uses the worker's own channel (`Worker.postMessage` / `self.postMessage`) with plain messages:
  * one per batch each way and no per-call reply, where a Comlink call costs a request and a response.
  *
@@ -38,6 +40,7 @@ export const RUN = 0x7a5c01;
 export const ABORT = 0x7a5c02;
 export const DONE = 0x7a5c03;
 export const PROGRESS = 0x7a5c04;
+export const READY = 0x7a5c05;
 
 /** Main thread → worker: queues tasks, run one at a time in order. `RUN_STRIDE` slots each: callId, id, name, input, attempt. */
 export type WireRun = [typeof RUN, ...unknown[]];
@@ -52,6 +55,9 @@ export type WireDone = [typeof DONE, ...unknown[]];
 export const DONE_STRIDE = 4;
 export type WireProgress = [typeof PROGRESS, callId: number, value: number];
 
+/** Worker → main thread, once: `defineTasks()` ran and the runtime listens. Nothing is sent to a worker before it. */
+export type WireReady = [typeof READY];
+
 export type WireReport = WireDone | WireProgress;
 
 export interface HandshakeReply {
@@ -64,8 +70,9 @@ export interface HandshakeReply {
 /** Exposed by the worker runtime. */
 export interface WorkerApi {
   /**
-   * The handshake. `lockName` names a Web Lock the worker holds for its lifetime: its release tells
-   * the main thread the worker died. Hot-path messages may follow at once.
+   * The handshake, called once the worker announced itself (`WireReady`). `lockName` names a Web
+   * Lock the worker holds for its lifetime: its release tells the main thread the worker died.
+   * Hot-path messages may follow at once.
    */
   hello(lockName: string): Promise<HandshakeReply>;
   /** Queues tasks, as a run message does. Returns at once. */

@@ -12,7 +12,7 @@ import type {
   TaskDefaults,
   TaskInfo,
 } from './types.js';
-import type { TaskInput, TaskMap, TaskName, TaskOutput } from './worker-runtime.js';
+import type { TaskInput, TaskMap, TaskName, TaskOutput } from './task-types.js';
 
 export interface SchedulerOptions {
   /** Names the queue; with the IndexedDB store, the database name. @default 'tasklane' */

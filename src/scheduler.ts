@@ -22,7 +22,7 @@ import {
   TERMINAL_STATUSES,
 } from './types.js';
 import { checkKeys, checkNumber, checkObject, checkOptionalNumber, describe, normalizePriority, normalizeRetry, optionKeys } from './validate.js';
-import type { TaskInput, TaskMap, TaskName, TaskOutput } from './worker-runtime.js';
+import type { TaskInput, TaskMap, TaskName, TaskOutput } from './task-types.js';
 import { Admission } from './engine/admission.js';
 import { Cancellation } from './engine/cancellation.js';
 import { Dispatcher } from './engine/dispatcher.js';

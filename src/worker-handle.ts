@@ -6,6 +6,7 @@ import {
   DONE_STRIDE,
   type HandshakeReply,
   PROGRESS,
+  READY,
   RUN,
   type RunOutcome,
   type RunRequest,
@@ -74,6 +75,9 @@ export class WorkerHandle {
   readonly #events: WorkerHandleEvents;
   readonly #lockAbort = new AbortController();
   #endStart?: (error: Error) => void;
+  /** Set once the worker announced itself (`WireReady`); until then nothing may be sent to it. */
+  #ready = false;
+  #onReady?: () => void;
   readonly #now: () => number;
   #nextCallId = 1;
   #exited = false;
@@ -104,7 +108,12 @@ export class WorkerHandle {
   #onMessage(data: unknown): boolean {
     if (!Array.isArray(data)) return false;
     if (data[0] === DONE) this.#onDone(data);
-    else if (data[0] === PROGRESS) {
+    else if (data[0] === READY) {
+      this.#ready = true;
+      const onReady = this.#onReady;
+      this.#onReady = undefined;
+      onReady?.();
+    } else if (data[0] === PROGRESS) {
       const call = this.#find(data[1] as number, 0);
       if (call && !call.abandoned) this.#events.onProgress(this, call, data[2] as number);
     } else return false;
@@ -141,18 +150,21 @@ export class WorkerHandle {
       this.#worker.addEventListener('messageerror', () => {
         this.#exit(new WorkerCrashedError(`worker ${this.id} received a message it could not deserialize`), false);
       });
-      this.#remote.hello(lockName).then(
-        (reply) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          this.names = reply.names;
-          this.state = 'idle';
-          if (reply.locked) this.#watchLock(lockName);
-          resolve(reply);
-        },
-        (error: unknown) => fail(new WorkerLoadError(`handshake failed: ${(error as Error)?.message ?? String(error)}`)),
-      );
+      const hello = () =>
+        this.#remote.hello(lockName).then(
+          (reply) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            this.names = reply.names;
+            this.state = 'idle';
+            if (reply.locked) this.#watchLock(lockName);
+            resolve(reply);
+          },
+          (error: unknown) => fail(new WorkerLoadError(`handshake failed: ${(error as Error)?.message ?? String(error)}`)),
+        );
+      if (this.#ready) void hello();
+      else this.#onReady = () => void hello();
     });
   }
 
@@ -259,6 +271,7 @@ export class WorkerHandle {
     this.#remote[releaseProxy]();
     this.#endStart?.(error);
     this.#endStart = undefined;
+    this.#onReady = undefined;
     const calls = this.calls.splice(0);
     this.#events.onExit(this, error, calls, expected);
   }

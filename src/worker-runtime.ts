@@ -6,41 +6,17 @@ import {
   DONE_STRIDE,
   type HandshakeReply,
   PROGRESS,
+  READY,
   RUN,
   RUN_STRIDE,
   type RunRequest,
   type WireDone,
+  type WireReady,
   type WireReport,
   type WorkerApi,
 } from './protocol.js';
+import type { TaskContext, TaskMap } from './task-types.js';
 import type { SerializedError } from './types.js';
-
-/** What a handler gets besides its input. */
-export interface TaskContext {
-  /** Aborted on cancel or timeout; `signal.reason` is a `CancelledError` or `TimeoutError`. */
-  readonly signal: AbortSignal;
-  /** Reports progress, a number in 0..1 (clamped), as 'progress' events on the main thread. */
-  progress(value: number): void;
-  /** 1-based attempt number. */
-  readonly attempt: number;
-  readonly id: string;
-  /**
-   * Marks `value` (or the given list) to be transferred, not copied, when the result goes back.
-   * Returns `value` so it can wrap a return expression: `return ctx.transfer(bitmap)`.
-   */
-  transfer<T>(value: T, transferables?: Transferable[]): T;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: handler inputs are user-defined
-export type TaskHandler<I = any, O = any> = (input: I, ctx: TaskContext) => O | Promise<O>;
-export type TaskMap = Record<string, TaskHandler>;
-
-/** Task names of a worker module's `tasks`. */
-export type TaskName<T> = Extract<keyof T, string>;
-/** The input type of task `N`. */
-export type TaskInput<T, N extends TaskName<T>> = T[N] extends (input: infer I, ctx: TaskContext) => unknown ? I : never;
-/** The resolved result type of task `N`. */
-export type TaskOutput<T, N extends TaskName<T>> = T[N] extends (...args: never[]) => infer O ? Awaited<O> : never;
 
 interface Running {
   request: RunRequest;
@@ -108,8 +84,9 @@ function asTransferable(value: unknown): Transferable | undefined {
 let defined = false;
 
 /**
- * Registers the module's task handlers and starts serving the scheduler. Call it once, at the top
- * level of the worker module, and export its result so the main thread can infer types:
+ * Registers the module's task handlers and starts serving the scheduler. Call it once, and export
+ * its result so the main thread can infer types. It may come after top-level `await` or other async
+ * work (loading WASM or a model): the scheduler waits for it, up to `pool.spawnTimeoutMs`.
  *
  * @example
  * export const tasks = defineTasks({ async resize(input: { blob: Blob }, ctx) { … } });
@@ -126,6 +103,7 @@ export function defineTasks<T extends TaskMap>(handlers: T): T {
     // The runtime's message listener goes first, so Comlink's never sees hot-path messages.
     const endpoint = globalThis as unknown as RuntimeEndpoint;
     expose(createRuntime(handlers, endpoint), endpoint as unknown as Parameters<typeof expose>[1]);
+    endpoint.postMessage([READY] satisfies WireReady, []);
   }
   return handlers;
 }

@@ -10,7 +10,7 @@ import { entryOf, type TaskIndex } from '../task-index.js';
 import { requeueFailed } from '../transition.js';
 import type { EnqueueOptions, TaskRecord } from '../types.js';
 import { assertCloneable, checkObject, describe, optionKeys, unknownOption } from '../validate.js';
-import type { TaskMap } from '../worker-runtime.js';
+import type { TaskMap } from '../task-types.js';
 import { yieldToEventLoop } from '../yield.js';
 import type { Emitter } from './emitter.js';
 import type { LiveTasks } from './live-tasks.js';

@@ -49,6 +49,38 @@ describe('errors', () => {
     expect(serializeError(undefined).message).toContain('undefined');
   });
 
+  test('serializing never throws, however hostile the value; what cannot be read is said so', () => {
+    const boom = () => {
+      throw new TypeError('no');
+    };
+    const getters = Object.defineProperties({}, { name: { get: boom }, message: { get: boom }, code: { get: boom }, stack: { get: boom } });
+    expect(serializeError(getters)).toEqual({
+      name: 'HandlerError',
+      code: 'E_HANDLER',
+      message: 'handler threw a value whose "message" could not be read (reading it threw TypeError: no)',
+    });
+    const trap = new Proxy({}, { get: boom, has: boom, getPrototypeOf: boom, ownKeys: boom });
+    expect(serializeError(trap)).toMatchObject({ name: 'HandlerError', code: 'E_HANDLER' });
+    const cyclic: { message: string; self?: unknown } = { message: 'loop' };
+    cyclic.self = cyclic;
+    expect(serializeError(cyclic)).toEqual({ name: 'HandlerError', code: 'E_HANDLER', message: 'loop' });
+    expect(serializeError(Symbol('s')).message).toBe('handler threw a non-Error value: Symbol(s)');
+    expect(serializeError({ toString: boom }).message).toBe('handler threw a non-Error value: [object Object]');
+    expect(serializeError({ message: { toString: boom } }).message).toBe('[object Object]');
+  });
+
+  test('a non-Error object keeps its own name, code and stack; without a name it is a HandlerError', () => {
+    class Fault {
+      name = 'Fault';
+      code = 'E_FAULT';
+      stack = 'Fault: x\n    at here';
+      constructor(readonly message: string) {}
+    }
+    expect(serializeError(new Fault('x'))).toEqual({ name: 'Fault', code: 'E_FAULT', message: 'x', stack: 'Fault: x\n    at here' });
+    expect(serializeError({ message: 'bare' })).toEqual({ name: 'HandlerError', code: 'E_HANDLER', message: 'bare' });
+    expect(serializeError({ message: 'coded', code: 7 })).toEqual({ name: 'HandlerError', code: '7', message: 'coded' });
+  });
+
   test('retryability is decided by name and code', () => {
     expect(isRetryable(serializeError(new Error('x')))).toBe(true);
     expect(isRetryable(serializeError(new NonRetryableError('x')))).toBe(false);
