@@ -637,8 +637,7 @@ const case5: BenchCase = {
     }
     const title = `sequential enqueue -> result of a no-op (${m} per run)`;
     const floorName = 'raw postMessage round trip, same worker thread';
-    const note =
-      `floor: an echo listener in the bench worker module, ahead of tasklane, on the thread that ran the block just measured (blocks of 100 alternate, the first 2 pairs of each run not recorded; a warm-up run of ${WARM_UP_ROUND_TRIPS} round trips of each, so V8 has tiered up both; one forced GC before it, none between runs); a separate plain worker is in 5c/5d`;
+    const note = `floor: an echo listener in the bench worker module, ahead of tasklane, on the thread that ran the block just measured (blocks of 100 alternate, the first 2 pairs of each run not recorded; a warm-up run of ${WARM_UP_ROUND_TRIPS} round trips of each, so V8 has tiered up both; one forced GC before it, none between runs); a separate plain worker is in 5c/5d`;
     /** A row of ours at percentile `p` against `baseline`. */
     const row = (id: string, p: 50 | 99, baselineName: string, baseline: number[], target: Target, rowNote?: string) =>
       makeRow({ id, title: `${title}, p${p}`, unit: 'µs', baselineName, target, ours: p === 50 ? r.p50 : r.p99, baseline, note: rowNote });

@@ -20,7 +20,16 @@ import { CHROMIUM_FLAGS, findChromium } from '../scripts/find-chromium.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const args = { quick: false, json: join(here, 'results.json'), only: undefined, runs: 5, verbose: false, profile: undefined, alloc: undefined, trace: undefined };
+  const args = {
+    quick: false,
+    json: join(here, 'results.json'),
+    only: undefined,
+    runs: 5,
+    verbose: false,
+    profile: undefined,
+    alloc: undefined,
+    trace: undefined,
+  };
   const fail = (message) => {
     console.error(`tasklane bench: ${message}`);
     process.exit(2);
@@ -42,7 +51,9 @@ function parseArgs(argv) {
     else if (a === '--alloc') args.alloc = resolve(process.cwd(), value(++i, a));
     else if (a === '--trace') args.trace = resolve(process.cwd(), value(++i, a));
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--quick] [--json FILE] [--only 1,5] [--runs N] [--verbose] [--profile DIR] [--alloc DIR] [--trace DIR]');
+      console.log(
+        'usage: npm run bench -- [--quick] [--json FILE] [--only 1,5] [--runs N] [--verbose] [--profile DIR] [--alloc DIR] [--trace DIR]',
+      );
       process.exit(0);
     } else fail(`unknown argument ${a}`);
   }

@@ -15,7 +15,9 @@ export function wireControls(scheduler: Scheduler<Tasks>): void {
     button.addEventListener('click', async () => {
       const priority = button.dataset.burst as PriorityName;
       const size = Number($<HTMLSelectElement>('burst-size').value);
-      await scheduler.enqueueMany(Array.from({ length: size }, () => ({ name: 'crunch' as const, input: { ms: rand(80, 400) }, options: { priority } })));
+      await scheduler.enqueueMany(
+        Array.from({ length: size }, () => ({ name: 'crunch' as const, input: { ms: rand(80, 400) }, options: { priority } })),
+      );
       say(`Enqueued ${size.toLocaleString('en-US')} ${priority} tasks in one commit.`);
     });
   }
@@ -26,7 +28,10 @@ export function wireControls(scheduler: Scheduler<Tasks>): void {
       Array.from({ length: 10 }, () => ({
         name: 'flaky' as const,
         input: { p, ms: rand(200, 700) },
-        options: { priority: 'high' as const, retry: { attempts: 3, backoff: { kind: 'exponential' as const, delayMs: 1_000, maxMs: 8_000 } } },
+        options: {
+          priority: 'high' as const,
+          retry: { attempts: 3, backoff: { kind: 'exponential' as const, delayMs: 1_000, maxMs: 8_000 } },
+        },
       })),
     );
     say(`10 flaky tasks: each attempt fails with p = ${p}; 3 attempts, then the dead-letter set.`);
@@ -47,7 +52,9 @@ export function wireControls(scheduler: Scheduler<Tasks>): void {
   });
 
   $('delayed').addEventListener('click', async () => {
-    await scheduler.enqueueMany(Array.from({ length: 6 }, (_, i) => ({ name: 'crunch' as const, input: { ms: 300 }, options: { delayMs: 4_000 + i * 3_000 } })));
+    await scheduler.enqueueMany(
+      Array.from({ length: 6 }, (_, i) => ({ name: 'crunch' as const, input: { ms: 300 }, options: { delayMs: 4_000 + i * 3_000 } })),
+    );
     say('6 tasks delayed by 4 to 19 s: see their countdowns in the panel.');
   });
 

@@ -162,7 +162,8 @@ export class FractalView {
     this.#byTask.clear();
     this.#tiles = [];
     for (let ty = 0; ty < this.rows; ty++)
-      for (let tx = 0; tx < this.cols; tx++) this.#tiles.push({ tx, ty, state: 'pending', priority: this.#priorityFor(tx, ty), progress: 0 });
+      for (let tx = 0; tx < this.cols; tx++)
+        this.#tiles.push({ tx, ty, state: 'pending', priority: this.#priorityFor(tx, ty), progress: 0 });
     this.#ctx.fillStyle = '#0b0e13';
     this.#ctx.fillRect(0, 0, this.#canvas.width, this.#canvas.height);
     const at = (key: string | undefined) => {
@@ -186,9 +187,7 @@ export class FractalView {
       }
     }
     // Centre first within each priority: enqueue order is the tie-break.
-    const pending = this.#tiles
-      .filter((t) => t.state === 'pending')
-      .sort((a, b) => this.#distance(a) - this.#distance(b));
+    const pending = this.#tiles.filter((t) => t.state === 'pending').sort((a, b) => this.#distance(a) - this.#distance(b));
     await Promise.all(pending.map((tile) => this.#enqueue(tile, tile.priority)));
     this.#redraw();
     this.onChange();

@@ -19,7 +19,9 @@ export const CHROMIUM_FLAGS = [
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   if (!findChromium()) {
-    console.error('tasklane: Chromium not found: install it (Debian: sudo apt-get install -y chromium) or set CHROMIUM_PATH=/path/to/chromium');
+    console.error(
+      'tasklane: Chromium not found: install it (Debian: sudo apt-get install -y chromium) or set CHROMIUM_PATH=/path/to/chromium',
+    );
     process.exit(1);
   }
 }

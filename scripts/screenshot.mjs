@@ -101,7 +101,9 @@ try {
     const demo = /** @type {any} */ (window).tasklaneDemo;
     return { ...demo.fractal.counts, metrics: demo.scheduler.metrics() };
   });
-  console.log(`saved ${reloadOut} after a reload (${restored} tiles repainted from the store, ${after.done} now, ${after.metrics.queued} still queued)`);
+  console.log(
+    `saved ${reloadOut} after a reload (${restored} tiles repainted from the store, ${after.done} now, ${after.metrics.queued} still queued)`,
+  );
 } finally {
   await browser.close();
   await server.close();

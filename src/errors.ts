@@ -8,7 +8,14 @@ const KNOWN: Record<string, new (message: string) => publicErrors.TasklaneError>
 for (const cls of Object.values(publicErrors)) if (cls !== publicErrors.TasklaneError) KNOWN[cls.name] = cls;
 
 /** Codes whose errors never earn a retry. */
-const NON_RETRYABLE_CODES = new Set(['E_NON_RETRYABLE', 'E_UNKNOWN_TASK', 'E_DATA_CLONE', 'E_CANCELLED', 'E_WORKER_LOAD', 'E_UNSUPPORTED_ENVIRONMENT']);
+const NON_RETRYABLE_CODES = new Set([
+  'E_NON_RETRYABLE',
+  'E_UNKNOWN_TASK',
+  'E_DATA_CLONE',
+  'E_CANCELLED',
+  'E_WORKER_LOAD',
+  'E_UNSUPPORTED_ENVIRONMENT',
+]);
 
 export function isRetryable(error: SerializedError): boolean {
   return !(error.code && NON_RETRYABLE_CODES.has(error.code)) && error.name !== 'NonRetryableError';

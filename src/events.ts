@@ -17,7 +17,16 @@ export class TaskEvent extends Event {
   }
 }
 
-export type TaskEventType = 'enqueued' | 'started' | 'progress' | 'retrying' | 'completed' | 'failed' | 'cancelled' | 'skipped' | 'reprioritized';
+export type TaskEventType =
+  | 'enqueued'
+  | 'started'
+  | 'progress'
+  | 'retrying'
+  | 'completed'
+  | 'failed'
+  | 'cancelled'
+  | 'skipped'
+  | 'reprioritized';
 
 /** What a `worker` event says happened to a worker. */
 export type WorkerEventState = 'spawned' | 'idle' | 'busy' | 'crashed' | 'terminated';
@@ -92,7 +101,11 @@ export class CountingEventTarget<M> extends EventTarget implements TypedEventTar
     listener: ((event: M[K]) => void) | { handleEvent(event: M[K]): void } | null,
     options?: boolean | AddEventListenerOptions,
   ): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
   // biome-ignore lint/suspicious/noExplicitAny: implementation signature of the typed overloads above
   override addEventListener(type: string, listener: any, options?: boolean | AddEventListenerOptions): void {
     if (listener) this.#counts.set(type, (this.#counts.get(type) ?? 0) + 1);
@@ -106,7 +119,11 @@ export class CountingEventTarget<M> extends EventTarget implements TypedEventTar
     listener: ((event: M[K]) => void) | { handleEvent(event: M[K]): void } | null,
     options?: boolean | EventListenerOptions,
   ): void;
-  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
   // biome-ignore lint/suspicious/noExplicitAny: implementation signature of the typed overloads above
   override removeEventListener(type: string, listener: any, options?: boolean | EventListenerOptions): void {
     if (listener) this.#dec(type);

@@ -1,34 +1,35 @@
 /** `tasklane`: the main-thread entry point. */
-export { createScheduler } from './scheduler.js';
-export type { Scheduler, SchedulerOptions, EnqueueItem, QueuePeek, LanesPeek, WorkerInfo } from './scheduler-api.js';
-export { TaskHandle, ProgressEvent } from './task-handle.js';
-export { TaskEvent, WorkerEvent, WarningEvent } from './events.js';
-export type { SchedulerEventMap, TaskEventType } from './events.js';
-export type { Metrics } from './metrics.js';
-export type { TaskStore, ListQuery } from './store.js';
-export { MemoryStore } from './memory-store.js';
-export { IdbStore, openIdbStore, SCHEMA_VERSION } from './idb-store.js';
-export type { IdbStoreOptions, IdbStoreStats } from './idb-store.js';
-export { systemClock, ManualClock } from './clock.js';
-export type { Clock, TimerHandle } from './clock.js';
+
 export { backoffDelay } from './backoff.js';
+export type { Clock, TimerHandle } from './clock.js';
+export { ManualClock, systemClock } from './clock.js';
 // Every public error class: the list lives once, in error-classes.ts.
 export * from './error-classes.js';
-export { serializeError, deserializeError } from './errors.js';
-export { TaskStatus, Priority } from './types.js';
+export { deserializeError, serializeError } from './errors.js';
+export type { SchedulerEventMap, TaskEventType } from './events.js';
+export { TaskEvent, WarningEvent, WorkerEvent } from './events.js';
+export type { IdbStoreOptions, IdbStoreStats } from './idb-store.js';
+export { IdbStore, openIdbStore, SCHEMA_VERSION } from './idb-store.js';
+export { MemoryStore } from './memory-store.js';
+export type { Metrics } from './metrics.js';
+export { createScheduler } from './scheduler.js';
+export type { EnqueueItem, LanesPeek, QueuePeek, Scheduler, SchedulerOptions, WorkerInfo } from './scheduler-api.js';
+export type { ListQuery, TaskStore } from './store.js';
+export { ProgressEvent, TaskHandle } from './task-handle.js';
+export type { TaskContext, TaskInput, TaskMap, TaskName, TaskOutput } from './task-types.js';
 export type {
-  TaskRecord,
-  TaskInfo,
-  PriorityName,
-  PriorityLevel,
-  SerializedError,
-  EnqueueOptions,
-  RetryOptions,
-  BackoffPolicy,
-  BackoffKind,
   BackoffFunction,
+  BackoffKind,
+  BackoffPolicy,
+  EnqueueOptions,
   PoolOptions,
+  PriorityLevel,
+  PriorityName,
   RetentionOptions,
+  RetryOptions,
+  SerializedError,
   TaskDefaults,
+  TaskInfo,
+  TaskRecord,
 } from './types.js';
-export type { TaskMap, TaskName, TaskInput, TaskOutput, TaskContext } from './task-types.js';
+export { Priority, TaskStatus } from './types.js';

@@ -41,9 +41,11 @@ export function normalizePoolOptions(value: unknown): NormalizedPoolOptions {
   if (min > max) throw new TypeError(`Expected pool.min to be <= pool.max (${max}), got ${min}`);
   const breakerMs = checkOptionalNumber('pool.breakerMs', o.breakerMs, 10_000);
   const breakerMaxMs = checkOptionalNumber('pool.breakerMaxMs', o.breakerMaxMs, Math.max(300_000, breakerMs));
-  if (breakerMaxMs < breakerMs) throw new TypeError(`Expected pool.breakerMaxMs to be >= pool.breakerMs (${breakerMs}), got ${breakerMaxMs}`);
+  if (breakerMaxMs < breakerMs)
+    throw new TypeError(`Expected pool.breakerMaxMs to be >= pool.breakerMs (${breakerMs}), got ${breakerMaxMs}`);
   const onBreakerOpen = o.onBreakerOpen ?? 'wait';
-  if (onBreakerOpen !== 'wait' && onBreakerOpen !== 'fail') throw new TypeError(`Expected pool.onBreakerOpen to be 'wait' or 'fail', got ${describe(onBreakerOpen)}`);
+  if (onBreakerOpen !== 'wait' && onBreakerOpen !== 'fail')
+    throw new TypeError(`Expected pool.onBreakerOpen to be 'wait' or 'fail', got ${describe(onBreakerOpen)}`);
   return {
     max,
     min,

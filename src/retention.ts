@@ -1,4 +1,4 @@
-import { TERMINAL_STATUSES, type TaskStatus } from './types.js';
+import { type TaskStatus, TERMINAL_STATUSES } from './types.js';
 
 export interface RetentionLimits {
   /** Completed tasks kept. */

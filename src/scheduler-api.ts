@@ -3,16 +3,8 @@ import type { SchedulerEventMap, TypedEventTarget } from './events.js';
 import type { Metrics } from './metrics.js';
 import type { ListQuery, TaskStore } from './store.js';
 import type { TaskHandle } from './task-handle.js';
-import type {
-  EnqueueOptions,
-  PoolOptions,
-  PriorityLevel,
-  PriorityName,
-  RetentionOptions,
-  TaskDefaults,
-  TaskInfo,
-} from './types.js';
 import type { TaskInput, TaskMap, TaskName, TaskOutput } from './task-types.js';
+import type { EnqueueOptions, PoolOptions, PriorityLevel, PriorityName, RetentionOptions, TaskDefaults, TaskInfo } from './types.js';
 
 export interface SchedulerOptions {
   /** Names the queue; with the IndexedDB store, the database name. @default 'tasklane' */
@@ -44,9 +36,8 @@ export interface SchedulerOptions {
 }
 
 /** One task to enqueue with `enqueueMany`: a union over task names, so each item's input matches its name. */
-export type EnqueueItem<T extends TaskMap, N extends TaskName<T> = TaskName<T>> = N extends TaskName<T>
-  ? { name: N; input: TaskInput<T, N>; options?: Omit<EnqueueOptions, 'signal' | 'key'> }
-  : never;
+export type EnqueueItem<T extends TaskMap, N extends TaskName<T> = TaskName<T>> =
+  N extends TaskName<T> ? { name: N; input: TaskInput<T, N>; options?: Omit<EnqueueOptions, 'signal' | 'key'> } : never;
 
 /** A queued task as `peekLanes` shows it: what ordering knows, without reading the store. */
 export interface QueuePeek {

@@ -1,28 +1,5 @@
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { type Clock, systemClock } from './clock.js';
-import { assertSchedulerEnvironment } from './environment.js';
-import { CancelledError, SchedulerClosedError, serializeError } from './errors.js';
-import { CountingEventTarget, type SchedulerEventMap, WarningEvent } from './events.js';
-import { Counters, type Metrics } from './metrics.js';
-import { openStore } from './open-store.js';
-import { acquireOwnerLock, liveOwners, type OwnerLock } from './owner-lock.js';
-import { type NormalizedPoolOptions, normalizePoolOptions, Pool } from './pool.js';
-import { planRecovery } from './recovery.js';
-import type { EnqueueItem, LanesPeek, Scheduler, SchedulerOptions, WorkerInfo } from './scheduler-api.js';
-import type { ListQuery, TaskStore } from './store.js';
-import type { TaskHandle } from './task-handle.js';
-import { entryOf, TaskIndex } from './task-index.js';
-import {
-  type EnqueueOptions,
-  type PriorityLevel,
-  type PriorityName,
-  type RetentionOptions,
-  type TaskDefaults,
-  type TaskInfo,
-  TERMINAL_STATUSES,
-} from './types.js';
-import { checkKeys, checkNumber, checkObject, checkOptionalNumber, describe, normalizePriority, normalizeRetry, optionKeys } from './validate.js';
-import type { TaskInput, TaskMap, TaskName, TaskOutput } from './task-types.js';
 import { Admission } from './engine/admission.js';
 import { Cancellation } from './engine/cancellation.js';
 import { Dispatcher } from './engine/dispatcher.js';
@@ -37,6 +14,38 @@ import type { NormalizedDefaults } from './engine/task-settings.js';
 import { Tells } from './engine/tells.js';
 import { Watchdog } from './engine/watchdog.js';
 import { WriteQueue } from './engine/write-queue.js';
+import { assertSchedulerEnvironment } from './environment.js';
+import { CancelledError, SchedulerClosedError, serializeError } from './errors.js';
+import { CountingEventTarget, type SchedulerEventMap, WarningEvent } from './events.js';
+import { Counters, type Metrics } from './metrics.js';
+import { openStore } from './open-store.js';
+import { acquireOwnerLock, liveOwners, type OwnerLock } from './owner-lock.js';
+import { type NormalizedPoolOptions, normalizePoolOptions, Pool } from './pool.js';
+import { planRecovery } from './recovery.js';
+import type { EnqueueItem, LanesPeek, Scheduler, SchedulerOptions, WorkerInfo } from './scheduler-api.js';
+import type { ListQuery, TaskStore } from './store.js';
+import type { TaskHandle } from './task-handle.js';
+import { entryOf, TaskIndex } from './task-index.js';
+import type { TaskInput, TaskMap, TaskName, TaskOutput } from './task-types.js';
+import {
+  type EnqueueOptions,
+  type PriorityLevel,
+  type PriorityName,
+  type RetentionOptions,
+  type TaskDefaults,
+  type TaskInfo,
+  TERMINAL_STATUSES,
+} from './types.js';
+import {
+  checkKeys,
+  checkNumber,
+  checkObject,
+  checkOptionalNumber,
+  describe,
+  normalizePriority,
+  normalizeRetry,
+  optionKeys,
+} from './validate.js';
 
 export type { EnqueueItem, LanesPeek, QueuePeek, Scheduler, SchedulerOptions, WorkerInfo } from './scheduler-api.js';
 
@@ -176,7 +185,10 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       dispatchEvent: (event) => this.dispatchEvent(event),
       onDelivered: checkDrained,
     }));
-    const emitter = (this.#emitter = new Emitter({ listens: (type) => this.listens(type), dispatchEvent: (event) => this.dispatchEvent(event) }, tells));
+    const emitter = (this.#emitter = new Emitter(
+      { listens: (type) => this.listens(type), dispatchEvent: (event) => this.dispatchEvent(event) },
+      tells,
+    ));
     const trim = new RetentionTrim({ store, limits: retention, closed, warn });
     const load = new LoadModel();
     const dispatcher = (this.#dispatcher = new Dispatcher({
@@ -222,7 +234,17 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       dispatcher,
       watchdog,
     }));
-    const cancellation = (this.#cancellation = new Cancellation({ clock, store, index, live, counters, writes, emitter, watchdog, dispatcher }));
+    const cancellation = (this.#cancellation = new Cancellation({
+      clock,
+      store,
+      index,
+      live,
+      counters,
+      writes,
+      emitter,
+      watchdog,
+      dispatcher,
+    }));
     this.#admission = new Admission({
       name: this.name,
       clock,
@@ -414,7 +436,8 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     try {
       const o = checkObject('options', options) ?? {};
       checkKeys('', o, CLOSE_KEYS);
-      if (o.drain !== undefined && typeof o.drain !== 'boolean') throw new TypeError(`Expected drain to be a boolean, got ${describe(o.drain)}`);
+      if (o.drain !== undefined && typeof o.drain !== 'boolean')
+        throw new TypeError(`Expected drain to be a boolean, got ${describe(o.drain)}`);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -457,8 +480,10 @@ export async function createScheduler<T extends TaskMap = TaskMap>(options: Sche
   assertSchedulerEnvironment();
   const o = checkObject('options', options) as SchedulerOptions | undefined;
   if (!o) throw new TypeError('Expected options to be an object, got undefined');
-  if (typeof o.worker !== 'function') throw new TypeError(`Expected options.worker to be a function returning a Worker, got ${describe(o.worker)}`);
-  if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) throw new TypeError(`Expected options.name to be a non-empty string, got ${describe(o.name)}`);
+  if (typeof o.worker !== 'function')
+    throw new TypeError(`Expected options.worker to be a function returning a Worker, got ${describe(o.worker)}`);
+  if (o.name !== undefined && (typeof o.name !== 'string' || o.name === ''))
+    throw new TypeError(`Expected options.name to be a non-empty string, got ${describe(o.name)}`);
   // Warnings raised while opening (a memory fallback, corrupt records) wait one macrotask, so a
   // listener added right after `await createScheduler(…)` hears them.
   let scheduler: LocalScheduler<T> | undefined;

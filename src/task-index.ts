@@ -254,7 +254,8 @@ class Lane {
 
   /** Every task still here, in order, as entries: those already made, else made afresh and not kept. */
   *entries(): IterableIterator<IndexEntry> {
-    for (let k = this.nextLive(this.head); k >= 0; k = this.nextLive(k + 1)) yield this.#made?.get(k) ?? this.entryOf(this.positions[k] as number);
+    for (let k = this.nextLive(this.head); k >= 0; k = this.nextLive(k + 1))
+      yield this.#made?.get(k) ?? this.entryOf(this.positions[k] as number);
   }
 
   #leave(k: number): IndexEntry {

@@ -21,12 +21,7 @@ export const TaskStatus = {
 } as const;
 export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
 
-export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set<TaskStatus>([
-  'completed',
-  'failed',
-  'cancelled',
-  'skipped',
-]);
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set<TaskStatus>(['completed', 'failed', 'cancelled', 'skipped']);
 
 /** Priority names and their levels; 0 is the most urgent. */
 export const Priority = {

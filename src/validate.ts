@@ -3,8 +3,8 @@ import { DataCloneError } from './errors.js';
 import {
   type BackoffFunction,
   type BackoffPolicy,
-  Priority,
   PRIORITY_NAMES,
+  Priority,
   type PriorityLevel,
   type PriorityName,
   type RetryOptions,
@@ -14,8 +14,7 @@ import {
 /** Shows a received value in an error message: `-5`, `"fast"`, `NaN`, `an object`. */
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' || value == null)
-    return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' || value == null) return String(value);
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return 'an array';
   return `${typeof value === 'object' ? 'an object' : typeof value}`;
@@ -42,8 +41,7 @@ export function checkObject(what: string, value: unknown): Record<string, unknow
 }
 
 export function normalizePriority(value: unknown, what = 'priority'): PriorityLevel {
-  if (typeof value === 'string' && (PRIORITY_NAMES as string[]).includes(value))
-    return Priority[value as PriorityName];
+  if (typeof value === 'string' && (PRIORITY_NAMES as string[]).includes(value)) return Priority[value as PriorityName];
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 4) return value as PriorityLevel;
   return fail(what, `one of ${PRIORITY_NAMES.map((n) => `'${n}'`).join(', ')} or an integer 0..4`, value);
 }
@@ -159,8 +157,13 @@ function editDistance(a: string, b: string): number {
         continue;
       }
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let d = Math.min((rows[i - 1] as number[])[j] as number + 1, (row[j - 1] as number) + 1, ((rows[i - 1] as number[])[j - 1] as number) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, ((rows[i - 2] as number[])[j - 2] as number) + 1);
+      let d = Math.min(
+        ((rows[i - 1] as number[])[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        ((rows[i - 1] as number[])[j - 1] as number) + cost,
+      );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d = Math.min(d, ((rows[i - 2] as number[])[j - 2] as number) + 1);
       row.push(d);
     }
     rows.push(row);
@@ -188,14 +191,17 @@ export function nearestKey(key: string, known: Iterable<string>): string | undef
  * The TypeError for an unknown key of an options object (`at` names the object: `''` at the top,
  * `pool`, `items[3].options`): a feature not built yet says so, a typo names the key it looks like.
  */
-export function unknownOption(at: string, key: string, known: ReadonlySet<string>, unsupported?: Readonly<Record<string, string>>): TypeError {
+export function unknownOption(
+  at: string,
+  key: string,
+  known: ReadonlySet<string>,
+  unsupported?: Readonly<Record<string, string>>,
+): TypeError {
   const path = (k: string) => (at ? `${at}.${k}` : k);
   const later = unsupported && Object.hasOwn(unsupported, key) ? unsupported[key] : undefined;
   if (later) return new TypeError(`Expected no option "${path(key)}": ${later}`);
   const near = nearestKey(key, known);
-  return new TypeError(
-    `Expected no option "${path(key)}" (${near ? `did you mean "${path(near)}"?` : `known: ${[...known].join(', ')}`})`,
-  );
+  return new TypeError(`Expected no option "${path(key)}" (${near ? `did you mean "${path(near)}"?` : `known: ${[...known].join(', ')}`})`);
 }
 
 /**

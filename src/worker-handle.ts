@@ -186,7 +186,15 @@ export class WorkerHandle {
     for (let i = 0; i < requests.length; i++) {
       const r = requests[i] as Omit<RunRequest, 'callId'>;
       // Every field set here, in one order: one shape for all calls.
-      const call: InFlight = { callId: this.#nextCallId++, id: r.id, name: r.name, input: r.input, attempt: r.attempt, startedAt: undefined, abandoned: false };
+      const call: InFlight = {
+        callId: this.#nextCallId++,
+        id: r.id,
+        name: r.name,
+        input: r.input,
+        attempt: r.attempt,
+        startedAt: undefined,
+        abandoned: false,
+      };
       this.calls.push(call);
       sent[i] = call;
     }
@@ -195,7 +203,6 @@ export class WorkerHandle {
     this.#worker.postMessage(runMessage(sent));
     return sent;
   }
-
 
   abort(call: InFlight, reason: SerializedError): void {
     call.abandoned = true;

@@ -73,7 +73,17 @@ const SIGNAL: PropertyDescriptor = {
   enumerable: true,
 };
 
-const TRANSFERABLE_CTORS = ['ArrayBuffer', 'MessagePort', 'ImageBitmap', 'OffscreenCanvas', 'ReadableStream', 'WritableStream', 'TransformStream', 'VideoFrame', 'AudioData'];
+const TRANSFERABLE_CTORS = [
+  'ArrayBuffer',
+  'MessagePort',
+  'ImageBitmap',
+  'OffscreenCanvas',
+  'ReadableStream',
+  'WritableStream',
+  'TransformStream',
+  'VideoFrame',
+  'AudioData',
+];
 
 function asTransferable(value: unknown): Transferable | undefined {
   if (ArrayBuffer.isView(value)) return value.buffer as ArrayBuffer;
@@ -93,7 +103,8 @@ let defined = false;
  * export type Tasks = typeof tasks;
  */
 export function defineTasks<T extends TaskMap>(handlers: T): T {
-  if (typeof handlers !== 'object' || handlers === null) throw new TypeError('Expected defineTasks() to get an object of handler functions');
+  if (typeof handlers !== 'object' || handlers === null)
+    throw new TypeError('Expected defineTasks() to get an object of handler functions');
   for (const [name, fn] of Object.entries(handlers))
     if (typeof fn !== 'function') throw new TypeError(`Expected task "${name}" to be a function, got ${typeof fn}`);
   if (defined) throw new Error('defineTasks() was called twice in one worker');

@@ -1,9 +1,10 @@
 /** `tasklane/worker`: what a worker module imports. */
-export { defineTasks } from './worker-runtime.js';
-export type { TaskContext, TaskHandler, TaskMap, TaskName, TaskInput, TaskOutput } from './task-types.js';
+
 export {
-  TasklaneError,
-  NonRetryableError,
-  TimeoutError,
   CancelledError,
+  NonRetryableError,
+  TasklaneError,
+  TimeoutError,
 } from './errors.js';
+export type { TaskContext, TaskHandler, TaskInput, TaskMap, TaskName, TaskOutput } from './task-types.js';
+export { defineTasks } from './worker-runtime.js';

@@ -7,10 +7,10 @@ import type { EnqueueItem } from '../scheduler-api.js';
 import type { TaskStore } from '../store.js';
 import type { TaskHandle } from '../task-handle.js';
 import { entryOf, type TaskIndex } from '../task-index.js';
+import type { TaskMap } from '../task-types.js';
 import { requeueFailed } from '../transition.js';
 import type { EnqueueOptions, TaskRecord } from '../types.js';
 import { assertCloneable, checkObject, describe, optionKeys, unknownOption } from '../validate.js';
-import type { TaskMap } from '../task-types.js';
 import { yieldToEventLoop } from '../yield.js';
 import type { Emitter } from './emitter.js';
 import type { LiveTasks } from './live-tasks.js';
@@ -139,7 +139,8 @@ export class Admission {
     if (host.closing()) throw new SchedulerClosedError(`scheduler "${host.name}" is closed; enqueue("${name}") rejected`);
     const opts = checkObject('options', options) as EnqueueOptions | undefined;
     const signal = opts?.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`Expected options.signal to be an AbortSignal, got ${describe(signal)}`);
+    if (signal !== undefined && !(signal instanceof AbortSignal))
+      throw new TypeError(`Expected options.signal to be an AbortSignal, got ${describe(signal)}`);
     if (signal?.aborted) throw new CancelledError(`enqueue("${name}") was given an already aborted signal`);
     const key = opts?.key;
     let settings: TaskSettings | undefined;
@@ -221,7 +222,17 @@ export class Admission {
     const size = items.length;
     const minted = { prefix: host.idPrefix, first: this.#idCounter };
     const eager = !host.store.writeBatch || host.emitter.listens('enqueued');
-    const batch: Batch = { size, firstSeq: this.#seq, minted, now: 0, records: eager ? [] : undefined, ids: [], names: [], inputs: [], settings: [] };
+    const batch: Batch = {
+      size,
+      firstSeq: this.#seq,
+      minted,
+      now: 0,
+      records: eager ? [] : undefined,
+      ids: [],
+      names: [],
+      inputs: [],
+      settings: [],
+    };
     this.#seq += size;
     this.#idCounter += size;
     this.#inFlight++;
@@ -323,7 +334,15 @@ export class Admission {
     const now = this.#host.clock.now();
     const settings = known ?? (options === undefined ? undefined : settingsOf(this.#host.defaults, options, now, ''));
     assertCloneable(input);
-    const record = newRecord(this.#host.defaults, this.#host.idPrefix + (this.#idCounter++).toString(36), this.#seq++, name as string, input, settings, now);
+    const record = newRecord(
+      this.#host.defaults,
+      this.#host.idPrefix + (this.#idCounter++).toString(36),
+      this.#seq++,
+      name as string,
+      input,
+      settings,
+      now,
+    );
     const fn = (settings ?? this.#host.defaults).retry.fn;
     if (fn) this.#host.live.backoffFns.set(record.id, fn);
     if (options?.key !== undefined) record.key = options.key;

@@ -4,7 +4,7 @@ import type { Counters } from '../metrics.js';
 import type { TaskStore } from '../store.js';
 import type { TaskIndex } from '../task-index.js';
 import { cancelRecord } from '../transition.js';
-import { type SerializedError, TERMINAL_STATUSES, type TaskRecord } from '../types.js';
+import { type SerializedError, type TaskRecord, TERMINAL_STATUSES } from '../types.js';
 import { yieldToEventLoop } from '../yield.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Emitter } from './emitter.js';

@@ -2,7 +2,7 @@ import { deserializeError } from '../errors.js';
 import { SteadyMap } from '../steady-map.js';
 import { TaskHandle, type TaskHandleHost } from '../task-handle.js';
 import type { IndexEntry } from '../task-index.js';
-import { type BackoffFunction, type SerializedError, TERMINAL_STATUSES, type TaskRecord, type TaskStatus } from '../types.js';
+import { type BackoffFunction, type SerializedError, type TaskRecord, type TaskStatus, TERMINAL_STATUSES } from '../types.js';
 import type { InFlight, WorkerHandle } from '../worker-handle.js';
 import type { Tells } from './tells.js';
 
@@ -53,7 +53,11 @@ export class LiveTasks {
     if (TERMINAL_STATUSES.has(record.status)) {
       if (record.status === 'completed') handle._stage(record.status, true, record.result);
       else {
-        const last = record.errors[record.errors.length - 1] ?? { name: 'CancelledError', code: 'E_CANCELLED', message: `task ${record.id} ${record.status}` };
+        const last = record.errors[record.errors.length - 1] ?? {
+          name: 'CancelledError',
+          code: 'E_CANCELLED',
+          message: `task ${record.id} ${record.status}`,
+        };
         handle._stage(record.status, false, deserializeError(last));
       }
       handle._settle();

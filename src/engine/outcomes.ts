@@ -4,7 +4,7 @@ import type { Counters } from '../metrics.js';
 import type { Pool } from '../pool.js';
 import type { RunOutcome } from '../protocol.js';
 import { entryOf, type TaskIndex } from '../task-index.js';
-import { completeAttempt, failAttempt, type FailureOutcome } from '../transition.js';
+import { completeAttempt, type FailureOutcome, failAttempt } from '../transition.js';
 import type { SerializedError, TaskRecord } from '../types.js';
 import type { InFlight, WorkerHandle } from '../worker-handle.js';
 import type { Dispatcher } from './dispatcher.js';

@@ -38,7 +38,15 @@ export function checkTaskName(name: unknown, what: string): void {
     throw new TypeError(`Expected ${what ? `${what} to be ` : ''}a task name (non-empty string), got ${describe(name)}`);
 }
 
-const ENQUEUE_KEYS = optionKeys<EnqueueOptions>({ priority: true, delayMs: true, runAt: true, timeoutMs: true, retry: true, key: true, signal: true });
+const ENQUEUE_KEYS = optionKeys<EnqueueOptions>({
+  priority: true,
+  delayMs: true,
+  runAt: true,
+  timeoutMs: true,
+  retry: true,
+  key: true,
+  signal: true,
+});
 
 /** Enqueue options of the public contract that are not built yet: refused, never ignored. */
 const NOT_YET: Readonly<Record<string, string>> = {
@@ -58,9 +66,12 @@ export function settingsOf(d: NormalizedDefaults, options: unknown, now: number,
   checkKeys(at, o, ENQUEUE_KEYS, NOT_YET);
   const priority = o.priority === undefined ? d.priority : normalizePriority(o.priority, fieldName(at, 'priority'));
   const timeoutMs = checkOptionalNumber(fieldName(at, 'timeoutMs'), o.timeoutMs, d.timeoutMs);
-  if (o.delayMs !== undefined && o.runAt !== undefined) throw new TypeError(`Expected either ${fieldName(at, 'delayMs')} or ${fieldName(at, 'runAt')}, got both`);
+  if (o.delayMs !== undefined && o.runAt !== undefined)
+    throw new TypeError(`Expected either ${fieldName(at, 'delayMs')} or ${fieldName(at, 'runAt')}, got both`);
   const runAt =
-    o.runAt !== undefined ? normalizeRunAt(o.runAt, fieldName(at, 'runAt')) : now + checkOptionalNumber(fieldName(at, 'delayMs'), o.delayMs, 0);
+    o.runAt !== undefined
+      ? normalizeRunAt(o.runAt, fieldName(at, 'runAt'))
+      : now + checkOptionalNumber(fieldName(at, 'delayMs'), o.delayMs, 0);
   const retry = o.retry === undefined ? d.retry : normalizeRetry(o.retry, d.retry, fieldName(at, 'retry'));
   return { priority, timeoutMs, runAt, retry };
 }

@@ -111,7 +111,9 @@ export class Watchdog {
         if (worker.alive && worker.calls.some((c) => c.abandoned))
           pool.terminate(
             worker,
-            new WorkerCrashedError(`worker ${worker.id} terminated: task "${call.name}" (${call.id}) did not stop within ${graceMs} ms of its signal aborting`),
+            new WorkerCrashedError(
+              `worker ${worker.id} terminated: task "${call.name}" (${call.id}) did not stop within ${graceMs} ms of its signal aborting`,
+            ),
           );
       }, graceMs),
     );

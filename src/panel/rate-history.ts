@@ -53,7 +53,8 @@ export class RateHistory {
     let i = 0;
     let depth = 0;
     for (let second = end - this.size + 1; second <= end; second++) {
-      while (i < this.#buckets.length && (this.#buckets[i] as HistoryBucket).second < second) depth = (this.#buckets[i++] as HistoryBucket).depth;
+      while (i < this.#buckets.length && (this.#buckets[i] as HistoryBucket).second < second)
+        depth = (this.#buckets[i++] as HistoryBucket).depth;
       const b = this.#buckets[i];
       if (b && b.second === second) {
         out.push(b);

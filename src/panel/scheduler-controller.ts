@@ -62,7 +62,20 @@ export interface PanelSnapshot {
   history: HistoryBucket[];
 }
 
-const EVENTS = ['enqueued', 'started', 'progress', 'retrying', 'completed', 'failed', 'cancelled', 'skipped', 'reprioritized', 'worker', 'warning', 'state'] as const;
+const EVENTS = [
+  'enqueued',
+  'started',
+  'progress',
+  'retrying',
+  'completed',
+  'failed',
+  'cancelled',
+  'skipped',
+  'reprioritized',
+  'worker',
+  'warning',
+  'state',
+] as const;
 /** Exited workers kept on screen. */
 const GHOSTS = 3;
 const TICK_MS = 1_000;

@@ -15,21 +15,69 @@ test('each bad enqueue rejects with a named error and stores nothing', async () 
     ['unknown task name', () => loose.enqueue('nope', null), { name: 'UnknownTaskError', code: 'E_UNKNOWN_TASK' }],
     ['non-cloneable input', () => loose.enqueue('echo', { value: () => 1 }), { name: 'DataCloneError', code: 'E_DATA_CLONE' }],
     ['non-cloneable nested DOM node', () => loose.enqueue('echo', { value: document.createElement('div') }), { name: 'DataCloneError' }],
-    ['negative timeoutMs', () => s.enqueue('echo', { value: 1 }, { timeoutMs: -5 }), { name: 'TypeError', message: 'Expected timeoutMs to be a finite number >= 0, got -5' }],
-    ['NaN timeoutMs', () => s.enqueue('echo', { value: 1 }, { timeoutMs: Number.NaN }), { name: 'TypeError', message: 'Expected timeoutMs to be a finite number >= 0, got NaN' }],
-    ['negative delayMs', () => s.enqueue('echo', { value: 1 }, { delayMs: -1 }), { name: 'TypeError', message: 'Expected delayMs to be a finite number >= 0, got -1' }],
-    ['zero attempts', () => s.enqueue('echo', { value: 1 }, { retry: { attempts: 0 } }), { name: 'TypeError', message: 'Expected retry.attempts to be a finite integer >= 1, got 0' }],
-    ['unknown priority', () => loose.enqueue('echo', { value: 1 }, { priority: 'urgent' }), { name: 'TypeError', message: expect.stringContaining('got "urgent"') }],
+    [
+      'negative timeoutMs',
+      () => s.enqueue('echo', { value: 1 }, { timeoutMs: -5 }),
+      { name: 'TypeError', message: 'Expected timeoutMs to be a finite number >= 0, got -5' },
+    ],
+    [
+      'NaN timeoutMs',
+      () => s.enqueue('echo', { value: 1 }, { timeoutMs: Number.NaN }),
+      { name: 'TypeError', message: 'Expected timeoutMs to be a finite number >= 0, got NaN' },
+    ],
+    [
+      'negative delayMs',
+      () => s.enqueue('echo', { value: 1 }, { delayMs: -1 }),
+      { name: 'TypeError', message: 'Expected delayMs to be a finite number >= 0, got -1' },
+    ],
+    [
+      'zero attempts',
+      () => s.enqueue('echo', { value: 1 }, { retry: { attempts: 0 } }),
+      { name: 'TypeError', message: 'Expected retry.attempts to be a finite integer >= 1, got 0' },
+    ],
+    [
+      'unknown priority',
+      () => loose.enqueue('echo', { value: 1 }, { priority: 'urgent' }),
+      { name: 'TypeError', message: expect.stringContaining('got "urgent"') },
+    ],
     ['priority out of range', () => loose.enqueue('echo', { value: 1 }, { priority: 7 }), { name: 'TypeError' }],
-    ['options of the wrong type', () => loose.enqueue('echo', { value: 1 }, 'fast'), { name: 'TypeError', message: 'Expected options to be an object, got "fast"' }],
-    ['timeoutMs of the wrong type', () => loose.enqueue('echo', { value: 1 }, { timeoutMs: '10' }), { name: 'TypeError', message: expect.stringContaining('got "10"') }],
-    ['delayMs and runAt together', () => s.enqueue('echo', { value: 1 }, { delayMs: 1, runAt: 5 } as EnqueueOptions), { name: 'TypeError' }],
+    [
+      'options of the wrong type',
+      () => loose.enqueue('echo', { value: 1 }, 'fast'),
+      { name: 'TypeError', message: 'Expected options to be an object, got "fast"' },
+    ],
+    [
+      'timeoutMs of the wrong type',
+      () => loose.enqueue('echo', { value: 1 }, { timeoutMs: '10' }),
+      { name: 'TypeError', message: expect.stringContaining('got "10"') },
+    ],
+    [
+      'delayMs and runAt together',
+      () => s.enqueue('echo', { value: 1 }, { delayMs: 1, runAt: 5 } as EnqueueOptions),
+      { name: 'TypeError' },
+    ],
     ['invalid Date', () => s.enqueue('echo', { value: 1 }, { runAt: new Date('nope') }), { name: 'TypeError' }],
     ['signal that is not a signal', () => loose.enqueue('echo', { value: 1 }, { signal: {} }), { name: 'TypeError' }],
     ['empty key', () => s.enqueue('echo', { value: 1 }, { key: '' }), { name: 'TypeError' }],
     ['dependsOn (not supported yet)', () => loose.enqueue('echo', { value: 1 }, { dependsOn: ['x'] }), { name: 'TypeError' }],
-    ['enqueueMany with one bad item', () => loose.enqueueMany([{ name: 'echo', input: { value: 1 } }, { name: 'echo', input: { value: 1 }, options: { priority: 9 } }]), { name: 'TypeError' }],
-    ['enqueueMany with an unknown name', () => loose.enqueueMany([{ name: 'echo', input: { value: 1 } }, { name: 'nope', input: null }]), { name: 'UnknownTaskError' }],
+    [
+      'enqueueMany with one bad item',
+      () =>
+        loose.enqueueMany([
+          { name: 'echo', input: { value: 1 } },
+          { name: 'echo', input: { value: 1 }, options: { priority: 9 } },
+        ]),
+      { name: 'TypeError' },
+    ],
+    [
+      'enqueueMany with an unknown name',
+      () =>
+        loose.enqueueMany([
+          { name: 'echo', input: { value: 1 } },
+          { name: 'nope', input: null },
+        ]),
+      { name: 'UnknownTaskError' },
+    ],
   ];
   for (const [label, call, expected] of cases) {
     await expect(call(), label).rejects.toMatchObject(expected);
@@ -55,7 +103,9 @@ test('bad scheduler options are refused with TypeError saying expected vs got', 
   await expect(create({})).rejects.toThrow('Expected options.worker to be a function returning a Worker, got undefined');
   await expect(create({ worker: tasksWorker, pool: { max: 0 } })).rejects.toThrow('Expected pool.max to be a finite integer >= 1, got 0');
   await expect(create({ worker: tasksWorker, pool: { max: 1, min: 2 } })).rejects.toThrow('Expected pool.min to be <= pool.max (1), got 2');
-  await expect(create({ worker: tasksWorker, defaults: { timeoutMs: -1 } })).rejects.toThrow('Expected defaults.timeoutMs to be a finite number >= 0, got -1');
+  await expect(create({ worker: tasksWorker, defaults: { timeoutMs: -1 } })).rejects.toThrow(
+    'Expected defaults.timeoutMs to be a finite number >= 0, got -1',
+  );
   await expect(create({ worker: tasksWorker, store: 'disk' })).rejects.toThrow(TypeError);
 });
 

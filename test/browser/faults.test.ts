@@ -1,5 +1,13 @@
 import { afterEach, expect, test } from 'vitest';
-import { createScheduler, type ListQuery, MemoryStore, type TaskEvent, type TaskRecord, type TaskStore, type WorkerEvent } from '../../src/index.js';
+import {
+  createScheduler,
+  type ListQuery,
+  MemoryStore,
+  type TaskEvent,
+  type TaskRecord,
+  type TaskStore,
+  type WorkerEvent,
+} from '../../src/index.js';
 import { closeAll, makeScheduler, nextEvent, outcome } from './helpers.js';
 
 afterEach(closeAll);
@@ -199,7 +207,9 @@ test('a worker that exits while its next task is being read loses nothing: the t
 test('a cheap task sent in one message before a slow async one reports at once: its own timeout does not tick while the other waits', async () => {
   const s = await makeScheduler({ pool: { max: 1 } });
   // Teach the scheduler both names are cheap, so it sends the pair to the worker in one message.
-  await s.enqueueMany(Array.from({ length: 50 }, (_, i) => (i % 2 ? { name: 'noop' as const, input: null } : { name: 'later' as const, input: { ms: 0 } })));
+  await s.enqueueMany(
+    Array.from({ length: 50 }, (_, i) => (i % 2 ? { name: 'noop' as const, input: null } : { name: 'later' as const, input: { ms: 0 } })),
+  );
   await s.drain();
   s.pause();
   // The first call's outcome goes out at once (the worker's last report was long ago); the second

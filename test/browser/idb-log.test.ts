@@ -168,7 +168,11 @@ describe('IdbStore log', () => {
     await Promise.resolve();
     const unflushed = s.write([record({ id: 'unflushed' })]);
     s._onTerminated();
-    const settled = (p: Promise<void>) => p.then(() => 'stored', (error: Error) => error.name);
+    const settled = (p: Promise<void>) =>
+      p.then(
+        () => 'stored',
+        (error: Error) => error.name,
+      );
     expect(await Promise.all([settled(parked), settled(unflushed)])).toEqual(['StorageError', 'StorageError']);
     await big.catch(() => {});
     await s.close();

@@ -10,7 +10,11 @@ const hangsAtLoad = () => new Worker(new URL('./fixtures/no-define.worker.ts', i
 test('while the breaker is open queued tasks wait (health degraded, a warning), spawning is retried with a growing delay, and a module that loads later runs them', async () => {
   const clock = new ManualClock();
   let loads = false;
-  const s = await makeScheduler({ clock, worker: () => (loads ? tasksWorker() : throwsAtLoad()), pool: { max: 1, maxSpawnFailures: 1, breakerMs: 1_000 } });
+  const s = await makeScheduler({
+    clock,
+    worker: () => (loads ? tasksWorker() : throwsAtLoad()),
+    pool: { max: 1, maxSpawnFailures: 1, breakerMs: 1_000 },
+  });
   const opened = nextEvent<WarningEvent>(s, 'warning');
   const t = await s.enqueue('echo', { value: 'waited' });
   const first = (await opened).error;

@@ -24,13 +24,45 @@ test('an unknown key in enqueue, enqueueMany, list, close or resize options reje
   const shared = { priority: 'low', timoutMs: 5 };
   const cases: [string, () => unknown, string][] = [
     ['enqueue typo', () => s.enqueue('echo', { value: 1 }, { timoutMs: 100 }), 'Expected no option "timoutMs" (did you mean "timeoutMs"?)'],
-    ['enqueue wrong case', () => s.enqueue('echo', { value: 1 }, { Priority: 'high' }), 'Expected no option "Priority" (did you mean "priority"?)'],
+    [
+      'enqueue wrong case',
+      () => s.enqueue('echo', { value: 1 }, { Priority: 'high' }),
+      'Expected no option "Priority" (did you mean "priority"?)',
+    ],
     ['enqueue unknown', () => s.enqueue('echo', { value: 1 }, { colour: 'red' }), 'Expected no option "colour"'],
-    ['enqueue with a live key', () => s.enqueue('echo', { value: 1 }, { key: 'k', delay: 5 }), 'Expected no option "delay" (did you mean "delayMs"?)'],
-    ['retry typo', () => s.enqueue('echo', { value: 1 }, { retry: { attempt: 2 } }), 'Expected no option "retry.attempt" (did you mean "retry.attempts"?)'],
-    ['backoff typo', () => s.enqueue('echo', { value: 1 }, { retry: { backoff: { kind: 'fixed', delay: 5 } } }), 'Expected no option "retry.backoff.delay" (did you mean "retry.backoff.delayMs"?)'],
-    ['enqueueMany options typo', () => s.enqueueMany([{ name: 'echo', input: { value: 1 } }, { name: 'echo', input: { value: 2 }, options: shared }]), 'Expected no option "items[1].options.timoutMs" (did you mean "items[1].options.timeoutMs"?)'],
-    ['enqueueMany item typo', () => s.enqueueMany([{ name: 'echo', input: { value: 1 } }, { name: 'echo', inptu: { value: 2 } }]), 'Expected no option "items[1].inptu" (did you mean "items[1].input"?)'],
+    [
+      'enqueue with a live key',
+      () => s.enqueue('echo', { value: 1 }, { key: 'k', delay: 5 }),
+      'Expected no option "delay" (did you mean "delayMs"?)',
+    ],
+    [
+      'retry typo',
+      () => s.enqueue('echo', { value: 1 }, { retry: { attempt: 2 } }),
+      'Expected no option "retry.attempt" (did you mean "retry.attempts"?)',
+    ],
+    [
+      'backoff typo',
+      () => s.enqueue('echo', { value: 1 }, { retry: { backoff: { kind: 'fixed', delay: 5 } } }),
+      'Expected no option "retry.backoff.delay" (did you mean "retry.backoff.delayMs"?)',
+    ],
+    [
+      'enqueueMany options typo',
+      () =>
+        s.enqueueMany([
+          { name: 'echo', input: { value: 1 } },
+          { name: 'echo', input: { value: 2 }, options: shared },
+        ]),
+      'Expected no option "items[1].options.timoutMs" (did you mean "items[1].options.timeoutMs"?)',
+    ],
+    [
+      'enqueueMany item typo',
+      () =>
+        s.enqueueMany([
+          { name: 'echo', input: { value: 1 } },
+          { name: 'echo', inptu: { value: 2 } },
+        ]),
+      'Expected no option "items[1].inptu" (did you mean "items[1].input"?)',
+    ],
     ['list typo', () => s.list({ stauts: 'queued' }), 'Expected no option "query.stauts" (did you mean "query.status"?)'],
     ['resize typo', () => s.resize({ maxx: 3 }), 'Expected no option "maxx" (did you mean "max"?)'],
     ['close typo', () => s.close({ drian: false }), 'Expected no option "drian" (did you mean "drain"?)'],
@@ -51,12 +83,32 @@ test('keys of features in the contract that are not built yet are refused as "no
   const s: Loose = await makeScheduler();
   s.pause();
   const cases: [string, () => unknown, string][] = [
-    ['dependsOn', () => s.enqueue('echo', { value: 1 }, { dependsOn: ['x'] }), 'Expected no option "dependsOn": task dependencies are not supported yet'],
+    [
+      'dependsOn',
+      () => s.enqueue('echo', { value: 1 }, { dependsOn: ['x'] }),
+      'Expected no option "dependsOn": task dependencies are not supported yet',
+    ],
     ['group', () => s.enqueue('echo', { value: 1 }, { group: 'api' }), 'Expected no option "group": limits groups are not supported yet'],
-    ['exclusive', () => s.enqueue('echo', { value: 1 }, { exclusive: 'lock' }), 'Expected no option "exclusive": exclusive (Web Lock) tasks are not supported yet'],
-    ['requires', () => s.enqueue('echo', { value: 1 }, { requires: 'online' }), `Expected no option "requires": requires ('online') is not supported yet`],
-    ['enqueueMany group', () => s.enqueueMany([{ name: 'echo', input: null, options: { group: 'api' } }]), 'Expected no option "items[0].options.group": limits groups are not supported yet'],
-    ['enqueueMany ref', () => s.enqueueMany([{ ref: 'a', name: 'echo', input: null }]), 'Expected no option "items[0].ref": task graphs (ref, dependsOn) are not supported yet'],
+    [
+      'exclusive',
+      () => s.enqueue('echo', { value: 1 }, { exclusive: 'lock' }),
+      'Expected no option "exclusive": exclusive (Web Lock) tasks are not supported yet',
+    ],
+    [
+      'requires',
+      () => s.enqueue('echo', { value: 1 }, { requires: 'online' }),
+      `Expected no option "requires": requires ('online') is not supported yet`,
+    ],
+    [
+      'enqueueMany group',
+      () => s.enqueueMany([{ name: 'echo', input: null, options: { group: 'api' } }]),
+      'Expected no option "items[0].options.group": limits groups are not supported yet',
+    ],
+    [
+      'enqueueMany ref',
+      () => s.enqueueMany([{ ref: 'a', name: 'echo', input: null }]),
+      'Expected no option "items[0].ref": task graphs (ref, dependsOn) are not supported yet',
+    ],
   ];
   for (const [label, call, message] of cases) {
     const [name, got] = await refusal(call);
@@ -78,16 +130,25 @@ test('an unknown key in createScheduler options or in pool, defaults, retention,
     [{ pool: { idelMs: 2 } }, 'Expected no option "pool.idelMs" (did you mean "pool.idleMs"?)'],
     [{ pool: { onBreakerOpen: 'retry' } }, "Expected pool.onBreakerOpen to be 'wait' or 'fail', got \"retry\""],
     [{ defaults: { timeout: 5 } }, 'Expected no option "defaults.timeout" (did you mean "defaults.timeoutMs"?)'],
-    [{ defaults: { retry: { backoff: { jiter: true } } } }, 'Expected no option "defaults.retry.backoff.jiter" (did you mean "defaults.retry.backoff.jitter"?)'],
+    [
+      { defaults: { retry: { backoff: { jiter: true } } } },
+      'Expected no option "defaults.retry.backoff.jiter" (did you mean "defaults.retry.backoff.jitter"?)',
+    ],
     [{ retention: { complete: 5 } }, 'Expected no option "retention.complete" (did you mean "retention.completed"?)'],
   ];
   for (const [extra, message] of cases) {
     const [name, got] = await refusal(() => create({ ...base, ...extra }));
-    expect([Object.keys(extra)[0], name, got.split(';')[0]]).toEqual([Object.keys(extra)[0], 'TypeError', expect.stringContaining(message)]);
+    expect([Object.keys(extra)[0], name, got.split(';')[0]]).toEqual([
+      Object.keys(extra)[0],
+      'TypeError',
+      expect.stringContaining(message),
+    ]);
   }
   // A bad nested option on the IndexedDB store rejects too, and leaves no connection open behind it.
   const name = `option-keys-${Math.random().toString(36).slice(2)}`;
-  await expect(create({ name, worker: tasksWorker, pool: { mx: 1 } })).rejects.toThrow('Expected no option "pool.mx" (did you mean "pool.max"?)');
+  await expect(create({ name, worker: tasksWorker, pool: { mx: 1 } })).rejects.toThrow(
+    'Expected no option "pool.mx" (did you mean "pool.max"?)',
+  );
   await new Promise<void>((resolve, reject) => {
     const request = indexedDB.deleteDatabase(name);
     request.onsuccess = () => resolve();

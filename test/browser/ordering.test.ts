@@ -72,7 +72,9 @@ test('the claim priority exists for: with 2 workers busy and 100 background task
   await s.enqueue('sleep', { ms: 300 }, { priority: 'background' });
   await s.enqueue('sleep', { ms: 300 }, { priority: 'background' });
   await bothBusy;
-  const queued = await s.enqueueMany(Array.from({ length: 100 }, () => ({ name: 'sleep' as const, input: { ms: 20 }, options: { priority: 'background' as const } })));
+  const queued = await s.enqueueMany(
+    Array.from({ length: 100 }, () => ({ name: 'sleep' as const, input: { ms: 20 }, options: { priority: 'background' as const } })),
+  );
   const log = startedLog(s);
   const critical = await s.enqueue('sleep', { ms: 1, label: 'critical' }, { priority: 'critical' });
   expect(await critical.result).toBe('critical');
@@ -206,10 +208,12 @@ test('a big enqueueMany on the memory store, its records made on demand: a late 
   const s = await makeScheduler({ pool: { max: 2 } });
   s.pause();
   const n = 5_000;
-  const items = Array.from({ length: n }, (_, i): EnqueueItem<Tasks> =>
-    i % 100 === 0
-      ? { name: 'flaky', input: { succeedOn: 2 }, options: { retry: { attempts: 3, backoff: { kind: 'fixed', delayMs: 1 } } } }
-      : { name: 'add', input: { a: i, b: 1 } },
+  const items = Array.from(
+    { length: n },
+    (_, i): EnqueueItem<Tasks> =>
+      i % 100 === 0
+        ? { name: 'flaky', input: { succeedOn: 2 }, options: { retry: { attempts: 3, backoff: { kind: 'fixed', delayMs: 1 } } } }
+        : { name: 'add', input: { a: i, b: 1 } },
   );
   const enqueued: string[] = [];
   const pending = s.enqueueMany(items);

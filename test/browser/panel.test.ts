@@ -24,7 +24,8 @@ function mount(scheduler: Scheduler<Tasks>): TasklanePanel {
 const q = (panel: TasklanePanel, selector: string) => panel.shadowRoot?.querySelector<HTMLElement>(selector) ?? null;
 const qa = (panel: TasklanePanel, selector: string) => [...(panel.shadowRoot?.querySelectorAll<HTMLElement>(selector) ?? [])];
 const text = (panel: TasklanePanel, selector: string) => q(panel, selector)?.textContent?.replace(/\s+/g, ' ').trim();
-const button = (panel: TasklanePanel, action: string, id: string) => q(panel, `button[data-action="${action}"][data-id="${id}"]`) as HTMLButtonElement | null;
+const button = (panel: TasklanePanel, action: string, id: string) =>
+  q(panel, `button[data-action="${action}"][data-id="${id}"]`) as HTMLButtonElement | null;
 
 test('shows the count of each lane, the next tasks in it and delayed tasks after a burst', async () => {
   const s = await makeScheduler();
@@ -155,7 +156,9 @@ test('stays cheap with 10,000 queued: one snapshot per frame, counts plus the to
   await panel.updateComplete;
   const before = panel.controller.flushes;
   const priorities = ['critical', 'high', 'normal', 'low', 'background'] as const;
-  await s.enqueueMany(Array.from({ length: 10_000 }, (_, i) => ({ name: 'noop' as const, input: null, options: { priority: priorities[i % 5] } })));
+  await s.enqueueMany(
+    Array.from({ length: 10_000 }, (_, i) => ({ name: 'noop' as const, input: null, options: { priority: priorities[i % 5] } })),
+  );
 
   await expect.poll(() => text(panel, '[data-metric="queued"]')).toBe('10,000');
   expect(text(panel, '[data-lane="low"] [data-count]')).toBe('2,000');

@@ -74,7 +74,11 @@ test('jittered backoff uses the injected random; a function backoff gets the att
 
 test('a timeout counts as a failed attempt and is retried', async () => {
   const s = await makeScheduler({ store: 'memory', pool: { max: 1, graceMs: 50 } });
-  const t = await s.enqueue('cooperative', { ms: 60_000 }, { timeoutMs: 30, retry: { attempts: 2, backoff: { kind: 'fixed', delayMs: 1 } } });
+  const t = await s.enqueue(
+    'cooperative',
+    { ms: 60_000 },
+    { timeoutMs: 30, retry: { attempts: 2, backoff: { kind: 'fixed', delayMs: 1 } } },
+  );
   const r = await outcome(t.result);
   expect(r.ok || r.error.name).toBe('TimeoutError');
   expect((await s.inspect(t.id))?.errors.map((e) => e.name)).toEqual(['TimeoutError', 'TimeoutError']);

@@ -55,7 +55,11 @@ test('a thrown object that is not an Error keeps its own name, code, message and
   // The worker's stack, not one made on the main thread when the error was rebuilt.
   expect(thrown.ok || thrown.error.stack).toContain('thrown-values.worker');
   const rejected = await outcome((await s.enqueue('rejectFault', null)).result);
-  expect(rejected.ok || [rejected.error.name, rejected.error.code, rejected.error.message]).toEqual(['Fault', 'E_FAULT', 'rejected with a Fault']);
+  expect(rejected.ok || [rejected.error.name, rejected.error.code, rejected.error.message]).toEqual([
+    'Fault',
+    'E_FAULT',
+    'rejected with a Fault',
+  ]);
   const nameless = await outcome((await s.enqueue('throwNameless', null)).result);
   expect(nameless.ok || [nameless.error.name, nameless.error.code, nameless.error.message]).toEqual([
     'HandlerError',
@@ -73,7 +77,8 @@ test('a thrown object that is not an Error keeps its own name, code, message and
 
 const lateModules = {
   'a top-level await': () => new Worker(new URL('./fixtures/late-define.worker.ts', import.meta.url), { type: 'module' }),
-  'async work after the module loaded': () => new Worker(new URL('./fixtures/late-define-async.worker.ts', import.meta.url), { type: 'module' }),
+  'async work after the module loaded': () =>
+    new Worker(new URL('./fixtures/late-define-async.worker.ts', import.meta.url), { type: 'module' }),
 };
 
 test.each(Object.entries(lateModules))(
@@ -81,7 +86,11 @@ test.each(Object.entries(lateModules))(
   async (_, worker) => {
     // One spawn failure opens the breaker: a handshake that is never answered fails the task with
     // WorkerLoadError after TIMEOUT_MS instead of leaving it queued.
-    const s = await createScheduler<LateTasks>({ worker, store: 'memory', pool: { max: 1, spawnTimeoutMs: TIMEOUT_MS, maxSpawnFailures: 1 } });
+    const s = await createScheduler<LateTasks>({
+      worker,
+      store: 'memory',
+      pool: { max: 1, spawnTimeoutMs: TIMEOUT_MS, maxSpawnFailures: 1 },
+    });
     open.push(s);
     const r = await outcome((await s.enqueue('where', null)).result);
     expect(r.ok ? r.value : `${r.error.name}: ${r.error.message}`).toMatch(/^defined after /);

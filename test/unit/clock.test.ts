@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { ManualClock, MAX_TIMER_MS, systemClock } from '../../src/clock.js';
+import { MAX_TIMER_MS, ManualClock, systemClock } from '../../src/clock.js';
 
 afterEach(() => {
   vi.useRealTimers();

@@ -44,7 +44,11 @@ describe('errors', () => {
   });
 
   test('non-Error throws become a clear HandlerError', () => {
-    expect(serializeError('oops')).toMatchObject({ name: 'HandlerError', code: 'E_HANDLER', message: 'handler threw a non-Error value: "oops"' });
+    expect(serializeError('oops')).toMatchObject({
+      name: 'HandlerError',
+      code: 'E_HANDLER',
+      message: 'handler threw a non-Error value: "oops"',
+    });
     expect(serializeError(42).message).toContain('42');
     expect(serializeError(undefined).message).toContain('undefined');
   });

@@ -2,8 +2,8 @@ import { describe, expect, test } from 'vitest';
 import { type MintedIds, mintedId } from '../../src/id-run.js';
 import { type NewTask, TaskIndex } from '../../src/task-index.js';
 import { RUN_MIN } from '../../src/task-table.js';
-import { expectBookkeeping, type Model, modelNext, seededPick } from './index-model.js';
 import type { PriorityLevel } from '../../src/types.js';
+import { expectBookkeeping, type Model, modelNext, seededPick } from './index-model.js';
 
 let seq = 0;
 const entry = (id: string, priority: PriorityLevel, readyAt = 0) => ({ id, name: 't', priority, readyAt, seq: seq++ });

@@ -95,7 +95,7 @@ describe('transitions', () => {
     expect([f.status, f.runAt, f.seq, f.retry.attempts, f.finishedAt]).toEqual(['queued', 50, 77, 6, undefined]);
   });
 
-  test('recovery: queued come back as they are, a dead tab\'s running task is re-queued, then failed after maxStalls', () => {
+  test("recovery: queued come back as they are, a dead tab's running task is re-queued, then failed after maxStalls", () => {
     const queued = record({ id: 'q' });
     const running = record({ id: 'r', status: 'running', attempt: 1, lease: { owner: 'dead', until: 0 } });
     const alive = record({ id: 'a', status: 'running', attempt: 1, lease: { owner: 'alive', until: 0 } });

@@ -1,12 +1,26 @@
 import { describe, expect, test } from 'vitest';
 import { DEFAULT_BACKOFF } from '../../src/backoff.js';
-import { assertCloneable, checkKeys, checkNumber, nearestKey, normalizePriority, normalizeRetry, normalizeRunAt, optionKeys } from '../../src/validate.js';
+import {
+  assertCloneable,
+  checkKeys,
+  checkNumber,
+  nearestKey,
+  normalizePriority,
+  normalizeRetry,
+  normalizeRunAt,
+  optionKeys,
+} from '../../src/validate.js';
 
 const fallback = { stored: { attempts: 3, backoff: DEFAULT_BACKOFF } };
 
 describe('validate', () => {
   test('unknown keys: a typo names the key it looks like, a feature not built says so, inherited keys are not looked at', () => {
-    const known = optionKeys<{ timeoutMs?: number; limit?: number; max?: number; min?: number }>({ timeoutMs: true, limit: true, max: true, min: true });
+    const known = optionKeys<{ timeoutMs?: number; limit?: number; max?: number; min?: number }>({
+      timeoutMs: true,
+      limit: true,
+      max: true,
+      min: true,
+    });
     expect(nearestKey('timoutMs', known)).toBe('timeoutMs');
     expect(nearestKey('TIMEOUTMS', known)).toBe('timeoutMs');
     expect(nearestKey('lmit', known)).toBe('limit');
@@ -15,7 +29,9 @@ describe('validate', () => {
     expect(nearestKey('colour', known)).toBeUndefined();
     expect(() => checkKeys('', { timoutMs: 1 }, known)).toThrow(new TypeError('Expected no option "timoutMs" (did you mean "timeoutMs"?)'));
     expect(() => checkKeys('pool', { maxx: 1 }, known)).toThrow(new TypeError('Expected no option "pool.maxx" (did you mean "pool.max"?)'));
-    expect(() => checkKeys('', { colour: 1 }, known)).toThrow(new TypeError('Expected no option "colour" (known: timeoutMs, limit, max, min)'));
+    expect(() => checkKeys('', { colour: 1 }, known)).toThrow(
+      new TypeError('Expected no option "colour" (known: timeoutMs, limit, max, min)'),
+    );
     expect(() => checkKeys('', { group: 'x' }, known, { group: 'groups are not supported yet' })).toThrow(
       new TypeError('Expected no option "group": groups are not supported yet'),
     );
@@ -41,7 +57,11 @@ describe('validate', () => {
 
   test('retry options merge over the defaults', () => {
     expect(normalizeRetry({ attempts: 5 }, fallback).stored).toEqual({ attempts: 5, backoff: DEFAULT_BACKOFF });
-    expect(normalizeRetry({ backoff: { kind: 'fixed', delayMs: 10 } }, fallback).stored.backoff).toMatchObject({ kind: 'fixed', delayMs: 10, maxMs: 60_000 });
+    expect(normalizeRetry({ backoff: { kind: 'fixed', delayMs: 10 } }, fallback).stored.backoff).toMatchObject({
+      kind: 'fixed',
+      delayMs: 10,
+      maxMs: 60_000,
+    });
     const fn = () => 5;
     expect(normalizeRetry({ backoff: fn }, fallback)).toEqual({ stored: { attempts: 3, backoff: 'function' }, fn });
     expect(() => normalizeRetry({ attempts: 0 }, fallback)).toThrow('Expected retry.attempts to be a finite integer >= 1, got 0');
