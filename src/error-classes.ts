@@ -68,6 +68,12 @@ export type StalledError = InstanceType<typeof StalledError>;
 export const HandlerError = defineError('HandlerError', 'E_HANDLER');
 export type HandlerError = InstanceType<typeof HandlerError>;
 /**
+ * A follower tab's call got no answer from the tab leading the queue within `leaderTimeoutMs`
+ * (that tab is frozen, busy or gone, and no other took over in time). Nothing was applied.
+ */
+export const LeaderUnavailableError = defineError('LeaderUnavailableError', 'E_LEADER_UNAVAILABLE');
+export type LeaderUnavailableError = InstanceType<typeof LeaderUnavailableError>;
+/**
  * `createScheduler` was called where tasklane cannot run: no `Worker` (Node, server-side rendering,
  * a prerender). It runs in a browser page or a browser worker that can start module workers.
  */

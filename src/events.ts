@@ -69,8 +69,19 @@ export interface SchedulerEventMap {
   reprioritized: TaskEvent;
   worker: WorkerEvent;
   warning: WarningEvent;
-  /** Queue shape changed (paused, resumed, drained, closed). */
+  /**
+   * Queue shape changed (paused, resumed, drained, closed); in a tab that does not lead, also when
+   * a fresh snapshot of the leader's metrics arrives on its own.
+   */
   state: Event;
+  /** Another tab took the lead, or this one did (`scheduler.leader`). */
+  leader: Event;
+}
+
+/** Where an engine sends its events: whether anyone listens for a type (an event nobody hears is never built), and the dispatch. */
+export interface EventSink {
+  listens(type: string): boolean;
+  dispatchEvent(event: Event): boolean;
 }
 
 /** An EventTarget whose `addEventListener` knows each event type's class. */

@@ -29,6 +29,14 @@ export interface SchedulerOptions {
   maxQueued?: number;
   /** Stalls (found running in a dead tab) before a task fails instead of re-running. @default 1 */
   maxStalls?: number;
+  /**
+   * Share the queue with every tab of this origin that opens the same `name`: one tab (the leader)
+   * runs it, the others forward to it and take over when it goes. Only with the IndexedDB store.
+   * @default true with the IndexedDB store
+   */
+  shared?: boolean;
+  /** How long a tab that does not lead waits for the leader to acknowledge a call before it rejects with `LeaderUnavailableError`. @default 5000 */
+  leaderTimeoutMs?: number;
   /** Injected time, for tests. @default the system's monotonic clock */
   clock?: Clock;
   /** Injected randomness for backoff jitter, for tests. @default Math.random */
@@ -70,6 +78,16 @@ export interface WorkerInfo {
   completed: number;
 }
 
+/** Which tab runs the queue (`Scheduler.leader`); a `leader` event says it changed. */
+export interface LeaderState {
+  /** This tab runs the queue: its engine, its workers. */
+  thisTab: boolean;
+  /** Epoch ms at which the leading tab took the lead; undefined until a follower has heard from it. */
+  since?: number;
+  /** Whether the queue is shared with the other tabs of this origin (false: memory or custom store, `shared: false`, or no Web Locks). */
+  shared: boolean;
+}
+
 /**
  * A queue of tasks run on a pool of workers: what `createScheduler` returns. Task names, inputs
  * and results are typed from the worker module's `defineTasks` (`T`).
@@ -80,6 +98,8 @@ export interface Scheduler<T extends TaskMap = TaskMap> extends TypedEventTarget
   readonly paused: boolean;
   /** Whether `close()` was called: no new work is accepted. */
   readonly closed: boolean;
+  /** Which tab runs the queue. */
+  readonly leader: LeaderState;
   /**
    * Adds a task. Resolves once its record is committed to the store, with a handle whose `result`
    * has the handler's return type. Rejects, storing nothing, on bad input: `UnknownTaskError`,

@@ -15,16 +15,19 @@ import { Tells } from './engine/tells.js';
 import { Watchdog } from './engine/watchdog.js';
 import { WriteQueue } from './engine/write-queue.js';
 import { assertSchedulerEnvironment } from './environment.js';
-import { CancelledError, SchedulerClosedError, serializeError } from './errors.js';
-import { CountingEventTarget, type SchedulerEventMap, WarningEvent } from './events.js';
+import { CancelledError, SchedulerClosedError, serializeError, TasklaneError } from './errors.js';
+import { CountingEventTarget, type EventSink, type SchedulerEventMap, WarningEvent } from './events.js';
+import type { MintedIds } from './id-run.js';
 import { Counters, type Metrics } from './metrics.js';
 import { openStore } from './open-store.js';
 import { acquireOwnerLock, liveOwners, type OwnerLock } from './owner-lock.js';
 import { type NormalizedPoolOptions, normalizePoolOptions, Pool } from './pool.js';
 import { planRecovery } from './recovery.js';
-import type { EnqueueItem, LanesPeek, Scheduler, SchedulerOptions, WorkerInfo } from './scheduler-api.js';
+import type { EnqueueItem, LanesPeek, LeaderState, Scheduler, SchedulerOptions, WorkerInfo } from './scheduler-api.js';
 import type { ListQuery, TaskStore } from './store.js';
-import type { TaskHandle } from './task-handle.js';
+import { tabsSupported } from './tabs/leadership.js';
+import { openShared } from './tabs/shared-scheduler.js';
+import type { TaskHandle, TaskHandleHost } from './task-handle.js';
 import { entryOf, TaskIndex } from './task-index.js';
 import type { TaskInput, TaskMap, TaskName, TaskOutput } from './task-types.js';
 import {
@@ -61,6 +64,8 @@ const SCHEDULER_KEYS = optionKeys<SchedulerOptions>({
   retention: true,
   maxQueued: true,
   maxStalls: true,
+  shared: true,
+  leaderTimeoutMs: true,
   clock: true,
   random: true,
 });
@@ -81,10 +86,16 @@ interface NormalizedOptions {
   pool: NormalizedPoolOptions;
   maxQueued: number;
   maxStalls: number;
+  shared: boolean;
+  leaderTimeoutMs: number;
 }
 
 function normalizeOptions(options: SchedulerOptions): NormalizedOptions {
   checkKeys('', options, SCHEDULER_KEYS, SCHEDULER_NOT_YET);
+  // Checked here as well as where the store opens: a tab that does not lead opens none.
+  const durability = options.durability ?? 'relaxed';
+  if (durability !== 'relaxed' && durability !== 'strict')
+    throw new TypeError(`Expected options.durability to be 'relaxed' or 'strict', got ${describe(durability)}`);
   const d = (checkObject('defaults', options.defaults) ?? {}) as TaskDefaults;
   checkKeys('defaults', d, DEFAULTS_KEYS);
   const r = (checkObject('retention', options.retention) ?? {}) as RetentionOptions;
@@ -102,7 +113,21 @@ function normalizeOptions(options: SchedulerOptions): NormalizedOptions {
     pool: normalizePoolOptions(options.pool),
     maxQueued: options.maxQueued === undefined ? Number.POSITIVE_INFINITY : checkNumber('maxQueued', options.maxQueued, 1, true),
     maxStalls: checkOptionalNumber('maxStalls', options.maxStalls, 1, 0, true),
+    shared: normalizeShared(options),
+    leaderTimeoutMs: checkOptionalNumber('leaderTimeoutMs', options.leaderTimeoutMs, 5_000, 1),
   };
+}
+
+/** Whether the queue is shared across tabs: only a store every tab opens alike (IndexedDB, by name) can be. */
+function normalizeShared(options: SchedulerOptions): boolean {
+  const indexedDb = options.store === undefined || options.store === 'indexeddb';
+  if (options.shared === undefined) return indexedDb;
+  if (typeof options.shared !== 'boolean') throw new TypeError(`Expected shared to be a boolean, got ${describe(options.shared)}`);
+  if (options.shared && !indexedDb)
+    throw new TypeError(
+      `Expected store to be 'indexeddb' for shared: true, got ${describe(options.store)} (only IndexedDB is seen by every tab)`,
+    );
+  return options.shared;
 }
 
 /**
@@ -135,10 +160,20 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   #closed = false;
   #closePromise?: Promise<void>;
   #drainWaiters: (() => void)[] = [];
+  /** Where events go and listeners are counted: this scheduler, or the multi-tab front that owns it. */
+  readonly #sink: EventSink;
+  #quietWaiters: (() => void)[] = [];
 
-  /** Use `createScheduler`. */
-  constructor(options: SchedulerOptions, normalized: NormalizedOptions, store: TaskStore, gates: readonly DispatchGate[] = []) {
+  /** Use `createScheduler`. `front`: the multi-tab front this engine serves (events and handles are its). */
+  constructor(
+    options: SchedulerOptions,
+    normalized: NormalizedOptions,
+    store: TaskStore,
+    front?: { events: EventSink; handleHost: TaskHandleHost },
+    gates: readonly DispatchGate[] = [],
+  ) {
     super();
+    const sink = (this.#sink = front?.events ?? this);
     this.name = options.name ?? 'tasklane';
     this.#store = store;
     const clock = (this.#clock = options.clock ?? systemClock);
@@ -154,7 +189,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
         onCapacity: () => dispatcher.schedulePump(),
         onWorkerState: (h, state, error) => emitter.worker(h.id, state, undefined, error),
         onBreakerOpen: (error) => {
-          this.dispatchEvent(new WarningEvent(error));
+          sink.dispatchEvent(new WarningEvent(error));
           dispatcher.schedulePump();
         },
         onOutcomes: (h, outcomes, now) => outcomes_.onOutcomes(h, outcomes, now),
@@ -165,12 +200,12 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     ));
     const index = this.#index;
     const counters = this.#counters;
-    const warn = (error: Error) => this.dispatchEvent(new WarningEvent(error));
+    const warn = (error: Error) => sink.dispatchEvent(new WarningEvent(error));
     const checkDrained = () => this.#checkDrained();
     const closed = () => this.#closed;
     const writes = (this.#writes = new WriteQueue({ store, warn }));
     const live: LiveTasks = (this.#live = new LiveTasks({
-      handleHost: this,
+      handleHost: front?.handleHost ?? this,
       get tells() {
         return tells;
       },
@@ -182,13 +217,10 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     const tells = (this.#tells = new Tells({
       writes,
       handles: live.handles,
-      dispatchEvent: (event) => this.dispatchEvent(event),
+      dispatchEvent: (event) => sink.dispatchEvent(event),
       onDelivered: checkDrained,
     }));
-    const emitter = (this.#emitter = new Emitter(
-      { listens: (type) => this.listens(type), dispatchEvent: (event) => this.dispatchEvent(event) },
-      tells,
-    ));
+    const emitter = (this.#emitter = new Emitter(sink, tells));
     const trim = new RetentionTrim({ store, limits: retention, closed, warn });
     const load = new LoadModel();
     const dispatcher = (this.#dispatcher = new Dispatcher({
@@ -310,6 +342,76 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     return this.#admission.retry(id);
   }
 
+  // ── for the multi-tab front (src/tabs/): calls another tab made, handles it holds, hand-over ──
+
+  /** @internal `enqueue` under an id a follower tab minted. */
+  _enqueueAs(id: string, name: string, input: unknown, options: EnqueueOptions | undefined): Promise<TaskHandle> {
+    return this.#admission.enqueue(name, input, options, id);
+  }
+
+  /** @internal `enqueueMany` under ids a follower tab minted. */
+  _enqueueManyAs(minted: MintedIds, items: readonly EnqueueItem<TaskMap>[]): Promise<string[]> {
+    return this.#admission.enqueueMany(items, minted);
+  }
+
+  /** @internal Whether a task with this id is live or stored: a call sent again after a change of leader is applied once. */
+  async _has(id: string): Promise<boolean> {
+    if (this.#index.has(id) || this.#live.active.has(id)) return true;
+    const [record] = await this.#store.read([id]);
+    return record !== undefined;
+  }
+
+  /**
+   * @internal Handles this tab's callers held while another tab led become this engine's: a live
+   * task's handle follows it from here, a finished one settles now. An id not stored yet (its
+   * enqueue is about to be sent again) is followed too.
+   */
+  async _adopt(handles: readonly TaskHandle[]): Promise<void> {
+    if (handles.length === 0) return;
+    const records = await this.#store.read(handles.map((h) => h.id));
+    handles.forEach((handle, i) => {
+      if (!this.#live.handles.has(handle.id)) this.#live.follow(handle, records[i]);
+    });
+  }
+
+  /** @internal Forgets a handle adopted for an enqueue that was then refused. */
+  _forget(id: string): void {
+    this.#live.handles.delete(id);
+  }
+
+  /**
+   * @internal Hands the queue to the next tab: accepts nothing more, starts nothing more, lets
+   * what runs finish (each within its timeout), commits, and closes without cancelling anything:
+   * queued tasks stay stored for the next leader. Handles still waiting reject with
+   * `SchedulerClosedError`: their tasks go on in the other tab.
+   */
+  _handOver(): Promise<void> {
+    if (this.#closePromise) return this.#closePromise;
+    this.#closing = true;
+    this.#paused = true;
+    this.#sink.dispatchEvent(new Event('state'));
+    this.#closePromise = (async () => {
+      if (!this.#isQuiet()) await new Promise<void>((resolve) => this.#quietWaiters.push(resolve));
+      this.#closed = true;
+      this.#dispatcher.stop();
+      this.#watchdog.stop();
+      this.#pool.close();
+      await this.#writes.committed;
+      await this.#store.close();
+      this.#ownerLock?.release();
+      const error = new SchedulerClosedError(`scheduler "${this.name}" handed the queue to another tab, where this task goes on`);
+      for (const handle of [...this.#live.handles.values()]) {
+        handle._stage(handle.status, false, error);
+        handle._settle();
+      }
+      this.#live.handles.clear();
+      for (const w of this.#drainWaiters) w();
+      this.#drainWaiters = [];
+      this.#sink.dispatchEvent(new Event('state'));
+    })();
+    return this.#closePromise;
+  }
+
   // ── commands on one task ──────────────────────────────────────────────────────────────────────
 
   async cancel(id: string, reason = 'cancelled'): Promise<boolean> {
@@ -398,17 +500,23 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     return this.#closing;
   }
 
+  readonly #leader: LeaderState = { thisTab: true, since: Date.now(), shared: false };
+
+  get leader(): LeaderState {
+    return this.#leader;
+  }
+
   pause(): void {
     if (this.#paused) return;
     this.#paused = true;
     this.#dispatcher.armWake(this.#clock.now());
-    this.dispatchEvent(new Event('state'));
+    this.#sink.dispatchEvent(new Event('state'));
   }
 
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    this.dispatchEvent(new Event('state'));
+    this.#sink.dispatchEvent(new Event('state'));
     this.#dispatcher.schedulePump();
   }
 
@@ -416,11 +524,21 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     this.#pool.resize((checkObject('options', options) ?? {}) as { max?: number; min?: number });
   }
 
+  /** Nothing running, being admitted or waiting to be told: what a hand-over waits for. */
+  #isQuiet(): boolean {
+    return this.#live.active.size === 0 && this.#admission.inFlight === 0 && this.#tells.pending === 0;
+  }
+
   #isIdle(): boolean {
     return this.#index.size === 0 && this.#live.active.size === 0 && this.#admission.inFlight === 0 && this.#tells.pending === 0;
   }
 
   #checkDrained(): void {
+    if (this.#quietWaiters.length > 0 && this.#isQuiet()) {
+      const waiters = this.#quietWaiters;
+      this.#quietWaiters = [];
+      for (const w of waiters) w();
+    }
     if (this.#drainWaiters.length === 0 || !this.#isIdle()) return;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
@@ -444,7 +562,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     if (this.#closePromise) return this.#closePromise;
     const drain = options.drain ?? true;
     this.#closing = true;
-    this.dispatchEvent(new Event('state'));
+    this.#sink.dispatchEvent(new Event('state'));
     this.#closePromise = (async () => {
       if (drain) {
         this.resume();
@@ -459,7 +577,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       await this.#writes.committed;
       await this.#store.close();
       this.#ownerLock?.release();
-      this.dispatchEvent(new Event('state'));
+      this.#sink.dispatchEvent(new Event('state'));
     })();
     return this.#closePromise;
   }
@@ -484,13 +602,42 @@ export async function createScheduler<T extends TaskMap = TaskMap>(options: Sche
     throw new TypeError(`Expected options.worker to be a function returning a Worker, got ${describe(o.worker)}`);
   if (o.name !== undefined && (typeof o.name !== 'string' || o.name === ''))
     throw new TypeError(`Expected options.name to be a non-empty string, got ${describe(o.name)}`);
+  const normalized = normalizeOptions(o);
+  const name = o.name ?? 'tasklane';
+  if (normalized.shared) {
+    if (tabsSupported())
+      return openShared<T>({
+        name,
+        leaderTimeoutMs: normalized.leaderTimeoutMs,
+        openEngine: async (front, paused) => {
+          const store = await openStore({ name, store: o.store, durability: o.durability }, (error) =>
+            front.events.dispatchEvent(new WarningEvent(error)),
+          );
+          const engine = new LocalScheduler<TaskMap>(o, normalized, store, front);
+          if (paused) engine.pause();
+          try {
+            await engine._open();
+          } catch (error) {
+            await engine.close({ drain: false }).catch(() => {});
+            throw error;
+          }
+          return engine;
+        },
+      });
+  }
   // Warnings raised while opening (a memory fallback, corrupt records) wait one macrotask, so a
   // listener added right after `await createScheduler(…)` hears them.
   let scheduler: LocalScheduler<T> | undefined;
   let early: Error[] | undefined = [];
   const warn = (error: Error) => (early ? early.push(error) : scheduler?.dispatchEvent(new WarningEvent(error)));
-  const normalized = normalizeOptions(o);
-  const store = await openStore({ name: o.name ?? 'tasklane', store: o.store, durability: o.durability }, warn);
+  if (normalized.shared)
+    early.push(
+      new TasklaneError(
+        `this browser has no ${typeof BroadcastChannel === 'function' ? 'Web Locks' : 'BroadcastChannel'}: queue "${name}" runs in this tab alone, and another tab opening it would dispatch it too`,
+        'E_TABS_UNSUPPORTED',
+      ),
+    );
+  const store = await openStore({ name, store: o.store, durability: o.durability }, warn);
   scheduler = new LocalScheduler<T>(o, normalized, store);
   try {
     await scheduler._open();

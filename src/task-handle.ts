@@ -93,6 +93,11 @@ export class TaskHandle<Output = unknown> extends EventTarget {
     this.#outcome = value;
   }
 
+  /** @internal How it ended, once settled: for a tab that answers another tab's call with this handle. */
+  _outcome(): { ok: boolean; value: unknown } | undefined {
+    return this.#settled ? { ok: this.#ok, value: this.#outcome } : undefined;
+  }
+
   /** @internal Applies the staged outcome: `status` becomes terminal and `result` settles. */
   _settle(): void {
     if (this.#settled || this.#final === undefined) return;

@@ -119,22 +119,25 @@ export class Admission {
     if (seq + 1 > this.#seq) this.#seq = seq + 1;
   }
 
-  /** See `Scheduler.enqueue`. */
-  enqueue(name: string, input: unknown, options: EnqueueOptions | undefined): Promise<TaskHandle> {
+  /**
+   * See `Scheduler.enqueue`. `id`: the task's id when another tab minted it (a follower's call,
+   * which may be sent again after a change of leader); by default one is minted here.
+   */
+  enqueue(name: string, input: unknown, options: EnqueueOptions | undefined, id?: string): Promise<TaskHandle> {
     // The common call, without options, needs no await before the commit: no async frame of its own.
     if (options === undefined && !this.#host.closing()) {
       let record: TaskRecord;
       try {
-        record = this.#prepare(name, input, undefined);
+        record = this.#prepare(name, input, undefined, undefined, id);
       } catch (error) {
         return Promise.reject(error);
       }
       return this.#commitOne(record, undefined);
     }
-    return this.#enqueue(name, input, options);
+    return this.#enqueue(name, input, options, id);
   }
 
-  async #enqueue(name: string, input: unknown, options: EnqueueOptions | undefined): Promise<TaskHandle> {
+  async #enqueue(name: string, input: unknown, options: EnqueueOptions | undefined, id: string | undefined): Promise<TaskHandle> {
     const host = this.#host;
     if (host.closing()) throw new SchedulerClosedError(`scheduler "${host.name}" is closed; enqueue("${name}") rejected`);
     const opts = checkObject('options', options) as EnqueueOptions | undefined;
@@ -153,7 +156,7 @@ export class Admission {
       const pending = this.#pendingKeys.get(key);
       if (pending) return await pending;
     }
-    const record = this.#prepare(name, input, opts, settings);
+    const record = this.#prepare(name, input, opts, settings, id);
     const promise = this.#commitOne(record, signal);
     if (key !== undefined) {
       this.#pendingKeys.set(key, promise);
@@ -213,14 +216,15 @@ export class Admission {
     }
   }
 
-  /** See `Scheduler.enqueueMany`. */
-  async enqueueMany(items: readonly EnqueueItem<TaskMap>[]): Promise<string[]> {
+  /** See `Scheduler.enqueueMany`. `minted`: where the ids come from when another tab minted them. */
+  async enqueueMany(items: readonly EnqueueItem<TaskMap>[], minted?: MintedIds): Promise<string[]> {
     const host = this.#host;
     if (host.closing()) throw new SchedulerClosedError(`scheduler "${host.name}" is closed; enqueueMany() rejected`);
     if (!Array.isArray(items)) throw new TypeError(`Expected items to be an array, got ${describe(items)}`);
     // Ids and seqs reserved now: a task enqueued while this batch is prepared orders after all of it.
     const size = items.length;
-    const minted = { prefix: host.idPrefix, first: this.#idCounter };
+    const own = minted === undefined;
+    minted ??= { prefix: host.idPrefix, first: this.#idCounter };
     const eager = !host.store.writeBatch || host.emitter.listens('enqueued');
     const batch: Batch = {
       size,
@@ -234,7 +238,7 @@ export class Admission {
       settings: [],
     };
     this.#seq += size;
-    this.#idCounter += size;
+    if (own) this.#idCounter += size;
     this.#inFlight++;
     try {
       const names = await this.#prepareMany(items, batch);
@@ -329,14 +333,14 @@ export class Admission {
   }
 
   /** Validates one task and builds its record (`known`: its options, validated already). Throws, storing nothing. */
-  #prepare(name: unknown, input: unknown, options: EnqueueOptions | undefined, known?: TaskSettings): TaskRecord {
+  #prepare(name: unknown, input: unknown, options: EnqueueOptions | undefined, known?: TaskSettings, id?: string): TaskRecord {
     checkTaskName(name, '');
     const now = this.#host.clock.now();
     const settings = known ?? (options === undefined ? undefined : settingsOf(this.#host.defaults, options, now, ''));
     assertCloneable(input);
     const record = newRecord(
       this.#host.defaults,
-      this.#host.idPrefix + (this.#idCounter++).toString(36),
+      id ?? this.#host.idPrefix + (this.#idCounter++).toString(36),
       this.#seq++,
       name as string,
       input,

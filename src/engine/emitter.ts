@@ -1,4 +1,4 @@
-import { TaskEvent, type TaskEventType, WarningEvent, WorkerEvent, type WorkerEventState } from '../events.js';
+import { type EventSink, TaskEvent, type TaskEventType, WarningEvent, WorkerEvent, type WorkerEventState } from '../events.js';
 import type { TaskInfo, TaskRecord } from '../types.js';
 import type { Tells } from './tells.js';
 
@@ -9,11 +9,7 @@ export function taskInfo(record: TaskRecord): TaskInfo {
   return rest;
 }
 
-export interface EmitterHost {
-  /** Whether anyone listens for `type`: an event nobody hears is never built. */
-  listens(type: string): boolean;
-  dispatchEvent(event: Event): boolean;
-}
+export type EmitterHost = EventSink;
 
 /** The scheduler's events: task events in commit order (through the tells), worker events within the step, warnings now. */
 export class Emitter {

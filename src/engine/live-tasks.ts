@@ -50,7 +50,16 @@ export class LiveTasks {
     let handle = this.handles.get(record.id);
     if (handle) return handle;
     handle = new TaskHandle(this.#host.handleHost, record.id, record.name, record.status);
-    if (TERMINAL_STATUSES.has(record.status)) {
+    this.follow(handle, record);
+    return handle;
+  }
+
+  /**
+   * `handle` follows its task from now on: settled at once if `record` is finished, else kept
+   * until the task ends (also when `record` is undefined: its enqueue is on the way).
+   */
+  follow(handle: TaskHandle, record: TaskRecord | undefined): void {
+    if (record && TERMINAL_STATUSES.has(record.status)) {
       if (record.status === 'completed') handle._stage(record.status, true, record.result);
       else {
         const last = record.errors[record.errors.length - 1] ?? {
@@ -62,9 +71,9 @@ export class LiveTasks {
       }
       handle._settle();
     } else {
-      this.handles.set(record.id, handle);
+      if (record) handle._setStatus(record.status);
+      this.handles.set(handle.id, handle);
     }
-    return handle;
   }
 
   setStatus(id: string, status: TaskStatus): void {
