@@ -104,6 +104,8 @@ export class Admission {
   #seq = 0;
   #idCounter = 0;
   #inFlight = 0;
+  /** Tasks let in by `#checkRoom` whose write is in flight: not indexed yet, but they take room. */
+  #admitting = 0;
 
   constructor(host: AdmissionHost) {
     this.#host = host;
@@ -197,10 +199,12 @@ export class Admission {
   async #commitOneLater(record: TaskRecord, signal: AbortSignal | undefined): Promise<TaskHandle> {
     const host = this.#host;
     this.#inFlight++;
+    let room = 0;
     try {
       const known = host.pool.names;
       if (known) this.#checkKnownName(known, record.name);
       this.#checkRoom(1);
+      this.#admitting += room = 1;
       const writing = host.writes.writeOne(record);
       if (writing) await writing;
       return this.#admit(record, signal);
@@ -208,6 +212,7 @@ export class Admission {
       host.live.backoffFns.delete(record.id);
       throw error;
     } finally {
+      this.#admitting -= room;
       this.#inFlight--;
       host.checkDrained();
     }
@@ -236,10 +241,12 @@ export class Admission {
     this.#seq += size;
     this.#idCounter += size;
     this.#inFlight++;
+    let room = 0;
     try {
       const names = await this.#prepareMany(items, batch);
       this.#checkNames(names);
       this.#checkRoom(batch.ids.length);
+      this.#admitting += room = batch.ids.length;
       // Records only where something needs them now: a store without writeBatch, or 'enqueued' listeners.
       await this.#writeBatch(batch);
       this.#indexMany(batch);
@@ -249,6 +256,7 @@ export class Admission {
       if (backoffFns.size > 0) for (const id of batch.ids) backoffFns.delete(id);
       throw error;
     } finally {
+      this.#admitting -= room;
       this.#inFlight--;
       host.checkDrained();
     }
@@ -372,7 +380,8 @@ export class Admission {
 
   #checkRoom(n: number): void {
     const host = this.#host;
-    const live = host.index.size + host.live.active.size;
+    // Tasks whose enqueue write is in flight count too: concurrent enqueues cannot overfill the queue.
+    const live = host.index.size + host.live.active.size + this.#admitting;
     if (live + n > host.maxQueued)
       throw new QueueFullError(`queue is full: ${live} live tasks, maxQueued is ${host.maxQueued}, ${n} more rejected`);
     if (host.closing()) throw new SchedulerClosedError(`scheduler "${host.name}" is closed`);

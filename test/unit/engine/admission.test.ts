@@ -226,6 +226,35 @@ describe('Admission: validation refuses a bad call by name, storing nothing', ()
     }
   });
 
+  test('enqueues in flight together cannot overfill the queue: the room they take counts at once', async () => {
+    // An asynchronous store (IndexedDB): tasks are indexed only after their write commits.
+    const s = setup({ maxQueued: 2, async: true });
+    const singles = await Promise.allSettled([1, 2, 3].map((i) => s.admission.enqueue('job', i, undefined)));
+    expect(singles.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    expect(((singles[2] as PromiseRejectedResult).reason as Error).message).toBe(
+      'queue is full: 2 live tasks, maxQueued is 2, 1 more rejected',
+    );
+    expect((await s.stored()).map((r) => r.input)).toEqual([1, 2]);
+    // Batches wait for their preparation even on the memory store: two in flight at once.
+    const m = setup({ maxQueued: 3 });
+    const batches = await Promise.allSettled([
+      m.admission.enqueueMany([
+        { name: 'job', input: 'a' },
+        { name: 'job', input: 'b' },
+      ]),
+      m.admission.enqueueMany([
+        { name: 'job', input: 'c' },
+        { name: 'job', input: 'd' },
+      ]),
+    ]);
+    expect(batches.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+    expect((await m.stored()).map((r) => r.input)).toEqual(['a', 'b']);
+    expect(m.index.size).toBe(2);
+    // Once the writes are done, only what is live counts.
+    await m.admission.enqueue('job', 'e', undefined);
+    expect(m.index.size).toBe(3);
+  });
+
   test('SchedulerClosedError while closing: enqueue, enqueueMany, retry', async () => {
     const s = setup();
     s.state.closing = true;
