@@ -149,7 +149,10 @@ export class Admission {
     if (key !== undefined) {
       if (typeof key !== 'string' || key === '') throw new TypeError(`Expected options.key to be a non-empty string, got ${describe(key)}`);
       // Validated before a live task with the key is returned: a bad call is refused either way.
+      checkTaskName(name, '');
       settings = settingsOf(host.defaults, opts, host.clock.now(), '');
+      assertCloneable(input);
+      if (host.pool.names) this.#checkKnownName(host.pool.names, name);
       const liveId = host.live.keys.get(key);
       if (liveId) return (await host.get(liveId)) as TaskHandle;
       const pending = this.#pendingKeys.get(key);
@@ -336,12 +339,12 @@ export class Admission {
     assertCloneable(input, `items[${i}].input`);
   }
 
-  /** Validates one task and builds its record (`known`: its options, validated already). Throws, storing nothing. */
+  /** Validates one task and builds its record (`known`: its options, the task validated already). Throws, storing nothing. */
   #prepare(name: unknown, input: unknown, options: EnqueueOptions | undefined, known?: TaskSettings): TaskRecord {
-    checkTaskName(name, '');
+    if (!known) checkTaskName(name, '');
     const now = this.#host.clock.now();
     const settings = known ?? (options === undefined ? undefined : settingsOf(this.#host.defaults, options, now, ''));
-    assertCloneable(input);
+    if (!known) assertCloneable(input);
     const record = newRecord(
       this.#host.defaults,
       this.#host.idPrefix + (this.#idCounter++).toString(36),

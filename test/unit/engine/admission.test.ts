@@ -361,11 +361,19 @@ describe('Admission: idempotency keys', () => {
     expect(other.id).not.toBe(first.id);
   });
 
-  test('a key is still validated with the rest of its options, live task or not', async () => {
-    const s = setup();
-    await s.admission.enqueue('job', 1, { key: 'k' });
-    const error = await rejection(s.admission.enqueue('job', 1, { key: 'k', timeoutMs: -1 }));
-    expect(error.message).toBe('Expected timeoutMs to be a finite number >= 0, got -1');
+  test('a call with a live key is validated all the same: options, name and input', async () => {
+    const s = setup({ names: ['job'] });
+    const live = await s.admission.enqueue('job', 1, { key: 'k' });
+    const bad: [string, unknown, EnqueueOptions, string][] = [
+      ['job', 1, { key: 'k', timeoutMs: -1 }, 'Expected timeoutMs to be a finite number >= 0, got -1'],
+      ['', 1, { key: 'k' }, 'Expected a task name (non-empty string), got ""'],
+      ['job', { f: () => 1 }, { key: 'k' }, 'input cannot be structured-cloned: it holds a function'],
+      ['crop', 1, { key: 'k' }, 'no task named "crop" in the worker module (it defines "job")'],
+    ];
+    for (const [name, input, options, message] of bad)
+      expect((await rejection(s.admission.enqueue(name, input, options))).message).toBe(message);
+    expect(await s.admission.enqueue('job', 2, { key: 'k' })).toBe(live);
+    expect((await s.stored()).map((r) => r.input)).toEqual([1]);
   });
 
   test('two enqueues with one key while the first is being stored get one task', async () => {
