@@ -104,6 +104,8 @@ export class Admission {
   #seq = 0;
   #idCounter = 0;
   #inFlight = 0;
+  /** Tasks let in by `#checkRoom` whose write is in flight: not indexed yet, but they take room. */
+  #admitting = 0;
 
   constructor(host: AdmissionHost) {
     this.#host = host;
@@ -150,7 +152,10 @@ export class Admission {
     if (key !== undefined) {
       if (typeof key !== 'string' || key === '') throw new TypeError(`Expected options.key to be a non-empty string, got ${describe(key)}`);
       // Validated before a live task with the key is returned: a bad call is refused either way.
+      checkTaskName(name, '');
       settings = settingsOf(host.defaults, opts, host.clock.now(), '');
+      assertCloneable(input);
+      if (host.pool.names) this.#checkKnownName(host.pool.names, name);
       const liveId = host.live.keys.get(key);
       if (liveId) return (await host.get(liveId)) as TaskHandle;
       const pending = this.#pendingKeys.get(key);
@@ -200,10 +205,12 @@ export class Admission {
   async #commitOneLater(record: TaskRecord, signal: AbortSignal | undefined): Promise<TaskHandle> {
     const host = this.#host;
     this.#inFlight++;
+    let room = 0;
     try {
       const known = host.pool.names;
       if (known) this.#checkKnownName(known, record.name);
       this.#checkRoom(1);
+      this.#admitting += room = 1;
       const writing = host.writes.writeOne(record);
       if (writing) await writing;
       return this.#admit(record, signal);
@@ -211,6 +218,7 @@ export class Admission {
       host.live.backoffFns.delete(record.id);
       throw error;
     } finally {
+      this.#admitting -= room;
       this.#inFlight--;
       host.checkDrained();
     }
@@ -240,10 +248,12 @@ export class Admission {
     this.#seq += size;
     if (own) this.#idCounter += size;
     this.#inFlight++;
+    let room = 0;
     try {
       const names = await this.#prepareMany(items, batch);
       this.#checkNames(names);
       this.#checkRoom(batch.ids.length);
+      this.#admitting += room = batch.ids.length;
       // Records only where something needs them now: a store without writeBatch, or 'enqueued' listeners.
       await this.#writeBatch(batch);
       this.#indexMany(batch);
@@ -253,6 +263,7 @@ export class Admission {
       if (backoffFns.size > 0) for (const id of batch.ids) backoffFns.delete(id);
       throw error;
     } finally {
+      this.#admitting -= room;
       this.#inFlight--;
       host.checkDrained();
     }
@@ -332,12 +343,12 @@ export class Admission {
     assertCloneable(input, `items[${i}].input`);
   }
 
-  /** Validates one task and builds its record (`known`: its options, validated already). Throws, storing nothing. */
+  /** Validates one task and builds its record (`known`: its options, the task validated already). Throws, storing nothing. */
   #prepare(name: unknown, input: unknown, options: EnqueueOptions | undefined, known?: TaskSettings, id?: string): TaskRecord {
-    checkTaskName(name, '');
+    if (!known) checkTaskName(name, '');
     const now = this.#host.clock.now();
     const settings = known ?? (options === undefined ? undefined : settingsOf(this.#host.defaults, options, now, ''));
-    assertCloneable(input);
+    if (!known) assertCloneable(input);
     const record = newRecord(
       this.#host.defaults,
       id ?? this.#host.idPrefix + (this.#idCounter++).toString(36),
@@ -376,7 +387,8 @@ export class Admission {
 
   #checkRoom(n: number): void {
     const host = this.#host;
-    const live = host.index.size + host.live.active.size;
+    // Tasks whose enqueue write is in flight count too: concurrent enqueues cannot overfill the queue.
+    const live = host.index.size + host.live.active.size + this.#admitting;
     if (live + n > host.maxQueued)
       throw new QueueFullError(`queue is full: ${live} live tasks, maxQueued is ${host.maxQueued}, ${n} more rejected`);
     if (host.closing()) throw new SchedulerClosedError(`scheduler "${host.name}" is closed`);
