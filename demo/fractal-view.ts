@@ -74,6 +74,10 @@ export class FractalView {
       this.#redraw();
     });
     overlay.addEventListener('click', (e) => void this.zoomAt(e));
+    // Another tab of the demo moved the view: follow it. The queue is shared, so are its tiles.
+    window.addEventListener('storage', (e) => {
+      if (e.key === STORAGE_KEY) void this.start();
+    });
   }
 
   get counts(): { done: number; total: number; failed: number; gen: number } {

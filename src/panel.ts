@@ -3,5 +3,4 @@
 export type { TaskRow } from './panel/recent-tasks.js';
 export type { PanelScheduler, PanelSnapshot, WaitingRow, WorkerCard } from './panel/scheduler-controller.js';
 export { SchedulerController } from './panel/scheduler-controller.js';
-export type { LeaderInfo } from './panel/tasklane-panel.js';
 export { TasklanePanel } from './panel/tasklane-panel.js';

@@ -1,7 +1,7 @@
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { TaskEvent, WarningEvent, WorkerEvent } from '../events.js';
 import type { Metrics } from '../metrics.js';
-import type { QueuePeek, Scheduler } from '../scheduler-api.js';
+import type { LeaderState, QueuePeek, Scheduler } from '../scheduler-api.js';
 import { shortId } from './format.js';
 import { type HistoryBucket, RateHistory } from './rate-history.js';
 import { RecentTasks, type TaskRow, toRow } from './recent-tasks.js';
@@ -11,6 +11,7 @@ export type PanelScheduler = Pick<
   Scheduler,
   | 'name'
   | 'paused'
+  | 'leader'
   | 'addEventListener'
   | 'removeEventListener'
   | 'metrics'
@@ -54,6 +55,8 @@ export interface PanelSnapshot {
   /** Scheduler-clock ms when the snapshot was taken: `readyAt` and `startedAt` are on this clock. */
   now: number;
   paused: boolean;
+  /** Which tab runs the queue. */
+  leader: LeaderState;
   metrics: Metrics;
   lanes: { count: number; top: QueuePeek[] }[];
   waiting: WaitingRow[];
@@ -75,6 +78,7 @@ const EVENTS = [
   'worker',
   'warning',
   'state',
+  'leader',
 ] as const;
 /** Exited workers kept on screen. */
 const GHOSTS = 3;
@@ -250,6 +254,7 @@ export class SchedulerController implements ReactiveController {
       name: s.name,
       now: peek.now,
       paused: s.paused,
+      leader: s.leader,
       metrics,
       lanes: peek.lanes,
       waiting,

@@ -6,17 +6,6 @@ import type { TaskRow } from './recent-tasks.js';
 import { type PanelScheduler, type PanelSnapshot, SchedulerController, type WaitingRow, type WorkerCard } from './scheduler-controller.js';
 import { sparkChart } from './spark-chart.js';
 
-/**
- * Which tab runs the queue when several are open. Until multi-tab leadership lands the panel shows
- * this tab as the leader; set `leader` to show what the election decided.
- */
-export interface LeaderInfo {
-  /** Whether this tab is the one running tasks. */
-  isLeader: boolean;
-  /** How to name the leading tab, e.g. its id. */
-  label?: string;
-}
-
 type Action = 'cancel' | 'retry' | 'discard' | 'pause';
 
 const ACTIVITY_ROWS = 12;
@@ -41,14 +30,11 @@ export class TasklanePanel extends LitElement {
   static override styles = panelStyles;
   static override properties = {
     scheduler: { attribute: false },
-    leader: { attribute: false },
     laneLimit: { type: Number, attribute: 'lane-limit' },
   };
 
   /** The scheduler to show. */
   declare scheduler: PanelScheduler | undefined;
-  /** Multi-tab leadership; undefined shows this tab as the leader. @default undefined */
-  declare leader: LeaderInfo | undefined;
   /** Next tasks shown per priority lane. @default 3 */
   declare laneLimit: number;
 
@@ -57,7 +43,6 @@ export class TasklanePanel extends LitElement {
   constructor() {
     super();
     this.scheduler = undefined;
-    this.leader = undefined;
     this.laneLimit = 3;
   }
 
@@ -99,12 +84,15 @@ export class TasklanePanel extends LitElement {
   #header(snap: PanelSnapshot): TemplateResult {
     const health = snap.metrics.health;
     const glyph = { ok: '●', paused: '❚❚', degraded: '▲', closed: '■' }[health];
-    const leader = this.leader ?? { isLeader: true };
+    const leader = snap.leader;
+    const since = leader.since === undefined ? '' : ` · since ${new Date(leader.since).toLocaleTimeString()}`;
     return html`<header>
       <h2>tasklane <span class="name">· ${snap.name}</span></h2>
       <span class="badge health-${health}" title="Scheduler health"><span aria-hidden="true">${glyph}</span>${health}</span>
-      <span class="leader" data-leader>
-        <span aria-hidden="true">♛</span> Leader: ${leader.isLeader ? 'this tab' : (leader.label ?? 'another tab')}
+      <span class="leader" data-leader title="Which tab runs the queue and its workers">
+        <span aria-hidden="true">♛</span> ${
+          !leader.shared ? 'Runs in this tab only' : `Leader: ${leader.thisTab ? 'this tab' : 'another tab'}${since}`
+        }
       </span>
       <button type="button" data-action="pause" aria-pressed=${snap.paused ? 'true' : 'false'} ?disabled=${health === 'closed'}>
         ${snap.paused ? '▶ Resume' : '❚❚ Pause'}

@@ -191,3 +191,23 @@ test('subscribes while connected only, and follows a new scheduler', async () =>
   expect(text(panel, '[data-metric="completed"]')).toBe('0');
   expect(text(panel, '[data-leader]')).toContain('this tab');
 });
+
+test("in a tab that does not lead, shows the leader's queue, workers and counts, and says another tab leads", async () => {
+  const name = `tasklane-test-panel-tabs-${Math.random().toString(36).slice(2)}`;
+  // Two schedulers of one shared queue in this page: the first leads, the second follows it as another tab would.
+  const leader = await makeScheduler({ name, store: 'indexeddb' });
+  const follower = await makeScheduler({ name, store: 'indexeddb' });
+  expect(follower.leader).toMatchObject({ thisTab: false, shared: true });
+  const panel = mount(follower);
+  await expect.poll(() => text(panel, '[data-leader]')).toContain('another tab');
+  expect(text(panel, '[data-leader]')).toContain('since');
+  const handles = await Promise.all(Array.from({ length: 5 }, (_, i) => follower.enqueue('add', { a: i, b: 1 })));
+  expect(await Promise.all(handles.map((h) => h.result))).toEqual([1, 2, 3, 4, 5]);
+  await expect.poll(() => text(panel, '[data-metric="completed"]')).toBe('5');
+  await expect.poll(() => qa(panel, '[data-worker]').length).toBeGreaterThan(0);
+  const lead = mount(leader);
+  await expect.poll(() => text(lead, '[data-leader]')).toContain('this tab');
+  await follower.close();
+  await leader.close();
+  indexedDB.deleteDatabase(name);
+});

@@ -320,3 +320,41 @@ test('the leader tab crashes five times mid-run: 0 lost, only what was running i
   // Some did run twice, or the kills missed the work: the test would prove nothing.
   expect([...counter.starts].some(([, c]) => c > 1) || [...stallsOf.values()].some((n) => n > 0)).toBe(true);
 });
+
+test('a leader that holds the lock but cannot answer: calls reject with LeaderUnavailableError after the bound, nothing applied; the tab takes over once the lock is free', async () => {
+  const name = dbName('tabs-silent');
+  // A leader that never answers (a frozen tab keeps its locks): this page holds the lock itself.
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  await new Promise<void>((granted) => {
+    void navigator.locks.request(`tasklane:${name}:leader`, () => {
+      granted();
+      return held;
+    });
+  });
+  const [tab] = await openTabs(1, name, { leaderTimeoutMs: 300 });
+  const s = (tab as Tab).scheduler as Scheduler<Tasks>;
+  expect(s.leader.thisTab).toBe(false);
+  expect(s.leader.since).toBeUndefined();
+  expect(s.metrics().health).toBe('degraded');
+  const t0 = performance.now();
+  const error = await s.enqueue('add', { a: 1, b: 2 }).then(
+    () => undefined,
+    (e: Error & { code?: string }) => e,
+  );
+  const waited = performance.now() - t0;
+  expect(error?.name).toBe('LeaderUnavailableError');
+  expect(error?.code).toBe('E_LEADER_UNAVAILABLE');
+  expect(error?.message).toMatch(/300 ms/);
+  expect(waited).toBeGreaterThanOrEqual(290);
+  // The lock goes free: this tab takes the lead, and the refused call was not applied meanwhile.
+  release();
+  await new Promise<void>((resolve) => {
+    const check = () => (s.leader.thisTab ? resolve() : setTimeout(check, 10));
+    check();
+  });
+  expect(await s.list()).toEqual([]);
+  const handle = await s.enqueue('add', { a: 1, b: 2 });
+  expect(await handle.result).toBe(3);
+  await s.close();
+});

@@ -1,0 +1,100 @@
+// The demo in two tabs of one browser: the second follows the queue the first leads, paints the
+// same tiles as they finish and enqueues into the shared queue; then the leading tab is closed
+// mid-render and the second finishes the picture. Saves docs/screenshot-tabs.png (the second tab).
+// Usage: npm run demo:tabs   (exit code 1 if any step fails)
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { createServer } from 'vite';
+import { CHROMIUM_FLAGS, findChromium } from './find-chromium.mjs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const out = resolve(root, process.env.SCREENSHOT_OUT ?? 'docs/screenshot-tabs.png');
+const executablePath = findChromium();
+if (!executablePath) {
+  console.error('tasklane: Chromium not found: install it or set CHROMIUM_PATH=/path/to/chromium');
+  process.exit(1);
+}
+
+const server = await createServer({
+  root,
+  configFile: resolve(root, 'vite.config.ts'),
+  logLevel: 'warn',
+  server: { port: 5198, strictPort: false, host: '127.0.0.1', hmr: false, watch: { ignored: ['**'] } },
+});
+await server.listen();
+const url = server.resolvedUrls?.local[0];
+if (!url) throw new Error('vite did not report a local URL');
+
+const browser = await chromium.launch({ executablePath, args: CHROMIUM_FLAGS, headless: true });
+const errors = [];
+const check = (ok, what) => {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) errors.push(what);
+};
+/** @param {import('playwright-core').Page} page */
+const state = (page) =>
+  page.evaluate(() => {
+    const demo = /** @type {any} */ (window).tasklaneDemo;
+    return { leader: demo.scheduler.leader, counts: demo.fractal.counts, submitted: demo.scheduler.metrics().submitted };
+  });
+try {
+  // One context: the two pages share an origin's storage, locks and channels, as two tabs do.
+  const context = await browser.newContext({ viewport: { width: 1480, height: 1000 } });
+  const open = async (label) => {
+    const page = await context.newPage();
+    page.on('pageerror', (error) => errors.push(`${label} page error: ${error.message}`));
+    await page.goto(url);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    return page;
+  };
+  const first = await open('first tab');
+  const second = await open('second tab');
+  const a = await state(first);
+  const b = await state(second);
+  check(a.leader.thisTab && !b.leader.thisTab, `the first tab leads, the second follows (${a.counts.total} tiles)`);
+  const t0 = Date.now();
+  await second.waitForFunction(() => /** @type {any} */ (window).tasklaneDemo.fractal.counts.done >= 12, null, { timeout: 120_000 });
+  const painted = await state(second);
+  check(
+    painted.counts.done >= 12,
+    `the second tab paints tiles as they finish in the first (${painted.counts.done} after ${Date.now() - t0} ms)`,
+  );
+  const before = (await state(first)).submitted;
+  await second.click('#delayed');
+  await first.waitForFunction((n) => /** @type {any} */ (window).tasklaneDemo.scheduler.metrics().submitted > n, before, {
+    timeout: 10_000,
+  });
+  check(
+    true,
+    `a button in the second tab enqueues into the shared queue (leader's submitted ${before} → ${(await state(first)).submitted})`,
+  );
+  const mid = await state(second);
+  check(mid.counts.done < mid.counts.total, `closing the leading tab mid-render (${mid.counts.done} / ${mid.counts.total} tiles)`);
+  const closedAt = Date.now();
+  await first.close();
+  await second.waitForFunction(() => /** @type {any} */ (window).tasklaneDemo.scheduler.leader.thisTab, null, { timeout: 10_000 });
+  check(true, `the second tab took the lead ${Date.now() - closedAt} ms after the first closed`);
+  await second.waitForFunction(
+    () => {
+      const { done, total, failed } = /** @type {any} */ (window).tasklaneDemo.fractal.counts;
+      return done + failed === total;
+    },
+    null,
+    { timeout: 300_000, polling: 250 },
+  );
+  const end = await state(second);
+  check(
+    end.counts.done === end.counts.total,
+    `the second tab finished the picture: ${end.counts.done} / ${end.counts.total} tiles, ${end.counts.failed} failed`,
+  );
+  await mkdir(dirname(out), { recursive: true });
+  await second.screenshot({ path: out, fullPage: true });
+  console.log(`saved ${out}`);
+} finally {
+  await browser.close();
+  await server.close();
+}
+for (const e of errors) console.error(e);
+process.exit(errors.length ? 1 : 0);
