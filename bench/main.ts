@@ -4,6 +4,7 @@
  */
 import { type BenchContext, cases } from './cases.js';
 import type { Row } from './stats.js';
+import { openShared } from './tabs-case.js';
 
 export interface RunOptions {
   quick: boolean;
@@ -14,11 +15,14 @@ export interface BenchApi {
   cases: { id: string; title: string }[];
   info(): { cores: number; crossOriginIsolated: boolean; userAgent: string; preciseMemory: boolean };
   run(id: string, options: RunOptions): Promise<Row[]>;
+  /** For case 9's frames: a scheduler of a shared queue in this document. */
+  openShared: typeof openShared;
 }
 
 type Gc = () => Promise<void>;
 
 const api: BenchApi = {
+  openShared,
   cases: cases.map(({ id, title }) => ({ id, title })),
   info() {
     const memory = (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory;
