@@ -49,6 +49,9 @@ export class TabClient {
   #timer?: ReturnType<typeof setTimeout>;
   #leaderSince: number | undefined;
   #handingOver = false;
+  /** Epoch ms the leader was last heard from. */
+  #heardAt = 0;
+  #silenceTimer?: ReturnType<typeof setTimeout>;
 
   constructor(out: Outbox, id: string, timeoutMs: number, host: ClientHost) {
     this.#out = out;
@@ -88,7 +91,10 @@ export class TabClient {
   }
 
   onMessage(message: ToFollowers): void {
+    this.#heardAt = Date.now();
     switch (message.t) {
+      case 'alive':
+        return;
       case 'leader':
         if (message.since !== this.#leaderSince) this.#newLeader(message.since);
         return;
@@ -106,6 +112,7 @@ export class TabClient {
             this.#unacked.delete(rid);
           }
         }
+        this.#armSilence();
         return;
       case 'reply': {
         if (message.to !== this.#id) return;
@@ -137,12 +144,45 @@ export class TabClient {
     this.#unacked.clear();
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    clearTimeout(this.#silenceTimer);
+    this.#silenceTimer = undefined;
     return calls;
   }
 
   /** Rejects what is still waiting with `error` and stops. */
   close(error: Error): void {
     for (const call of this.takePending()) call.reject(error);
+  }
+
+  /**
+   * An acknowledged call waits for its answer while the leader is heard from (any message, or its
+   * `alive` while it works). Silent for `timeoutMs`, it is taken for frozen: the call rejects
+   * with `LeaderUnavailableError`, saying it may still be applied. `drain` waits as long as the queue takes.
+   */
+  #armSilence(): void {
+    if (this.#silenceTimer !== undefined || this.#handingOver) return;
+    this.#silenceTimer = setTimeout(
+      () => {
+        this.#silenceTimer = undefined;
+        const silentMs = Date.now() - this.#heardAt;
+        let waiting = false;
+        for (const call of [...this.#pending.values()]) {
+          if (call.deadline !== Number.POSITIVE_INFINITY || call.m === 'drain') continue;
+          if (silentMs < this.#timeoutMs || this.#handingOver) {
+            waiting = true;
+            continue;
+          }
+          this.#pending.delete(call.rid);
+          call.reject(
+            new LeaderUnavailableError(
+              `the tab leading the queue took ${call.m}() and then went silent for ${silentMs} ms (frozen or gone); it may still apply it when it wakes`,
+            ),
+          );
+        }
+        if (waiting) this.#armSilence();
+      },
+      Math.max(1, this.#timeoutMs - (Date.now() - this.#heardAt)),
+    );
   }
 
   #newLeader(since: number): void {

@@ -13,6 +13,12 @@ const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled
 /** A call heard this close to its ack deadline is ignored: the ack might arrive after the caller gave up. */
 const ACK_MARGIN_MS = 250;
 
+/**
+ * While calls are in flight the leader says so this often: a follower that hears nothing from it for
+ * its `leaderTimeoutMs` takes it for frozen. A background tab's timers run at most once a second.
+ */
+const ALIVE_MS = 1_000;
+
 /** Snapshots for followers go out at most this often (a panel re-renders per frame at most anyway). */
 const SNAPSHOT_MS = 100;
 
@@ -94,6 +100,10 @@ export class TabHost {
   #snapAt = 0;
   #snapTimer?: ReturnType<typeof setTimeout>;
   #serving = true;
+  #frozen = false;
+  /** Calls acknowledged and not answered yet; while there are some, an `alive` goes out every ALIVE_MS. */
+  #inFlight = 0;
+  #aliveTimer?: ReturnType<typeof setTimeout>;
 
   constructor(engine: TabEngine, out: Outbox, since: number) {
     this.#engine = engine;
@@ -113,13 +123,23 @@ export class TabHost {
     clearTimeout(this.#snapTimer);
   }
 
+  /**
+   * The page is frozen (the Page Lifecycle `freeze` event) or back (`resume`). Chromium still runs a
+   * frozen page's BroadcastChannel handler, but not its IndexedDB callbacks or timers: a call taken
+   * then would be acknowledged and not answered until the thaw. Frozen, the host takes no calls,
+   * so a follower is told `LeaderUnavailableError` with nothing applied.
+   */
+  setFrozen(frozen: boolean): void {
+    this.#frozen = frozen;
+  }
+
   /** Whether some follower needs events of `type`. */
   listens(type: string): boolean {
     return this.#types.has(type) || (this.#watched.size > 0 && HANDLE_EVENTS.has(type)) || (this.#snapWanted > 0 && type === 'state');
   }
 
   onMessage(from: string, message: ToLeader): void {
-    if (!this.#serving) return;
+    if (!this.#serving || this.#frozen) return;
     switch (message.t) {
       case 'hello':
         this.announce();
@@ -139,26 +159,29 @@ export class TabHost {
         const { rid, m, a } = message;
         if (m === 'enqueue') this.#watched.add(a[0] as string);
         else if (m === 'watch') for (const id of a as string[]) this.#watched.add(id);
-        applyCall(this.#engine, m, a, message.resent === true).then(
-          (value) => {
-            if (value instanceof TaskHandle) {
-              const wire = handleWire(value);
-              if (wire.outcome) this.#watched.delete(wire.id);
-              else this.#watched.add(wire.id);
-              value = wire;
-            } else if (m === 'watch') {
-              const wires = (value as (TaskHandle | undefined)[]).map((h, i) => (h ? handleWire(h) : { id: a[i] as string, gone: true }));
-              for (const wire of wires) if ('gone' in wire || wire.outcome) this.#watched.delete(wire.id);
-              value = wires;
-            }
-            this.#out.post({ t: 'reply', to: from, rid, ok: true, v: value });
-            this.#snapshotSoon();
-          },
-          (error: unknown) => {
-            if (m === 'enqueue') this.#watched.delete(a[0] as string);
-            this.#out.post({ t: 'reply', to: from, rid, ok: false, e: serializeError(error) });
-          },
-        );
+        this.#started();
+        applyCall(this.#engine, m, a, message.resent === true)
+          .finally(() => this.#finished())
+          .then(
+            (value) => {
+              if (value instanceof TaskHandle) {
+                const wire = handleWire(value);
+                if (wire.outcome) this.#watched.delete(wire.id);
+                else this.#watched.add(wire.id);
+                value = wire;
+              } else if (m === 'watch') {
+                const wires = (value as (TaskHandle | undefined)[]).map((h, i) => (h ? handleWire(h) : { id: a[i] as string, gone: true }));
+                for (const wire of wires) if ('gone' in wire || wire.outcome) this.#watched.delete(wire.id);
+                value = wires;
+              }
+              this.#out.post({ t: 'reply', to: from, rid, ok: true, v: value });
+              this.#snapshotSoon();
+            },
+            (error: unknown) => {
+              if (m === 'enqueue') this.#watched.delete(a[0] as string);
+              this.#out.post({ t: 'reply', to: from, rid, ok: false, e: serializeError(error) });
+            },
+          );
         return;
       }
     }
@@ -200,6 +223,26 @@ export class TabHost {
   stop(): void {
     this.#serving = false;
     clearTimeout(this.#snapTimer);
+    clearTimeout(this.#aliveTimer);
+  }
+
+  #started(): void {
+    if (this.#inFlight++ === 0) this.#armAlive();
+  }
+
+  #finished(): void {
+    if (--this.#inFlight === 0) {
+      clearTimeout(this.#aliveTimer);
+      this.#aliveTimer = undefined;
+    }
+  }
+
+  #armAlive(): void {
+    this.#aliveTimer = setTimeout(() => {
+      if (!this.#serving || this.#inFlight === 0) return;
+      this.#out.post({ t: 'alive' });
+      this.#armAlive();
+    }, ALIVE_MS);
   }
 
   #setInterest(from: string, interest: Interest | undefined): void {

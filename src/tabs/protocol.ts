@@ -81,6 +81,8 @@ export type ToFollowers =
   | { t: 'leader'; since: number }
   /** The leader is handing over: calls wait for the next one instead of timing out. */
   | { t: 'leaving' }
+  /** The leader is working on acknowledged calls: it is not frozen (sent while some take long). */
+  | { t: 'alive' }
   | { t: 'ack'; to: string; rids: number[] }
   | { t: 'reply'; to: string; rid: number; ok: true; v: unknown }
   | { t: 'reply'; to: string; rid: number; ok: false; e: SerializedError }

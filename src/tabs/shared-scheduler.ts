@@ -162,7 +162,11 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
     this.#handles.clear();
     this.#engine = engine;
     const since = Date.now();
-    this.#host = new TabHost(engine, this.#out, since);
+    const host = (this.#host = new TabHost(engine, this.#out, since));
+    if (typeof document !== 'undefined') {
+      document.addEventListener('freeze', () => host.setFrozen(true));
+      document.addEventListener('resume', () => host.setFrozen(false));
+    }
     this.#host.announce();
     this.#leader = { thisTab: true, since, shared: true };
     this.dispatchEvent(new Event('leader'));

@@ -358,3 +358,62 @@ test('a leader that holds the lock but cannot answer: calls reject with LeaderUn
   expect(await handle.result).toBe(3);
   await s.close();
 });
+
+/** This page as a leader that speaks the channel protocol by hand: it holds the lock and answers as `answer` says. */
+async function fakeLeader(name: string, answer: (call: { rid: number; m: string }, from: string, post: (list: unknown[]) => void) => void) {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  await new Promise<void>((granted) => {
+    void navigator.locks.request(`tasklane:${name}:leader`, () => {
+      granted();
+      return held;
+    });
+  });
+  const channel = new BroadcastChannel(`tasklane:${name}`);
+  const post = (list: unknown[]) => channel.postMessage({ from: 'fake', list });
+  channel.onmessage = (event: MessageEvent<{ from: string; list: { t: string; rid: number; m: string }[] }>) => {
+    for (const m of event.data.list) {
+      if (m.t === 'hello') post([{ t: 'leader', since: Date.now() }]);
+      else if (m.t === 'call') answer(m, event.data.from, post);
+    }
+  };
+  return {
+    close() {
+      channel.close();
+      release();
+    },
+  };
+}
+
+test('a call the leader took and then went silent on rejects after the bound, saying it may still be applied; one it keeps working on waits', async () => {
+  const name = dbName('tabs-silence');
+  let mode: 'silent' | 'slow' = 'silent';
+  const leader = await fakeLeader(name, (call, from, post) => {
+    post([{ t: 'ack', to: from, rids: [call.rid] }]);
+    if (mode === 'slow') {
+      // Works for 3x the bound, saying so, then answers.
+      const alive = setInterval(() => post([{ t: 'alive' }]), 200);
+      setTimeout(() => {
+        clearInterval(alive);
+        post([{ t: 'reply', to: from, rid: call.rid, ok: true, v: true }]);
+      }, 900);
+    }
+  });
+  try {
+    const [tab] = await openTabs(1, name, { leaderTimeoutMs: 300 });
+    const s = (tab as Tab).scheduler as Scheduler<Tasks>;
+    expect(s.leader.thisTab).toBe(false);
+    const t0 = performance.now();
+    const silent = await s.cancel('some-id').then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(silent?.name).toBe('LeaderUnavailableError');
+    expect(silent?.message).toMatch(/may still apply/);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+    mode = 'slow';
+    expect(await s.cancel('some-id')).toBe(true);
+  } finally {
+    leader.close();
+  }
+});
