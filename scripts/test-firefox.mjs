@@ -91,12 +91,18 @@ async function demoScenario() {
   });
   await server.listen();
   const url = server.resolvedUrls?.local[0];
-  const browser = await puppeteer.launch({ browser: 'firefox', executablePath, headless: true });
+  // The window's size, not setViewport: that sends emulation.setScreenOrientationOverride, which Firefox ESR 140 lacks.
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath,
+    headless: true,
+    defaultViewport: null,
+    args: ['--width=1480', '--height=1000'],
+  });
   const errors = [];
   try {
     if (!url) throw new Error('vite did not report a local URL');
     const page = await browser.newPage();
-    await page.setViewport({ width: 1480, height: 1000 });
     page.on('pageerror', (error) => errors.push(`page error: ${error.message ?? error}`));
     page.on('console', (message) => {
       if (message.type() === 'error') errors.push(`console error: ${message.text()}`);
