@@ -4,28 +4,14 @@
 // Usage: npm run demo:tabs   (exit code 1 if any step fails)
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { createServer } from 'vite';
-import { CHROMIUM_FLAGS, findChromium } from './find-chromium.mjs';
+import { CHROMIUM_FLAGS } from './find-chromium.mjs';
+import { requireChromium, root, servePages } from './serve-pages.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = resolve(root, process.env.SCREENSHOT_OUT ?? 'docs/screenshot-tabs.png');
-const executablePath = findChromium();
-if (!executablePath) {
-  console.error('tasklane: Chromium not found: install it or set CHROMIUM_PATH=/path/to/chromium');
-  process.exit(1);
-}
-
-const server = await createServer({
-  root,
-  configFile: resolve(root, 'vite.config.ts'),
-  logLevel: 'warn',
-  server: { port: 5198, strictPort: false, host: '127.0.0.1', hmr: false, watch: { ignored: ['**'] } },
-});
-await server.listen();
-const url = server.resolvedUrls?.local[0];
-if (!url) throw new Error('vite did not report a local URL');
+const executablePath = requireChromium();
+const server = await servePages(5198);
+const url = server.url;
 
 const browser = await chromium.launch({ executablePath, args: CHROMIUM_FLAGS, headless: true });
 const errors = [];

@@ -5,27 +5,13 @@
 // puppeteer-core, not Playwright: Playwright keeps every page visible (focus emulation), and
 // Chromium freezes only a hidden page.
 // Usage: npm run probe:lifecycle
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
-import { createServer } from 'vite';
-import { CHROMIUM_FLAGS, findChromium } from './find-chromium.mjs';
+import { CHROMIUM_FLAGS } from './find-chromium.mjs';
+import { requireChromium, servePages } from './serve-pages.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const executablePath = findChromium();
-if (!executablePath) {
-  console.error('tasklane: Chromium not found: install it or set CHROMIUM_PATH=/path/to/chromium');
-  process.exit(1);
-}
-const server = await createServer({
-  root,
-  configFile: resolve(root, 'vite.config.ts'),
-  logLevel: 'warn',
-  server: { port: 5197, strictPort: false, host: '127.0.0.1', hmr: false, watch: { ignored: ['**'] } },
-});
-await server.listen();
-const base = server.resolvedUrls?.local[0];
-if (!base) throw new Error('vite did not report a local URL');
+const executablePath = requireChromium();
+const server = await servePages(5197);
+const base = server.url;
 
 const failures = [];
 const finding = (ok, text) => {
@@ -71,11 +57,10 @@ try {
     await new Promise((r) => setTimeout(r, 100));
     return h.status;
   });
+  finding(running === 'running', `a task is running in the leader's worker when it freezes (${running})`);
   const cdp = await leader.createCDPSession();
   await cdp.send('Page.setWebLifecycleState', { state: 'frozen' });
   const frozenAt = Date.now();
-  const ticks = async () => leader.evaluate(() => performance.now());
-  void ticks;
   const locks = await follower.evaluate(async (n) => {
     const state = await navigator.locks.query();
     return {

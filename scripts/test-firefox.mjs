@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
-import { createServer } from 'vite';
 import { findFirefox } from './firefox-provider.mjs';
+import { servePages } from './serve-pages.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const executablePath = findFirefox();
@@ -83,14 +83,8 @@ if (process.argv.length <= 2) {
 }
 
 async function demoScenario() {
-  const server = await createServer({
-    root,
-    configFile: resolve(root, 'vite.config.ts'),
-    logLevel: 'warn',
-    server: { port: 5198, strictPort: false, host: '127.0.0.1', hmr: false, watch: { ignored: ['**'] } },
-  });
-  await server.listen();
-  const url = server.resolvedUrls?.local[0];
+  const server = await servePages(5196);
+  const url = server.url;
   // The window's size, not setViewport: that sends emulation.setScreenOrientationOverride, which Firefox ESR 140 lacks.
   const browser = await puppeteer.launch({
     browser: 'firefox',

@@ -84,6 +84,23 @@ export interface EventSink {
   dispatchEvent(event: Event): boolean;
 }
 
+/** Every type of `SchedulerEventMap`, for code that subscribes to all of them (the panel, another tab's interest). */
+export const SCHEDULER_EVENT_TYPES = [
+  'enqueued',
+  'started',
+  'progress',
+  'retrying',
+  'completed',
+  'failed',
+  'cancelled',
+  'skipped',
+  'reprioritized',
+  'worker',
+  'warning',
+  'state',
+  'leader',
+] as const satisfies readonly (keyof SchedulerEventMap)[];
+
 /** An EventTarget whose `addEventListener` knows each event type's class. */
 export interface TypedEventTarget<M> extends EventTarget {
   addEventListener<K extends keyof M & string>(

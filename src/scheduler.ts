@@ -379,6 +379,17 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     this.#live.handles.delete(id);
   }
 
+  /** Stops the parts, the workers and the store once what was committed is on disk; lets go of the owner lock. */
+  async #shutDown(): Promise<void> {
+    this.#closed = true;
+    this.#dispatcher.stop();
+    this.#watchdog.stop();
+    this.#pool.close();
+    await this.#writes.committed;
+    await this.#store.close();
+    this.#ownerLock?.release();
+  }
+
   /**
    * @internal Hands the queue to the next tab: accepts nothing more, starts nothing more, lets
    * what runs finish (each within its timeout), commits, and closes without cancelling anything:
@@ -392,13 +403,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     this.#sink.dispatchEvent(new Event('state'));
     this.#closePromise = (async () => {
       if (!this.#isQuiet()) await new Promise<void>((resolve) => this.#quietWaiters.push(resolve));
-      this.#closed = true;
-      this.#dispatcher.stop();
-      this.#watchdog.stop();
-      this.#pool.close();
-      await this.#writes.committed;
-      await this.#store.close();
-      this.#ownerLock?.release();
+      await this.#shutDown();
       const error = new SchedulerClosedError(`scheduler "${this.name}" handed the queue to another tab, where this task goes on`);
       for (const handle of [...this.#live.handles.values()]) {
         handle._stage(handle.status, false, error);
@@ -570,13 +575,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       } else {
         await this.#cancellation.cancelEverything(serializeError(new CancelledError(`scheduler "${this.name}" closed without draining`)));
       }
-      this.#closed = true;
-      this.#dispatcher.stop();
-      this.#watchdog.stop();
-      this.#pool.close();
-      await this.#writes.committed;
-      await this.#store.close();
-      this.#ownerLock?.release();
+      await this.#shutDown();
       this.#sink.dispatchEvent(new Event('state'));
     })();
     return this.#closePromise;

@@ -1,5 +1,5 @@
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
-import type { TaskEvent, WarningEvent, WorkerEvent } from '../events.js';
+import { SCHEDULER_EVENT_TYPES, type TaskEvent, type WarningEvent, type WorkerEvent } from '../events.js';
 import type { Metrics } from '../metrics.js';
 import type { LeaderState, QueuePeek, Scheduler } from '../scheduler-api.js';
 import { shortId } from './format.js';
@@ -65,21 +65,7 @@ export interface PanelSnapshot {
   history: HistoryBucket[];
 }
 
-const EVENTS = [
-  'enqueued',
-  'started',
-  'progress',
-  'retrying',
-  'completed',
-  'failed',
-  'cancelled',
-  'skipped',
-  'reprioritized',
-  'worker',
-  'warning',
-  'state',
-  'leader',
-] as const;
+const EVENTS = SCHEDULER_EVENT_TYPES;
 /** Exited workers kept on screen. */
 const GHOSTS = 3;
 const TICK_MS = 1_000;

@@ -103,23 +103,6 @@ export const HANDLE_EVENTS: ReadonlySet<string> = new Set([
   'skipped',
 ]);
 
-/** Every event type a front can be listened on, for the interest it sends. */
-export const EVENT_TYPES = [
-  'enqueued',
-  'started',
-  'progress',
-  'retrying',
-  'completed',
-  'failed',
-  'cancelled',
-  'skipped',
-  'reprioritized',
-  'worker',
-  'warning',
-  'state',
-  'leader',
-] as const;
-
 /**
  * Queues messages and sends what a turn queued as one envelope, at the end of the microtask queue.
  * `onCloneError`: a message could not be cloned (it is dropped; the rest are sent).

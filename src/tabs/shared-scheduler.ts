@@ -1,5 +1,13 @@
 import { CancelledError, SchedulerClosedError } from '../errors.js';
-import { CountingEventTarget, type EventSink, type SchedulerEventMap, TaskEvent, WarningEvent, WorkerEvent } from '../events.js';
+import {
+  CountingEventTarget,
+  type EventSink,
+  SCHEDULER_EVENT_TYPES,
+  type SchedulerEventMap,
+  TaskEvent,
+  WarningEvent,
+  WorkerEvent,
+} from '../events.js';
 import type { MintedIds } from '../id-run.js';
 import type { Metrics } from '../metrics.js';
 import type { EnqueueItem, LanesPeek, LeaderState, Scheduler, WorkerInfo } from '../scheduler-api.js';
@@ -11,16 +19,7 @@ import { assertCloneable, checkNumber, checkObject, describe } from '../validate
 import { type ClientHost, errorFromWire, type PendingCall, TabClient } from './client.js';
 import { applyCall, TabHost } from './host.js';
 import { Leadership } from './leadership.js';
-import {
-  type Envelope,
-  EVENT_TYPES,
-  type HandleWire,
-  type Method,
-  Outbox,
-  type Snapshot,
-  type ToFollowers,
-  type ToLeader,
-} from './protocol.js';
+import { type Envelope, type HandleWire, type Method, Outbox, type Snapshot, type ToFollowers, type ToLeader } from './protocol.js';
 import type { TabEngine } from './tab-engine.js';
 
 export interface SharedOptions {
@@ -314,7 +313,7 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
 
   #sendInterest(): void {
     if (this.#host || this.#closed) return;
-    const types = EVENT_TYPES.filter((type) => this.listens(type));
+    const types = SCHEDULER_EVENT_TYPES.filter((type) => this.listens(type));
     this.#out.post({ t: 'interest', types, snap: true, lanes: this.#lanes });
   }
 

@@ -306,7 +306,7 @@ test('the leader tab crashes five times mid-run: 0 lost, only what was running i
   const open = held.filter((h) => h.tab.frame.isConnected);
   const results = await Promise.all(open.map((h) => h.handle.result));
   expect(results).toEqual(open.map((h) => h.label));
-  await (leaderOf(tabs)[0]?.scheduler as Scheduler<Tasks>).drain();
+  await ((leaderOf(tabs)[0] as Tab).scheduler as Scheduler<Tasks>).drain();
   await counter.seen(accepted.length);
   counter.close();
   expect(accepted.filter((label) => !counter.starts.has(label))).toEqual([]);
