@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { build, createLogger } from 'vite';
 import { CHROMIUM_FLAGS, findChromium } from '../scripts/find-chromium.mjs';
+import { SIZE_CASE, sizeRows } from './size.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -310,7 +311,7 @@ async function main() {
     };
     await load();
     const info = await page.evaluate(() => globalThis.tasklaneBench.info());
-    const list = await page.evaluate(() => globalThis.tasklaneBench.cases);
+    const list = [...(await page.evaluate(() => globalThis.tasklaneBench.cases)), SIZE_CASE];
     const product = await cdp.send('Browser.getVersion').then(
       (v) => v.product,
       () => info.userAgent,
@@ -354,7 +355,9 @@ async function main() {
         });
       try {
         const result = await Promise.race([
-          page.evaluate(([id, options]) => globalThis.tasklaneBench.run(id, options), [c.id, { quick: args.quick, runs: args.runs }]),
+          c.id === SIZE_CASE.id
+            ? sizeRows(resolve(here, '..'))
+            : page.evaluate(([id, options]) => globalThis.tasklaneBench.run(id, options), [c.id, { quick: args.quick, runs: args.runs }]),
           new Promise((_, reject) => {
             timer = setTimeout(() => reject(new Error(`timed out after ${caseTimeoutMs / 1000} s`)), caseTimeoutMs);
           }),

@@ -1,5 +1,4 @@
 import { StorageError } from './errors.js';
-import { openIdbStore } from './idb-store.js';
 import { MemoryStore } from './memory-store.js';
 import type { TaskStore } from './store.js';
 import { describe } from './validate.js';
@@ -30,6 +29,8 @@ export async function openStore(choice: StoreChoice, warn: (error: Error) => voi
   if (durability !== 'relaxed' && durability !== 'strict')
     throw new TypeError(`Expected options.durability to be 'relaxed' or 'strict', got ${describe(durability)}`);
   try {
+    // Loaded on first use: an app on the memory store (or its own) does not load the IndexedDB code.
+    const { openIdbStore } = await import('./idb-store.js');
     return await openIdbStore(choice.name, { durability, onWarning: warn });
   } catch (error) {
     const cause = (error as { cause?: unknown }).cause;

@@ -45,3 +45,10 @@ export async function outcome<T>(promise: Promise<T>): Promise<{ ok: true; value
     return { ok: false, error: error as Error & { code?: string } };
   }
 }
+
+/**
+ * The start of a test frame's `srcdoc`. Vitest's browser mode serves modules with each dynamic
+ * `import()` wrapped in a call to its runner, which exists only in Vitest's own test frame; a frame
+ * of ours (a tab of the app) gets a runner that just imports, as the page would without Vitest.
+ */
+export const FRAME_PRELUDE = '<script>window.__vitest_browser_runner__ = { wrapDynamicImport: (load) => load() };</script>';

@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from 'vitest';
 import { createScheduler, type TaskEvent, type TaskRecord } from '../../src/index.js';
 import type { Tasks } from './fixtures/tasks.worker.js';
-import { tasksWorker } from './helpers.js';
+import { FRAME_PRELUDE, tasksWorker } from './helpers.js';
 import { dbName, deleteTestDbs, rawAll } from './idb-helpers.js';
 
 afterEach(deleteTestDbs);
@@ -19,7 +19,7 @@ async function runAndKill(db: string, n: number, killAfter: number) {
   const completed = new Set<string>();
   const frame = document.createElement('iframe');
   const module = new URL('./fixtures/reload-frame.ts', import.meta.url).href;
-  frame.srcdoc = `<script type="module">import { run } from ${JSON.stringify(module)}; run(${JSON.stringify({ db, n, channel })});</script>`;
+  frame.srcdoc = `${FRAME_PRELUDE}<script type="module">import { run } from ${JSON.stringify(module)}; run(${JSON.stringify({ db, n, channel })});</script>`;
   let ownerLocks: string[] = [];
   await new Promise<void>((killTime, failed) => {
     const onMessage = async (event: MessageEvent) => {

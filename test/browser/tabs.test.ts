@@ -2,6 +2,7 @@ import { afterEach, expect, test } from 'vitest';
 import type { Scheduler, TaskHandle } from '../../src/index.js';
 import type { TabApi } from './fixtures/tab-frame.js';
 import type { Tasks } from './fixtures/tasks.worker.js';
+import { FRAME_PRELUDE } from './helpers.js';
 import { dbName, deleteTestDbs, rawAll } from './idb-helpers.js';
 
 /**
@@ -23,7 +24,7 @@ async function openTab(): Promise<Tab> {
   const id = `tab${tabCount++}`;
   const frame = document.createElement('iframe');
   const module = new URL('./fixtures/tab-frame.ts', import.meta.url).href;
-  frame.srcdoc = `<script>window.tabId=${JSON.stringify(id)}</script><script type="module">import ${JSON.stringify(module)};</script>`;
+  frame.srcdoc = `${FRAME_PRELUDE}<script>window.tabId=${JSON.stringify(id)}</script><script type="module">import ${JSON.stringify(module)};</script>`;
   const ready = new Promise<void>((resolve) => {
     const onMessage = (event: MessageEvent) => {
       if ((event.data as { tabReady?: string })?.tabReady !== id) return;
