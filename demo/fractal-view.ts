@@ -78,6 +78,11 @@ export class FractalView {
     window.addEventListener('storage', (e) => {
       if (e.key === STORAGE_KEY) void this.start();
     });
+    // A new leader: an event the old one committed but did not get to send before it went is not
+    // sent again, so read the tiles back from the store (finished ones repaint, live ones are adopted).
+    scheduler.addEventListener('leader', () => {
+      if (this.#tiles.length > 0) void this.start();
+    });
   }
 
   get counts(): { done: number; total: number; failed: number; gen: number } {

@@ -62,14 +62,34 @@ try {
   await first.close();
   await second.waitForFunction(() => /** @type {any} */ (window).tasklaneDemo.scheduler.leader.thisTab, null, { timeout: 10_000 });
   check(true, `the second tab took the lead ${Date.now() - closedAt} ms after the first closed`);
-  await second.waitForFunction(
-    () => {
-      const { done, total, failed } = /** @type {any} */ (window).tasklaneDemo.fractal.counts;
-      return done + failed === total;
-    },
-    null,
-    { timeout: 300_000, polling: 250 },
-  );
+  const finishedAt = Date.now();
+  await second
+    .waitForFunction(
+      () => {
+        const { done, total, failed } = /** @type {any} */ (window).tasklaneDemo.fractal.counts;
+        return done + failed === total;
+      },
+      null,
+      { timeout: 300_000, polling: 250 },
+    )
+    .catch(async (error) => {
+      // Say where it stopped: the tiles, and the queue as the scheduler has it.
+      const where = await second.evaluate(async () => {
+        const demo = /** @type {any} */ (window).tasklaneDemo;
+        const m = demo.scheduler.metrics();
+        const live = await demo.scheduler.list({ status: ['queued', 'retrying', 'running'], limit: 20 });
+        return {
+          counts: demo.fractal.counts,
+          queued: m.queued,
+          running: m.running,
+          health: m.health,
+          reason: m.healthReason,
+          live: live.map((t) => `${t.name} ${t.status} ${t.key ?? ''}`),
+        };
+      });
+      console.error(`stopped after ${Date.now() - finishedAt} ms: ${JSON.stringify(where)}`);
+      throw error;
+    });
   const end = await state(second);
   check(
     end.counts.done === end.counts.total,
