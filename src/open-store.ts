@@ -23,7 +23,11 @@ export interface StoreChoice {
 export async function openStore(choice: StoreChoice, warn: (error: Error) => void): Promise<TaskStore> {
   const { store } = choice;
   if (store === 'memory') return new MemoryStore();
-  if (typeof store === 'object' && store !== null && typeof (store as TaskStore).write === 'function') return store;
+  if (typeof store === 'object' && store !== null && typeof (store as TaskStore).write === 'function') {
+    // A store of the caller's that reports warnings (an IdbStore opened on a Storage Bucket, say) reports them as the scheduler's.
+    if ('onwarning' in store && store.onwarning === undefined) store.onwarning = warn;
+    return store;
+  }
   if (store !== undefined && store !== 'indexeddb')
     throw new TypeError(`Expected options.store to be 'indexeddb', 'memory' or a TaskStore, got ${describe(store)}`);
   const durability = choice.durability ?? 'relaxed';

@@ -302,6 +302,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       active: live.active,
       pool,
       counters,
+      store,
       state: () => (this.#closed || this.#closing ? 'closed' : this.#paused ? 'paused' : 'open'),
     });
   }
