@@ -386,8 +386,11 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     this.#dispatcher.stop();
     this.#watchdog.stop();
     this.#pool.close();
+    // A store that holds state changes (`persist`: commits failing on quota) is closed first: it
+    // gives them a last try and settles them, so `committed` settles too.
+    const storeClosed = this.#store.persist ? this.#store.close() : undefined;
     await this.#writes.committed;
-    await this.#store.close();
+    await (storeClosed ?? this.#store.close());
     this.#ownerLock?.release();
   }
 

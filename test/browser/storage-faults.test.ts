@@ -1,6 +1,8 @@
 import { afterEach, expect, test } from 'vitest';
 import { cdp } from 'vitest/browser';
-import { SCHEMA_VERSION } from '../../src/index.js';
+import { createScheduler, openIdbStore, SCHEMA_VERSION } from '../../src/index.js';
+import type { StorageTasks } from './fixtures/storage-tasks.worker.js';
+import { outcome } from './helpers.js';
 import { dbName, deleteDb, deleteTestDbs, rawAll } from './idb-helpers.js';
 
 afterEach(deleteTestDbs);
@@ -128,6 +130,33 @@ test('the browser closes the connection mid-run (site data cleared: CDP Storage.
   await h.ask({ type: 'close' });
 });
 
+const storageTasks = () => new Worker(new URL('./fixtures/storage-tasks.worker.ts', import.meta.url), { type: 'module' });
+const random = (bytes: number) => {
+  const out = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
+  return out.buffer;
+};
+/** Every task's current version in database `name` of `factory`, read by a connection of its own. */
+async function onDisk(factory: IDBFactory, name: string): Promise<Map<string, string>> {
+  const db = await new Promise<IDBDatabase>((resolve, reject) => {
+    const r = factory.open(name);
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+  try {
+    const all = await new Promise<{ records: { id: string; status?: string; removed?: boolean }[] }[]>((resolve, reject) => {
+      const r = db.transaction('log', 'readonly').objectStore('log').getAll();
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const current = new Map<string, string>();
+    for (const seg of all) for (const rec of seg.records) current.set(rec.id, rec.removed ? 'removed' : (rec.status as string));
+    return current;
+  } finally {
+    db.close();
+  }
+}
+
 test('the database upgraded by a newer version in another page mid-run: it cannot be reopened, so the queue runs on from memory, health says so, and new tasks are refused by name', async () => {
   const db = dbName('upgraded');
   const h = host();
@@ -155,4 +184,157 @@ test('the database upgraded by a newer version in another page mid-run: it canno
   expect(end.warnings.filter((w) => /run on from memory/.test(w))).toHaveLength(1);
   console.log(`[storage-faults] upgraded mid-run: all 300 settled from memory; ${end.healthReason}`);
   await h.ask({ type: 'close' });
+});
+
+/**
+ * A scheduler whose store is watched: at every `completed` event the task must already be completed
+ * on disk, as read by a connection of the test's own. `factory` is the IndexedDB to use (a Storage
+ * Bucket's, or the page's).
+ */
+async function watched(factory: IDBFactory, name: string) {
+  const store = await openIdbStore(name, { factory });
+  const s = await createScheduler<StorageTasks>({ name, worker: storageTasks, store, pool: { max: 2 } });
+  cleanups.push(() => s.close({ drain: false }));
+  const warnings: Error[] = [];
+  s.addEventListener('warning', (e) => warnings.push(e.error));
+  const announced: string[] = [];
+  const wrongOnDisk: string[] = [];
+  let checks = Promise.resolve();
+  s.addEventListener('completed', (e) => {
+    const id = e.task.id;
+    announced.push(id);
+    checks = checks.then(async () => {
+      const status = (await onDisk(factory, name)).get(id);
+      if (status !== 'completed') wrongOnDisk.push(`${id}: ${status}`);
+    });
+  });
+  return { s, store, warnings, announced, wrongOnDisk, checked: () => checks, disk: () => onDisk(factory, name) };
+}
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!ok()) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** The origin's quota, as Chromium enforces it (CDP `Storage.overrideQuotaForOrigin`); no argument: the real one again. */
+async function setQuota(bytes?: number): Promise<void> {
+  await cdp().send(
+    'Storage.overrideQuotaForOrigin',
+    bytes === undefined ? { origin: location.origin } : { origin: location.origin, quotaSize: bytes },
+  );
+}
+
+const quotaCause = (e: unknown) => ((e as Error).cause as Error | undefined)?.cause as DOMException | undefined;
+
+test('quota exhausted (1 MiB left, 256 KB results): nothing is announced before it is committed, health is degraded with one warning, and once there is room again every task completes', async () => {
+  // The origin's quota lowered to its usage + 1 MiB, for a Storage Bucket opened after that (Chromium
+  // checks quota against figures a storage context caches: one made now starts from the lowered quota).
+  const usage = (await navigator.storage.estimate()).usage ?? 0;
+  await setQuota(usage + 1024 * 1024);
+  cleanups.push(() => setQuota());
+  const buckets = (navigator as unknown as { storageBuckets: StorageBuckets }).storageBuckets;
+  const bucketName = `tasklane-room-${Date.now().toString(36)}`;
+  const bucket = await buckets.open(bucketName);
+  cleanups.push(() => buckets.delete(bucketName));
+  const q = await watched(bucket.indexedDB, 'q');
+  const { s } = q;
+  const handles = [];
+  for (let i = 0; i < 12; i++) handles.push(await s.enqueue('noise', { pad: random(16 * 1024), size: 256 * 1024 }));
+  const settled = new Map<string, unknown>();
+  for (const h of handles)
+    h.result.then(
+      (v) => settled.set(h.id, v),
+      (e: Error) => settled.set(h.id, e),
+    );
+
+  await until('commits to fail', () => s.metrics().health === 'degraded');
+  const announcedBefore = q.announced.length;
+  expect(s.metrics().healthReason).toMatch(
+    /state change\(s\) could not be committed to ".*" \(QuotaExceededError.*; next try in \d+ ms\. Their results and events wait for the commit/,
+  );
+  await sleep(700); // retries after 100, 200, 400 ms … fail meanwhile: still one warning
+  await q.checked();
+  expect(q.warnings.map((w) => [w.name, quotaCause(w)?.name])).toEqual([['StorageError', 'QuotaExceededError']]);
+  const failedCommits = q.store.stats.aborts;
+  expect(failedCommits).toBeGreaterThan(2);
+  // Held: no handle settled and no event came for a state change that is not committed.
+  expect(settled.size).toBe(q.announced.length);
+  expect(q.announced.length).toBeLessThan(12);
+  expect(q.wrongOnDisk).toEqual([]);
+  expect(s.metrics().health).toBe('degraded');
+
+  // An enqueue that cannot commit rejects at once, and nothing of it is stored.
+  const before = (await q.disk()).size;
+  const big = await outcome(s.enqueue('echo', { value: random(2 * 1024 * 1024) }));
+  expect(big.ok || [big.error.name, big.error.code, (big.error.cause as DOMException).name]).toEqual([
+    'StorageError',
+    'E_STORAGE',
+    'QuotaExceededError',
+  ]);
+  expect((await q.disk()).size).toBe(before);
+
+  // Room again (the user freed disk space): the held commits go through at their next try, in order, and the rest runs.
+  const roomAt = performance.now();
+  await setQuota(usage + 64 * 1024 * 1024);
+  await until('every task to settle', () => settled.size === 12, 20_000);
+  const recoveredMs = Math.round(performance.now() - roomAt);
+  await q.checked();
+  for (const h of handles) expect((settled.get(h.id) as ArrayBuffer).byteLength).toBe(256 * 1024);
+  expect(q.wrongOnDisk).toEqual([]);
+  expect(s.metrics()).toMatchObject({ health: 'ok', completed: 12, failed: 0 });
+  expect(s.metrics().healthReason).toBeUndefined();
+  expect(q.warnings).toHaveLength(1);
+  const disk = await q.disk();
+  for (const h of handles) expect(disk.get(h.id)).toBe('completed');
+  console.log(
+    `[storage-faults] quota: ${announcedBefore} completed before commits failed, ${12 - announcedBefore} held and announced only after their commit (0 before it); ${q.store.stats.aborts} failed commits, 1 warning; all 12 completed ${recoveredMs} ms after room came back`,
+  );
+});
+
+/** The Storage Buckets API (Chromium 122+), not yet in TypeScript's DOM types. */
+interface StorageBuckets {
+  open(name: string, options?: { quota?: number }): Promise<{ indexedDB: IDBFactory }>;
+  delete(name: string): Promise<void>;
+}
+
+test('quota exhausted, then close({ drain: false }): held outcomes get one last try; a handle that could not be committed rejects with StorageError, and on reopening every announced task is completed on disk', async () => {
+  // This time the quota is a Storage Bucket's (1 MiB): there, room never comes back while the page
+  // runs (Chromium 150 counts deleted data against a bucket until much later).
+  const buckets = (navigator as unknown as { storageBuckets: StorageBuckets }).storageBuckets;
+  const bucketName = `tasklane-quota-${Date.now().toString(36)}`;
+  const bucket = await buckets.open(bucketName, { quota: 1024 * 1024 });
+  cleanups.push(() => buckets.delete(bucketName));
+  const q = await watched(bucket.indexedDB, 'q');
+  const { s } = q;
+  const handles = [];
+  for (let i = 0; i < 12; i++) handles.push(await s.enqueue('noise', { pad: random(16 * 1024), size: 256 * 1024 }));
+  const results = handles.map((h) => outcome(h.result));
+  await until('commits to fail', () => s.metrics().health === 'degraded');
+  await sleep(200);
+  await s.close({ drain: false });
+  const ends = await Promise.all(results);
+  await q.checked();
+  const disk = await q.disk();
+  const resolved = handles.filter((_, i) => ends[i]?.ok).map((h) => h.id);
+  const unstored = ends.filter((r) => !r.ok && r.error.name === 'StorageError' && /could not be stored/.test(r.error.message));
+  const statuses: Record<string, number> = {};
+  for (const status of disk.values()) statuses[status] = (statuses[status] ?? 0) + 1;
+  console.log(
+    `[storage-faults] quota then close: ${resolved.length} resolved, ${unstored.length} rejected as not stored, statuses on disk ${JSON.stringify(statuses)}`,
+  );
+  // What the page was told completed is completed on disk; what was not stored was not announced.
+  for (const id of resolved) expect(disk.get(id)).toBe('completed');
+  for (const id of q.announced) expect(disk.get(id)).toBe('completed');
+  expect(q.announced.sort()).toEqual(resolved.sort());
+  expect(q.wrongOnDisk).toEqual([]);
+  // Every handle settled: resolved, cancelled by the close, or rejected because its outcome could not be stored.
+  for (const r of ends) if (!r.ok) expect(['CancelledError', 'StorageError']).toContain(r.error.name);
 });
