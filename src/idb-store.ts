@@ -5,6 +5,7 @@ import { copyRecord, describeError, type Entry, isTombstone, noop, SCHEMA_VERSIO
 import { SegmentCache } from './idb/segment-cache.js';
 import { SegmentMap } from './idb/segment-map.js';
 import { MemoryStore } from './memory-store.js';
+import type { StorageInfo } from './metrics.js';
 import type { RetentionLimits } from './retention.js';
 import { type ListQuery, matchesQuery, type TaskStore } from './store.js';
 import type { TaskRecord } from './types.js';
@@ -28,6 +29,12 @@ export interface IdbStoreOptions {
    * @default globalThis.indexedDB
    */
   factory?: IDBFactory;
+  /**
+   * How storage use is measured for `storage()` (`metrics().storage`): for a store on a Storage
+   * Bucket, the bucket's `estimate`. Set to `null` to measure nothing.
+   * @default navigator.storage.estimate, where there is one
+   */
+  estimate?: (() => Promise<{ usage?: number; quota?: number }>) | null;
 }
 
 /** Counters for tests and benchmarks. */
@@ -67,6 +74,8 @@ const REOPEN_TRIES = 6;
 const REOPEN_PAUSE_MS = 50;
 /** After a loss, how long the transactions in flight may take to report before they are given up. */
 const SETTLE_WAIT_MS = 500;
+/** Storage use is measured after a commit at most this often. */
+const MEASURE_EVERY_MS = 2_000;
 
 /** How the connection was lost: deleted by another page, taken by a newer version, or closed by the browser. */
 type Loss = 'deleted' | 'upgraded' | 'terminated';
@@ -126,6 +135,12 @@ export class IdbStore implements TaskStore {
   #problem: string | undefined;
   /** While held state changes fail to commit: why, for `health()`. */
   #failing: string | undefined;
+  /** How storage use is measured, the last measurement, and when the next may be taken. */
+  readonly #estimate: (() => Promise<{ usage?: number; quota?: number }>) | undefined;
+  #storage: StorageInfo | undefined;
+  #persisted: boolean | undefined;
+  #measuring = false;
+  #nextMeasure = 0;
   /** Live records found on open, handed out once by `recover`. */
   #recovered: { live: TaskRecord[]; corrupt: TaskRecord[] } | undefined;
   #closeReason = '';
@@ -136,6 +151,7 @@ export class IdbStore implements TaskStore {
     this.#durability = options.durability ?? 'relaxed';
     this.#factory = options.factory;
     this.onwarning = options.onWarning;
+    this.#estimate = options.estimate === null ? undefined : (options.estimate ?? defaultEstimate());
     const now = options.now ?? Date.now;
     this.#conn = this.#connect(db, loaded);
     const { live, corrupt, unreadable } = this.#conn.map.load(loaded.keys, loaded.values, now());
@@ -203,6 +219,7 @@ export class IdbStore implements TaskStore {
         commitsRecovered: () => {
           if (conn === this.#conn) this.#failing = undefined;
         },
+        committed: () => this.#measure(),
         orphaned: (writes) => this.#orphans.push(...writes),
       },
       map,
@@ -244,9 +261,41 @@ export class IdbStore implements TaskStore {
     return new StorageError(`could not ${what}: database "${this.name}" is closed${this.#closeReason ? ` (${this.#closeReason})` : ''}`);
   }
 
+  /** What was last measured of the storage this store uses (see `IdbStoreOptions.estimate`). */
+  storage(): StorageInfo | undefined {
+    if (this.#storage === undefined) this.#measure();
+    return this.#storage;
+  }
+
+  /** @internal Whether the browser granted persistent storage when asked (`createScheduler({ persist: true })`). */
+  _notePersisted(persisted: boolean): void {
+    this.#persisted = persisted;
+    if (this.#storage) this.#storage = { ...this.#storage, persisted };
+  }
+
+  /** Measures storage use in the background, at most every `MEASURE_EVERY_MS` (sooner while commits fail). */
+  #measure(force = false): void {
+    const estimate = this.#estimate;
+    if (!estimate || this.#measuring || (!force && Date.now() < this.#nextMeasure)) return;
+    this.#measuring = true;
+    this.#nextMeasure = Date.now() + MEASURE_EVERY_MS;
+    estimate().then(
+      (e) => {
+        this.#measuring = false;
+        const info: StorageInfo = { usage: e.usage ?? 0, quota: e.quota ?? 0, measuredAt: Date.now() };
+        if (this.#persisted !== undefined) info.persisted = this.#persisted;
+        this.#storage = info;
+      },
+      () => {
+        this.#measuring = false;
+      },
+    );
+  }
+
   /** One warning per episode of failing commits; `health()` follows every attempt. */
   #commitsFailing(conn: Connection, error: Error, attempt: number, retryInMs: number, count: number): void {
     if (conn !== this.#conn) return;
+    if (attempt === 1) this.#measure(true);
     const cause = error.cause as Error | undefined;
     const what = cause?.message ? `${cause.name}: ${cause.message}` : (cause?.name ?? error.message);
     this.#failing = `${count} state change(s) could not be committed to "${this.name}" (${what}), tried ${attempt} time(s); next try in ${retryInMs} ms. Their results and events wait for the commit`;
@@ -689,6 +738,12 @@ export class IdbStore implements TaskStore {
   _onTerminated(): void {
     if (!this.#conn.done) this.#lose(this.#conn, 'terminated', null);
   }
+}
+
+/** `navigator.storage.estimate`, where there is one. */
+function defaultEstimate(): (() => Promise<StorageEstimate>) | undefined {
+  const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
+  return typeof storage?.estimate === 'function' ? () => storage.estimate() : undefined;
 }
 
 /** The current live version of every task in `values` (segments in key order, as read from disk). */

@@ -1,5 +1,5 @@
 import { StorageError } from './errors.js';
-import { openIdbStore } from './idb-store.js';
+import { IdbStore, openIdbStore } from './idb-store.js';
 import { MemoryStore } from './memory-store.js';
 import type { TaskStore } from './store.js';
 import { describe } from './validate.js';
@@ -11,6 +11,8 @@ export interface StoreChoice {
   store?: 'indexeddb' | 'memory' | TaskStore;
   /** @default 'relaxed' */
   durability?: 'relaxed' | 'strict';
+  /** Ask the browser for persistent storage (`navigator.storage.persist()`). @default false */
+  persist?: boolean;
 }
 
 /**
@@ -22,10 +24,13 @@ export interface StoreChoice {
  */
 export async function openStore(choice: StoreChoice, warn: (error: Error) => void): Promise<TaskStore> {
   const { store } = choice;
+  if (choice.persist !== undefined && typeof choice.persist !== 'boolean')
+    throw new TypeError(`Expected options.persist to be a boolean, got ${describe(choice.persist)}`);
   if (store === 'memory') return new MemoryStore();
   if (typeof store === 'object' && store !== null && typeof (store as TaskStore).write === 'function') {
     // A store of the caller's that reports warnings (an IdbStore opened on a Storage Bucket, say) reports them as the scheduler's.
     if ('onwarning' in store && store.onwarning === undefined) store.onwarning = warn;
+    if (choice.persist && store instanceof IdbStore) void askPersistence(store);
     return store;
   }
   if (store !== undefined && store !== 'indexeddb')
@@ -34,7 +39,9 @@ export async function openStore(choice: StoreChoice, warn: (error: Error) => voi
   if (durability !== 'relaxed' && durability !== 'strict')
     throw new TypeError(`Expected options.durability to be 'relaxed' or 'strict', got ${describe(durability)}`);
   try {
-    return await openIdbStore(choice.name, { durability, onWarning: warn });
+    const opened = await openIdbStore(choice.name, { durability, onWarning: warn });
+    if (choice.persist) void askPersistence(opened);
+    return opened;
   } catch (error) {
     const cause = (error as { cause?: unknown }).cause;
     if ((cause as DOMException | undefined)?.name === 'VersionError') throw error;
@@ -46,4 +53,20 @@ export async function openStore(choice: StoreChoice, warn: (error: Error) => voi
     );
     return new MemoryStore();
   }
+}
+
+/**
+ * Asks the browser to keep this origin's storage under pressure (`navigator.storage.persist()`),
+ * without waiting (Firefox asks the user); what it answered shows in `metrics().storage.persisted`.
+ * A browser without the API, or one that refuses to answer, counts as a no.
+ */
+async function askPersistence(store: IdbStore): Promise<void> {
+  const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
+  let granted = false;
+  try {
+    granted = typeof storage?.persist === 'function' ? await storage.persist() : false;
+  } catch {
+    // Refused without an answer: not persisted.
+  }
+  store._notePersisted(granted);
 }

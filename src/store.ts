@@ -1,5 +1,6 @@
 import type { MintedIds } from './id-run.js';
 import type { LazyBatch } from './lazy-run.js';
+import type { StorageInfo } from './metrics.js';
 import type { TaskRecord, TaskStatus } from './types.js';
 
 export interface ListQuery {
@@ -63,6 +64,8 @@ export interface TaskStore {
    * being reopened, serving from memory), for `metrics().healthReason`; undefined when well.
    */
   health?(): string | undefined;
+  /** Optional: what the store last measured of its storage, for `metrics().storage`. */
+  storage?(): StorageInfo | undefined;
   /** Optional: where the store reports what goes wrong outside any call; the scheduler sets it to its `warning` event when unset. */
   onwarning?: ((error: Error) => void) | undefined;
   /** Records by id, in order; `undefined` for unknown ids. Synchronous where the store can be. */

@@ -13,7 +13,7 @@ export interface StatsHost {
   readonly pool: Pick<Pool, 'workers' | 'stats' | 'healthReason'>;
   readonly counters: Counters;
   /** The store, for its part of `health` (commits failing, a lost database). */
-  readonly store?: Pick<TaskStore, 'health'>;
+  readonly store?: Pick<TaskStore, 'health' | 'storage'>;
   /** The scheduler's lifecycle state, for `health`. */
   state(): 'open' | 'paused' | 'closed';
 }
@@ -108,6 +108,8 @@ export class Stats {
       health: state === 'closed' ? 'closed' : state === 'paused' ? 'paused' : reason ? 'degraded' : 'ok',
     };
     if (reason) metrics.healthReason = reason;
+    const storage = this.#host.store?.storage?.();
+    if (storage) metrics.storage = storage;
     return metrics;
   }
 }

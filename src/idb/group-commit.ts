@@ -98,6 +98,8 @@ export interface GroupCommitHost {
   commitsFailing(error: Error, attempt: number, retryInMs: number, count: number): void;
   /** The held state changes committed: the episode that began at `since` (epoch ms) is over. */
   commitsRecovered(since: number): void;
+  /** A transaction committed. */
+  committed(): void;
   /** After `detach`: writes of a transaction that aborted, for the store to carry to its next connection. */
   orphaned(writes: Write[], error: Error): void;
 }
@@ -444,6 +446,7 @@ export class GroupCommit {
       this.#host.stats.commits++;
       this.#map.committed(batch.segments, batch.deletes);
       for (const w of batch.writes) w.resolve();
+      this.#host.committed();
       if (this.#attempts > 0 && !this.#detached) {
         if (batch.retry) this.#retryOne = false;
         if (batch.retry && this.#held.length === 0) {

@@ -338,3 +338,19 @@ test('quota exhausted, then close({ drain: false }): held outcomes get one last 
   // Every handle settled: resolved, cancelled by the close, or rejected because its outcome could not be stored.
   for (const r of ends) if (!r.ok) expect(['CancelledError', 'StorageError']).toContain(r.error.name);
 });
+
+test('persist: true asks for persistent storage; metrics().storage reports use and quota, measured after commits', async () => {
+  const name = dbName('estimate');
+  const s = await createScheduler<StorageTasks>({ name, worker: storageTasks, persist: true, pool: { max: 1 } });
+  cleanups.push(() => s.close({ drain: false }));
+  const t = await s.enqueue('echo', { value: random(64 * 1024) });
+  await t.result;
+  await until('a measurement', () => s.metrics().storage?.persisted !== undefined);
+  const storage = s.metrics().storage;
+  expect(storage).toMatchObject({ usage: expect.any(Number), quota: expect.any(Number), persisted: expect.any(Boolean) });
+  expect(storage?.usage).toBeGreaterThan(0);
+  expect(storage?.quota).toBeGreaterThan(storage?.usage as number);
+  await expect(createScheduler({ name, worker: storageTasks, persist: 'yes' as unknown as boolean })).rejects.toThrow(
+    'Expected options.persist to be a boolean, got "yes"',
+  );
+});
