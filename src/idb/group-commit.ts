@@ -468,7 +468,9 @@ export class GroupCommit {
       if (batch.replayed) return;
       this.#host.stats.aborts++;
       this.#toDelete.push(...batch.deletes);
-      this.scheduleDeletes();
+      // While commits fail, deletions ride with the next retry instead of a commit of their own
+      // that would fail too, and again, at the pace of a timer.
+      if (this.#attempts === 0) this.scheduleDeletes();
       const cause = tx.error ?? new DOMException('the transaction was aborted', 'AbortError');
       const count = batch.writes.reduce((n, w) => n + w.entries.length, 0);
       const error = new StorageError(`commit of ${count} record(s) to "${this.#host.name}" failed: ${describeError(cause)}`, { cause });
