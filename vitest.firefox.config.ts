@@ -13,6 +13,12 @@ export const CHROMIUM_ONLY = [
   // A 1 MiB quota from the Storage Buckets API (navigator.storageBuckets), which Firefox lacks; the same
   // scenario runs under Firefox's own quota in test/firefox/quota.test.ts.
   'a failed commit (QuotaExceededError)',
+  // storage-faults.test.ts: Chromium's DevTools protocol clears site data and sets the quota (CDP
+  // Storage.clearDataForOrigin, Storage.overrideQuotaForOrigin), plus Storage Buckets; and
+  // navigator.storage.persist(), which Firefox answers only after asking the user.
+  'the browser closes the connection mid-run',
+  'quota exhausted',
+  'persist: true asks for persistent storage',
 ];
 const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -57,7 +57,22 @@ export interface Metrics {
   health: 'ok' | 'degraded' | 'paused' | 'closed';
   /**
    * Why something is wrong, while it is (set whenever `health` is `'degraded'`; while paused too):
-   * e.g. the worker module cannot load (the breaker opened and no worker has loaded since).
+   * e.g. the worker module cannot load (the breaker opened and no worker has loaded since), state
+   * changes cannot be committed (out of quota), the database was lost.
    */
   healthReason?: string;
+  /** What the store last measured of its storage (IndexedDB store only), so an app can act before the quota is hit. */
+  storage?: StorageInfo;
+}
+
+/** Storage use as the browser reports it (`navigator.storage.estimate()`), measured after commits, at most every few seconds. */
+export interface StorageInfo {
+  /** Bytes used by the origin (or by the Storage Bucket the store lives in). */
+  usage: number;
+  /** Bytes it may use. */
+  quota: number;
+  /** Whether the browser granted persistent storage (`persist: true` asks for it); absent when not asked. */
+  persisted?: boolean;
+  /** Epoch ms of the measurement. */
+  measuredAt: number;
 }

@@ -10,6 +10,8 @@ export interface StoreChoice {
   store?: 'indexeddb' | 'memory' | TaskStore;
   /** @default 'relaxed' */
   durability?: 'relaxed' | 'strict';
+  /** Ask the browser for persistent storage (`navigator.storage.persist()`). @default false */
+  persist?: boolean;
 }
 
 /**
@@ -21,8 +23,16 @@ export interface StoreChoice {
  */
 export async function openStore(choice: StoreChoice, warn: (error: Error) => void): Promise<TaskStore> {
   const { store } = choice;
+  if (choice.persist !== undefined && typeof choice.persist !== 'boolean')
+    throw new TypeError(`Expected options.persist to be a boolean, got ${describe(choice.persist)}`);
   if (store === 'memory') return new MemoryStore();
-  if (typeof store === 'object' && store !== null && typeof (store as TaskStore).write === 'function') return store;
+  if (typeof store === 'object' && store !== null && typeof (store as TaskStore).write === 'function') {
+    // A store of the caller's that reports warnings (an IdbStore opened on a Storage Bucket, say) reports them as the scheduler's.
+    if ('onwarning' in store && store.onwarning === undefined) store.onwarning = warn;
+    if (choice.persist && typeof (store as Partial<PersistenceNote>)._notePersisted === 'function')
+      void askPersistence(store as unknown as PersistenceNote);
+    return store;
+  }
   if (store !== undefined && store !== 'indexeddb')
     throw new TypeError(`Expected options.store to be 'indexeddb', 'memory' or a TaskStore, got ${describe(store)}`);
   const durability = choice.durability ?? 'relaxed';
@@ -31,7 +41,9 @@ export async function openStore(choice: StoreChoice, warn: (error: Error) => voi
   try {
     // Loaded on first use: an app on the memory store (or its own) does not load the IndexedDB code.
     const { openIdbStore } = await import('./idb-store.js');
-    return await openIdbStore(choice.name, { durability, onWarning: warn });
+    const opened = await openIdbStore(choice.name, { durability, onWarning: warn });
+    if (choice.persist) void askPersistence(opened);
+    return opened;
   } catch (error) {
     const cause = (error as { cause?: unknown }).cause;
     if ((cause as DOMException | undefined)?.name === 'VersionError') throw error;
@@ -43,4 +55,25 @@ export async function openStore(choice: StoreChoice, warn: (error: Error) => voi
     );
     return new MemoryStore();
   }
+}
+
+/** A store that shows what the browser answered (the IndexedDB store; checked by shape, so this file does not load its code). */
+interface PersistenceNote {
+  _notePersisted(granted: boolean): void;
+}
+
+/**
+ * Asks the browser to keep this origin's storage under pressure (`navigator.storage.persist()`),
+ * without waiting (Firefox asks the user); what it answered shows in `metrics().storage.persisted`.
+ * A browser without the API, or one that refuses to answer, counts as a no.
+ */
+async function askPersistence(store: PersistenceNote): Promise<void> {
+  const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
+  let granted = false;
+  try {
+    granted = typeof storage?.persist === 'function' ? await storage.persist() : false;
+  } catch {
+    // Refused without an answer: not persisted.
+  }
+  store._notePersisted(granted);
 }

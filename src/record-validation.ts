@@ -1,5 +1,5 @@
 import { DEFAULT_BACKOFF } from './backoff.js';
-import { CorruptRecordError, serializeError } from './errors.js';
+import { CorruptRecordError, StorageError, serializeError } from './errors.js';
 import type { SerializedError, TaskRecord } from './types.js';
 
 const LIVE = new Set(['queued', 'retrying', 'running']);
@@ -83,5 +83,37 @@ export function corruptToFailed(raw: unknown, id: string, problems: readonly str
     createdAt: isNum(r.createdAt) ? r.createdAt : now,
     finishedAt: now,
     stalls: isCount(r.stalls) ? r.stalls : 0,
+  };
+}
+
+/**
+ * The record of a queued task whose stored record is gone (its database was deleted or cleared
+ * while the task waited, and this page did not hold it): `failed` with a `StorageError`, from what
+ * the queue still knows of it. Its input is gone with it.
+ */
+export function lostToFailed(
+  task: { id: string; name: string; priority: TaskRecord['priority']; readyAt: number; seq: number },
+  now: number,
+): TaskRecord {
+  const error = serializeError(
+    new StorageError(
+      `the stored record of task "${task.name}" (${task.id}) is gone (its database was deleted or cleared), so it cannot run`,
+    ),
+  );
+  return {
+    id: task.id,
+    name: task.name,
+    input: undefined,
+    priority: task.priority,
+    runAt: task.readyAt,
+    seq: task.seq,
+    status: 'failed',
+    attempt: 0,
+    retry: { attempts: 1, backoff: DEFAULT_BACKOFF },
+    timeoutMs: 0,
+    errors: [{ ...error, attempt: 0, at: now }],
+    createdAt: now,
+    finishedAt: now,
+    stalls: 0,
   };
 }

@@ -23,6 +23,11 @@ export class Retention {
     else if (TERMINAL_STATUSES.has(status)) this.#failed.add(id);
   }
 
+  /** Whether `id` is a terminal task retention knows of. */
+  has(id: string): boolean {
+    return this.#completed.has(id) || this.#failed.has(id);
+  }
+
   forget(id: string): void {
     this.#completed.delete(id);
     this.#failed.delete(id);

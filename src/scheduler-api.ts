@@ -22,6 +22,12 @@ export interface SchedulerOptions {
    * (much slower commits). @default 'relaxed'
    */
   durability?: 'relaxed' | 'strict';
+  /**
+   * Ask the browser for persistent storage (`navigator.storage.persist()`), so that it does not
+   * evict the queue under storage pressure; `metrics().storage.persisted` says whether it agreed.
+   * @default false
+   */
+  persist?: boolean;
   pool?: PoolOptions;
   defaults?: TaskDefaults;
   retention?: RetentionOptions;

@@ -59,6 +59,7 @@ const SCHEDULER_KEYS = optionKeys<SchedulerOptions>({
   worker: true,
   store: true,
   durability: true,
+  persist: true,
   pool: true,
   defaults: true,
   retention: true,
@@ -96,6 +97,8 @@ function normalizeOptions(options: SchedulerOptions): NormalizedOptions {
   const durability = options.durability ?? 'relaxed';
   if (durability !== 'relaxed' && durability !== 'strict')
     throw new TypeError(`Expected options.durability to be 'relaxed' or 'strict', got ${describe(durability)}`);
+  if (options.persist !== undefined && typeof options.persist !== 'boolean')
+    throw new TypeError(`Expected options.persist to be a boolean, got ${describe(options.persist)}`);
   const d = (checkObject('defaults', options.defaults) ?? {}) as TaskDefaults;
   checkKeys('defaults', d, DEFAULTS_KEYS);
   const r = (checkObject('retention', options.retention) ?? {}) as RetentionOptions;
@@ -302,6 +305,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       active: live.active,
       pool,
       counters,
+      store,
       state: () => (this.#closed || this.#closing ? 'closed' : this.#paused ? 'paused' : 'open'),
     });
   }
@@ -385,8 +389,11 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     this.#dispatcher.stop();
     this.#watchdog.stop();
     this.#pool.close();
+    // A store that holds state changes (`persist`: commits failing on quota) is closed first: it
+    // gives them a last try and settles them, so `committed` settles too.
+    const storeClosed = this.#store.persist ? this.#store.close() : undefined;
     await this.#writes.committed;
-    await this.#store.close();
+    await (storeClosed ?? this.#store.close());
     this.#ownerLock?.release();
   }
 
@@ -609,7 +616,7 @@ export async function createScheduler<T extends TaskMap = TaskMap>(options: Sche
         name,
         leaderTimeoutMs: normalized.leaderTimeoutMs,
         openEngine: async (front, paused) => {
-          const store = await openStore({ name, store: o.store, durability: o.durability }, (error) =>
+          const store = await openStore({ name, store: o.store, durability: o.durability, persist: o.persist }, (error) =>
             front.events.dispatchEvent(new WarningEvent(error)),
           );
           const engine = new LocalScheduler<TaskMap>(o, normalized, store, front);
@@ -636,7 +643,7 @@ export async function createScheduler<T extends TaskMap = TaskMap>(options: Sche
         'E_TABS_UNSUPPORTED',
       ),
     );
-  const store = await openStore({ name, store: o.store, durability: o.durability }, warn);
+  const store = await openStore({ name, store: o.store, durability: o.durability, persist: o.persist }, warn);
   scheduler = new LocalScheduler<T>(o, normalized, store);
   try {
     await scheduler._open();

@@ -1,5 +1,6 @@
 import type { MintedIds } from './id-run.js';
 import type { LazyBatch } from './lazy-run.js';
+import type { StorageInfo } from './metrics.js';
 import type { TaskRecord, TaskStatus } from './types.js';
 
 export interface ListQuery {
@@ -48,6 +49,25 @@ export interface TaskStore {
    * would (a subclass that overrides one overrides both).
    */
   writeNow?(records: readonly TaskRecord[]): void;
+  /**
+   * Optional: stores state changes of tasks already stored (`write` is used where it is missing).
+   * Unlike `write`, whose caller must hear of a failure at once (an enqueue), this may hold a write
+   * whose commit fails for a transient reason (out of quota) and commit it again later, resolving
+   * only once it is durable, with `health` saying so meanwhile. A store that can no longer be durable
+   * at all (its database lost for good) may resolve once the change is held in memory, and `health`
+   * then says that. It rejects when the change cannot be kept at all. `close()` gives what it holds a
+   * last try and settles every write (the scheduler calls it before waiting for its writes).
+   */
+  persist?(records: readonly TaskRecord[]): Promise<void>;
+  /**
+   * Optional: why the store is degraded, while it is (commits failing and retried, a lost database
+   * being reopened, serving from memory), for `metrics().healthReason`; undefined when well.
+   */
+  health?(): string | undefined;
+  /** Optional: what the store last measured of its storage, for `metrics().storage`. */
+  storage?(): StorageInfo | undefined;
+  /** Optional: where the store reports what goes wrong outside any call; the scheduler sets it to its `warning` event when unset. */
+  onwarning?: ((error: Error) => void) | undefined;
   /** Records by id, in order; `undefined` for unknown ids. Synchronous where the store can be. */
   read(ids: readonly string[]): (TaskRecord | undefined)[] | Promise<(TaskRecord | undefined)[]>;
   /**

@@ -98,6 +98,13 @@ export class TaskHandle<Output = unknown> extends EventTarget {
     return this.#settled ? { ok: this.#ok, value: this.#outcome } : undefined;
   }
 
+  /** @internal The staged outcome could not be stored: `result` rejects with `error` instead. */
+  _unpersisted(error: Error): void {
+    if (this.#settled || this.#final === undefined) return;
+    this.#ok = false;
+    this.#outcome = error;
+  }
+
   /** @internal Applies the staged outcome: `status` becomes terminal and `result` settles. */
   _settle(): void {
     if (this.#settled || this.#final === undefined) return;

@@ -1,6 +1,7 @@
 import type { Clock, TimerHandle } from '../clock.js';
 import { StorageError, serializeError } from '../errors.js';
 import type { Pool } from '../pool.js';
+import { lostToFailed } from '../record-validation.js';
 import type { TaskStore } from '../store.js';
 import type { IndexEntry, TaskIndex } from '../task-index.js';
 import { type FailureOutcome, failAttempt, startAttempt, unstartAttempt } from '../transition.js';
@@ -17,6 +18,9 @@ const PIPELINE_MAX = 512;
 const LEASE_MS = 30_000;
 /** Next-in-line tasks whose records the store may read ahead (a full batch), so dispatch need not wait on a read. */
 const PREFETCH_AHEAD = PIPELINE_MAX;
+/** After a failed read of records to run, dispatch pauses this long, doubling while reads keep failing, up to `READ_BACKOFF_MAX_MS`. */
+const READ_BACKOFF_MS = 50;
+const READ_BACKOFF_MAX_MS = 5_000;
 
 const RESOLVED = Promise.resolve();
 
@@ -71,6 +75,14 @@ export class Dispatcher {
   #pumpQueued = false;
   #wakeTimer?: TimerHandle;
   #wakeAt = Number.POSITIVE_INFINITY;
+  /**
+   * Reads of records to run that failed in a row, and until when dispatch waits because of them: a
+   * store that fails reads at once (a lost database) must not turn the pump into a microtask loop
+   * that never lets the page run again.
+   */
+  #readFailures = 0;
+  #readBackoffUntil = 0;
+  #readBackoffTimer?: TimerHandle;
 
   constructor(host: DispatcherHost) {
     this.#host = host;
@@ -112,7 +124,9 @@ export class Dispatcher {
       return;
     }
     const now = this.#clock.now();
-    if (!host.paused()) {
+    if (now < this.#readBackoffUntil) {
+      this.#readBackoffTimer ??= this.#clock.setTimer(this.#onReadBackoff, this.#readBackoffUntil - now);
+    } else if (!host.paused()) {
       const pool = host.pool;
       const workers = pool.available();
       const gated = host.gates.length > 0;
@@ -194,9 +208,17 @@ export class Dispatcher {
   #sendWhenRead(worker: WorkerHandle, actives: Active[], read: Promise<(TaskRecord | undefined)[]>): void {
     const reserved = this.#reserve(worker, actives);
     read.then(
-      (records) => this.#send(worker, actives, records, this.#clock.now()),
+      (records) => {
+        this.#readFailures = 0;
+        this.#send(worker, actives, records, this.#clock.now());
+      },
       (error) => {
-        this.#host.warn(new StorageError(`could not read ${actives.length} task(s) to run them`, { cause: error }));
+        this.#readFailures++;
+        const backoff = Math.min(READ_BACKOFF_MAX_MS, READ_BACKOFF_MS * 2 ** (this.#readFailures - 1));
+        this.#readBackoffUntil = this.#clock.now() + backoff;
+        this.#host.warn(
+          new StorageError(`could not read ${actives.length} task(s) to run them; dispatch waits ${backoff} ms`, { cause: error }),
+        );
         for (const a of actives) {
           reserved.delete(a);
           if (this.#live.active.get(a.entry.id) === a) this.requeue(a);
@@ -247,6 +269,9 @@ export class Dispatcher {
       reserved?.delete(active);
       live.active.delete(active.entry.id);
       active.pendingCancel?.done(false);
+      // Queued here but gone from the store (its database deleted or cleared, with the input): it
+      // cannot run, and its handle must not wait for ever.
+      if (!record) this.#fail(lostToFailed(active.entry, now));
       return false;
     }
     active.record = record;
@@ -372,6 +397,12 @@ export class Dispatcher {
     else read.then(apply, (e) => this.#host.warn(new StorageError('could not read tasks to fail them', { cause: e })));
   }
 
+  /** `record` failed (already changed): persisted, then settled and told. */
+  #fail(record: TaskRecord): void {
+    this.#host.writes.persist([record]);
+    this.#host.onFailed(record, { kind: 'fail' }, record.errors[record.errors.length - 1] as SerializedError);
+  }
+
   /** Sets the wake timer for the next delayed task (none while paused). */
   armWake(now: number): void {
     const at = this.#host.paused() ? undefined : this.#index.nextWakeAt();
@@ -387,6 +418,11 @@ export class Dispatcher {
     this.#wakeTimer = this.#clock.setTimer(this.#onWake, at - now);
   }
 
+  readonly #onReadBackoff = (): void => {
+    this.#readBackoffTimer = undefined;
+    this.pump();
+  };
+
   readonly #onWake = (): void => {
     this.#wakeTimer = undefined;
     this.#wakeAt = Number.POSITIVE_INFINITY;
@@ -397,5 +433,7 @@ export class Dispatcher {
   stop(): void {
     if (this.#wakeTimer) this.#clock.clearTimer(this.#wakeTimer);
     this.#wakeTimer = undefined;
+    if (this.#readBackoffTimer) this.#clock.clearTimer(this.#readBackoffTimer);
+    this.#readBackoffTimer = undefined;
   }
 }

@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import type { Counters, Metrics } from '../metrics.js';
 import type { Pool } from '../pool.js';
 import type { LanesPeek, QueuePeek, WorkerInfo } from '../scheduler-api.js';
+import type { TaskStore } from '../store.js';
 import type { TaskIndex } from '../task-index.js';
 import type { Active } from './live-tasks.js';
 
@@ -11,6 +12,8 @@ export interface StatsHost {
   readonly active: ReadonlyMap<string, Active>;
   readonly pool: Pick<Pool, 'workers' | 'stats' | 'healthReason'>;
   readonly counters: Counters;
+  /** The store, for its part of `health` (commits failing, a lost database). */
+  readonly store?: Pick<TaskStore, 'health' | 'storage'>;
   /** The scheduler's lifecycle state, for `health`. */
   state(): 'open' | 'paused' | 'closed';
 }
@@ -91,7 +94,8 @@ export class Stats {
     const counts = counters.counts;
     const finished = counts.completed + counts.failed;
     const state = this.#host.state();
-    const reason = state === 'open' || state === 'paused' ? pool.healthReason : undefined;
+    const reasons = state === 'open' || state === 'paused' ? [this.#host.store?.health?.(), pool.healthReason].filter(Boolean) : [];
+    const reason = reasons.length > 0 ? reasons.join('; ') : undefined;
     const metrics: Metrics = {
       ...counts,
       queuedByPriority: byPriority,
@@ -104,6 +108,8 @@ export class Stats {
       health: state === 'closed' ? 'closed' : state === 'paused' ? 'paused' : reason ? 'degraded' : 'ok',
     };
     if (reason) metrics.healthReason = reason;
+    const storage = this.#host.store?.storage?.();
+    if (storage) metrics.storage = storage;
     return metrics;
   }
 }

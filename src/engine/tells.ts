@@ -1,3 +1,4 @@
+import { StorageError } from '../errors.js';
 import type { SteadyMap } from '../steady-map.js';
 import type { TaskHandle } from '../task-handle.js';
 import type { WriteQueue } from './write-queue.js';
@@ -6,7 +7,7 @@ import type { WriteQueue } from './write-queue.js';
 export type Tell = TaskHandle | Event;
 
 export interface TellsHost {
-  readonly writes: Pick<WriteQueue, 'inFlight' | 'committed'>;
+  readonly writes: Pick<WriteQueue, 'inFlight' | 'committed'> & Partial<Pick<WriteQueue, 'unpersisted'>>;
   /** The live handles: a handle leaves them as it settles. */
   readonly handles: SteadyMap<string, TaskHandle>;
   dispatchEvent(event: Event): boolean;
@@ -17,6 +18,8 @@ export interface TellsHost {
 /**
  * Ordered delivery. A tell (a settle or an event) is delivered once every write requested before it
  * has committed, so nobody hears of a state the store does not hold yet, and tells keep their order.
+ * A task whose state change could not be stored at all (`WriteQueue.unpersisted`) is not announced:
+ * its event is dropped (the write queue warned), and its handle rejects with a `StorageError`.
  * Within a step (a pump, a batch of outcomes: `hold` … `release`) tells are held and delivered at
  * its end, so no listener runs in the middle of a step or sees its state half-changed.
  */
@@ -57,10 +60,22 @@ export class Tells {
 
   /** A handle settles as it leaves the live handles: from then on `get(id)` answers from the record. */
   #deliver(tell: Tell): void {
-    if (tell instanceof Event) this.#host.dispatchEvent(tell);
-    else {
+    const writes = this.#host.writes;
+    if (tell instanceof Event) {
+      const task = (tell as Event & { task?: { id?: unknown } }).task;
+      if (typeof task?.id === 'string' && writes.unpersisted?.(task.id)) return;
+      this.#host.dispatchEvent(tell);
+    } else {
       const handles = this.#host.handles;
       if (handles.get(tell.id) === tell) handles.delete(tell.id);
+      const failure = writes.unpersisted?.(tell.id);
+      if (failure)
+        tell._unpersisted(
+          new StorageError(
+            `task "${tell.name}" (${tell.id}) ended, but its outcome could not be stored (${(failure.cause as Error | undefined)?.message ?? failure.message}): the store keeps its earlier state, so it may run again after a reload`,
+            { cause: failure },
+          ),
+        );
       tell._settle();
     }
   }

@@ -20,8 +20,11 @@ export interface WriteQueueHost {
 
 /**
  * Every store write, in order. Enqueue writes (`write`, `writeOne`, `writeBatch`) reject their caller
- * with a `StorageError`; state changes (`persist`) are written behind the action and a failure is a
- * warning. `committed` settles once everything requested so far is committed.
+ * with a `StorageError`; state changes (`persist`) are written behind the action, through the store's
+ * `persist` where it has one (which holds a commit that fails for a transient reason and commits it
+ * again later: `committed` waits for it), and a failure is a warning: the tasks it carried are
+ * `unpersisted` until a later state change of theirs commits, and the tells announce no state of
+ * theirs meanwhile. `committed` settles once everything requested so far is committed.
  *
  * Invariant: a write through the store's synchronous `writeNow` happens only while no asynchronous
  * write is in flight (`idle()`), so writes commit in the order they were requested.
@@ -33,6 +36,8 @@ export class WriteQueue {
   #inFlight = 0;
   /** Enqueue writes not settled yet: `writeNow` must not overtake them. */
   #enqueueWrites = 0;
+  /** Tasks whose last state change failed to be stored, with the error: what tells must not announce as done. */
+  readonly #unpersisted = new Map<string, Error>();
 
   constructor(host: WriteQueueHost) {
     this.#host = host;
@@ -47,6 +52,11 @@ export class WriteQueue {
   /** State-change writes in flight: a tell waits for them. */
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /** Why the latest state change of task `id` could not be stored, if it could not. */
+  unpersisted(id: string): Error | undefined {
+    return this.#unpersisted.size === 0 ? undefined : this.#unpersisted.get(id);
   }
 
   /** No write (an enqueue's or a state change's) in flight: one committed now (`writeNow`) keeps its order. */
@@ -65,6 +75,7 @@ export class WriteQueue {
       if (this.#store.writeNow) {
         try {
           this.#store.writeNow(records);
+          if (this.#unpersisted.size > 0) this.#persisted(records);
         } catch (error) {
           this.#persistFailed(records, error);
         }
@@ -77,9 +88,11 @@ export class WriteQueue {
   /** `persist` through the store's asynchronous write, chained after the writes before it. */
   #persistLater(records: TaskRecord[]): Promise<void> {
     this.#inFlight++;
-    const write = this.#store.write(records).then(
+    const store = this.#store;
+    const write = (store.persist ? store.persist(records) : store.write(records)).then(
       () => {
         this.#inFlight--;
+        if (this.#unpersisted.size > 0) this.#persisted(records);
       },
       (error: unknown) => {
         this.#inFlight--;
@@ -92,7 +105,14 @@ export class WriteQueue {
   }
 
   #persistFailed(records: TaskRecord[], error: unknown): void {
-    this.#host.warn(new StorageError(`could not persist ${records.length} task state change(s)`, { cause: error }));
+    const failure = new StorageError(`could not persist ${records.length} task state change(s)`, { cause: error });
+    for (const r of records) this.#unpersisted.set(r.id, failure);
+    this.#host.warn(failure);
+  }
+
+  /** A state change of these tasks is stored: they are no longer unpersisted. */
+  #persisted(records: readonly TaskRecord[]): void {
+    for (const r of records) this.#unpersisted.delete(r.id);
   }
 
   /** `write` of one record, committed at once (returning undefined) by a store with `writeNow` and nothing in flight. */

@@ -16,6 +16,19 @@ import type { PutSegment, SegmentMap } from './segment-map.js';
 
 /** Segment puts in flight at once for a write spread across tasks. */
 const CHAIN_DEPTH = 2;
+/** The first retry of held state changes waits this long; each failed retry doubles it, up to `RETRY_MAX_MS`. */
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
+/**
+ * Why a commit may succeed if tried again later: out of quota (space can be freed: retention,
+ * deletions, the user), aborted by the browser (a connection being closed under us), or refused for
+ * a reason IndexedDB does not name.
+ */
+export function isTransient(cause: unknown): boolean {
+  const name = (cause as { name?: unknown } | null)?.name;
+  return name === 'QuotaExceededError' || name === 'AbortError' || name === 'UnknownError' || name === 'InvalidStateError';
+}
 
 /** One caller's `write`: settled when the transaction holding it commits or aborts. */
 interface Write {
@@ -26,6 +39,11 @@ interface Write {
    * put, so no single event-loop task pays for all of it.
    */
   lazy: boolean;
+  /**
+   * A state change of tasks already stored: a commit that fails for a transient reason (see
+   * `isTransient`) keeps it, to be committed again later (`#hold`), instead of rejecting it.
+   */
+  hold: boolean;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -55,6 +73,12 @@ interface Batch {
   deletes: number[];
   /** Aborted on purpose so its writes go again in a new batch: its abort rejects nothing. */
   replayed: boolean;
+  /** It carries held writes again (see `#retry`). */
+  retry: boolean;
+  /** Given up after its connection was lost (see `abandon`): its events, should they still come, change nothing. */
+  abandoned: boolean;
+  /** Ends it as one in flight: called once, by its completion, its abort, or `abandon`. */
+  finish(): void;
 }
 
 /** What the write path needs from the store around it. */
@@ -67,7 +91,20 @@ export interface GroupCommitHost {
   closedError(what: string): Error;
   /** A read-write transaction on the log; throws as `IDBDatabase.transaction` does. */
   writeTransaction(): IDBTransaction;
+  /**
+   * Held state changes could not be committed (`error`, its `cause` the DOMException): attempt
+   * `attempt` of this episode failed, the next is in `retryInMs`. `count` writes are held.
+   */
+  commitsFailing(error: Error, attempt: number, retryInMs: number, count: number): void;
+  /** The held state changes committed: the episode that began at `since` (epoch ms) is over. */
+  commitsRecovered(since: number): void;
+  /** A transaction committed. */
+  committed(): void;
+  /** After `detach`: writes of a transaction that aborted, for the store to carry to its next connection. */
+  orphaned(writes: Write[], error: Error): void;
 }
+
+export type { Write as HeldWrite };
 
 /** The parts of the segment map the write path uses: numbers for new segments, keys of old ones, and where commits go. */
 export type SegmentLedger = Pick<SegmentMap, 'reserve' | 'segment' | 'committed'>;
@@ -102,6 +139,22 @@ export class GroupCommit {
   /** Writes waiting for the transactions in flight to finish (see `#moveToNext`). */
   readonly #parked: Write[] = [];
   readonly #settling = new Set<Promise<void>>();
+  /**
+   * State changes whose commit failed for a transient reason, oldest first, waiting for `#retry`.
+   * While any are held, new state changes join them (they are newer): none overtakes another.
+   */
+  #held: Write[] = [];
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Failed attempts in the episode under way (0: none), and when it began. */
+  #attempts = 0;
+  #failingSince = 0;
+  /**
+   * The last retry of several writes failed: the next one tries the oldest alone, so that what fits
+   * in the room there is commits (in order) instead of all of it waiting for room for all of it.
+   */
+  #retryOne = false;
+  /** The connection is gone: `detach` handed the unfinished writes over; nothing begins here any more. */
+  #detached = false;
 
   constructor(host: GroupCommitHost, map: SegmentLedger) {
     this.#host = host;
@@ -123,9 +176,14 @@ export class GroupCommit {
     return this.#toDelete.length > 0;
   }
 
-  /** Whether a transaction is in flight or writes wait for one. */
+  /** Whether a transaction is in flight or writes wait for one (held writes not counted: see `giveUp`). */
   get busy(): boolean {
     return this.#open.length > 0 || this.#parked.length > 0;
+  }
+
+  /** State changes held after a transient failure, waiting for a retry. */
+  get held(): number {
+    return this.#held.length;
   }
 
   /** Settles once every transaction begun so far has finished. */
@@ -138,15 +196,22 @@ export class GroupCommit {
    * write (more than one segment) is ours to replace its records with copies as they are put; a
    * small one's records are the caller's copies already.
    */
-  submit(entries: Entry[], lazy: boolean): Promise<void> {
+  submit(entries: Entry[], lazy: boolean, hold = false): Promise<void> {
+    if (this.#detached) return Promise.reject(this.#host.closedError(`store ${entries.length} record(s)`));
+    if (hold && this.#held.length > 0) {
+      // Behind state changes that wait for a retry: this one waits with them, after them.
+      const held = this.#newWrite(entries, lazy, hold);
+      this.#held.push(held.write);
+      return held.promise;
+    }
     let batch = this.#batch;
     if (!batch && (this.#parked.length > 0 || this.#open.length > 0)) {
       // A transaction is committing: this write waits with the others for the next one.
-      const parked = this.#newWrite(entries, lazy);
+      const parked = this.#newWrite(entries, lazy, hold);
       this.#parked.push(parked.write);
       return parked.promise;
     }
-    const { write, promise } = this.#newWrite(entries, lazy);
+    const { write, promise } = this.#newWrite(entries, lazy, hold);
     batch ??= this.#tryBegin([write]);
     if (!batch) return promise;
     batch.writes.push(write);
@@ -181,15 +246,73 @@ export class GroupCommit {
     if (batch?.flushQueued) this.#flush(batch);
   }
 
-  /** The connection closed (`host.closed` is true now): parked writes fail, no batch takes more. Transactions in flight still finish. */
+  /** The connection closed (`host.closed` is true now): parked and held writes fail, no batch takes more. Transactions in flight still finish. */
   close(): void {
-    const parked = this.#parked.splice(0);
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const parked = this.#held.splice(0).concat(this.#parked.splice(0));
     for (const w of parked) this.#fail(w, this.#host.closedError(`store ${w.entries.length} record(s)`));
     this.#batch = undefined;
     if (this.#deleteTimer !== undefined) clearTimeout(this.#deleteTimer);
   }
 
-  #newWrite(entries: Entry[], lazy: boolean): { write: Write; promise: Promise<void> } {
+  /**
+   * The connection is gone (deleted, closed by the browser): nothing begins here any more. Returns
+   * the writes not yet in a transaction, held ones (older) first, for the store to carry to its next
+   * connection; writes of transactions still in flight that abort go to `host.orphaned`.
+   */
+  detach(): Write[] {
+    this.#detached = true;
+    this.#batch = undefined;
+    if (this.#deleteTimer !== undefined) clearTimeout(this.#deleteTimer);
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const out = this.#held.concat(this.#parked);
+    this.#held = [];
+    this.#parked.length = 0;
+    for (const w of out) for (const e of w.entries) if (this.#pending.get(e.id) === e) this.#pending.delete(e.id);
+    return out;
+  }
+
+  /**
+   * Takes writes begun on an earlier connection (see `detach`), in order, behind whatever this one
+   * has begun: they keep their promises and commit here.
+   */
+  adopt(writes: readonly Write[]): void {
+    if (writes.length === 0) return;
+    for (const w of writes) if (!w.lazy) for (const e of w.entries) this.#pending.set(e.id, e);
+    if (this.#open.length > 0 || this.#batch) this.#parked.push(...writes);
+    else this.#beginWith([...writes]);
+  }
+
+  /**
+   * After `detach`: the transactions still in flight are given up, as if they had aborted with
+   * `cause` (a connection the browser closed may never report the ones begun just before). Their
+   * state changes go to `host.orphaned`; their other writes are rejected.
+   */
+  abandon(cause: DOMException): void {
+    for (const batch of this.#open.slice()) {
+      batch.abandoned = true;
+      batch.finish();
+      if (batch.replayed) continue;
+      const count = batch.writes.reduce((n, w) => n + w.entries.length, 0);
+      const error = new StorageError(`commit of ${count} record(s) to "${this.#host.name}" failed: ${describeError(cause)}`, { cause });
+      this.#failOrHold(batch.writes, error, cause);
+    }
+  }
+
+  /** Tries the held state changes once more now; those that still fail are rejected, and no more are held. */
+  async giveUp(): Promise<void> {
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    if (this.#held.length === 0 || this.#detached) return;
+    while (this.#open.length > 0) await this.settled();
+    const writes = this.#held.splice(0);
+    for (const w of writes) w.hold = false;
+    this.#beginWith(writes);
+  }
+
+  #newWrite(entries: Entry[], lazy: boolean, hold = false): { write: Write; promise: Promise<void> } {
     let resolve!: () => void;
     let reject!: (error: unknown) => void;
     const promise = new Promise<void>((res, rej) => {
@@ -197,7 +320,7 @@ export class GroupCommit {
       reject = rej;
     });
     if (!lazy) for (const e of entries) this.#pending.set(e.id, e);
-    return { write: { entries, lazy, resolve, reject }, promise };
+    return { write: { entries, lazy, hold, resolve, reject }, promise };
   }
 
   /** A new batch, or undefined after failing `writes` with the reason none could be begun (a closed connection, say). */
@@ -209,9 +332,75 @@ export class GroupCommit {
       const failure = new StorageError(`could not start a transaction to store ${count} record(s): ${describeError(error)}`, {
         cause: error,
       });
-      for (const w of writes) this.#fail(w, failure);
+      this.#failOrHold(writes, failure, error);
       return undefined;
     }
+  }
+
+  /** `writes` failed with `error` (caused by `cause`): held state changes wait for a retry when the cause is transient, the rest are rejected. */
+  #failOrHold(writes: readonly Write[], error: Error, cause: unknown): void {
+    if (this.#detached) {
+      const carried = writes.filter((w) => w.hold);
+      for (const w of writes) if (!w.hold) this.#fail(w, error);
+      if (carried.length > 0) this.#host.orphaned(carried, error);
+      return;
+    }
+    const transient = isTransient(cause) && !this.#host.closed;
+    const kept: Write[] = [];
+    for (const w of writes) {
+      if (transient && w.hold) kept.push(w);
+      else this.#fail(w, error);
+    }
+    if (kept.length > 0) this.#hold(kept, error);
+  }
+
+  /**
+   * Keeps `writes` (the oldest state changes not committed) for a retry after a backoff, with the
+   * state changes parked behind them, which are newer; from now on new ones join them too.
+   */
+  #hold(writes: Write[], error: Error): void {
+    const parked = this.#parked.filter((w) => w.hold);
+    if (parked.length > 0) {
+      const rest = this.#parked.filter((w) => !w.hold);
+      this.#parked.length = 0;
+      this.#parked.push(...rest);
+    }
+    this.#held = writes.concat(this.#held, parked);
+    if (this.#attempts === 0) this.#failingSince = Date.now();
+    this.#attempts++;
+    const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (this.#attempts - 1));
+    this.#scheduleRetry(delay);
+    this.#host.commitsFailing(error, this.#attempts, delay, this.#held.length);
+  }
+
+  #scheduleRetry(delayMs: number): void {
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#retry();
+    }, delayMs);
+  }
+
+  /**
+   * Commits the held state changes again, in one transaction, once nothing else is in flight. A
+   * version a newer write has replaced since (a removal, a retry of the task) is left out: the
+   * newer one is what must land.
+   */
+  #retry(): void {
+    if (this.#detached || this.#held.length === 0 || this.#host.closed) return;
+    if (this.#open.length > 0 || this.#batch) {
+      void this.settled().then(() => this.#retry());
+      return;
+    }
+    const writes = this.#held.splice(0, this.#retryOne ? 1 : this.#held.length);
+    for (const w of writes) w.entries = w.entries.filter((e) => this.#pending.get(e.id) === e);
+    if (writes.length > 1) this.#retryOne = true;
+    const next = this.#tryBegin(writes);
+    if (!next) return;
+    next.retry = true;
+    next.writes.push(...writes);
+    next.unflushed.push(...writes);
+    this.#flush(next);
   }
 
   #begin(): Batch {
@@ -232,12 +421,17 @@ export class GroupCommit {
       segments: [],
       deletes: [],
       replayed: false,
+      retry: false,
+      abandoned: false,
+      finish: noop,
     };
     let done!: () => void;
     const settled = new Promise<void>((r) => (done = r));
     this.#settling.add(settled);
     this.#open.push(batch);
     const finish = () => {
+      if (batch.finish === noop) return;
+      batch.finish = noop;
       if (this.#batch === batch) this.#batch = undefined;
       const at = this.#open.indexOf(batch);
       if (at >= 0) this.#open.splice(at, 1);
@@ -245,22 +439,42 @@ export class GroupCommit {
       this.#settling.delete(settled);
       done();
     };
+    batch.finish = finish;
     tx.oncomplete = () => {
+      if (batch.abandoned) return;
       finish();
       this.#host.stats.commits++;
       this.#map.committed(batch.segments, batch.deletes);
       for (const w of batch.writes) w.resolve();
+      this.#host.committed();
+      if (this.#attempts > 0 && !this.#detached) {
+        if (batch.retry) this.#retryOne = false;
+        if (batch.retry && this.#held.length === 0) {
+          const since = this.#failingSince;
+          this.#attempts = 0;
+          this.#host.commitsRecovered(since);
+        } else if (batch.retry) {
+          // The oldest went in: the rest go now, together.
+          this.#scheduleRetry(0);
+        } else if (this.#held.length > 0 && (batch.deletes.length > 0 || batch.segments.some((s) => s.entries.some(isTombstone)))) {
+          // Space was freed (segments deleted, tasks removed): the held state changes may fit now.
+          this.#scheduleRetry(0);
+        }
+      }
     };
     tx.onabort = () => {
+      if (batch.abandoned) return;
       finish();
       if (batch.replayed) return;
       this.#host.stats.aborts++;
       this.#toDelete.push(...batch.deletes);
-      this.scheduleDeletes();
+      // While commits fail, deletions ride with the next retry instead of a commit of their own
+      // that would fail too, and again, at the pace of a timer.
+      if (this.#attempts === 0) this.scheduleDeletes();
       const cause = tx.error ?? new DOMException('the transaction was aborted', 'AbortError');
       const count = batch.writes.reduce((n, w) => n + w.entries.length, 0);
       const error = new StorageError(`commit of ${count} record(s) to "${this.#host.name}" failed: ${describeError(cause)}`, { cause });
-      for (const w of batch.writes) this.#fail(w, error);
+      this.#failOrHold(batch.writes, error, cause);
     };
     this.#batch = batch;
     return batch;

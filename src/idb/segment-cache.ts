@@ -139,6 +139,14 @@ export class SegmentCache {
     });
   }
 
+  /** The current versions read ahead and not yet taken (what a connection the browser closed still leaves in memory). */
+  snapshot(): TaskRecord[] {
+    const out: TaskRecord[] = [];
+    for (const [local, decoded] of this.#cache)
+      for (const [id, record] of decoded) if (this.#map.where(id) === local && !this.#map.isTomb(id)) out.push(copyRecord(record));
+    return out;
+  }
+
   /** Forgets what was read ahead of segment `local` (it is going). */
   drop(local: number): void {
     const decoded = this.#cache.get(local);

@@ -151,6 +151,13 @@ export class SegmentMap {
     return this.#tombs.has(id);
   }
 
+  /** Ids whose current committed version is a live task (not finished, not removed). */
+  liveIds(): string[] {
+    const out: string[] = [];
+    for (const id of this.#where.keys()) if (!this.#tombs.has(id) && !this.#retention.has(id)) out.push(id);
+    return out;
+  }
+
   segment(local: number): Readonly<SegmentInfo> | undefined {
     return this.#segments.get(local);
   }

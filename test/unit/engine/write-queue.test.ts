@@ -2,10 +2,11 @@ import { describe, expect, test } from 'vitest';
 import { type NormalizedDefaults, newRecord } from '../../../src/engine/task-settings.js';
 import { Tells } from '../../../src/engine/tells.js';
 import { WriteQueue } from '../../../src/engine/write-queue.js';
+import { TaskEvent } from '../../../src/events.js';
 import { MemoryStore } from '../../../src/memory-store.js';
 import { SteadyMap } from '../../../src/steady-map.js';
 import type { TaskStore } from '../../../src/store.js';
-import type { TaskHandle } from '../../../src/task-handle.js';
+import { TaskHandle } from '../../../src/task-handle.js';
 import type { TaskRecord } from '../../../src/types.js';
 
 const defaults: NormalizedDefaults = { timeoutMs: 1_000, retry: { stored: { attempts: 1, backoff: 'function' } }, priority: 2 };
@@ -122,6 +123,36 @@ describe('WriteQueue', () => {
   });
 });
 
+describe('WriteQueue with a store that holds state changes (persist)', () => {
+  test("state changes go through the store's persist, enqueues through write; committed waits for a held persist", async () => {
+    const store = new HeldStore();
+    const persisted: string[][] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const s: TaskStore = {
+      ...asyncOnly(store),
+      persist: (records) => {
+        persisted.push(records.map((r) => r.id));
+        return held;
+      },
+    };
+    const writes = new WriteQueue({ store: s, warn: () => {} });
+    writes.persist([record('p')]);
+    const enqueue = writes.write([record('e')]);
+    expect(persisted).toEqual([['p']]);
+    expect(store.held.map((h) => h.ids)).toEqual([['e']]);
+    store.held[0]?.commit();
+    await enqueue;
+    let done = false;
+    void writes.committed.then(() => (done = true));
+    await flush();
+    expect(done).toBe(false);
+    release();
+    await flush();
+    expect(done).toBe(true);
+  });
+});
+
 describe('Tells', () => {
   function setup() {
     const store = new HeldStore();
@@ -197,5 +228,35 @@ describe('Tells', () => {
     tells.runOrHold(new Event('e2'));
     tells.release();
     expect(heard).toEqual(['e1', 'e2', 'e3']);
+  });
+
+  test('a task whose state change could not be stored is not announced: its event is dropped, its handle rejects with StorageError', async () => {
+    const { store, writes, heard } = setup();
+    const handles = new SteadyMap<string, TaskHandle>();
+    const tells = new Tells({ writes, handles, dispatchEvent: (e) => heard.push(e.type) > 0, onDelivered: () => {} });
+    const x = record('x');
+    const handle = new TaskHandle({ cancel: async () => false }, 'x', 't', 'running');
+    handles.set('x', handle);
+    const result = handle.result.then(
+      () => 'resolved',
+      (e: Error & { code?: string }) => [e.name, e.code, e.message],
+    );
+    writes.persist([x]);
+    handle._stage('completed', true, 42);
+    tells.tell(handle);
+    tells.tell(new TaskEvent('completed', { ...x, status: 'completed' }));
+    store.held[0]?.fail(new Error('disk on fire'));
+    await flush();
+    expect(await result).toEqual(['StorageError', 'E_STORAGE', expect.stringMatching(/outcome could not be stored \(disk on fire\)/)]);
+    expect(heard).toEqual([]);
+    expect(writes.unpersisted('x')?.name).toBe('StorageError');
+
+    // A later state change of the task that is stored ends that.
+    writes.persist([x]);
+    tells.tell(new TaskEvent('retrying', x));
+    store.held[1]?.commit();
+    await flush();
+    expect(writes.unpersisted('x')).toBeUndefined();
+    expect(heard).toEqual(['retrying']);
   });
 });
