@@ -1,4 +1,4 @@
-import type { SerializedError } from './types.js';
+import type { DependencyOutcome, SerializedError } from './types.js';
 
 /**
  * What crosses the worker boundary. The handshake: the worker announces itself (`WireReady`) once
@@ -25,6 +25,8 @@ export interface RunRequest {
   input: unknown;
   /** 1-based attempt number. */
   attempt: number;
+  /** How its dependencies ended, by id, in `dependsOn` order: what the handler gets as `ctx.dependencies`. */
+  dependencyOutcomes?: Readonly<Record<string, DependencyOutcome>>;
 }
 
 /** How a call ended, as the main thread reads it off a done message. */
@@ -42,7 +44,12 @@ export const DONE = 0x7a5c03;
 export const PROGRESS = 0x7a5c04;
 export const READY = 0x7a5c05;
 
-/** Main thread → worker: queues tasks, run one at a time in order. `RUN_STRIDE` slots each: callId, id, name, input, attempt. */
+/**
+ * Main thread → worker: queues tasks, run one at a time in order. `RUN_STRIDE` slots each: callId,
+ * id, name, input, attempt. When some of them have dependencies, one more slot at the end (so the
+ * length is not 1 + a multiple of the stride) holds their outcomes: a flat array of position in the
+ * message, `dependencyOutcomes`, and so on. A message without it costs nothing more.
+ */
 export type WireRun = [typeof RUN, ...unknown[]];
 export const RUN_STRIDE = 5;
 /** Main thread → worker: aborts a queued or running call's signal with `reason`. */

@@ -13,6 +13,14 @@ export interface TaskContext {
   readonly attempt: number;
   readonly id: string;
   /**
+   * How each task in its `dependsOn` ended, by id, in `dependsOn` order: the result of one that
+   * completed, or the `Error` of one that failed, was cancelled or skipped (rebuilt by `name` and
+   * `code`, as everywhere; only an `on: 'failure'` or `'completion'` dependency can end so). Empty
+   * for a task without dependencies.
+   * @example const [resized] = Object.values(ctx.dependencies) as ImageBitmap[];
+   */
+  readonly dependencies: Readonly<Record<string, unknown>>;
+  /**
    * Marks `value` (or the given list) to be transferred, not copied, when the result goes back.
    * Returns `value` so it can wrap a return expression: `return ctx.transfer(bitmap)`.
    */

@@ -18,6 +18,8 @@ export const TaskStatus = {
   cancelled: 'cancelled',
   /** A dependency ended the wrong way. */
   skipped: 'skipped',
+  /** Waiting for its dependencies (`dependsOn`) to end: not in the queue until they have. */
+  waiting: 'waiting',
 } as const;
 export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
 
@@ -93,7 +95,15 @@ export interface TaskRecord {
   retry: StoredRetry;
   timeoutMs: number;
   key?: string;
-  dependsOn?: string[];
+  /** The tasks it waits for, by id, each with the way it must end; in the order they were given. */
+  dependsOn?: readonly Dependency[];
+  /**
+   * How each dependency that ended so far ended, by id (only those whose condition held: one that
+   * did not skips the task). Complete, in `dependsOn` order, once the task leaves `waiting`: it is
+   * what the handler gets as `ctx.dependencies`. Kept with the task, so a dependency trimmed by
+   * retention or discarded later changes nothing.
+   */
+  dependencyOutcomes?: Readonly<Record<string, DependencyOutcome>>;
   result?: unknown;
   /** Every attempt's error, oldest first. */
   errors: readonly SerializedError[];
@@ -106,6 +116,24 @@ export interface TaskRecord {
   /** Times the task was found running in a dead tab. */
   stalls: number;
 }
+
+/**
+ * When a dependency lets its dependent run: it `'success'`: completed; `'failure'`: failed (out of
+ * attempts or a non-retryable error); `'completion'`: ended in any way (completed, failed,
+ * cancelled or skipped).
+ */
+export type DependencyCondition = 'success' | 'failure' | 'completion';
+
+/** One task another waits for. */
+export interface Dependency {
+  id: string;
+  on: DependencyCondition;
+}
+
+/** How a dependency ended, as its dependent keeps it: the result, or the last error. */
+export type DependencyOutcome =
+  | { status: 'completed'; result: unknown }
+  | { status: 'failed' | 'cancelled' | 'skipped'; error: SerializedError };
 
 /** A read-only snapshot of a task, as events and `list()` give it. */
 export type TaskInfo = Readonly<Omit<TaskRecord, 'input' | 'lease'>> & { input?: unknown };

@@ -48,13 +48,17 @@ const instance = Math.random().toString(36).slice(2, 10);
 function runMessage(calls: readonly InFlight[]): unknown[] {
   if (calls.length === 1) {
     const r = calls[0] as InFlight;
-    return [RUN, r.callId, r.id, r.name, r.input, r.attempt];
+    if (r.dependencyOutcomes === undefined) return [RUN, r.callId, r.id, r.name, r.input, r.attempt];
+    return [RUN, r.callId, r.id, r.name, r.input, r.attempt, [0, r.dependencyOutcomes]];
   }
   const message: unknown[] = [RUN];
+  let outcomes: unknown[] | undefined;
   for (let i = 0; i < calls.length; i++) {
     const r = calls[i] as InFlight;
     message.push(r.callId, r.id, r.name, r.input, r.attempt);
+    if (r.dependencyOutcomes !== undefined) (outcomes ??= []).push(i, r.dependencyOutcomes);
   }
+  if (outcomes) message.push(outcomes);
   return message;
 }
 
@@ -192,6 +196,7 @@ export class WorkerHandle {
         name: r.name,
         input: r.input,
         attempt: r.attempt,
+        dependencyOutcomes: r.dependencyOutcomes,
         startedAt: undefined,
         abandoned: false,
       };

@@ -16,7 +16,7 @@ import {
   type WorkerApi,
 } from './protocol.js';
 import type { TaskContext, TaskMap } from './task-types.js';
-import type { SerializedError } from './types.js';
+import type { DependencyOutcome, SerializedError } from './types.js';
 
 interface Running {
   request: RunRequest;
@@ -35,6 +35,7 @@ interface Running {
 class CallContext implements TaskContext {
   readonly attempt: number;
   readonly id: string;
+  readonly dependencies: Readonly<Record<string, unknown>>;
   readonly progress: (value: number) => void;
   readonly transfer: <V>(value: V, transferables?: Transferable[]) => V;
   readonly #call: Running;
@@ -43,6 +44,8 @@ class CallContext implements TaskContext {
     this.#call = call;
     this.attempt = call.request.attempt;
     this.id = call.request.id;
+    const outcomes = call.request.dependencyOutcomes;
+    this.dependencies = outcomes === undefined ? NO_DEPENDENCIES : dependenciesOf(outcomes);
     this.progress = progress;
     this.transfer = <V>(value: V, list?: Transferable[]): V => {
       const transfers = (call.transfers ??= []);
@@ -64,6 +67,19 @@ class CallContext implements TaskContext {
     call.controller ??= new AbortController();
     return call.controller.signal;
   }
+}
+
+/** `ctx.dependencies` of a task without any: shared, frozen. */
+const NO_DEPENDENCIES: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/** `ctx.dependencies`: each dependency's result, or its error rebuilt (an `Error`, so it tells itself apart from a result). */
+function dependenciesOf(outcomes: Readonly<Record<string, DependencyOutcome>>): Readonly<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const id of Object.keys(outcomes)) {
+    const o = outcomes[id] as DependencyOutcome;
+    out[id] = o.status === 'completed' ? o.result : deserializeError(o.error);
+  }
+  return Object.freeze(out);
 }
 
 const SIGNAL: PropertyDescriptor = {
@@ -322,8 +338,15 @@ export function createRuntime(handlers: TaskMap, endpoint: RuntimeEndpoint): Wor
     if (!Array.isArray(data)) return;
     if (data[0] === RUN) {
       event.stopImmediatePropagation();
+      const first = queue.length;
       for (let i = 1; i + RUN_STRIDE <= data.length; i += RUN_STRIDE)
         queue.push({ callId: data[i], id: data[i + 1], name: data[i + 2], input: data[i + 3], attempt: data[i + 4] });
+      // A slot past the last call: the outcomes of the dependencies of some (see WireRun).
+      if ((data.length - 1) % RUN_STRIDE !== 0) {
+        const outcomes = data[data.length - 1] as unknown[];
+        for (let k = 0; k + 1 < outcomes.length; k += 2)
+          (queue[first + (outcomes[k] as number)] as RunRequest).dependencyOutcomes = outcomes[k + 1] as RunRequest['dependencyOutcomes'];
+      }
       pump();
     } else if (data[0] === ABORT) {
       event.stopImmediatePropagation();

@@ -16,6 +16,7 @@ export const STATUS_LABEL: Record<TaskStatus | 'delayed', { glyph: string; text:
   failed: { glyph: '✕', text: 'failed' },
   cancelled: { glyph: '⊘', text: 'cancelled' },
   skipped: { glyph: '↷', text: 'skipped' },
+  waiting: { glyph: '⧗', text: 'waiting' },
 };
 
 /** Worker card states: what `workers()` reports plus the exits the panel remembers. */

@@ -26,7 +26,7 @@ export class FakeWorker extends EventTarget {
     const ids: string[] = [];
     for (const m of this.posted) {
       if (!Array.isArray(m) || m[0] !== RUN) continue;
-      for (let i = 1; i < m.length; i += RUN_STRIDE) ids.push(m[i + 1] as string);
+      for (let i = 1; i + RUN_STRIDE <= m.length; i += RUN_STRIDE) ids.push(m[i + 1] as string);
     }
     return ids;
   }
