@@ -64,6 +64,13 @@ export type CorruptRecordError = InstanceType<typeof CorruptRecordError>;
 /** The task was running in a tab that died; it was re-queued, or failed after too many stalls. */
 export const StalledError = defineError('StalledError', 'E_STALLED');
 export type StalledError = InstanceType<typeof StalledError>;
+/**
+ * A task graph is wrong (a dependency cycle, an id that is no stored task, a `ref` not in the
+ * batch: the call is rejected, storing nothing), or a task's dependency ended the way its condition
+ * did not allow (the task is `skipped` with this error, which names the dependency).
+ */
+export const DependencyError = defineError('DependencyError', 'E_DEPENDENCY');
+export type DependencyError = InstanceType<typeof DependencyError>;
 /** The handler rejected with something that is not an Error, or left an uncaught error behind. */
 export const HandlerError = defineError('HandlerError', 'E_HANDLER');
 export type HandlerError = InstanceType<typeof HandlerError>;

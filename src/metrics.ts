@@ -29,7 +29,7 @@ export class SampleRing {
 
 /** What the engine counts as it goes, bumped where each thing happens and read by `metrics()`. */
 export class Counters {
-  readonly counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, retried: 0 };
+  readonly counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0, skipped: 0, retried: 0 };
   /** Time from ready to started, ms. */
   readonly waitMs = new SampleRing();
   /** Time from started to finished, ms. */
@@ -41,10 +41,14 @@ export interface Metrics {
   completed: number;
   failed: number;
   cancelled: number;
+  /** Tasks skipped because a dependency ended the wrong way. */
+  skipped: number;
   retried: number;
   /** Live tasks per priority level 0..4 (ready and delayed). */
   queuedByPriority: number[];
   queued: number;
+  /** Tasks waiting for their dependencies (not in the queue yet). */
+  waiting: number;
   running: number;
   workers: { total: number; idle: number; busy: number; starting: number; spawned: number; crashed: number };
   /** Time from ready to started, ms. */

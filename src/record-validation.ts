@@ -2,7 +2,8 @@ import { DEFAULT_BACKOFF } from './backoff.js';
 import { CorruptRecordError, StorageError, serializeError } from './errors.js';
 import type { SerializedError, TaskRecord } from './types.js';
 
-const LIVE = new Set(['queued', 'retrying', 'running']);
+const LIVE = new Set(['queued', 'retrying', 'running', 'waiting']);
+const CONDITIONS = new Set(['success', 'failure', 'completion']);
 const KINDS = new Set(['fixed', 'linear', 'exponential']);
 
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -24,7 +25,7 @@ export function recordProblems(raw: unknown): string[] {
   };
   if (typeof raw.id !== 'string' || raw.id === '') bad('id', 'a non-empty string');
   if (typeof raw.name !== 'string' || raw.name === '') bad('name', 'a non-empty string');
-  if (!LIVE.has(raw.status as string)) bad('status', "'queued', 'retrying' or 'running'");
+  if (!LIVE.has(raw.status as string)) bad('status', "'queued', 'retrying', 'running' or 'waiting'");
   if (!isCount(raw.priority) || (raw.priority as number) > 4) bad('priority', 'an integer 0..4');
   if (!isNum(raw.runAt)) bad('runAt', 'a finite number');
   if (!isNum(raw.seq)) bad('seq', 'a finite number');
@@ -34,8 +35,14 @@ export function recordProblems(raw: unknown): string[] {
   if (!Array.isArray(raw.errors)) bad('errors', 'an array');
   if (raw.stalls !== undefined && !isCount(raw.stalls)) bad('stalls', 'an integer >= 0');
   if (raw.key !== undefined && typeof raw.key !== 'string') bad('key', 'a string');
-  if (raw.dependsOn !== undefined && !(Array.isArray(raw.dependsOn) && raw.dependsOn.every((d) => typeof d === 'string')))
-    bad('dependsOn', 'an array of ids');
+  const deps = raw.dependsOn;
+  if (
+    deps !== undefined &&
+    !(Array.isArray(deps) && deps.every((d) => isObject(d) && typeof d.id === 'string' && CONDITIONS.has(d.on as string)))
+  )
+    bad('dependsOn', 'an array of { id, on }');
+  else if (raw.status === 'waiting' && !(Array.isArray(deps) && deps.length > 0)) bad('dependsOn', 'the dependencies of a waiting task');
+  if (raw.dependencyOutcomes !== undefined && !isObject(raw.dependencyOutcomes)) bad('dependencyOutcomes', 'an object');
   if (raw.lease !== undefined && !(isObject(raw.lease) && typeof raw.lease.owner === 'string' && isNum(raw.lease.until)))
     bad('lease', '{ owner, until }');
   const retry = raw.retry;

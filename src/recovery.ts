@@ -5,6 +5,8 @@ import type { TaskRecord } from './types.js';
 export interface RecoveryPlan {
   /** Records that go back into the index as they are (queued, retrying, or re-queued stalls). */
   resume: TaskRecord[];
+  /** Records waiting for their dependencies: they go back to waiting, not into the index. */
+  waiting: TaskRecord[];
   /** Records changed by recovery that must be written back before anything runs. */
   changed: TaskRecord[];
   /** Records recovery failed (too many stalls). */
@@ -23,8 +25,12 @@ export function planRecovery(
   now: number,
   options: { maxStalls: number; ownerAlive(owner: string): boolean },
 ): RecoveryPlan {
-  const plan: RecoveryPlan = { resume: [], changed: [], failed: [] };
+  const plan: RecoveryPlan = { resume: [], waiting: [], changed: [], failed: [] };
   for (const record of records) {
+    if (record.status === 'waiting') {
+      plan.waiting.push(record);
+      continue;
+    }
     if (record.status === 'queued' || record.status === 'retrying') {
       plan.resume.push(record);
       continue;

@@ -49,9 +49,13 @@ export interface SchedulerOptions {
   random?: () => number;
 }
 
-/** One task to enqueue with `enqueueMany`: a union over task names, so each item's input matches its name. */
+/**
+ * One task to enqueue with `enqueueMany`: a union over task names, so each item's input matches its
+ * name. `ref` names the item within the batch, for the `dependsOn` of other items (the task's id is
+ * made at enqueue, so a graph cannot name its own tasks by id).
+ */
 export type EnqueueItem<T extends TaskMap, N extends TaskName<T> = TaskName<T>> =
-  N extends TaskName<T> ? { name: N; input: TaskInput<T, N>; options?: Omit<EnqueueOptions, 'signal' | 'key'> } : never;
+  N extends TaskName<T> ? { name: N; input: TaskInput<T, N>; options?: Omit<EnqueueOptions, 'signal' | 'key'>; ref?: string } : never;
 
 /** A queued task as `peekLanes` shows it: what ordering knows, without reading the store. */
 export interface QueuePeek {
@@ -109,13 +113,23 @@ export interface Scheduler<T extends TaskMap = TaskMap> extends TypedEventTarget
   /**
    * Adds a task. Resolves once its record is committed to the store, with a handle whose `result`
    * has the handler's return type. Rejects, storing nothing, on bad input: `UnknownTaskError`,
-   * `DataCloneError`, `TypeError` for a bad option, `QueueFullError`, `SchedulerClosedError`,
-   * `StorageError` when the write fails.
+   * `DataCloneError`, `TypeError` for a bad option, `DependencyError` for a `dependsOn` id that is
+   * no stored task, `QueueFullError`, `SchedulerClosedError`, `StorageError` when the write fails.
+   * With `dependsOn` the task starts `waiting` (or `queued`, if its dependencies already ended
+   * well, or `skipped`, if one already ended the wrong way).
    */
   enqueue<N extends TaskName<T>>(name: N, input: TaskInput<T, N>, options?: EnqueueOptions): Promise<TaskHandle<TaskOutput<T, N>>>;
   /**
    * Adds many tasks in one validation pass and one store commit: all are stored or none.
-   * Resolves with their ids in order (use `get(id)` for a handle).
+   * Resolves with their ids in order (use `get(id)` for a handle). A whole task graph goes in at
+   * once: an item's `dependsOn` may name other items by their `ref`. A cycle, a self-dependency or
+   * a name that is neither a ref of the batch nor a stored task rejects with `DependencyError`,
+   * naming them, storing nothing.
+   * @example
+   * const [resize, upload] = await scheduler.enqueueMany([
+   *   { ref: 'resize', name: 'resize', input: { blob } },
+   *   { name: 'upload', input: { url }, options: { dependsOn: ['resize'] } },
+   * ]);
    */
   enqueueMany(items: readonly EnqueueItem<T>[]): Promise<string[]>;
   /** A handle for a stored task (live or finished), or undefined if unknown or trimmed. */
@@ -125,17 +139,23 @@ export interface Scheduler<T extends TaskMap = TaskMap> extends TypedEventTarget
   /** Snapshots of stored tasks, filtered by status and name. @default limit 100 */
   list(query?: ListQuery): Promise<TaskInfo[]>;
   /**
-   * Cancels a task. Queued or retrying: removed at once. Running: its signal aborts with a
+   * Cancels a task. Queued, retrying or waiting: removed at once. Running: its signal aborts with a
    * `CancelledError` and, if the handler does not return within the grace period, its worker is
    * terminated and replaced. Resolves `false` (a no-op) when the task had already finished or is unknown.
+   * Its dependents are not cancelled: each is skipped (`DependencyError`) unless it waited for the
+   * task's `'completion'`, and then it runs, its `ctx.dependencies` holding the `CancelledError`.
    */
   cancel(id: string, reason?: string): Promise<boolean>;
-  /** Re-runs a failed or cancelled task (from the dead-letter set) with a fresh set of attempts. */
+  /**
+   * Re-runs a failed, cancelled or skipped task (from the dead-letter set) with a fresh set of
+   * attempts. One that had not had all its dependencies end well (skipped, or cancelled while
+   * waiting) waits for them again: retry the dependency that failed first.
+   */
   retry(id: string): Promise<TaskHandle>;
   /**
-   * Moves a waiting (queued or retrying) task to another priority. It keeps its place among tasks
-   * of its new priority by `readyAt` and enqueue order. Resolves `true` if it moved (or was already
-   * there), `false` if it is no longer waiting (running or finished).
+   * Moves a task that has not started (queued, retrying, or waiting for its dependencies) to another
+   * priority. It keeps its place among tasks of its new priority by `readyAt` and enqueue order.
+   * Resolves `true` if it moved (or was already there), `false` if it has started or finished.
    */
   reprioritize(id: string, priority: PriorityName | PriorityLevel): Promise<boolean>;
   /**

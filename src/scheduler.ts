@@ -2,6 +2,7 @@ import { DEFAULT_BACKOFF } from './backoff.js';
 import { type Clock, systemClock } from './clock.js';
 import { Admission } from './engine/admission.js';
 import { Cancellation } from './engine/cancellation.js';
+import { Dependencies } from './engine/dependencies.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { Emitter, taskInfo } from './engine/emitter.js';
 import type { DispatchGate } from './engine/gates.js';
@@ -156,6 +157,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   readonly #outcomes: Outcomes;
   readonly #cancellation: Cancellation;
   readonly #admission: Admission;
+  readonly #dependencies: Dependencies;
   readonly #stats: Stats;
   #ownerLock?: OwnerLock;
   #paused = false;
@@ -212,7 +214,8 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       get tells() {
         return tells;
       },
-      onSettled: () => {
+      onSettled: (record) => {
+        dependencies.finished(record);
         trim.noteFinished();
         this.#checkDrained();
       },
@@ -269,6 +272,19 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       dispatcher,
       watchdog,
     }));
+    // Tasks with dependencies wait here, outside the index, and join it once released: see the
+    // note at the top of engine/dependencies.ts for why this is not a dispatch gate.
+    const dependencies = (this.#dependencies = new Dependencies({
+      clock,
+      store,
+      index,
+      live,
+      counters,
+      writes,
+      emitter,
+      queuedOrRunning: (id) => index.has(id) || live.active.has(id),
+      schedulePump: () => dispatcher.schedulePump(),
+    }));
     const cancellation = (this.#cancellation = new Cancellation({
       clock,
       store,
@@ -279,6 +295,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       emitter,
       watchdog,
       dispatcher,
+      waiting: dependencies,
     }));
     this.#admission = new Admission({
       name: this.name,
@@ -289,6 +306,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       counters,
       writes,
       emitter,
+      dependencies,
       pool,
       defaults,
       maxQueued,
@@ -306,6 +324,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       pool,
       counters,
       store,
+      waiting: () => dependencies.size,
       state: () => (this.#closed || this.#closing ? 'closed' : this.#paused ? 'paused' : 'open'),
     });
   }
@@ -326,6 +345,9 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       this.#index.add(entryOf(record), now);
       if (record.key !== undefined) keys.set(record.key, record.id);
     }
+    for (const record of plan.waiting) if (record.key !== undefined) keys.set(record.key, record.id);
+    // After the index: a dependency that is queued or running is live; only the others are read.
+    await this.#dependencies.recover(plan.waiting);
     this.#counters.counts.failed += plan.failed.length;
     // Start loading the module now, so its task names are known early (enqueue checks them once known, never waits for them).
     void this.#pool.taskNames();
@@ -360,7 +382,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
 
   /** @internal Whether a task with this id is live or stored: a call sent again after a change of leader is applied once. */
   async _has(id: string): Promise<boolean> {
-    if (this.#index.has(id) || this.#live.active.has(id)) return true;
+    if (this.#index.has(id) || this.#live.active.has(id) || this.#dependencies.has(id)) return true;
     const [record] = await this.#store.read([id]);
     return record !== undefined;
   }
@@ -435,7 +457,8 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     if (typeof id !== 'string') throw new TypeError(`Expected id to be a string, got ${describe(id)}`);
     const level = normalizePriority(priority);
     const entry = this.#index.get(id);
-    if (!entry) return false;
+    // A waiting task moves where it will join the queue; its record follows with its next write.
+    if (!entry) return this.#dependencies.reprioritize(id, level);
     if (entry.priority === level) return true;
     this.#index.remove(id);
     const { name, readyAt, seq } = entry;
@@ -453,7 +476,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   async discard(id: string): Promise<boolean> {
     if (this.#closed) throw new SchedulerClosedError(`scheduler "${this.name}" is closed; discard(${id}) rejected`);
     if (typeof id !== 'string') throw new TypeError(`Expected id to be a string, got ${describe(id)}`);
-    const live = () => this.#index.has(id) || this.#live.active.has(id);
+    const live = () => this.#index.has(id) || this.#live.active.has(id) || this.#dependencies.has(id);
     if (live()) throw new TypeError(`Expected task ${id} to be finished to discard it, got a live task (cancel it first)`);
     const [record] = await this.#store.read([id]);
     if (!record) return false;
@@ -542,7 +565,13 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   }
 
   #isIdle(): boolean {
-    return this.#index.size === 0 && this.#live.active.size === 0 && this.#admission.inFlight === 0 && this.#tells.pending === 0;
+    return (
+      this.#index.size === 0 &&
+      this.#live.active.size === 0 &&
+      this.#dependencies.size === 0 &&
+      this.#admission.inFlight === 0 &&
+      this.#tells.pending === 0
+    );
   }
 
   #checkDrained(): void {

@@ -150,6 +150,15 @@ export interface EnqueueOptions {
   retry?: RetryOptions;
   /** Idempotency key: while a task with this key is live, enqueue returns it instead of adding another. */
   key?: string;
+  /**
+   * Tasks this one waits for (status `waiting`), by id, or `{ id, on }`: `on: 'success'` (the
+   * default) waits for the task to complete, `'failure'` for it to fail, `'completion'` for it to end
+   * in any way. If a condition can no longer hold the task ends `skipped`, with a `DependencyError`
+   * naming the dependency, and its own dependents follow. Its handler gets how each ended as
+   * `ctx.dependencies`. In `enqueueMany`, an entry may be the `ref` of another item of the batch.
+   * @example { dependsOn: [resize.id, { id: upload.id, on: 'completion' }] }
+   */
+  dependsOn?: readonly (string | { id: string; on?: DependencyCondition })[];
   /** Cancels the task when aborted. */
   signal?: AbortSignal;
 }

@@ -12,15 +12,14 @@ import { requeueFailed } from '../transition.js';
 import type { EnqueueOptions, TaskRecord } from '../types.js';
 import { assertCloneable, checkObject, describe, optionKeys, unknownOption } from '../validate.js';
 import { yieldToEventLoop } from '../yield.js';
+import { type AdmitTicket, type Dependencies, resolveGraph } from './dependencies.js';
 import type { Emitter } from './emitter.js';
 import type { LiveTasks } from './live-tasks.js';
 import { checkTaskName, type NormalizedDefaults, newRecord, settingsOf, type TaskSettings } from './task-settings.js';
 import type { WriteQueue } from './write-queue.js';
 
 /** The keys of an `enqueueMany` item. */
-const ITEM_KEYS = optionKeys<EnqueueItem<TaskMap>>({ name: true, input: true, options: true });
-/** Item keys of the public contract that are not built yet: refused, never ignored. */
-const ITEM_NOT_YET: Readonly<Record<string, string>> = { ref: 'task graphs (ref, dependsOn) are not supported yet' };
+const ITEM_KEYS = optionKeys<EnqueueItem<TaskMap>>({ name: true, input: true, options: true, ref: true });
 
 /** Distinct options objects one `enqueueMany` call remembers having validated. */
 const OPTIONS_SEEN_MAX = 64;
@@ -46,6 +45,10 @@ interface Batch {
   names: string[];
   inputs: unknown[];
   settings: TaskSettings[];
+  /** Some item has a `ref` or `dependsOn`: the batch is a graph, its records made eagerly. */
+  graph: boolean;
+  /** Each item's `ref`, by ref: its position. */
+  refs: Map<string, number> | undefined;
 }
 
 export interface AdmissionHost {
@@ -58,6 +61,8 @@ export interface AdmissionHost {
   readonly counters: Counters;
   readonly writes: WriteQueue;
   readonly emitter: Emitter;
+  /** Tasks with dependencies: where they wait, and what they start as. */
+  readonly dependencies: Pick<Dependencies, 'admit' | 'admitted' | 'abandoned' | 'size'>;
   /** The module's task names once a worker has loaded it; until then unknown names are accepted (they fail at dispatch). */
   readonly pool: Pick<Pool, 'names'>;
   readonly defaults: NormalizedDefaults;
@@ -74,12 +79,18 @@ export interface AdmissionHost {
 }
 
 /**
- * An own key of an `enqueueMany` item that is none of name, input, options (undefined: none). Small
- * and apart from the batch loop, so V8 optimises it on its own: one enum-cache walk per item.
+ * An own key of an `enqueueMany` item that is none of name, input, options, ref; else `'ref'` if it
+ * has one; else undefined. Small and apart from the batch loop, so V8 optimises it on its own: one
+ * enum-cache walk per item.
  */
 function extraItemKey(item: object): string | undefined {
-  for (const key in item) if (key !== 'name' && key !== 'input' && key !== 'options' && Object.hasOwn(item, key)) return key;
-  return undefined;
+  let ref: string | undefined;
+  for (const key in item)
+    if (key !== 'name' && key !== 'input' && key !== 'options' && Object.hasOwn(item, key)) {
+      if (key !== 'ref') return key;
+      ref = key;
+    }
+  return ref;
 }
 
 /** Drops a deleted task's input from its batch's column, which must not keep it alive (nor hold `batch`). */
@@ -162,7 +173,7 @@ export class Admission {
       if (pending) return await pending;
     }
     const record = this.#prepare(name, input, opts, settings, id);
-    const promise = this.#commitOne(record, signal);
+    const promise = record.dependsOn ? this.#commitDependent(record, signal, true) : this.#commitOne(record, signal);
     if (key !== undefined) {
       this.#pendingKeys.set(key, promise);
       promise.then(
@@ -244,21 +255,27 @@ export class Admission {
       names: [],
       inputs: [],
       settings: [],
+      graph: false,
+      refs: undefined,
     };
     this.#seq += size;
     if (own) this.#idCounter += size;
     this.#inFlight++;
     let room = 0;
+    let ticket: AdmitTicket | undefined;
     try {
       const names = await this.#prepareMany(items, batch);
       this.#checkNames(names);
+      if (batch.graph) ticket = await this.#admitGraph(batch);
       this.#checkRoom(batch.ids.length);
       this.#admitting += room = batch.ids.length;
       // Records only where something needs them now: a store without writeBatch, or 'enqueued' listeners.
       await this.#writeBatch(batch);
-      this.#indexMany(batch);
+      if (ticket) this.#indexGraph(batch, ticket);
+      else this.#indexMany(batch);
       return batch.ids;
     } catch (error) {
+      if (ticket) host.dependencies.abandoned(ticket);
       const backoffFns = host.live.backoffFns;
       if (backoffFns.size > 0) for (const id of batch.ids) backoffFns.delete(id);
       throw error;
@@ -300,7 +317,10 @@ export class Admission {
       try {
         if (typeof item !== 'object' || item === null) throw new TypeError(`Expected items[${i}] to be an object, got ${describe(item)}`);
         const extra = extraItemKey(item);
-        if (extra !== undefined) throw unknownOption(`items[${i}]`, extra, ITEM_KEYS, ITEM_NOT_YET);
+        if (extra !== undefined) {
+          if (extra !== 'ref') throw unknownOption(`items[${i}]`, extra, ITEM_KEYS);
+          this.#noteRef(batch, (item as { ref?: unknown }).ref, i);
+        }
         const o: unknown = item.options;
         if (o !== undefined) {
           const known = typeof o === 'object' && o !== null ? seen.get(o) : undefined;
@@ -324,6 +344,7 @@ export class Admission {
         throw error;
       }
       const id = ids.next();
+      if (settings.dependsOn !== undefined) batch.graph = true;
       if (settings.retry.fn) backoffFns.set(id, settings.retry.fn);
       batch.ids.push(id);
       batch.names.push(item.name);
@@ -331,7 +352,96 @@ export class Admission {
       batch.settings.push(settings);
       batch.records?.push(newRecord(this.#host.defaults, id, batch.firstSeq + i, item.name, item.input, settings, now));
     }
+    // A graph's records are worked on before the write (their dependencies, their first status).
+    if (batch.graph && !batch.records) {
+      const make = this.#recordMaker(batch);
+      batch.records = batch.ids.map((_, i) => make(i));
+    }
     return [...names];
+  }
+
+  /** Checks an item's `ref` and keeps it (a graph batch). */
+  #noteRef(batch: Batch, ref: unknown, i: number): void {
+    if (typeof ref !== 'string' || ref === '')
+      throw new TypeError(`Expected items[${i}].ref to be a non-empty string, got ${describe(ref)}`);
+    const refs = (batch.refs ??= new Map());
+    const first = refs.get(ref);
+    if (first !== undefined)
+      throw new TypeError(`Expected items[${i}].ref to be unique in the batch, got ${describe(ref)} (items[${first}].ref too)`);
+    refs.set(ref, i);
+    batch.graph = true;
+  }
+
+  /**
+   * A graph batch's dependencies: refs resolved, cycles refused, dependencies outside the batch read
+   * (an unknown one refused), each task's first status set; waiting ones registered (see
+   * `Dependencies.admit`). Throws `DependencyError`, storing nothing.
+   */
+  #admitGraph(batch: Batch): Promise<AdmitTicket> {
+    const records = batch.records as TaskRecord[];
+    const where = (i: number) => `items[${i}].options.dependsOn`;
+    const order = resolveGraph(
+      records,
+      batch.settings.map((s) => s.dependsOn),
+      batch.refs,
+      where,
+    );
+    return this.#host.dependencies.admit(records, order, where);
+  }
+
+  /** `#indexMany` for a graph batch: its queued tasks go into the index, its waiting ones start waiting. */
+  #indexGraph(batch: Batch, ticket: AdmitTicket): void {
+    const host = this.#host;
+    const records = batch.records as TaskRecord[];
+    const now = host.clock.now();
+    host.counters.counts.submitted += batch.size;
+    for (const record of records) if (record.status === 'queued') host.index.add(entryOf(record), now);
+    if (host.emitter.listens('enqueued')) for (const record of records) host.emitter.task('enqueued', record);
+    host.dependencies.admitted(ticket);
+    host.schedulePump();
+  }
+
+  /**
+   * Stores one task with dependencies (`dependsOn` set, as ids): its first status is worked out
+   * against its dependencies, which must be stored tasks, then it is written and joins the queue, or
+   * waits, or is told as skipped. `fresh`: a new task (its seq and id are new), else a retried one.
+   */
+  async #commitDependent(record: TaskRecord, signal: AbortSignal | undefined, fresh: boolean): Promise<TaskHandle> {
+    const host = this.#host;
+    this.#inFlight++;
+    let room = 0;
+    let ticket: AdmitTicket | undefined;
+    try {
+      const known = host.pool.names;
+      if (fresh && known) this.#checkKnownName(known, record.name);
+      const where = () => 'dependsOn';
+      if (fresh) resolveGraph([record], [record.dependsOn], undefined, where);
+      ticket = await host.dependencies.admit([record], undefined, where);
+      if (fresh) {
+        this.#checkRoom(1);
+        this.#admitting += room = 1;
+      }
+      await host.writes.write([record]);
+    } catch (error) {
+      if (ticket) host.dependencies.abandoned(ticket);
+      if (fresh) host.live.backoffFns.delete(record.id);
+      throw error;
+    } finally {
+      this.#admitting -= room;
+      this.#inFlight--;
+      host.checkDrained();
+    }
+    const live = host.live;
+    const handle = live.handleFor(record);
+    const ended = record.status === 'skipped';
+    host.counters.counts.submitted++;
+    if (record.key !== undefined && !ended) live.keys.set(record.key, record.id);
+    if (record.status === 'queued') host.index.add(entryOf(record), host.clock.now());
+    host.emitter.task('enqueued', record);
+    host.dependencies.admitted(ticket);
+    if (signal && !ended) live.linkSignal(record.id, signal, host.cancel);
+    host.schedulePump();
+    return handle;
   }
 
   /** Re-validates a bad item with its position in every message, and throws the first error found. */
@@ -361,6 +471,7 @@ export class Admission {
     const fn = (settings ?? this.#host.defaults).retry.fn;
     if (fn) this.#host.live.backoffFns.set(record.id, fn);
     if (options?.key !== undefined) record.key = options.key;
+    if (settings?.dependsOn) record.dependsOn = settings.dependsOn;
     return record;
   }
 
@@ -388,7 +499,7 @@ export class Admission {
   #checkRoom(n: number): void {
     const host = this.#host;
     // Tasks whose enqueue write is in flight count too: concurrent enqueues cannot overfill the queue.
-    const live = host.index.size + host.live.active.size + this.#admitting;
+    const live = host.index.size + host.live.active.size + host.dependencies.size + this.#admitting;
     if (live + n > host.maxQueued)
       throw new QueueFullError(`queue is full: ${live} live tasks, maxQueued is ${host.maxQueued}, ${n} more rejected`);
     if (host.closing()) throw new SchedulerClosedError(`scheduler "${host.name}" is closed`);
@@ -472,6 +583,9 @@ export class Admission {
     if (record.status !== 'failed' && record.status !== 'cancelled' && record.status !== 'skipped')
       throw new TypeError(`Expected task ${id} to be failed, cancelled or skipped to retry it, got status "${record.status}"`);
     requeueFailed(record, host.clock.now(), this.#seq++);
+    // Skipped or cancelled while it waited: it waits again for the dependencies that had not ended well.
+    const met = record.dependencyOutcomes;
+    if (record.dependsOn?.some((d) => !met || !Object.hasOwn(met, d.id))) return this.#commitDependent(record, undefined, false);
     await host.writes.write([record]);
     const handle = host.live.handleFor(record);
     this.#indexNew(record, host.clock.now());

@@ -6,6 +6,7 @@ import type { TaskIndex } from '../task-index.js';
 import { cancelRecord } from '../transition.js';
 import { type SerializedError, type TaskRecord, TERMINAL_STATUSES } from '../types.js';
 import { yieldToEventLoop } from '../yield.js';
+import type { Dependencies } from './dependencies.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Emitter } from './emitter.js';
 import type { LiveTasks } from './live-tasks.js';
@@ -27,6 +28,8 @@ export interface CancellationHost {
   readonly emitter: Emitter;
   readonly watchdog: Watchdog;
   readonly dispatcher: Dispatcher;
+  /** Tasks waiting for their dependencies: taken out here to be cancelled. */
+  readonly waiting: Pick<Dependencies, 'withdraw' | 'withdrawAll'>;
 }
 
 /**
@@ -44,8 +47,11 @@ export class Cancellation {
   async cancel(id: string, reason: string): Promise<boolean> {
     const host = this.#host;
     const error = serializeError(new CancelledError(`task ${id} was cancelled: ${reason}`));
-    if (host.index.has(id)) {
-      host.index.remove(id);
+    // A waiting task leaves the waiting set as a queued one leaves the index; its dependents then
+    // learn it was cancelled (through `settle`), as of any dependency that ends.
+    const waiting = host.waiting.withdraw(id);
+    if (waiting || host.index.has(id)) {
+      if (!waiting) host.index.remove(id);
       const [record] = await host.store.read([id]);
       if (!record) return false;
       this.cancelled(record, error);
@@ -95,13 +101,16 @@ export class Cancellation {
 
   /**
    * Cancels everything live, for `close({ drain: false })`: running tasks first (their workers stop
-   * now, not after the queue is worked through), then the queue CANCEL_CHUNK at a time, yielding to
-   * the event loop every SLICE_MS: a million queued tasks are a million records to make, cancel and
-   * tell, seconds of work that must not be one long task.
+   * now, not after the queue is worked through), then the queue and the waiting tasks CANCEL_CHUNK
+   * at a time, yielding to the event loop every SLICE_MS: a million queued tasks are a million
+   * records to make, cancel and tell, seconds of work that must not be one long task. Waiting tasks
+   * are taken out first, so nothing cancelled here skips its dependents: they are cancelled too.
    */
   async cancelEverything(error: SerializedError): Promise<void> {
     const host = this.#host;
+    const waiting = host.waiting.withdrawAll();
     const queued = host.index.clear();
+    if (waiting.length > 0) for (const id of waiting) queued.push(id);
     const running: TaskRecord[] = [];
     const active = host.live.active;
     for (const a of [...active.values()]) {

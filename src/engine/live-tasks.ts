@@ -22,8 +22,8 @@ export interface LiveTasksHost {
   /** What a handle's `cancel()` calls. */
   readonly handleHost: TaskHandleHost;
   readonly tells: Tells;
-  /** A record reached a terminal status and its bookkeeping is gone. */
-  onSettled(): void;
+  /** `record` reached a terminal status (persisted) and its bookkeeping is gone. */
+  onSettled(record: TaskRecord): void;
 }
 
 /**
@@ -102,6 +102,6 @@ export class LiveTasks {
       cleanup();
       this.#signalCleanups.delete(record.id);
     }
-    this.#host.onSettled();
+    this.#host.onSettled(record);
   }
 }

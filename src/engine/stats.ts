@@ -14,6 +14,8 @@ export interface StatsHost {
   readonly counters: Counters;
   /** The store, for its part of `health` (commits failing, a lost database). */
   readonly store?: Pick<TaskStore, 'health' | 'storage'>;
+  /** Tasks waiting for their dependencies. */
+  waiting(): number;
   /** The scheduler's lifecycle state, for `health`. */
   state(): 'open' | 'paused' | 'closed';
 }
@@ -100,6 +102,7 @@ export class Stats {
       ...counts,
       queuedByPriority: byPriority,
       queued: index.size,
+      waiting: this.#host.waiting(),
       running: this.#host.active.size,
       workers,
       waitMs: { p50: counters.waitMs.percentile(50), p95: counters.waitMs.percentile(95) },

@@ -1,6 +1,6 @@
 import type { IndexEntry } from '../task-index.js';
 import { NO_ERRORS } from '../transition.js';
-import type { EnqueueOptions, PriorityLevel, TaskRecord } from '../types.js';
+import type { Dependency, EnqueueOptions, PriorityLevel, TaskRecord } from '../types.js';
 import {
   checkKeys,
   checkObject,
@@ -12,6 +12,7 @@ import {
   normalizeRunAt,
   optionKeys,
 } from '../validate.js';
+import { normalizeDependsOn } from './dependencies.js';
 
 /** The scheduler's `defaults`, validated. */
 export interface NormalizedDefaults {
@@ -26,6 +27,8 @@ export interface TaskSettings {
   timeoutMs: number;
   runAt: number;
   retry: NormalizedRetry;
+  /** As given: each entry an id, or (in `enqueueMany`) a ref of the batch; undefined when none. */
+  dependsOn?: readonly Dependency[];
 }
 
 /** An option's name in messages: `priority` for `enqueue`'s own options, `items[3].options.priority` in a batch. */
@@ -45,12 +48,12 @@ const ENQUEUE_KEYS = optionKeys<EnqueueOptions>({
   timeoutMs: true,
   retry: true,
   key: true,
+  dependsOn: true,
   signal: true,
 });
 
 /** Enqueue options of the public contract that are not built yet: refused, never ignored. */
 const NOT_YET: Readonly<Record<string, string>> = {
-  dependsOn: 'task dependencies are not supported yet',
   group: 'limits groups are not supported yet',
   exclusive: 'exclusive (Web Lock) tasks are not supported yet',
   requires: "requires ('online') is not supported yet",
@@ -62,7 +65,7 @@ const NOT_YET: Readonly<Record<string, string>> = {
  */
 export function settingsOf(d: NormalizedDefaults, options: unknown, now: number, at: string): TaskSettings {
   const o = checkObject(at || 'options', options) as EnqueueOptions | undefined;
-  if (!o) return { priority: d.priority, timeoutMs: d.timeoutMs, runAt: now, retry: d.retry };
+  if (!o) return { priority: d.priority, timeoutMs: d.timeoutMs, runAt: now, retry: d.retry, dependsOn: undefined };
   checkKeys(at, o, ENQUEUE_KEYS, NOT_YET);
   const priority = o.priority === undefined ? d.priority : normalizePriority(o.priority, fieldName(at, 'priority'));
   const timeoutMs = checkOptionalNumber(fieldName(at, 'timeoutMs'), o.timeoutMs, d.timeoutMs);
@@ -73,7 +76,8 @@ export function settingsOf(d: NormalizedDefaults, options: unknown, now: number,
       ? normalizeRunAt(o.runAt, fieldName(at, 'runAt'))
       : now + checkOptionalNumber(fieldName(at, 'delayMs'), o.delayMs, 0);
   const retry = o.retry === undefined ? d.retry : normalizeRetry(o.retry, d.retry, fieldName(at, 'retry'));
-  return { priority, timeoutMs, runAt, retry };
+  const dependsOn = o.dependsOn === undefined ? undefined : normalizeDependsOn(o.dependsOn, fieldName(at, 'dependsOn'));
+  return { priority, timeoutMs, runAt, retry, dependsOn };
 }
 
 /** A new queued record, from validated parts (no `settings`: the defaults, ready now). */

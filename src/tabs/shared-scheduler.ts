@@ -257,7 +257,8 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
             handle._stage(task.status, type === 'completed', type === 'completed' ? task.result : (error ?? lastError(task)));
             handle._settle();
           } else {
-            const status = STATUS_OF[type];
+            // An enqueued or moved task may be waiting for its dependencies: its own status says.
+            const status = type === 'enqueued' || type === 'reprioritized' ? message.task.status : STATUS_OF[type];
             if (status) handle._setStatus(status);
           }
         }
@@ -571,9 +572,11 @@ function waitingMetrics(): Metrics {
     completed: 0,
     failed: 0,
     cancelled: 0,
+    skipped: 0,
     retried: 0,
     queuedByPriority: [0, 0, 0, 0, 0],
     queued: 0,
+    waiting: 0,
     running: 0,
     workers: { total: 0, idle: 0, busy: 0, starting: 0, spawned: 0, crashed: 0 },
     waitMs: { p50: 0, p95: 0 },

@@ -59,7 +59,26 @@ test('each bad enqueue rejects with a named error and stores nothing', async () 
     ['invalid Date', () => s.enqueue('echo', { value: 1 }, { runAt: new Date('nope') }), { name: 'TypeError' }],
     ['signal that is not a signal', () => loose.enqueue('echo', { value: 1 }, { signal: {} }), { name: 'TypeError' }],
     ['empty key', () => s.enqueue('echo', { value: 1 }, { key: '' }), { name: 'TypeError' }],
-    ['dependsOn (not supported yet)', () => loose.enqueue('echo', { value: 1 }, { dependsOn: ['x'] }), { name: 'TypeError' }],
+    ['dependsOn that is not an array', () => loose.enqueue('echo', { value: 1 }, { dependsOn: 'x' }), { name: 'TypeError' }],
+    [
+      'dependsOn with a bad on',
+      () => loose.enqueue('echo', { value: 1 }, { dependsOn: [{ id: 'x', on: 'later' }] }),
+      { name: 'TypeError' },
+    ],
+    [
+      'dependsOn naming an unknown task',
+      () => s.enqueue('echo', { value: 1 }, { dependsOn: ['x'] }),
+      { name: 'DependencyError', code: 'E_DEPENDENCY', message: expect.stringContaining('"x"') },
+    ],
+    [
+      'a dependency cycle',
+      () =>
+        s.enqueueMany([
+          { ref: 'a', name: 'echo', input: { value: 1 }, options: { dependsOn: ['b'] } },
+          { ref: 'b', name: 'echo', input: { value: 2 }, options: { dependsOn: ['a'] } },
+        ]),
+      { name: 'DependencyError', code: 'E_DEPENDENCY' },
+    ],
     [
       'enqueueMany with one bad item',
       () =>

@@ -63,6 +63,21 @@ test('an unknown key in enqueue, enqueueMany, list, close or resize options reje
         ]),
       'Expected no option "items[1].inptu" (did you mean "items[1].input"?)',
     ],
+    [
+      'dependsOn typo',
+      () => s.enqueue('echo', { value: 1 }, { dependOn: ['x'] }),
+      'Expected no option "dependOn" (did you mean "dependsOn"?)',
+    ],
+    [
+      'dependsOn entry typo',
+      () => s.enqueue('echo', { value: 1 }, { dependsOn: [{ id: 'x', onn: 'failure' }] }),
+      'Expected no option "dependsOn[0].onn" (did you mean "dependsOn[0].on"?)',
+    ],
+    [
+      'enqueueMany ref typo',
+      () => s.enqueueMany([{ reff: 'a', name: 'echo', input: { value: 1 } }]),
+      'Expected no option "items[0].reff" (did you mean "items[0].ref"?)',
+    ],
     ['list typo', () => s.list({ stauts: 'queued' }), 'Expected no option "query.stauts" (did you mean "query.status"?)'],
     ['resize typo', () => s.resize({ maxx: 3 }), 'Expected no option "maxx" (did you mean "max"?)'],
     ['close typo', () => s.close({ drian: false }), 'Expected no option "drian" (did you mean "drain"?)'],
@@ -83,11 +98,6 @@ test('keys of features in the contract that are not built yet are refused as "no
   const s: Loose = await makeScheduler();
   s.pause();
   const cases: [string, () => unknown, string][] = [
-    [
-      'dependsOn',
-      () => s.enqueue('echo', { value: 1 }, { dependsOn: ['x'] }),
-      'Expected no option "dependsOn": task dependencies are not supported yet',
-    ],
     ['group', () => s.enqueue('echo', { value: 1 }, { group: 'api' }), 'Expected no option "group": limits groups are not supported yet'],
     [
       'exclusive',
@@ -103,11 +113,6 @@ test('keys of features in the contract that are not built yet are refused as "no
       'enqueueMany group',
       () => s.enqueueMany([{ name: 'echo', input: null, options: { group: 'api' } }]),
       'Expected no option "items[0].options.group": limits groups are not supported yet',
-    ],
-    [
-      'enqueueMany ref',
-      () => s.enqueueMany([{ ref: 'a', name: 'echo', input: null }]),
-      'Expected no option "items[0].ref": task graphs (ref, dependsOn) are not supported yet',
     ],
   ];
   for (const [label, call, message] of cases) {

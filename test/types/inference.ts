@@ -22,5 +22,14 @@ export async function typeTests(s: Scheduler<Tasks>): Promise<void> {
   const buffer: ArrayBuffer = await (await s.enqueue('buffer', { size: 1 })).result;
   // @ts-expect-error enqueueMany checks names too
   await s.enqueueMany([{ name: 'nope', input: null }]);
+  // A graph: items name each other by ref; dependsOn takes ids, refs and { id, on }.
+  await s.enqueueMany([
+    { ref: 'a', name: 'add', input: { a: 1, b: 2 } },
+    { name: 'sum', input: { add: 1 }, options: { dependsOn: ['a', { id: sum.id, on: 'completion' }] } },
+  ]);
+  // @ts-expect-error an unknown condition
+  await s.enqueue('add', { a: 1, b: 2 }, { dependsOn: [{ id: sum.id, on: 'always' }] });
+  // @ts-expect-error a ref is a string
+  await s.enqueueMany([{ ref: 1, name: 'add', input: { a: 1, b: 2 } }]);
   void [n, wrong, slept, buffer];
 }

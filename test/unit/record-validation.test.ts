@@ -27,7 +27,9 @@ describe('recordProblems', () => {
 
   test('each bad field is named with what it was and what was expected', () => {
     expect(recordProblems({ ...valid(), priority: 9 })).toEqual(['priority is 9, expected an integer 0..4']);
-    expect(recordProblems({ ...valid(), status: 'zombie' })).toEqual([`status is "zombie", expected 'queued', 'retrying' or 'running'`]);
+    expect(recordProblems({ ...valid(), status: 'zombie' })).toEqual([
+      `status is "zombie", expected 'queued', 'retrying', 'running' or 'waiting'`,
+    ]);
     expect(recordProblems({ ...valid(), retry: { attempts: 0, backoff: 'function' } })).toEqual([
       'retry is an object, expected { attempts >= 1, backoff }',
     ]);

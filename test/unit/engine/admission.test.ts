@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import { Admission, type AdmissionHost } from '../../../src/engine/admission.js';
+import { Dependencies } from '../../../src/engine/dependencies.js';
 import { Emitter } from '../../../src/engine/emitter.js';
 import { LiveTasks } from '../../../src/engine/live-tasks.js';
 import type { NormalizedDefaults } from '../../../src/engine/task-settings.js';
@@ -56,7 +57,7 @@ function setup({ maxQueued = Number.POSITIVE_INFINITY, names, listen = false, as
     get tells() {
       return tells;
     },
-    onSettled: () => {},
+    onSettled: (record) => dependencies.finished(record),
   });
   const tells = new Tells({
     writes,
@@ -71,6 +72,17 @@ function setup({ maxQueued = Number.POSITIVE_INFINITY, names, listen = false, as
   const counters = new Counters();
   const cancelled: [string, string][] = [];
   const state = { closing: false, pumps: 0 };
+  const dependencies: Dependencies = new Dependencies({
+    clock,
+    store,
+    index,
+    live,
+    counters,
+    writes,
+    emitter,
+    queuedOrRunning: (id) => index.has(id) || live.active.has(id),
+    schedulePump: () => state.pumps++,
+  });
   const host: AdmissionHost = {
     name: 'unit',
     clock,
@@ -80,6 +92,7 @@ function setup({ maxQueued = Number.POSITIVE_INFINITY, names, listen = false, as
     counters,
     writes,
     emitter,
+    dependencies,
     pool: { names },
     defaults,
     maxQueued,
@@ -129,7 +142,14 @@ describe('Admission: validation refuses a bad call by name, storing nothing', ()
     ['delayMs and runAt', { delayMs: 5, runAt: T0 }, /^Expected either delayMs or runAt, got both$/],
     ['retry', { retry: { attempts: 0 } }, /retry\.attempts/],
     ['a misspelt option', { priorty: 1 }, /^Expected no option "priorty" \(did you mean "priority"\?\)$/],
-    ['an option not built yet', { dependsOn: ['x'] }, /^Expected no option "dependsOn": task dependencies are not supported yet$/],
+    ['an option not built yet', { group: 'api' }, /^Expected no option "group": limits groups are not supported yet$/],
+    ['dependsOn not an array', { dependsOn: 'x' }, /^Expected dependsOn to be an array of task ids or \{ id, on \}, got "x"$/],
+    [
+      'dependsOn with a bad on',
+      { dependsOn: [{ id: 'x', on: 'done' }] },
+      /^Expected dependsOn\[0\]\.on to be 'success', 'failure' or 'completion', got "done"$/,
+    ],
+    ['dependsOn naming a task twice', { dependsOn: ['x', { id: 'x' }] }, /^Expected dependsOn to name each task once, got "x" twice$/],
     ['options.key', { key: '' }, /^Expected options.key to be a non-empty string, got ""$/],
     ['options.signal', { signal: {} }, /^Expected options.signal to be an AbortSignal, got an object$/],
     ['options itself', 'fast', /^Expected options to be an object, got "fast"$/],
@@ -293,7 +313,14 @@ describe('Admission: enqueueMany is all or nothing', () => {
       [[good, { name: '' }], /^Expected items\[1\]\.name to be a task name/],
       [[good, { name: 'job', input: Symbol('s') }], /^items\[1\]\.input cannot be structured-cloned: it holds a symbol$/],
       [[good, null], /^Expected items\[1\] to be an object, got null$/],
-      [[{ name: 'job', ref: 'a' }], /^Expected no option "items\[0\]\.ref": task graphs \(ref, dependsOn\) are not supported yet$/],
+      [[good, { name: 'job', ref: '' }], /^Expected items\[1\]\.ref to be a non-empty string, got ""$/],
+      [
+        [
+          { name: 'job', ref: 'a' },
+          { name: 'job', ref: 'a' },
+        ],
+        /^Expected items\[1\]\.ref to be unique in the batch, got "a" \(items\[0\]\.ref too\)$/,
+      ],
       [[good, { name: 'job', options: { key: 'k' } }], /^Expected items\[1\]\.options to have no signal or key \(use enqueue for those\)$/],
       [
         [good, { name: 'job', options: { retry: { attempts: 2, backoff: () => 5 } } }, { name: 'job', options: { timeoutMs: -5 } }],
