@@ -450,6 +450,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
 
   async cancel(id: string, reason = 'cancelled'): Promise<boolean> {
     if (typeof id !== 'string') throw new TypeError(`Expected id to be a string, got ${describe(id)}`);
+    if (typeof reason !== 'string') throw new TypeError(`Expected reason to be a string, got ${describe(reason)}`);
     return this.#cancellation.cancel(id, reason);
   }
 

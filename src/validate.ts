@@ -34,10 +34,29 @@ export function checkOptionalNumber(what: string, value: unknown, fallback: numb
   return value === undefined ? fallback : checkNumber(what, value, min, integer);
 }
 
+/**
+ * An options object, as a copy of its own enumerable properties: a getter or proxy trap that
+ * throws does so here, once, as a `TypeError` naming the option object, and never later in the
+ * middle of the call (a proxy whose `get` throws for keys it does not own copies as `{}`).
+ */
 export function checkObject(what: string, value: unknown): Record<string, unknown> | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(what, 'an object', value);
-  return value as Record<string, unknown>;
+  try {
+    return { ...(value as Record<string, unknown>) };
+  } catch (error) {
+    throw new TypeError(`Expected ${what} to be an object whose properties can be read, got one that threw: ${readMessage(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+function readMessage(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return 'an unreadable value';
+  }
 }
 
 export function normalizePriority(value: unknown, what = 'priority'): PriorityLevel {

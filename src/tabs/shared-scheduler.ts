@@ -332,6 +332,13 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
 
   #call(m: Method, a: unknown[], decode?: (value: unknown) => unknown): Promise<unknown> {
     if (this.#closed) return Promise.reject(new SchedulerClosedError(`scheduler "${this.name}" is closed; ${m}() rejected`));
+    // What cannot be cloned cannot cross to the leader: refused here by name (enqueues checked their input already).
+    if (m !== 'enqueue' && m !== 'enqueueMany')
+      try {
+        assertCloneable(a, `${m}() arguments`);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     return this.#client.call(m, a, decode);
   }
 

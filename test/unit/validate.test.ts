@@ -4,6 +4,7 @@ import {
   assertCloneable,
   checkKeys,
   checkNumber,
+  checkObject,
   nearestKey,
   normalizePriority,
   normalizeRetry,
@@ -90,5 +91,34 @@ describe('validate', () => {
     (cycleThroughChild.child as Record<string, unknown>).back = cycleThroughChild;
     const message = 'items[3].input cannot be structured-cloned: it holds a function';
     expect(() => assertCloneable(cycleThroughChild, 'items[3].input')).toThrow(message);
+  });
+});
+
+describe('checkObject', () => {
+  test('copies the options, so a getter that throws does so once, as a TypeError naming them', () => {
+    const hostile = {
+      get priority(): never {
+        throw new Error('no priority for you');
+      },
+    };
+    expect(() => checkObject('options', hostile)).toThrow(TypeError);
+    expect(() => checkObject('options', hostile)).toThrow(/options to be an object whose properties can be read.*no priority for you/);
+  });
+
+  test('a proxy whose get trap throws copies as the keys it owns: later reads of it cannot throw', () => {
+    const proxy = new Proxy({} as Record<string, unknown>, {
+      get() {
+        throw new Error('trap');
+      },
+    });
+    const copy = checkObject('options', proxy);
+    expect(copy).toEqual({});
+    expect(() => copy?.priority).not.toThrow();
+  });
+
+  test('refuses what is not an object', () => {
+    expect(() => checkObject('options', 5)).toThrow(/Expected options to be an object, got 5/);
+    expect(() => checkObject('options', [])).toThrow(TypeError);
+    expect(checkObject('options', undefined)).toBeUndefined();
   });
 });
