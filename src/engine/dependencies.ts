@@ -79,6 +79,8 @@ export function outcomeOf(record: TaskRecord): DependencyOutcome {
 
 /** `outcomes` in the order of `deps` (what `ctx.dependencies` iterates in). */
 function inOrder(outcomes: Readonly<Record<string, DependencyOutcome>> | undefined, deps: readonly Dependency[]) {
+  // One dependency: already in order (and perhaps shared with the other dependents of the same task).
+  if (outcomes && deps.length === 1 && Object.isFrozen(outcomes)) return outcomes;
   const out: Record<string, DependencyOutcome> = {};
   if (outcomes) for (const d of deps) if (Object.hasOwn(outcomes, d.id)) out[d.id] = outcomes[d.id] as DependencyOutcome;
   return out;
@@ -399,13 +401,18 @@ export class Dependencies {
     if (!list) return;
     this.#dependents.delete(record.id);
     let outcome: DependencyOutcome | undefined;
+    // The dependents waiting for this task alone share one outcomes object: their records and the
+    // messages that send them to workers hold it once, not once per task (a 10,000-task fan-out).
+    let alone: Readonly<Record<string, DependencyOutcome>> | undefined;
     for (let i = 0; i < list.length; i += 2) {
       const w = list[i] as Waiter;
       if (w.state === 'done') continue;
       const dep = list[i + 1] as Dependency;
       w.unmet--;
       if (conditionHolds(dep.on, record.status)) {
-        (w.outcomes ??= {})[record.id] = outcome ??= outcomeOf(record);
+        outcome ??= outcomeOf(record);
+        if (w.outcomes === undefined && w.deps.length === 1) w.outcomes = alone ??= Object.freeze({ [record.id]: outcome });
+        else (w.outcomes = w.outcomes && Object.isFrozen(w.outcomes) ? { ...w.outcomes } : (w.outcomes ?? {}))[record.id] = outcome;
         w.fresh++;
       } else w.broken ??= brokenBy(w.entry, dep, record);
       this.#dirty.add(w);
@@ -620,7 +627,10 @@ export class Dependencies {
       const record = w.record as TaskRecord;
       changed[i] = record;
       if (w.outcomes) {
-        record.dependencyOutcomes = { ...record.dependencyOutcomes, ...w.outcomes };
+        record.dependencyOutcomes =
+          record.dependencyOutcomes === undefined && Object.isFrozen(w.outcomes)
+            ? w.outcomes
+            : { ...record.dependencyOutcomes, ...w.outcomes };
         w.outcomes = undefined;
         w.stored += w.fresh;
         w.fresh = 0;
