@@ -7,10 +7,10 @@ import {
   type TaskHandle,
   type TaskRecord,
 } from '../../src/index.js';
-import type { TabApi } from './fixtures/tab-frame.js';
 import type { Tasks } from './fixtures/tasks.worker.js';
-import { closeAll, FRAME_PRELUDE, makeScheduler, moduleLoaded, nextEvent, outcome, tasksWorker } from './helpers.js';
+import { closeAll, makeScheduler, moduleLoaded, nextEvent, outcome, tasksWorker } from './helpers.js';
 import { closeAfter, closeOpened, dbName, rawAll, rawPut } from './idb-helpers.js';
+import { openTab, removeTabs } from './tab-frames.js';
 
 /**
  * Dependencies with data passing, on real workers: chains and diamonds whose results reach their
@@ -22,11 +22,9 @@ import { closeAfter, closeOpened, dbName, rawAll, rawPut } from './idb-helpers.j
 // biome-ignore lint/suspicious/noExplicitAny: deliberately wrong calls
 type Loose = any;
 
-const frames: HTMLIFrameElement[] = [];
-
 afterEach(async () => {
   await closeAll();
-  for (const frame of frames.splice(0)) frame.remove();
+  removeTabs();
   await closeOpened();
 });
 
@@ -404,26 +402,6 @@ for (const store of ['memory', 'indexeddb'] as const) {
       });
     });
   });
-}
-
-/** Opens a test tab (an iframe of this page: same origin, so it shares Web Locks, BroadcastChannels and IndexedDB). */
-async function openTab(): Promise<{ frame: HTMLIFrameElement; api: TabApi }> {
-  const id = `deps-tab${frames.length}-${Math.random().toString(36).slice(2, 6)}`;
-  const frame = document.createElement('iframe');
-  const module = new URL('./fixtures/tab-frame.ts', import.meta.url).href;
-  frame.srcdoc = `${FRAME_PRELUDE}<script>window.tabId=${JSON.stringify(id)}</script><script type="module">import ${JSON.stringify(module)};</script>`;
-  const ready = new Promise<void>((resolve) => {
-    const onMessage = (event: MessageEvent) => {
-      if ((event.data as { tabReady?: string })?.tabReady !== id) return;
-      window.removeEventListener('message', onMessage);
-      resolve();
-    };
-    window.addEventListener('message', onMessage);
-  });
-  document.body.append(frame);
-  frames.push(frame);
-  await ready;
-  return { frame, api: (frame.contentWindow as unknown as { tab: TabApi }).tab };
 }
 
 /** Removes a tab running the queue `db` (as a tab closing or crashing) and resolves once the browser released its locks. */

@@ -2,8 +2,8 @@ import { afterEach, expect, test } from 'vitest';
 import type { Scheduler, TaskHandle } from '../../src/index.js';
 import type { TabApi } from './fixtures/tab-frame.js';
 import type { Tasks } from './fixtures/tasks.worker.js';
-import { FRAME_PRELUDE } from './helpers.js';
 import { dbName, deleteTestDbs, rawAll } from './idb-helpers.js';
+import { openTab, removeTabs } from './tab-frames.js';
 
 /**
  * One queue across tabs, with real tabs: iframes of the test page share its origin, so its Web
@@ -17,32 +17,10 @@ interface Tab {
   scheduler?: Scheduler<Tasks>;
 }
 
-const frames: HTMLIFrameElement[] = [];
-let tabCount = 0;
-
-async function openTab(): Promise<Tab> {
-  const id = `tab${tabCount++}`;
-  const frame = document.createElement('iframe');
-  const module = new URL('./fixtures/tab-frame.ts', import.meta.url).href;
-  frame.srcdoc = `${FRAME_PRELUDE}<script>window.tabId=${JSON.stringify(id)}</script><script type="module">import ${JSON.stringify(module)};</script>`;
-  const ready = new Promise<void>((resolve) => {
-    const onMessage = (event: MessageEvent) => {
-      if ((event.data as { tabReady?: string })?.tabReady !== id) return;
-      window.removeEventListener('message', onMessage);
-      resolve();
-    };
-    window.addEventListener('message', onMessage);
-  });
-  document.body.append(frame);
-  frames.push(frame);
-  await ready;
-  return { frame, api: (frame.contentWindow as unknown as { tab: TabApi }).tab };
-}
-
 async function openTabs(n: number, name: string, options: Record<string, unknown> = {}): Promise<Tab[]> {
   const tabs: Tab[] = [];
   for (let i = 0; i < n; i++) {
-    const tab = await openTab();
+    const tab: Tab = await openTab();
     tab.scheduler = await tab.api.open({ name, ...options });
     tabs.push(tab);
   }
@@ -84,7 +62,7 @@ const leaderOf = (tabs: Tab[]) => tabs.filter((t) => t.scheduler?.leader.thisTab
 const channelName = () => `count-${Math.random().toString(36).slice(2)}`;
 
 afterEach(async () => {
-  for (const frame of frames.splice(0)) frame.remove();
+  removeTabs();
   await new Promise((r) => setTimeout(r, 50));
   await deleteTestDbs();
 });
@@ -236,7 +214,7 @@ test('the leader closes five times while the others keep enqueueing: the next ta
     const old = tabs[i] as Tab;
     await old.scheduler?.close();
     // A fresh tab takes the closed one's place.
-    const fresh = await openTab();
+    const fresh: Tab = await openTab();
     fresh.scheduler = await fresh.api.open({ name });
     tabs[i] = fresh;
     old.frame.remove();
@@ -296,7 +274,7 @@ test('the leader tab crashes five times mid-run: 0 lost, only what was running i
     expect(i).toBeGreaterThanOrEqual(0);
     const old = tabs[i] as Tab;
     old.frame.remove();
-    const fresh = await openTab();
+    const fresh: Tab = await openTab();
     fresh.scheduler = await fresh.api.open({ name, ...options });
     tabs[i] = fresh;
   }
