@@ -6,6 +6,7 @@ import { Dependencies } from './engine/dependencies.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { Emitter, taskInfo } from './engine/emitter.js';
 import type { DispatchGate } from './engine/gates.js';
+import { type GroupLimits, Limits, normalizeLimits } from './engine/limits.js';
 import { LiveTasks } from './engine/live-tasks.js';
 import { LoadModel } from './engine/load-model.js';
 import { Outcomes } from './engine/outcomes.js';
@@ -70,10 +71,10 @@ const SCHEDULER_KEYS = optionKeys<SchedulerOptions>({
   leaderTimeoutMs: true,
   clock: true,
   random: true,
+  limits: true,
 });
 /** Scheduler options of the public contract that are not built yet: refused, never ignored. */
 const SCHEDULER_NOT_YET: Readonly<Record<string, string>> = {
-  limits: 'limits groups are not supported yet',
   agingMs: 'aging is not supported yet',
 };
 const DEFAULTS_KEYS = optionKeys<TaskDefaults>({ timeoutMs: true, retry: true, priority: true });
@@ -90,6 +91,7 @@ interface NormalizedOptions {
   maxStalls: number;
   shared: boolean;
   leaderTimeoutMs: number;
+  limits: Map<string, GroupLimits> | undefined;
 }
 
 function normalizeOptions(options: SchedulerOptions): NormalizedOptions {
@@ -119,6 +121,7 @@ function normalizeOptions(options: SchedulerOptions): NormalizedOptions {
     maxStalls: checkOptionalNumber('maxStalls', options.maxStalls, 1, 0, true),
     shared: normalizeShared(options),
     leaderTimeoutMs: checkOptionalNumber('leaderTimeoutMs', options.leaderTimeoutMs, 5_000, 1),
+    limits: normalizeLimits(options.limits),
   };
 }
 
@@ -229,6 +232,19 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     const emitter = (this.#emitter = new Emitter(sink, tells));
     const trim = new RetentionTrim({ store, limits: retention, closed, warn });
     const load = new LoadModel();
+    // Only a scheduler with limits has the gate: none costs nothing.
+    if (normalized.limits)
+      gates = [
+        ...gates,
+        new Limits(normalized.limits, {
+          running: (id) => live.active.has(id),
+          reopen: (id, readyAt, now) => {
+            const entry = index.remove(id);
+            if (entry) index.add({ id, name: entry.name, priority: entry.priority, readyAt, seq: entry.seq }, now);
+          },
+          schedulePump: () => dispatcher.schedulePump(),
+        }),
+      ];
     const dispatcher = (this.#dispatcher = new Dispatcher({
       clock,
       store,
