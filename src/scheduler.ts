@@ -233,18 +233,17 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     const trim = new RetentionTrim({ store, limits: retention, closed, warn });
     const load = new LoadModel();
     // Only a scheduler with limits has the gate: none costs nothing.
-    if (normalized.limits)
-      gates = [
-        ...gates,
-        new Limits(normalized.limits, {
+    const limits = normalized.limits
+      ? new Limits(normalized.limits, {
           running: (id) => live.active.has(id),
           reopen: (id, readyAt, now) => {
             const entry = index.remove(id);
             if (entry) index.add({ id, name: entry.name, priority: entry.priority, readyAt, seq: entry.seq }, now);
           },
           schedulePump: () => dispatcher.schedulePump(),
-        }),
-      ];
+        })
+      : undefined;
+    if (limits) gates = [...gates, limits];
     const dispatcher = (this.#dispatcher = new Dispatcher({
       clock,
       store,
@@ -287,6 +286,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       pool,
       dispatcher,
       watchdog,
+      rateLimited: limits ? (name, until) => limits.pauseGroupOf(name, until) : undefined,
     }));
     // Tasks with dependencies wait here, outside the index, and join it once released: see the
     // note at the top of engine/dependencies.ts for why this is not a dispatch gate.

@@ -73,6 +73,27 @@ test('a concurrency 1 group on a pool of 2 never runs two at once; other groups 
   }
 });
 
+test('RateLimitedError(150) pauses its group ~150 ms and does not use up an attempt', async () => {
+  const s = await makeScheduler({ pool: { max: 1 }, limits: { rateLimited: { concurrency: 4 } } });
+  await moduleLoaded(s);
+  const retrying = new Promise<{ at: number; error: Error & { code?: string; retryAfterMs?: number } }>((resolve) =>
+    s.addEventListener('retrying', (e: Loose) => resolve({ at: performance.timeOrigin + performance.now(), error: e.error })),
+  );
+  const first = await s.enqueue('rateLimited', { key: `a${Math.random()}`, retryAfterMs: 150 }, { retry: { attempts: 1 } });
+  const { at, error } = await retrying;
+  expect([error.name, error.code, error.retryAfterMs]).toEqual(['RateLimitedError', 'E_RATE_LIMITED', 150]);
+  // Another task of the group, ready now, waits for the group to reopen too.
+  const second = await s.enqueue('rateLimited', { key: 'b', retryAfterMs: 0 });
+  const [r1, r2] = await Promise.all([first.result, second.result]);
+  // attempts: 1, and it still succeeded: the rate-limited attempt was not counted.
+  expect(r1.attempt).toBe(1);
+  expect(r2.attempt).toBe(1);
+  // The wait was the group's: neither ran before about 150 ms had passed (timers may fire a little early or late).
+  expect(r1.at - at).toBeGreaterThanOrEqual(100);
+  expect(r2.at - at).toBeGreaterThanOrEqual(100);
+  expect((await s.inspect(first.id))?.status).toBe('completed');
+});
+
 test('bad limits are refused with a named TypeError before anything opens', async () => {
   const create = createScheduler as Loose;
   const base = { worker: tasksWorker, store: 'memory' };
