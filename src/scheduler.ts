@@ -239,6 +239,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
           reopen: (id, readyAt, now) => {
             const entry = index.remove(id);
             if (entry) index.add({ id, name: entry.name, priority: entry.priority, readyAt, seq: entry.seq }, now);
+            return entry !== undefined;
           },
           schedulePump: () => dispatcher.schedulePump(),
         })

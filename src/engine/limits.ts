@@ -41,8 +41,8 @@ export function normalizeLimits(limits: unknown): Map<string, GroupLimits> | und
 export interface LimitsHost {
   /** Whether the task is still in the running set (taken, not yet finished or requeued). */
   running(id: string): boolean;
-  /** Moves a held-back task to ready now (it sits in the queue as a delayed task until `heldUntil`). */
-  reopen(id: string, readyAt: number, now: number): void;
+  /** Moves a held-back task back to ready with its own `readyAt`; false when it is no longer queued (cancelled). */
+  reopen(id: string, readyAt: number, now: number): boolean;
   /** Asks the dispatcher to run a pump. */
   schedulePump(): void;
 }
@@ -148,9 +148,10 @@ export class Limits implements DispatchGate {
     let room = c - g.running.size;
     if (room <= 0 || g.blocked.size === 0) return;
     for (const [id, readyAt] of g.blocked) {
-      if (room-- <= 0) break;
+      if (room <= 0) break;
       g.blocked.delete(id);
-      this.#host.reopen(id, readyAt, now);
+      // A held task that has left the queue (cancelled) takes no slot from the others.
+      if (this.#host.reopen(id, readyAt, now)) room--;
     }
     this.#host.schedulePump();
   }

@@ -11,10 +11,15 @@ function setup(limits: Record<string, GroupLimits>) {
   const clock = new ManualClock();
   const running = new Set<string>();
   const reopened: string[] = [];
+  const gone = new Set<string>();
   let pumps = 0;
   const gate = new Limits(new Map(Object.entries(limits)), {
     running: (id) => running.has(id),
-    reopen: (id) => reopened.push(id),
+    reopen: (id) => {
+      if (gone.has(id)) return false;
+      reopened.push(id);
+      return true;
+    },
     schedulePump: () => pumps++,
   });
   /** What a dispatcher does: ask, and take the task if it may start. */
@@ -25,7 +30,7 @@ function setup(limits: Record<string, GroupLimits>) {
     running.add(e.id);
     return true;
   };
-  return { clock, running, reopened, gate, tryStart, pumps: () => pumps };
+  return { clock, running, reopened, gone, gate, tryStart, pumps: () => pumps };
 }
 
 describe('Limits gate', () => {
@@ -70,6 +75,18 @@ describe('Limits gate', () => {
     expect(pumps()).toBe(1);
     expect(tryStart(c)).toBe(true);
     expect(tryStart(d)).toBe(false);
+  });
+
+  it('a held task that left the queue (cancelled) takes no slot from the next one', () => {
+    const { clock, running, reopened, gone, gate, tryStart } = setup({ api: { concurrency: 1 } });
+    const [a, b, c] = [entry('api'), entry('api'), entry('api')];
+    expect(tryStart(a)).toBe(true);
+    expect(tryStart(b)).toBe(false);
+    expect(tryStart(c)).toBe(false);
+    gone.add(b.id);
+    running.delete(a.id);
+    refreshGates([gate], clock.now());
+    expect(reopened).toEqual([c.id]);
   });
 
   it('a paused group waits until the pause ends', () => {
