@@ -86,3 +86,19 @@ export type LeaderUnavailableError = InstanceType<typeof LeaderUnavailableError>
  */
 export const UnsupportedEnvironmentError = defineError('UnsupportedEnvironmentError', 'E_UNSUPPORTED_ENVIRONMENT');
 export type UnsupportedEnvironmentError = InstanceType<typeof UnsupportedEnvironmentError>;
+/**
+ * Thrown by a handler that hit a server's rate limit: the task's whole group waits `retryAfterMs`
+ * and the attempt is not counted (the task runs again with the same attempt number).
+ * @example throw new RateLimitedError(Number(response.headers.get('Retry-After')) * 1000)
+ */
+export class RateLimitedError extends TasklaneError {
+  /** How long the group waits, in ms. */
+  readonly retryAfterMs: number;
+  constructor(retryAfterMs: number, message?: string, options?: { cause?: unknown }) {
+    // The deserializer calls `new (message)`: it sets `retryAfterMs` itself afterwards.
+    const ms = typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs > 0 ? retryAfterMs : 0;
+    super(message ?? (typeof retryAfterMs === 'string' ? retryAfterMs : `rate limited: retry after ${ms} ms`), 'E_RATE_LIMITED', options);
+    this.name = 'RateLimitedError';
+    this.retryAfterMs = ms;
+  }
+}

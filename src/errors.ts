@@ -5,7 +5,8 @@ export * from './error-classes.js';
 
 /** Name → class, for every public error class but the base (its constructor takes a code). */
 const KNOWN: Record<string, new (message: string) => publicErrors.TasklaneError> = {};
-for (const cls of Object.values(publicErrors)) if (cls !== publicErrors.TasklaneError) KNOWN[cls.name] = cls;
+for (const cls of Object.values(publicErrors))
+  if (cls !== publicErrors.TasklaneError) KNOWN[cls.name] = cls as new (message: string) => publicErrors.TasklaneError;
 
 /** Codes whose errors never earn a retry. */
 const NON_RETRYABLE_CODES = new Set([
@@ -62,6 +63,10 @@ function serializeThrown(error: unknown): SerializedError {
   if (typeof code.value === 'string' || typeof code.value === 'number') out.code = String(code.value);
   else if (out.name === 'HandlerError') out.code = 'E_HANDLER';
   if (typeof stack.value === 'string') out.stack = stack.value;
+  if (out.code === 'E_RATE_LIMITED') {
+    const wait = read(error, 'retryAfterMs').value;
+    out.retryAfterMs = typeof wait === 'number' && Number.isFinite(wait) && wait > 0 ? wait : 0;
+  }
   return out;
 }
 
@@ -111,5 +116,7 @@ export function deserializeError(data: SerializedError): Error & { code?: string
   if (!Known) error.name = data.name;
   if (data.code !== undefined) Object.defineProperty(error, 'code', { value: data.code, enumerable: true, configurable: true });
   if (data.stack) error.stack = data.stack;
+  if (data.retryAfterMs !== undefined)
+    Object.defineProperty(error, 'retryAfterMs', { value: data.retryAfterMs, enumerable: true, configurable: true });
   return error;
 }

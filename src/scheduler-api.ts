@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import type { LimitsOptions } from './engine/limits.js';
 import type { SchedulerEventMap, TypedEventTarget } from './events.js';
 import type { Metrics } from './metrics.js';
 import type { ListQuery, TaskStore } from './store.js';
@@ -45,6 +46,13 @@ export interface SchedulerOptions {
   leaderTimeoutMs?: number;
   /** Injected time, for tests. @default the system's monotonic clock */
   clock?: Clock;
+  /**
+   * Rate limits and concurrency by group (a task's group is its task name): a limited task waits in
+   * the queue without holding a worker. `rate`: at most `max` starts in any `perMs` window;
+   * `concurrency`: at most this many running at once. @default {} (no limits)
+   * @example limits: { upload: { rate: { max: 5, perMs: 1_000 }, concurrency: 2 } }
+   */
+  limits?: LimitsOptions;
   /** Injected randomness for backoff jitter, for tests. @default Math.random */
   random?: () => number;
 }

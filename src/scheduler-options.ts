@@ -1,5 +1,6 @@
 /** `createScheduler`'s options, validated before anything is opened (in every tab: one that does not lead opens nothing). */
 import { DEFAULT_BACKOFF } from './backoff.js';
+import { type GroupLimits, normalizeLimits } from './engine/limits.js';
 import type { NormalizedDefaults } from './engine/task-settings.js';
 import { type NormalizedPoolOptions, normalizePoolOptions } from './pool.js';
 import type { SchedulerOptions } from './scheduler-api.js';
@@ -29,12 +30,12 @@ const SCHEDULER_KEYS = optionKeys<SchedulerOptions>({
   maxStalls: true,
   shared: true,
   leaderTimeoutMs: true,
+  limits: true,
   clock: true,
   random: true,
 });
 /** Scheduler options of the public contract that are not built yet: refused, never ignored. */
 const SCHEDULER_NOT_YET: Readonly<Record<string, string>> = {
-  limits: 'limits groups are not supported yet',
   agingMs: 'aging is not supported yet',
 };
 const DEFAULTS_KEYS = optionKeys<TaskDefaults>({ timeoutMs: true, retry: true, priority: true });
@@ -51,6 +52,7 @@ export interface NormalizedOptions {
   maxStalls: number;
   shared: boolean;
   leaderTimeoutMs: number;
+  limits: Map<string, GroupLimits> | undefined;
 }
 
 export function normalizeOptions(options: SchedulerOptions): NormalizedOptions {
@@ -80,6 +82,7 @@ export function normalizeOptions(options: SchedulerOptions): NormalizedOptions {
     maxStalls: checkOptionalNumber('maxStalls', options.maxStalls, 1, 0, true),
     shared: normalizeShared(options),
     leaderTimeoutMs: checkOptionalNumber('leaderTimeoutMs', options.leaderTimeoutMs, 5_000, 1),
+    limits: normalizeLimits(options.limits),
   };
 }
 

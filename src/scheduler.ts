@@ -5,6 +5,7 @@ import { Dependencies } from './engine/dependencies.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { Emitter, taskInfo } from './engine/emitter.js';
 import type { DispatchGate } from './engine/gates.js';
+import { Limits } from './engine/limits.js';
 import { LiveTasks } from './engine/live-tasks.js';
 import { LoadModel } from './engine/load-model.js';
 import { Outcomes } from './engine/outcomes.js';
@@ -132,6 +133,19 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     const emitter = (this.#emitter = new Emitter(sink, tells));
     const trim = new RetentionTrim({ store, limits: retention, closed, warn });
     const load = new LoadModel();
+    // Only a scheduler with limits has the gate: none costs nothing.
+    const limits = normalized.limits
+      ? new Limits(normalized.limits, {
+          running: (id) => live.active.has(id),
+          reopen: (id, readyAt, now) => {
+            const entry = index.remove(id);
+            if (entry) index.add({ id, name: entry.name, priority: entry.priority, readyAt, seq: entry.seq }, now);
+            return entry !== undefined;
+          },
+          schedulePump: () => dispatcher.schedulePump(),
+        })
+      : undefined;
+    if (limits) gates = [...gates, limits];
     const dispatcher = (this.#dispatcher = new Dispatcher({
       clock,
       store,
@@ -174,6 +188,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       pool,
       dispatcher,
       watchdog,
+      rateLimited: limits ? (name, until) => limits.pauseGroupOf(name, until) : undefined,
     }));
     // Tasks with dependencies wait here, outside the index, and join it once released: see the
     // note at the top of engine/dependencies.ts for why this is not a dispatch gate.

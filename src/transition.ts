@@ -62,6 +62,13 @@ export function failAttempt(
 ): FailureOutcome {
   const entry = noteError(record, error, now);
   record.lease = undefined;
+  if (error.code === 'E_RATE_LIMITED' && error.retryAfterMs !== undefined) {
+    // A server's limit, not a failure: the attempt is not counted; the task waits out the limit.
+    record.attempt = Math.max(0, record.attempt - 1);
+    record.status = 'retrying';
+    record.runAt = now + error.retryAfterMs;
+    return { kind: 'retry', delayMs: error.retryAfterMs };
+  }
   if (record.attempt < record.retry.attempts && isRetryable(error)) {
     const policy = record.retry.backoff === 'function' ? backoffFn : record.retry.backoff;
     const delayMs = policy ? backoffDelay(policy, record.attempt, entry, random) : 0;

@@ -47,6 +47,8 @@ export interface SerializedError {
   attempt?: number;
   /** Wall-clock epoch ms when it was recorded. */
   at?: number;
+  /** A `RateLimitedError`'s wait, in ms: the one field beyond name, code and message that crosses. */
+  retryAfterMs?: number;
 }
 
 export type BackoffKind = 'fixed' | 'linear' | 'exponential';

@@ -3,6 +3,7 @@
 export {
   CancelledError,
   NonRetryableError,
+  RateLimitedError,
   TasklaneError,
   TimeoutError,
 } from './errors.js';

@@ -7,7 +7,7 @@ import type { IndexEntry, TaskIndex } from '../task-index.js';
 import { type FailureOutcome, failAttempt, startAttempt, unstartAttempt } from '../transition.js';
 import { type SerializedError, type TaskRecord, TERMINAL_STATUSES } from '../types.js';
 import type { WorkerHandle } from '../worker-handle.js';
-import { type DispatchGate, notBefore } from './gates.js';
+import { type DispatchGate, notBefore, noteTaken, refreshGates } from './gates.js';
 import type { Active, LiveTasks } from './live-tasks.js';
 import type { LoadModel } from './load-model.js';
 import type { WriteQueue } from './write-queue.js';
@@ -130,6 +130,7 @@ export class Dispatcher {
       const pool = host.pool;
       const workers = pool.available();
       const gated = host.gates.length > 0;
+      if (gated) refreshGates(host.gates, now);
       /** What each worker gets, by its position in `workers`. */
       let batches: (IndexEntry[] | undefined)[] | undefined;
       if (workers.length > 0) {
@@ -149,6 +150,7 @@ export class Dispatcher {
             const cost = this.#load.costOf(top.name);
             if (queued > 0 && (queued >= PIPELINE_MAX || load + cost > PIPELINE_BUDGET_MS)) continue;
             index.next(now);
+            if (gated) noteTaken(host.gates, top, now);
             this.#load.setLoad(worker, load + cost);
             if (batch) batch.push(top);
             else (batches ??= new Array(workers.length))[w] = [top];

@@ -10,6 +10,20 @@ import type { IndexEntry } from '../task-index.js';
 export interface DispatchGate {
   readonly name: string;
   notBefore(entry: IndexEntry, now: number): number;
+  /** The dispatcher took `entry` (every gate let it start) and hands it to a worker now. */
+  taken?(entry: IndexEntry, now: number): void;
+  /** Called before each pump: a gate that waits on running tasks ending looks here (every attempt's end is followed by a pump). */
+  refresh?(now: number): void;
+}
+
+/** Tells every gate that `entry` was taken. */
+export function noteTaken(gates: readonly DispatchGate[], entry: IndexEntry, now: number): void {
+  for (let i = 0; i < gates.length; i++) (gates[i] as DispatchGate).taken?.(entry, now);
+}
+
+/** Lets every gate look at what changed since the last pump. */
+export function refreshGates(gates: readonly DispatchGate[], now: number): void {
+  for (let i = 0; i < gates.length; i++) (gates[i] as DispatchGate).refresh?.(now);
 }
 
 /** The latest time any gate names for `entry`: `now` or earlier when all of them let it start. */

@@ -129,7 +129,7 @@ test('an unknown key in createScheduler options or in pool, defaults, retention,
   const cases: [Record<string, unknown>, string][] = [
     [{ maxQueue: 5 }, 'Expected no option "maxQueue" (did you mean "maxQueued"?)'],
     [{ workers: tasksWorker }, 'Expected no option "workers" (did you mean "worker"?)'],
-    [{ limits: { api: { concurrency: 1 } } }, 'Expected no option "limits": limits groups are not supported yet'],
+    [{ limits: { api: { concurency: 1 } } }, 'Expected no option "limits.api.concurency"'],
     [{ agingMs: 1_000 }, 'Expected no option "agingMs": aging is not supported yet'],
     [{ pool: { maxWorkers: 2 } }, 'Expected no option "pool.maxWorkers"'],
     [{ pool: { idelMs: 2 } }, 'Expected no option "pool.idelMs" (did you mean "pool.idleMs"?)'],

@@ -92,3 +92,21 @@ describe('errors', () => {
     expect(isRetryable({ name: 'Error', message: 'x', code: 'E_UNKNOWN_TASK' })).toBe(false);
   });
 });
+
+describe('RateLimitedError across the boundary', () => {
+  test('keeps retryAfterMs, name and code through serialize and deserialize', async () => {
+    const { RateLimitedError } = await import('../../src/errors.js');
+    const data = serializeError(new RateLimitedError(150));
+    expect(data).toMatchObject({ name: 'RateLimitedError', code: 'E_RATE_LIMITED', retryAfterMs: 150 });
+    const back = deserializeError(structuredClone(data)) as Error & { code?: string; retryAfterMs?: number };
+    expect(back).toBeInstanceOf(RateLimitedError);
+    expect([back.name, back.code, back.retryAfterMs, back.message]).toEqual([
+      'RateLimitedError',
+      'E_RATE_LIMITED',
+      150,
+      'rate limited: retry after 150 ms',
+    ]);
+    expect(serializeError(new RateLimitedError(-5)).retryAfterMs).toBe(0);
+    expect(serializeError(new Error('x')).retryAfterMs).toBeUndefined();
+  });
+});

@@ -110,3 +110,12 @@ describe('transitions', () => {
     expect(stalledTwice.status).toBe('failed');
   });
 });
+
+describe('a rate-limited attempt', () => {
+  test('is not counted: same attempt number, retrying after retryAfterMs, even with attempts: 1', () => {
+    const r = record({ status: 'running', attempt: 1, retry: { attempts: 1, backoff: DEFAULT_BACKOFF } });
+    const out = failAttempt(r, { name: 'RateLimitedError', code: 'E_RATE_LIMITED', message: 'slow down', retryAfterMs: 150 }, 5_000);
+    expect(out).toEqual({ kind: 'retry', delayMs: 150 });
+    expect([r.status, r.attempt, r.runAt]).toEqual(['retrying', 0, 5_150]);
+  });
+});

@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/clock.js';
+import { notBefore, noteTaken, refreshGates } from '../../../src/engine/gates.js';
+import { type GroupLimits, Limits, normalizeLimits } from '../../../src/engine/limits.js';
+import type { IndexEntry } from '../../../src/task-index.js';
+
+let seq = 0;
+const entry = (name: string, id = `t${seq}`): IndexEntry => ({ id, name, priority: 2, readyAt: 0, seq: seq++ });
+
+function setup(limits: Record<string, GroupLimits>) {
+  const clock = new ManualClock();
+  const running = new Set<string>();
+  const reopened: string[] = [];
+  const gone = new Set<string>();
+  let pumps = 0;
+  const gate = new Limits(new Map(Object.entries(limits)), {
+    running: (id) => running.has(id),
+    reopen: (id) => {
+      if (gone.has(id)) return false;
+      reopened.push(id);
+      return true;
+    },
+    schedulePump: () => pumps++,
+  });
+  /** What a dispatcher does: ask, and take the task if it may start. */
+  const tryStart = (e: IndexEntry): boolean => {
+    const now = clock.now();
+    if (notBefore([gate], e, now) > now) return false;
+    noteTaken([gate], e, now);
+    running.add(e.id);
+    return true;
+  };
+  return { clock, running, reopened, gone, gate, tryStart, pumps: () => pumps };
+}
+
+describe('Limits gate', () => {
+  it('lets at most max starts through in any perMs window', () => {
+    const { clock, gate, tryStart } = setup({ api: { rate: { max: 3, perMs: 200 } } });
+    const started: number[] = [];
+    for (let i = 0; i < 12; ) {
+      const e = entry('api');
+      if (tryStart(e)) {
+        started.push(clock.now());
+        i++;
+      } else {
+        const at = gate.notBefore(e, clock.now());
+        expect(at).toBeGreaterThan(clock.now());
+        clock.advance(at - clock.now());
+      }
+    }
+    for (const t of started) expect(started.filter((s) => s >= t && s < t + 200).length).toBeLessThanOrEqual(3);
+    expect((started[11] as number) - (started[0] as number)).toBeGreaterThanOrEqual(600);
+  });
+
+  it('leaves tasks of other groups alone', () => {
+    const { tryStart } = setup({ api: { concurrency: 1 } });
+    expect(tryStart(entry('api'))).toBe(true);
+    expect(tryStart(entry('api'))).toBe(false);
+    expect(tryStart(entry('other'))).toBe(true);
+    expect(tryStart(entry('other'))).toBe(true);
+  });
+
+  it('holds a concurrency-blocked task until a running one ends, then reopens it', () => {
+    const { clock, running, reopened, gate, tryStart, pumps } = setup({ api: { concurrency: 2 } });
+    const [a, b, c, d] = [entry('api'), entry('api'), entry('api'), entry('api')];
+    expect(tryStart(a)).toBe(true);
+    expect(tryStart(b)).toBe(true);
+    expect(tryStart(c)).toBe(false);
+    expect(tryStart(d)).toBe(false);
+    refreshGates([gate], clock.now());
+    expect(reopened).toEqual([]);
+    running.delete(a.id);
+    refreshGates([gate], clock.now());
+    expect(reopened).toEqual([c.id]);
+    expect(pumps()).toBe(1);
+    expect(tryStart(c)).toBe(true);
+    expect(tryStart(d)).toBe(false);
+  });
+
+  it('a held task that left the queue (cancelled) takes no slot from the next one', () => {
+    const { clock, running, reopened, gone, gate, tryStart } = setup({ api: { concurrency: 1 } });
+    const [a, b, c] = [entry('api'), entry('api'), entry('api')];
+    expect(tryStart(a)).toBe(true);
+    expect(tryStart(b)).toBe(false);
+    expect(tryStart(c)).toBe(false);
+    gone.add(b.id);
+    running.delete(a.id);
+    refreshGates([gate], clock.now());
+    expect(reopened).toEqual([c.id]);
+  });
+
+  it('a paused group waits until the pause ends', () => {
+    const { clock, gate, tryStart } = setup({ api: { rate: { max: 100, perMs: 1000 } } });
+    gate.pauseGroupOf('api', clock.now() + 150);
+    expect(gate.waitsUntil('api', clock.now())).toBe(clock.now() + 150);
+    expect(tryStart(entry('api'))).toBe(false);
+    clock.advance(150);
+    expect(tryStart(entry('api'))).toBe(true);
+  });
+});
+
+describe('normalizeLimits', () => {
+  it('refuses bad options with named TypeErrors', () => {
+    expect(() => normalizeLimits({ api: { rate: { max: -1, perMs: 100 } } })).toThrow(/limits\.api\.rate\.max/);
+    expect(() => normalizeLimits({ api: { rate: { max: 1, perMs: 0 } } })).toThrow(/limits\.api\.rate\.perMs/);
+    expect(() => normalizeLimits({ api: { concurrency: 0 } })).toThrow(/limits\.api\.concurrency/);
+    expect(() => normalizeLimits({ api: { burst: 1 } })).toThrow(TypeError);
+    expect(() => normalizeLimits({ api: { rate: { max: 1, perMs: 1, x: 1 } } })).toThrow(TypeError);
+    expect(() => normalizeLimits({ api: 3 })).toThrow(/limits\.api/);
+    expect(() => normalizeLimits([])).toThrow(TypeError);
+  });
+  it('accepts good ones; none is no gate', () => {
+    expect(normalizeLimits(undefined)).toBeUndefined();
+    expect(normalizeLimits({})).toBeUndefined();
+    expect(normalizeLimits({ api: { rate: { max: 3, perMs: 200 }, concurrency: 1 } })?.get('api')).toEqual({
+      rate: { max: 3, perMs: 200 },
+      concurrency: 1,
+    });
+  });
+});
