@@ -35,6 +35,7 @@ export function recordProblems(raw: unknown): string[] {
   if (!Array.isArray(raw.errors)) bad('errors', 'an array');
   if (raw.stalls !== undefined && !isCount(raw.stalls)) bad('stalls', 'an integer >= 0');
   if (raw.key !== undefined && typeof raw.key !== 'string') bad('key', 'a string');
+  if (raw.requires !== undefined && raw.requires !== 'online') bad('requires', "'online'");
   const deps = raw.dependsOn;
   if (
     deps !== undefined &&

@@ -8,6 +8,7 @@ import type { DispatchGate } from './engine/gates.js';
 import { Limits } from './engine/limits.js';
 import { LiveTasks } from './engine/live-tasks.js';
 import { LoadModel } from './engine/load-model.js';
+import { OnlineGate } from './engine/online.js';
 import { Outcomes } from './engine/outcomes.js';
 import { RetentionTrim } from './engine/retention-trim.js';
 import { Stats } from './engine/stats.js';
@@ -62,6 +63,9 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   readonly #cancellation: Cancellation;
   readonly #admission: Admission;
   readonly #dependencies: Dependencies;
+  readonly #onlineGate: OnlineGate;
+  /** Notes an online-only task; adds the online gate to the dispatcher's with the first. */
+  readonly #online: { note(id: string): void };
   readonly #stats: Stats;
   #ownerLock?: OwnerLock;
   #paused = false;
@@ -113,6 +117,28 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     const checkDrained = () => this.#checkDrained();
     const closed = () => this.#closed;
     const writes = (this.#writes = new WriteQueue({ store, warn }));
+    // The dispatcher's gates; the online gate joins them only once a task needs the network.
+    const gateList: DispatchGate[] = [...gates];
+    const isOnline = () => typeof navigator === 'undefined' || navigator.onLine !== false;
+    const onlineGate = (this.#onlineGate = new OnlineGate({
+      isOnline,
+      onOnline: (listener) => {
+        if (typeof globalThis.addEventListener !== 'function') return () => {};
+        globalThis.addEventListener('online', listener);
+        return () => globalThis.removeEventListener('online', listener);
+      },
+      readyNow: (ids) => {
+        const at = clock.now();
+        for (const id of ids) index.moveTo(id, at, at);
+        dispatcher.schedulePump();
+      },
+    }));
+    this.#online = {
+      note: (id) => {
+        if (!gateList.includes(onlineGate)) gateList.push(onlineGate);
+        onlineGate.note(id);
+      },
+    };
     const live: LiveTasks = (this.#live = new LiveTasks({
       handleHost: front?.handleHost ?? this,
       get tells() {
@@ -120,6 +146,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       },
       onSettled: (record) => {
         dependencies.finished(record);
+        onlineGate.finished(record.id);
         trim.noteFinished();
         this.#checkDrained();
       },
@@ -137,15 +164,11 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     const limits = normalized.limits
       ? new Limits(normalized.limits, {
           running: (id) => live.active.has(id),
-          reopen: (id, readyAt, now) => {
-            const entry = index.remove(id);
-            if (entry) index.add({ id, name: entry.name, priority: entry.priority, readyAt, seq: entry.seq }, now);
-            return entry !== undefined;
-          },
+          reopen: (id, readyAt, now) => index.moveTo(id, readyAt, now),
           schedulePump: () => dispatcher.schedulePump(),
         })
       : undefined;
-    if (limits) gates = [...gates, limits];
+    if (limits) gateList.push(limits);
     const dispatcher = (this.#dispatcher = new Dispatcher({
       clock,
       store,
@@ -154,7 +177,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       load,
       writes,
       pool,
-      gates,
+      gates: gateList,
       owner,
       paused: () => this.#paused,
       closed,
@@ -189,6 +212,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       dispatcher,
       watchdog,
       rateLimited: limits ? (name, until) => limits.pauseGroupOf(name, until) : undefined,
+      offline: (record) => record.requires === 'online' && !isOnline(),
     }));
     // Tasks with dependencies wait here, outside the index, and join it once released: see the
     // note at the top of engine/dependencies.ts for why this is not a dispatch gate.
@@ -225,6 +249,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       writes,
       emitter,
       dependencies,
+      online: { note: (id) => this.#online.note(id) },
       pool,
       defaults,
       maxQueued,
@@ -262,8 +287,12 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     for (const record of plan.resume) {
       this.#index.add(entryOf(record), now);
       if (record.key !== undefined) keys.set(record.key, record.id);
+      if (record.requires) this.#online.note(record.id);
     }
-    for (const record of plan.waiting) if (record.key !== undefined) keys.set(record.key, record.id);
+    for (const record of plan.waiting) {
+      if (record.key !== undefined) keys.set(record.key, record.id);
+      if (record.requires) this.#online.note(record.id);
+    }
     // After the index: a dependency that is queued or running is live; only the others are read.
     await this.#dependencies.recover(plan.waiting);
     this.#counters.counts.failed += plan.failed.length;
@@ -328,6 +357,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     this.#closed = true;
     this.#dispatcher.stop();
     this.#watchdog.stop();
+    this.#onlineGate.stop();
     this.#pool.close();
     // A store that holds state changes (`persist`: commits failing on quota) is closed first: it
     // gives them a last try and settles them, so `committed` settles too.

@@ -453,6 +453,13 @@ export class TaskIndex {
     return removed;
   }
 
+  /** Puts queued task `id` back in line as ready at `readyAt` (its place among equals is then by that time); false if it is not queued. */
+  moveTo(id: string, readyAt: number, now: number): boolean {
+    const entry = this.remove(id);
+    if (entry) this.add({ id, name: entry.name, priority: entry.priority, readyAt, seq: entry.seq }, now);
+    return entry !== undefined;
+  }
+
   #left(entry: IndexEntry): void {
     this.#byPriority[entry.priority]--;
     this.#size--;

@@ -51,7 +51,9 @@ export type FailureOutcome = { kind: 'retry'; delayMs: number } | { kind: 'fail'
 
 /**
  * Records `error` against the current attempt, then either schedules a retry (status `retrying`,
- * `runAt` moved by the backoff) or fails the task for good.
+ * `runAt` moved by the backoff) or fails the task for good. `uncounted`: the attempt failed for a
+ * reason outside the task (an online-only task while the browser is offline): it is not counted and
+ * the task goes back in line at once, for its gate to hold.
  */
 export function failAttempt(
   record: TaskRecord,
@@ -59,9 +61,16 @@ export function failAttempt(
   now: number,
   backoffFn?: BackoffFunction,
   random: () => number = Math.random,
+  uncounted = false,
 ): FailureOutcome {
   const entry = noteError(record, error, now);
   record.lease = undefined;
+  if (uncounted) {
+    record.attempt = Math.max(0, record.attempt - 1);
+    record.status = 'retrying';
+    record.runAt = now;
+    return { kind: 'retry', delayMs: 0 };
+  }
   if (error.code === 'E_RATE_LIMITED' && error.retryAfterMs !== undefined) {
     // A server's limit, not a failure: the attempt is not counted; the task waits out the limit.
     record.attempt = Math.max(0, record.attempt - 1);

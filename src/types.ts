@@ -97,6 +97,8 @@ export interface TaskRecord {
   retry: StoredRetry;
   timeoutMs: number;
   key?: string;
+  /** `'online'`: it starts only while the browser is online. */
+  requires?: 'online';
   /** The tasks it waits for, by id, each with the way it must end; in the order they were given. */
   dependsOn?: readonly Dependency[];
   /**
@@ -161,6 +163,12 @@ export interface EnqueueOptions {
    * @example { dependsOn: [resize.id, { id: upload.id, on: 'completion' }] }
    */
   dependsOn?: readonly (string | { id: string; on?: DependencyCondition })[];
+  /**
+   * `'online'`: the task waits while the browser is offline (`navigator.onLine` false) and starts
+   * on the `online` event; it holds no worker meanwhile. An attempt that fails while offline is not
+   * counted. Persisted: it holds after a reload.
+   */
+  requires?: 'online';
   /** Cancels the task when aborted. */
   signal?: AbortSignal;
 }

@@ -47,6 +47,8 @@ interface Batch {
   settings: TaskSettings[];
   /** Some item has a `ref` or `dependsOn`: the batch is a graph, its records made eagerly. */
   graph: boolean;
+  /** Some item has `requires: 'online'`. */
+  online: boolean;
   /** Each item's `ref`, by ref: its position. */
   refs: Map<string, number> | undefined;
 }
@@ -63,6 +65,8 @@ export interface AdmissionHost {
   readonly emitter: Emitter;
   /** Tasks with dependencies: where they wait, and what they start as. */
   readonly dependencies: Pick<Dependencies, 'admit' | 'admitted' | 'abandoned' | 'size'>;
+  /** Online-only tasks (`requires: 'online'`) are noted by id as they are admitted. */
+  readonly online: { note(id: string): void };
   /** The module's task names once a worker has loaded it; until then unknown names are accepted (they fail at dispatch). */
   readonly pool: Pick<Pool, 'names'>;
   readonly defaults: NormalizedDefaults;
@@ -256,6 +260,7 @@ export class Admission {
       inputs: [],
       settings: [],
       graph: false,
+      online: false,
       refs: undefined,
     };
     this.#seq += size;
@@ -345,6 +350,7 @@ export class Admission {
       }
       const id = ids.next();
       if (settings.dependsOn !== undefined) batch.graph = true;
+      if (settings.requires !== undefined) batch.online = true;
       if (settings.retry.fn) backoffFns.set(id, settings.retry.fn);
       batch.ids.push(id);
       batch.names.push(item.name);
@@ -395,7 +401,10 @@ export class Admission {
     const records = batch.records as TaskRecord[];
     const now = host.clock.now();
     host.counters.counts.submitted += batch.size;
-    for (const record of records) if (record.status === 'queued') host.index.add(entryOf(record), now);
+    for (const record of records) {
+      if (record.requires) host.online.note(record.id);
+      if (record.status === 'queued') host.index.add(entryOf(record), now);
+    }
     if (host.emitter.listens('enqueued')) for (const record of records) host.emitter.task('enqueued', record);
     host.dependencies.admitted(ticket);
     host.schedulePump();
@@ -436,6 +445,7 @@ export class Admission {
     const ended = record.status === 'skipped';
     host.counters.counts.submitted++;
     if (record.key !== undefined && !ended) live.keys.set(record.key, record.id);
+    if (record.requires && !ended) host.online.note(record.id);
     if (record.status === 'queued') host.index.add(entryOf(record), host.clock.now());
     host.emitter.task('enqueued', record);
     host.dependencies.admitted(ticket);
@@ -533,6 +543,8 @@ export class Admission {
     const host = this.#host;
     host.counters.counts.submitted += batch.size;
     const settings = batch.settings;
+    if (batch.online)
+      for (let i = 0; i < batch.size; i++) if ((settings[i] as TaskSettings).requires) host.online.note(batch.ids[i] as string);
     host.index.addBatch(
       {
         size: batch.size,
@@ -568,6 +580,7 @@ export class Admission {
     const host = this.#host;
     host.counters.counts.submitted++;
     if (record.key !== undefined) host.live.keys.set(record.key, record.id);
+    if (record.requires) host.online.note(record.id);
     host.index.add(entryOf(record), now);
     host.emitter.task('enqueued', record);
     host.schedulePump();

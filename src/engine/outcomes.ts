@@ -31,6 +31,8 @@ export interface OutcomesHost {
   readonly watchdog: Watchdog;
   /** A handler threw `RateLimitedError`: the group of task `name` waits until `until` (limits, if any). */
   rateLimited?(name: string, until: number): void;
+  /** Whether a failed attempt of `record` is not counted: it needs the network and the browser is offline. */
+  offline?(record: TaskRecord): boolean;
 }
 
 /**
@@ -68,7 +70,6 @@ export class Outcomes {
   #applyOutcomes(worker: WorkerHandle, outcomes: RunOutcome<InFlight>[], now: number): void {
     const host = this.#host;
     const active = host.live.active;
-    const backoffFns = host.live.backoffFns;
     const changed: TaskRecord[] = new Array(outcomes.length);
     let n = 0;
     let failures: Map<TaskRecord, FailureOutcome> | undefined;
@@ -83,7 +84,7 @@ export class Outcomes {
       active.delete(record.id);
       host.counters.runMs.add(outcome.runMs);
       if (outcome.ok) completeAttempt(record, outcome.value, now);
-      else (failures ??= new Map()).set(record, failAttempt(record, outcome.error, now, backoffFns.get(record.id), host.random));
+      else (failures ??= new Map()).set(record, this.#fail(record, outcome.error, now));
       changed[n++] = record;
     }
     if (n < changed.length) changed.length = n;
@@ -107,6 +108,11 @@ export class Outcomes {
       else host.emitter.worker(worker.id, 'idle');
     }
     host.dispatcher.pump();
+  }
+
+  #fail(record: TaskRecord, error: SerializedError, now: number): FailureOutcome {
+    const host = this.#host;
+    return failAttempt(record, error, now, host.live.backoffFns.get(record.id), host.random, host.offline?.(record) === true);
   }
 
   /** After `failAttempt`: re-index for a retry, or settle as failed. The record is already changed and persisted. */
@@ -147,7 +153,7 @@ export class Outcomes {
     const data = serializeError(error);
     host.watchdog.abandon(active, data);
     live.active.delete(record.id);
-    const result = failAttempt(record, data, host.clock.now(), live.backoffFns.get(record.id), host.random);
+    const result = this.#fail(record, data, host.clock.now());
     host.writes.persist([record]);
     this.afterFailure(record, result, data);
     host.watchdog.noteHead(worker);
@@ -169,7 +175,7 @@ export class Outcomes {
             : new WorkerCrashedError(`worker ${worker.id} exited while running task "${call.name}" (${call.id}): ${error.message}`),
         );
         live.active.delete(active.record.id);
-        const result = failAttempt(active.record, data, host.clock.now(), live.backoffFns.get(active.record.id), host.random);
+        const result = this.#fail(active.record, data, host.clock.now());
         host.writes.persist([active.record]);
         this.afterFailure(active.record, result, data);
       } else {

@@ -29,6 +29,7 @@ export interface TaskSettings {
   retry: NormalizedRetry;
   /** As given: each entry an id, or (in `enqueueMany`) a ref of the batch; undefined when none. */
   dependsOn?: readonly Dependency[];
+  requires?: 'online';
 }
 
 /** An option's name in messages: `priority` for `enqueue`'s own options, `items[3].options.priority` in a batch. */
@@ -49,6 +50,7 @@ const ENQUEUE_KEYS = optionKeys<EnqueueOptions>({
   retry: true,
   key: true,
   dependsOn: true,
+  requires: true,
   signal: true,
 });
 
@@ -56,7 +58,6 @@ const ENQUEUE_KEYS = optionKeys<EnqueueOptions>({
 const NOT_YET: Readonly<Record<string, string>> = {
   group: 'limits groups are not supported yet',
   exclusive: 'exclusive (Web Lock) tasks are not supported yet',
-  requires: "requires ('online') is not supported yet",
 };
 
 /**
@@ -77,7 +78,11 @@ export function settingsOf(d: NormalizedDefaults, options: unknown, now: number,
       : now + checkOptionalNumber(fieldName(at, 'delayMs'), o.delayMs, 0);
   const retry = o.retry === undefined ? d.retry : normalizeRetry(o.retry, d.retry, fieldName(at, 'retry'));
   const dependsOn = o.dependsOn === undefined ? undefined : normalizeDependsOn(o.dependsOn, fieldName(at, 'dependsOn'));
-  return { priority, timeoutMs, runAt, retry, dependsOn };
+  if (o.requires !== undefined && o.requires !== 'online')
+    throw new TypeError(`Expected ${fieldName(at, 'requires')} to be 'online', got ${describe(o.requires)}`);
+  return o.requires === undefined
+    ? { priority, timeoutMs, runAt, retry, dependsOn }
+    : { priority, timeoutMs, runAt, retry, dependsOn, requires: 'online' };
 }
 
 /** A new queued record, from validated parts (no `settings`: the defaults, ready now). */
@@ -91,7 +96,7 @@ export function newRecord(
   now: number,
 ): TaskRecord {
   const retry = settings ? settings.retry : d.retry;
-  return {
+  const record: TaskRecord = {
     id,
     name,
     input,
@@ -106,4 +111,6 @@ export function newRecord(
     createdAt: now,
     stalls: 0,
   };
+  if (settings?.requires) record.requires = settings.requires;
+  return record;
 }

@@ -105,11 +105,6 @@ test('keys of features in the contract that are not built yet are refused as "no
       'Expected no option "exclusive": exclusive (Web Lock) tasks are not supported yet',
     ],
     [
-      'requires',
-      () => s.enqueue('echo', { value: 1 }, { requires: 'online' }),
-      `Expected no option "requires": requires ('online') is not supported yet`,
-    ],
-    [
       'enqueueMany group',
       () => s.enqueueMany([{ name: 'echo', input: null, options: { group: 'api' } }]),
       'Expected no option "items[0].options.group": limits groups are not supported yet',

@@ -85,6 +85,7 @@ function setup({ maxQueued = Number.POSITIVE_INFINITY, names, listen = false, as
   });
   const host: AdmissionHost = {
     name: 'unit',
+    online: { note: () => {} },
     clock,
     store,
     index,

@@ -106,6 +106,7 @@ function setup(store: TaskStore = new MemoryStore()) {
   });
   const admission = new Admission({
     name: 'unit',
+    online: { note: () => {} },
     clock,
     store,
     index,
