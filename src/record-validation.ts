@@ -36,6 +36,8 @@ export function recordProblems(raw: unknown): string[] {
   if (raw.stalls !== undefined && !isCount(raw.stalls)) bad('stalls', 'an integer >= 0');
   if (raw.key !== undefined && typeof raw.key !== 'string') bad('key', 'a string');
   if (raw.requires !== undefined && raw.requires !== 'online') bad('requires', "'online'");
+  if (raw.group !== undefined && typeof raw.group !== 'string') bad('group', 'a string');
+  if (raw.exclusive !== undefined && typeof raw.exclusive !== 'string') bad('exclusive', 'a string');
   const deps = raw.dependsOn;
   if (
     deps !== undefined &&

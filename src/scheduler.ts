@@ -4,14 +4,14 @@ import { Cancellation } from './engine/cancellation.js';
 import { Dependencies } from './engine/dependencies.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { Emitter, taskInfo } from './engine/emitter.js';
+import { GateSet } from './engine/gate-set.js';
 import type { DispatchGate } from './engine/gates.js';
-import { Limits } from './engine/limits.js';
 import { LiveTasks } from './engine/live-tasks.js';
 import { LoadModel } from './engine/load-model.js';
-import { OnlineGate } from './engine/online.js';
 import { Outcomes } from './engine/outcomes.js';
 import { RetentionTrim } from './engine/retention-trim.js';
 import { Stats } from './engine/stats.js';
+import { hasTags } from './engine/task-settings.js';
 import { Tells } from './engine/tells.js';
 import { Watchdog } from './engine/watchdog.js';
 import { WriteQueue } from './engine/write-queue.js';
@@ -63,9 +63,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   readonly #cancellation: Cancellation;
   readonly #admission: Admission;
   readonly #dependencies: Dependencies;
-  readonly #onlineGate: OnlineGate;
-  /** Notes an online-only task; adds the online gate to the dispatcher's with the first. */
-  readonly #online: { note(id: string): void };
+  readonly #gates: GateSet;
   readonly #stats: Stats;
   #ownerLock?: OwnerLock;
   #paused = false;
@@ -117,28 +115,6 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     const checkDrained = () => this.#checkDrained();
     const closed = () => this.#closed;
     const writes = (this.#writes = new WriteQueue({ store, warn }));
-    // The dispatcher's gates; the online gate joins them only once a task needs the network.
-    const gateList: DispatchGate[] = [...gates];
-    const isOnline = () => typeof navigator === 'undefined' || navigator.onLine !== false;
-    const onlineGate = (this.#onlineGate = new OnlineGate({
-      isOnline,
-      onOnline: (listener) => {
-        if (typeof globalThis.addEventListener !== 'function') return () => {};
-        globalThis.addEventListener('online', listener);
-        return () => globalThis.removeEventListener('online', listener);
-      },
-      readyNow: (ids) => {
-        const at = clock.now();
-        for (const id of ids) index.moveTo(id, at, at);
-        dispatcher.schedulePump();
-      },
-    }));
-    this.#online = {
-      note: (id) => {
-        if (!gateList.includes(onlineGate)) gateList.push(onlineGate);
-        onlineGate.note(id);
-      },
-    };
     const live: LiveTasks = (this.#live = new LiveTasks({
       handleHost: front?.handleHost ?? this,
       get tells() {
@@ -146,7 +122,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       },
       onSettled: (record) => {
         dependencies.finished(record);
-        onlineGate.finished(record.id);
+        gateSet.finished(record.id);
         trim.noteFinished();
         this.#checkDrained();
       },
@@ -160,15 +136,11 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     const emitter = (this.#emitter = new Emitter(sink, tells));
     const trim = new RetentionTrim({ store, limits: retention, closed, warn });
     const load = new LoadModel();
-    // Only a scheduler with limits has the gate: none costs nothing.
-    const limits = normalized.limits
-      ? new Limits(normalized.limits, {
-          running: (id) => live.active.has(id),
-          reopen: (id, readyAt, now) => index.moveTo(id, readyAt, now),
-          schedulePump: () => dispatcher.schedulePump(),
-        })
-      : undefined;
-    if (limits) gateList.push(limits);
+    const gateSet = (this.#gates = new GateSet(
+      { clock, index, running: (id) => live.active.has(id), schedulePump: () => dispatcher.schedulePump() },
+      normalized.limits,
+      gates,
+    ));
     const dispatcher = (this.#dispatcher = new Dispatcher({
       clock,
       store,
@@ -177,7 +149,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       load,
       writes,
       pool,
-      gates: gateList,
+      gates: gateSet.list,
       owner,
       paused: () => this.#paused,
       closed,
@@ -211,8 +183,8 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       pool,
       dispatcher,
       watchdog,
-      rateLimited: limits ? (name, until) => limits.pauseGroupOf(name, until) : undefined,
-      offline: (record) => record.requires === 'online' && !isOnline(),
+      rateLimited: (record, until) => gateSet.rateLimited(record, until),
+      offline: (record) => gateSet.offline(record),
     }));
     // Tasks with dependencies wait here, outside the index, and join it once released: see the
     // note at the top of engine/dependencies.ts for why this is not a dispatch gate.
@@ -249,7 +221,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       writes,
       emitter,
       dependencies,
-      online: { note: (id) => this.#online.note(id) },
+      tags: gateSet,
       pool,
       defaults,
       maxQueued,
@@ -287,11 +259,11 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     for (const record of plan.resume) {
       this.#index.add(entryOf(record), now);
       if (record.key !== undefined) keys.set(record.key, record.id);
-      if (record.requires) this.#online.note(record.id);
+      if (hasTags(record)) this.#gates.note(record.id, record);
     }
     for (const record of plan.waiting) {
       if (record.key !== undefined) keys.set(record.key, record.id);
-      if (record.requires) this.#online.note(record.id);
+      if (hasTags(record)) this.#gates.note(record.id, record);
     }
     // After the index: a dependency that is queued or running is live; only the others are read.
     await this.#dependencies.recover(plan.waiting);
@@ -357,7 +329,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     this.#closed = true;
     this.#dispatcher.stop();
     this.#watchdog.stop();
-    this.#onlineGate.stop();
+    this.#gates.stop();
     this.#pool.close();
     // A store that holds state changes (`persist`: commits failing on quota) is closed first: it
     // gives them a last try and settles them, so `committed` settles too.

@@ -99,6 +99,10 @@ export interface TaskRecord {
   key?: string;
   /** `'online'`: it starts only while the browser is online. */
   requires?: 'online';
+  /** Its limits group, when not its name. */
+  group?: string;
+  /** The Web Lock it runs holding. */
+  exclusive?: string;
   /** The tasks it waits for, by id, each with the way it must end; in the order they were given. */
   dependsOn?: readonly Dependency[];
   /**
@@ -169,6 +173,18 @@ export interface EnqueueOptions {
    * counted. Persisted: it holds after a reload.
    */
   requires?: 'online';
+  /**
+   * The limits group it joins (the scheduler's `limits`): its rate and concurrency are shared with
+   * every task of that group. Default: its task name. A group without limits limits nothing.
+   */
+  group?: string;
+  /**
+   * Runs holding the Web Lock of this name (`navigator.locks`, exclusive mode), taken before the
+   * attempt starts and released when it ends: at most one such task runs at a time across every
+   * tab of the origin, and other code can coordinate with it through `navigator.locks`. It holds
+   * no worker while it waits for the lock.
+   */
+  exclusive?: string;
   /** Cancels the task when aborted. */
   signal?: AbortSignal;
 }

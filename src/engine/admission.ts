@@ -15,7 +15,15 @@ import { yieldToEventLoop } from '../yield.js';
 import { type AdmitTicket, type Dependencies, resolveGraph } from './dependencies.js';
 import type { Emitter } from './emitter.js';
 import type { LiveTasks } from './live-tasks.js';
-import { checkTaskName, type NormalizedDefaults, newRecord, settingsOf, type TaskSettings } from './task-settings.js';
+import {
+  checkTaskName,
+  type GateTags,
+  hasTags,
+  type NormalizedDefaults,
+  newRecord,
+  settingsOf,
+  type TaskSettings,
+} from './task-settings.js';
 import type { WriteQueue } from './write-queue.js';
 
 /** The keys of an `enqueueMany` item. */
@@ -47,8 +55,8 @@ interface Batch {
   settings: TaskSettings[];
   /** Some item has a `ref` or `dependsOn`: the batch is a graph, its records made eagerly. */
   graph: boolean;
-  /** Some item has `requires: 'online'`. */
-  online: boolean;
+  /** Some item has gate tags (`requires`, `group`, `exclusive`). */
+  tagged: boolean;
   /** Each item's `ref`, by ref: its position. */
   refs: Map<string, number> | undefined;
 }
@@ -65,8 +73,8 @@ export interface AdmissionHost {
   readonly emitter: Emitter;
   /** Tasks with dependencies: where they wait, and what they start as. */
   readonly dependencies: Pick<Dependencies, 'admit' | 'admitted' | 'abandoned' | 'size'>;
-  /** Online-only tasks (`requires: 'online'`) are noted by id as they are admitted. */
-  readonly online: { note(id: string): void };
+  /** Tasks with gate tags (`requires`, `group`, `exclusive`) are noted by id as they are admitted. */
+  readonly tags: { note(id: string, tags: GateTags): void };
   /** The module's task names once a worker has loaded it; until then unknown names are accepted (they fail at dispatch). */
   readonly pool: Pick<Pool, 'names'>;
   readonly defaults: NormalizedDefaults;
@@ -260,7 +268,7 @@ export class Admission {
       inputs: [],
       settings: [],
       graph: false,
-      online: false,
+      tagged: false,
       refs: undefined,
     };
     this.#seq += size;
@@ -350,7 +358,7 @@ export class Admission {
       }
       const id = ids.next();
       if (settings.dependsOn !== undefined) batch.graph = true;
-      if (settings.requires !== undefined) batch.online = true;
+      if (hasTags(settings)) batch.tagged = true;
       if (settings.retry.fn) backoffFns.set(id, settings.retry.fn);
       batch.ids.push(id);
       batch.names.push(item.name);
@@ -402,7 +410,7 @@ export class Admission {
     const now = host.clock.now();
     host.counters.counts.submitted += batch.size;
     for (const record of records) {
-      if (record.requires) host.online.note(record.id);
+      if (hasTags(record)) host.tags.note(record.id, record);
       if (record.status === 'queued') host.index.add(entryOf(record), now);
     }
     if (host.emitter.listens('enqueued')) for (const record of records) host.emitter.task('enqueued', record);
@@ -445,7 +453,7 @@ export class Admission {
     const ended = record.status === 'skipped';
     host.counters.counts.submitted++;
     if (record.key !== undefined && !ended) live.keys.set(record.key, record.id);
-    if (record.requires && !ended) host.online.note(record.id);
+    if (!ended && hasTags(record)) host.tags.note(record.id, record);
     if (record.status === 'queued') host.index.add(entryOf(record), host.clock.now());
     host.emitter.task('enqueued', record);
     host.dependencies.admitted(ticket);
@@ -543,8 +551,11 @@ export class Admission {
     const host = this.#host;
     host.counters.counts.submitted += batch.size;
     const settings = batch.settings;
-    if (batch.online)
-      for (let i = 0; i < batch.size; i++) if ((settings[i] as TaskSettings).requires) host.online.note(batch.ids[i] as string);
+    if (batch.tagged)
+      for (let i = 0; i < batch.size; i++) {
+        const tags = settings[i] as TaskSettings;
+        if (hasTags(tags)) host.tags.note(batch.ids[i] as string, tags);
+      }
     host.index.addBatch(
       {
         size: batch.size,
@@ -580,7 +591,7 @@ export class Admission {
     const host = this.#host;
     host.counters.counts.submitted++;
     if (record.key !== undefined) host.live.keys.set(record.key, record.id);
-    if (record.requires) host.online.note(record.id);
+    if (hasTags(record)) host.tags.note(record.id, record);
     host.index.add(entryOf(record), now);
     host.emitter.task('enqueued', record);
     host.schedulePump();

@@ -10,7 +10,7 @@ export interface GroupLimits {
   concurrency?: number;
 }
 
-/** `createScheduler`'s `limits`: by group name (a task's group is its name). */
+/** `createScheduler`'s `limits`: by group name (a task's group is its `group` option, else its name). */
 export type LimitsOptions = Readonly<Record<string, GroupLimits>>;
 
 const GROUP_KEYS = optionKeys<GroupLimits>({ rate: true, concurrency: true });
@@ -73,6 +73,8 @@ export class Limits implements DispatchGate {
   readonly #groups = new Map<string, Group>();
   /** Groups with a task running (the ones `refresh` looks at). */
   readonly #busy = new Set<Group>();
+  /** Task id → its group, for live tasks whose group is not their name (`group` option). */
+  readonly #groupIds = new Map<string, string>();
 
   constructor(limits: ReadonlyMap<string, GroupLimits>, host: LimitsHost) {
     this.#host = host;
@@ -80,9 +82,18 @@ export class Limits implements DispatchGate {
       this.#groups.set(name, { limits: l, starts: [], running: new Set(), blocked: new Map(), pausedUntil: 0 });
   }
 
+  /** Task `id` joins `group` instead of the group of its name, until it ends. */
+  noteGroup(id: string, group: string): void {
+    this.#groupIds.set(id, group);
+  }
+
+  finished(id: string): void {
+    if (this.#groupIds.size > 0) this.#groupIds.delete(id);
+  }
+
   /** The group `entry` belongs to, if it has limits. */
   #groupOf(entry: IndexEntry): Group | undefined {
-    return this.#groups.get(entry.name);
+    return this.#groups.get(this.#groupIds.size > 0 ? (this.#groupIds.get(entry.id) ?? entry.name) : entry.name);
   }
 
   notBefore(entry: IndexEntry, now: number): number {
@@ -129,17 +140,16 @@ export class Limits implements DispatchGate {
     }
   }
 
-  /** The group of task `name` waits until `until` (a `RateLimitedError`): its held tasks are asked again then. */
-  pauseGroupOf(name: string, until: number): void {
-    const g = this.#groups.get(name);
+  /** The group of task `id` (named `name`) waits until `until` (a `RateLimitedError`): its held tasks are asked again then. */
+  pauseGroupOf(id: string, name: string, until: number): void {
+    const g = this.#groupOf({ id, name, priority: 0, readyAt: until, seq: 0 });
     if (g && until > g.pausedUntil) g.pausedUntil = until;
   }
 
-  /** Until when the group of task `name` waits, if it does (for the panel and tests). */
-  waitsUntil(name: string, now: number): number | undefined {
-    const g = this.#groups.get(name);
-    if (!g) return undefined;
-    const at = this.notBefore({ id: '', name, priority: 0, readyAt: now, seq: 0 }, now);
+  /** Until when `group` waits, if it does (for the panel and tests). */
+  waitsUntil(group: string, now: number): number | undefined {
+    if (!this.#groups.has(group)) return undefined;
+    const at = this.notBefore({ id: '', name: group, priority: 0, readyAt: now, seq: 0 }, now);
     return at > now ? at : undefined;
   }
 

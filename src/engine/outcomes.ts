@@ -29,8 +29,8 @@ export interface OutcomesHost {
   readonly pool: Pick<Pool, 'retiring' | 'terminate'>;
   readonly dispatcher: Dispatcher;
   readonly watchdog: Watchdog;
-  /** A handler threw `RateLimitedError`: the group of task `name` waits until `until` (limits, if any). */
-  rateLimited?(name: string, until: number): void;
+  /** A handler of `record` threw `RateLimitedError`: its group waits until `until` (limits, if any). */
+  rateLimited?(record: TaskRecord, until: number): void;
   /** Whether a failed attempt of `record` is not counted: it needs the network and the browser is offline. */
   offline?(record: TaskRecord): boolean;
 }
@@ -119,7 +119,7 @@ export class Outcomes {
   afterFailure(record: TaskRecord, result: FailureOutcome, error: SerializedError): void {
     const host = this.#host;
     if (result.kind === 'retry') {
-      if (error.retryAfterMs !== undefined) host.rateLimited?.(record.name, record.runAt);
+      if (error.retryAfterMs !== undefined) host.rateLimited?.(record, record.runAt);
       host.counters.counts.retried++;
       host.index.add(entryOf(record), host.clock.now());
       host.live.setStatus(record.id, 'retrying');

@@ -22,15 +22,23 @@ export interface NormalizedDefaults {
 }
 
 /** An options object, validated: what every task given that object shares. */
-export interface TaskSettings {
+export interface TaskSettings extends GateTags {
   priority: PriorityLevel;
   timeoutMs: number;
   runAt: number;
   retry: NormalizedRetry;
   /** As given: each entry an id, or (in `enqueueMany`) a ref of the batch; undefined when none. */
   dependsOn?: readonly Dependency[];
-  requires?: 'online';
 }
+
+/** What a task carries for the gates that may hold it back (online, limits groups, Web Locks); kept on its record. */
+export interface GateTags {
+  requires?: 'online';
+  group?: string;
+  exclusive?: string;
+}
+
+export const hasTags = (t: GateTags): boolean => t.requires !== undefined || t.group !== undefined || t.exclusive !== undefined;
 
 /** An option's name in messages: `priority` for `enqueue`'s own options, `items[3].options.priority` in a batch. */
 export function fieldName(at: string, name: string): string {
@@ -51,14 +59,10 @@ const ENQUEUE_KEYS = optionKeys<EnqueueOptions>({
   key: true,
   dependsOn: true,
   requires: true,
+  group: true,
+  exclusive: true,
   signal: true,
 });
-
-/** Enqueue options of the public contract that are not built yet: refused, never ignored. */
-const NOT_YET: Readonly<Record<string, string>> = {
-  group: 'limits groups are not supported yet',
-  exclusive: 'exclusive (Web Lock) tasks are not supported yet',
-};
 
 /**
  * Validates an options object (`at` names it in messages: `''` for `enqueue`'s own). Pure: the
@@ -67,7 +71,7 @@ const NOT_YET: Readonly<Record<string, string>> = {
 export function settingsOf(d: NormalizedDefaults, options: unknown, now: number, at: string): TaskSettings {
   const o = checkObject(at || 'options', options) as EnqueueOptions | undefined;
   if (!o) return { priority: d.priority, timeoutMs: d.timeoutMs, runAt: now, retry: d.retry, dependsOn: undefined };
-  checkKeys(at, o, ENQUEUE_KEYS, NOT_YET);
+  checkKeys(at, o, ENQUEUE_KEYS);
   const priority = o.priority === undefined ? d.priority : normalizePriority(o.priority, fieldName(at, 'priority'));
   const timeoutMs = checkOptionalNumber(fieldName(at, 'timeoutMs'), o.timeoutMs, d.timeoutMs);
   if (o.delayMs !== undefined && o.runAt !== undefined)
@@ -78,11 +82,31 @@ export function settingsOf(d: NormalizedDefaults, options: unknown, now: number,
       : now + checkOptionalNumber(fieldName(at, 'delayMs'), o.delayMs, 0);
   const retry = o.retry === undefined ? d.retry : normalizeRetry(o.retry, d.retry, fieldName(at, 'retry'));
   const dependsOn = o.dependsOn === undefined ? undefined : normalizeDependsOn(o.dependsOn, fieldName(at, 'dependsOn'));
-  if (o.requires !== undefined && o.requires !== 'online')
-    throw new TypeError(`Expected ${fieldName(at, 'requires')} to be 'online', got ${describe(o.requires)}`);
-  return o.requires === undefined
-    ? { priority, timeoutMs, runAt, retry, dependsOn }
-    : { priority, timeoutMs, runAt, retry, dependsOn, requires: 'online' };
+  const settings: TaskSettings = { priority, timeoutMs, runAt, retry, dependsOn };
+  if (o.requires !== undefined) {
+    if (o.requires !== 'online') throw new TypeError(`Expected ${fieldName(at, 'requires')} to be 'online', got ${describe(o.requires)}`);
+    settings.requires = 'online';
+  }
+  if (o.group !== undefined) settings.group = checkTag(o.group, fieldName(at, 'group'));
+  if (o.exclusive !== undefined) {
+    const lock = checkTag(o.exclusive, fieldName(at, 'exclusive'));
+    // Web Locks reserve names starting with '-'; tasklane's own locks start with 'tasklane:'.
+    if (lock.startsWith('-') || lock.startsWith('tasklane:'))
+      throw new TypeError(
+        `Expected ${fieldName(at, 'exclusive')} to be a lock name not starting with '-' or 'tasklane:', got ${describe(lock)}`,
+      );
+    if (typeof navigator === 'undefined' || !navigator.locks)
+      throw new TypeError(`Expected Web Locks (navigator.locks) for ${fieldName(at, 'exclusive')}: this context has none`);
+    settings.exclusive = lock;
+  }
+  return settings;
+}
+
+/** A group or lock name: a non-empty string of at most 200 characters. */
+function checkTag(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value === '' || value.length > 200)
+    throw new TypeError(`Expected ${what} to be a non-empty string of at most 200 characters, got ${describe(value)}`);
+  return value;
 }
 
 /** A new queued record, from validated parts (no `settings`: the defaults, ready now). */
@@ -111,6 +135,10 @@ export function newRecord(
     createdAt: now,
     stalls: 0,
   };
-  if (settings?.requires) record.requires = settings.requires;
+  if (settings) {
+    if (settings.requires) record.requires = settings.requires;
+    if (settings.group !== undefined) record.group = settings.group;
+    if (settings.exclusive !== undefined) record.exclusive = settings.exclusive;
+  }
   return record;
 }

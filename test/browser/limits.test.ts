@@ -159,3 +159,48 @@ test('a rate-limited queue survives a reload (IndexedDB) and finishes under its 
   // 6 starts at 2 per 300 ms need at least two full windows after the first start.
   expect((starts[5] as number) - (starts[0] as number)).toBeGreaterThanOrEqual(500);
 });
+
+test("group: 'api' puts tasks of two names in one concurrency group of 2, never exceeded; kept on the record", async () => {
+  const channel = `group-${Math.random()}`;
+  const seen = concurrencyOf(channel);
+  try {
+    const s = await makeScheduler({ pool: { max: 4, min: 4 }, limits: { api: { concurrency: 2 } } });
+    await moduleLoaded(s);
+    const grouped = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => s.enqueue('counted', { channel, label: `g${i}`, ms: 60 }, { group: 'api' })),
+    );
+    // A task of another name in the same group takes one of its two slots.
+    const sleeper = await s.enqueue('sleep', { ms: 60 }, { group: 'api' });
+    await Promise.all([...grouped, sleeper].map((h) => h.result));
+    expect(seen.starts.length).toBe(8);
+    expect(seen.max()).toBeLessThanOrEqual(2);
+    expect((await s.inspect(sleeper.id))?.group).toBe('api');
+    // Control: without the group the same tasks use all four workers.
+    const free = await Promise.all(Array.from({ length: 8 }, (_, i) => s.enqueue('counted', { channel, label: `f${i}`, ms: 60 })));
+    await Promise.all(free.map((h) => h.result));
+    expect(seen.max()).toBeGreaterThan(2);
+    const bad = await outcome(s.enqueue('sleep', { ms: 1 }, { group: '' }));
+    expect(bad).toMatchObject({ ok: false });
+  } finally {
+    seen.close();
+  }
+});
+
+test('RateLimitedError from a task with group pauses that group, not the group of its name', async () => {
+  const s = await makeScheduler({ pool: { max: 2 }, limits: { api: { concurrency: 4 }, rateLimited: { concurrency: 4 } } });
+  await moduleLoaded(s);
+  const key = `k-${Math.random()}`;
+  const limited = await s.enqueue('rateLimited', { key, retryAfterMs: 300 }, { group: 'api' });
+  await new Promise<void>((r) => s.addEventListener('retrying', () => r(), { once: true }));
+  const t0 = performance.now();
+  // Same group: waits out the pause. The group of its name: not paused.
+  const same = await s.enqueue('add', { a: 1, b: 1 }, { group: 'api' });
+  const byName = await s.enqueue('rateLimited', { key: `${key}-2`, retryAfterMs: 0 });
+  await byName.result;
+  const byNameMs = performance.now() - t0;
+  await same.result;
+  const sameMs = performance.now() - t0;
+  expect(byNameMs).toBeLessThan(200);
+  expect(sameMs).toBeGreaterThanOrEqual(200);
+  expect(((await limited.result) as { attempt: number }).attempt).toBe(1);
+});

@@ -94,30 +94,6 @@ test('an unknown key in enqueue, enqueueMany, list, close or resize options reje
   expect(s.workers().length).toBeLessThanOrEqual(2);
 });
 
-test('keys of features in the contract that are not built yet are refused as "not supported yet", storing nothing', async () => {
-  const s: Loose = await makeScheduler();
-  s.pause();
-  const cases: [string, () => unknown, string][] = [
-    ['group', () => s.enqueue('echo', { value: 1 }, { group: 'api' }), 'Expected no option "group": limits groups are not supported yet'],
-    [
-      'exclusive',
-      () => s.enqueue('echo', { value: 1 }, { exclusive: 'lock' }),
-      'Expected no option "exclusive": exclusive (Web Lock) tasks are not supported yet',
-    ],
-    [
-      'enqueueMany group',
-      () => s.enqueueMany([{ name: 'echo', input: null, options: { group: 'api' } }]),
-      'Expected no option "items[0].options.group": limits groups are not supported yet',
-    ],
-  ];
-  for (const [label, call, message] of cases) {
-    const [name, got] = await refusal(call);
-    expect([label, name, got]).toEqual([label, 'TypeError', message]);
-  }
-  expect(s.metrics().submitted).toBe(0);
-  expect(await s.list()).toEqual([]);
-});
-
 test('an unknown key in createScheduler options or in pool, defaults, retention, retry or backoff rejects with a TypeError naming it', async () => {
   const create = createScheduler as Loose;
   const base = { worker: tasksWorker, store: 'memory' };

@@ -85,7 +85,7 @@ function setup({ maxQueued = Number.POSITIVE_INFINITY, names, listen = false, as
   });
   const host: AdmissionHost = {
     name: 'unit',
-    online: { note: () => {} },
+    tags: { note: () => {} },
     clock,
     store,
     index,
@@ -143,7 +143,10 @@ describe('Admission: validation refuses a bad call by name, storing nothing', ()
     ['delayMs and runAt', { delayMs: 5, runAt: T0 }, /^Expected either delayMs or runAt, got both$/],
     ['retry', { retry: { attempts: 0 } }, /retry\.attempts/],
     ['a misspelt option', { priorty: 1 }, /^Expected no option "priorty" \(did you mean "priority"\?\)$/],
-    ['an option not built yet', { group: 'api' }, /^Expected no option "group": limits groups are not supported yet$/],
+    ['an empty group', { group: '' }, /^Expected group to be a non-empty string of at most 200 characters, got ""$/],
+    ['a group not a string', { group: 5 }, /^Expected group to be a non-empty string of at most 200 characters, got 5$/],
+    ['a reserved lock name', { exclusive: '-x' }, /^Expected exclusive to be a lock name not starting with '-' or 'tasklane:', got "-x"$/],
+    ['a tasklane lock name', { exclusive: 'tasklane:app:leader' }, /not starting with '-' or 'tasklane:'/],
     ['dependsOn not an array', { dependsOn: 'x' }, /^Expected dependsOn to be an array of task ids or \{ id, on \}, got "x"$/],
     [
       'dependsOn with a bad on',

@@ -106,7 +106,7 @@ function setup(store: TaskStore = new MemoryStore()) {
   });
   const admission = new Admission({
     name: 'unit',
-    online: { note: () => {} },
+    tags: { note: () => {} },
     clock,
     store,
     index,

@@ -91,7 +91,7 @@ describe('Limits gate', () => {
 
   it('a paused group waits until the pause ends', () => {
     const { clock, gate, tryStart } = setup({ api: { rate: { max: 100, perMs: 1000 } } });
-    gate.pauseGroupOf('api', clock.now() + 150);
+    gate.pauseGroupOf('t1', 'api', clock.now() + 150);
     expect(gate.waitsUntil('api', clock.now())).toBe(clock.now() + 150);
     expect(tryStart(entry('api'))).toBe(false);
     clock.advance(150);
