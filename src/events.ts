@@ -76,6 +76,8 @@ export interface SchedulerEventMap {
   state: Event;
   /** Another tab took the lead, or this one did (`scheduler.leader`). */
   leader: Event;
+  /** A repeat schedule was added, updated or removed, or enqueued a run (its next run moved): read `schedules()`. */
+  schedules: Event;
 }
 
 /** Where an engine sends its events: whether anyone listens for a type (an event nobody hears is never built), and the dispatch. */
@@ -99,6 +101,7 @@ export const SCHEDULER_EVENT_TYPES = [
   'warning',
   'state',
   'leader',
+  'schedules',
 ] as const satisfies readonly (keyof SchedulerEventMap)[];
 
 /** An EventTarget whose `addEventListener` knows each event type's class. */

@@ -1,12 +1,14 @@
 import { CorruptRecordError, StorageError } from './errors.js';
 import { type Loaded, loadAll, openConnection, watchConnection } from './idb/connection.js';
 import { GroupCommit, type HeldWrite, isTransient } from './idb/group-commit.js';
+import { writeSchedules } from './idb/schedule-table.js';
 import { copyRecord, describeError, type Entry, isTombstone, noop, SCHEMA_VERSION, SEGMENT_MAX } from './idb/schema.js';
 import { SegmentCache } from './idb/segment-cache.js';
 import { SegmentMap } from './idb/segment-map.js';
 import { MemoryStore } from './memory-store.js';
 import type { StorageInfo } from './metrics.js';
 import type { RetentionLimits } from './retention.js';
+import type { ScheduleRecord } from './schedule-types.js';
 import { type ListQuery, matchesQuery, type TaskStore } from './store.js';
 import type { TaskRecord } from './types.js';
 
@@ -144,6 +146,8 @@ export class IdbStore implements TaskStore {
   /** Live records found on open, handed out once by `recover`. */
   #recovered: { live: TaskRecord[]; corrupt: TaskRecord[] } | undefined;
   #closeReason = '';
+  /** The repeat schedules, as committed: they are few, and a database lost under the page gets them back from here. */
+  readonly #schedules = new Map<string, ScheduleRecord>();
 
   /** Use `openIdbStore`. */
   constructor(db: IDBDatabase, name: string, loaded: Loaded, options: IdbStoreOptions = {}) {
@@ -156,6 +160,13 @@ export class IdbStore implements TaskStore {
     this.#conn = this.#connect(db, loaded);
     const { live, corrupt, unreadable } = this.#conn.map.load(loaded.keys, loaded.values, now());
     this.#recovered = { live, corrupt };
+    for (const schedule of loaded.schedules) this.#schedules.set(schedule.id, schedule);
+    if (loaded.badSchedules > 0)
+      queueMicrotask(() =>
+        this.#warn(
+          new CorruptRecordError(`${loaded.badSchedules} stored schedule(s) of "${this.name}" are unreadable and were left as they are`),
+        ),
+      );
     if (unreadable > 0)
       queueMicrotask(() =>
         this.#warn(new CorruptRecordError(`${unreadable} stored segment(s) of "${this.name}" are unreadable and were left as they are`)),
@@ -540,6 +551,33 @@ export class IdbStore implements TaskStore {
     if (moved.length > 0) await commit.submit(moved, false);
   }
 
+  async readSchedules(): Promise<ScheduleRecord[]> {
+    return [...this.#schedules.values()].map((s) => ({ ...s }));
+  }
+
+  writeSchedule(schedule: ScheduleRecord): Promise<void> {
+    return this.#writeSchedules([schedule], []);
+  }
+
+  removeSchedule(id: string): Promise<void> {
+    return this.#writeSchedules([], [id]);
+  }
+
+  /** Commits schedule changes, then keeps them here. Serving from memory, only changes to schedules it holds are kept (in memory). */
+  async #writeSchedules(put: readonly ScheduleRecord[], remove: readonly string[]): Promise<void> {
+    await this.#whenReady();
+    if (this.#state === 'closed') throw this.#closedError('store a schedule');
+    if (this.#state === 'memory' && put.some((s) => !this.#schedules.has(s.id))) throw this.#refusal('store a new schedule');
+    if (this.#state === 'open')
+      try {
+        await writeSchedules(this.#conn.raw, put, remove, this.#durability);
+      } catch (error) {
+        throw new StorageError(`could not store a schedule in "${this.name}": ${describeError(error)}`, { cause: error });
+      }
+    for (const schedule of put) this.#schedules.set(schedule.id, { ...schedule });
+    for (const id of remove) this.#schedules.delete(id);
+  }
+
   /**
    * Resolves once every write already requested has committed (or failed), then closes the
    * connection. State changes held after failing to commit get one more try now; those that still
@@ -652,6 +690,7 @@ export class IdbStore implements TaskStore {
       const found = next.map.load(reopened.loaded.keys, reopened.loaded.values, Date.now());
       this.#conn = next;
       this.stats.reopens++;
+      if (this.#schedules.size > 0) void writeSchedules(next.raw, [...this.#schedules.values()], [], this.#durability).catch(noop);
       // What the new database lacks of what this page holds: written back first (it is older than the carried writes).
       const present = new Set(found.live.map((r) => r.id));
       const back = live.filter((r) => !present.has(r.id));

@@ -12,6 +12,7 @@ export type { IdbStoreOptions, IdbStoreStats } from './idb-store.js';
 export { IdbStore, openIdbStore, SCHEMA_VERSION } from './idb-store.js';
 export { MemoryStore } from './memory-store.js';
 export type { Metrics } from './metrics.js';
+export type { MisfirePolicy, ScheduleInfo, ScheduleRecord, ScheduleSpec, ScheduleTaskOptions } from './schedule-types.js';
 export { createScheduler } from './scheduler.js';
 export type { EnqueueItem, LanesPeek, QueuePeek, Scheduler, SchedulerOptions, WorkerInfo } from './scheduler-api.js';
 export type { ListQuery, TaskStore } from './store.js';

@@ -1,6 +1,7 @@
 import { IdRun, type MintedIds } from './id-run.js';
 import { type LazyBatch, LazyRun } from './lazy-run.js';
 import { Retention, type RetentionLimits } from './retention.js';
+import type { ScheduleRecord } from './schedule-types.js';
 import { type ListQuery, matchesQuery, type TaskStore } from './store.js';
 import { TaskTable } from './task-table.js';
 import { type TaskRecord, TERMINAL_STATUSES } from './types.js';
@@ -15,6 +16,7 @@ export class MemoryStore implements TaskStore {
   readonly kind = 'memory' as const;
   readonly #records = new TaskTable<TaskRecord>();
   readonly #retention = new Retention();
+  readonly #schedules = new Map<string, ScheduleRecord>();
 
   async recover(): Promise<TaskRecord[]> {
     return [...this.#records.values()].filter((r) => !TERMINAL_STATUSES.has(r.status));
@@ -83,6 +85,18 @@ export class MemoryStore implements TaskStore {
     const victims = this.#retention.excess(limits);
     await this.remove(victims);
     return victims.length;
+  }
+
+  async readSchedules(): Promise<ScheduleRecord[]> {
+    return [...this.#schedules.values()].map((s) => ({ ...s }));
+  }
+
+  async writeSchedule(schedule: ScheduleRecord): Promise<void> {
+    this.#schedules.set(schedule.id, { ...schedule });
+  }
+
+  async removeSchedule(id: string): Promise<void> {
+    this.#schedules.delete(id);
   }
 
   async close(): Promise<void> {}

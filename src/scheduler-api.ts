@@ -2,6 +2,7 @@ import type { Clock } from './clock.js';
 import type { LimitsOptions } from './engine/limits.js';
 import type { SchedulerEventMap, TypedEventTarget } from './events.js';
 import type { Metrics } from './metrics.js';
+import type { ScheduleInfo, ScheduleSpec } from './schedule-types.js';
 import type { ListQuery, TaskStore } from './store.js';
 import type { TaskHandle } from './task-handle.js';
 import type { TaskInput, TaskMap, TaskName, TaskOutput } from './task-types.js';
@@ -140,6 +141,23 @@ export interface Scheduler<T extends TaskMap = TaskMap> extends TypedEventTarget
    * ]);
    */
   enqueueMany(items: readonly EnqueueItem<T>[]): Promise<string[]>;
+  /**
+   * Stores a repeat schedule under `id` and resolves, once it is on disk, with its next run. Calling
+   * it again with the same id updates the schedule, never duplicates it: with the same timing (cron
+   * or every, tz, startAt, endAt, limit) it keeps its next run and count, so a page can call it on
+   * every load; with another it starts afresh. Each run is enqueued as task `schedule:<id>:<due ms>`
+   * with that idempotency key and `runAt` its due time, so no reload or second tab enqueues a run
+   * twice. Rejects, storing nothing, on bad input: `TypeError` (a malformed cron, an unknown time
+   * zone, neither or both of cron and every, a bad option), `UnknownTaskError`, `DataCloneError`.
+   * @example
+   * await scheduler.schedule('nightly-sync', 'sync', { full: true }, { cron: '0 3 * * *', tz: 'Europe/Berlin' });
+   * await scheduler.schedule('heartbeat', 'ping', {}, { every: 60_000, misfire: 'skip' });
+   */
+  schedule<N extends TaskName<T>>(id: string, name: N, input: TaskInput<T, N>, spec: ScheduleSpec): Promise<ScheduleInfo>;
+  /** Removes a schedule; runs already enqueued stay. Resolves `false` for an unknown id. */
+  unschedule(id: string): Promise<boolean>;
+  /** Every stored schedule with its next run, soonest first. An ended schedule (past `endAt`, or `limit` runs) is removed. */
+  schedules(): Promise<ScheduleInfo[]>;
   /** A handle for a stored task (live or finished), or undefined if unknown or trimmed. */
   get(id: string): Promise<TaskHandle | undefined>;
   /** A snapshot of one task's record (input included), or undefined. */

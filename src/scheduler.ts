@@ -9,6 +9,7 @@ import type { DispatchGate } from './engine/gates.js';
 import { LiveTasks } from './engine/live-tasks.js';
 import { LoadModel } from './engine/load-model.js';
 import { Outcomes } from './engine/outcomes.js';
+import { Repeat } from './engine/repeat.js';
 import { RetentionTrim } from './engine/retention-trim.js';
 import { Stats } from './engine/stats.js';
 import { hasTags } from './engine/task-settings.js';
@@ -24,9 +25,10 @@ import { openStore } from './open-store.js';
 import { acquireOwnerLock, liveOwners, type OwnerLock } from './owner-lock.js';
 import { Pool } from './pool.js';
 import { planRecovery } from './recovery.js';
+import type { ScheduleInfo, ScheduleSpec } from './schedule-types.js';
 import type { EnqueueItem, LanesPeek, LeaderState, Scheduler, SchedulerOptions, WorkerInfo } from './scheduler-api.js';
 import { CLOSE_KEYS, LIST_KEYS, type NormalizedOptions, normalizeOptions } from './scheduler-options.js';
-import type { ListQuery, TaskStore } from './store.js';
+import { type ListQuery, scheduleStoreOf, type TaskStore } from './store.js';
 import { tabsSupported } from './tabs/leadership.js';
 import { openShared } from './tabs/shared-scheduler.js';
 import type { TaskHandle, TaskHandleHost } from './task-handle.js';
@@ -64,6 +66,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   readonly #admission: Admission;
   readonly #dependencies: Dependencies;
   readonly #gates: GateSet;
+  readonly #repeat: Repeat;
   readonly #stats: Stats;
   #ownerLock?: OwnerLock;
   #paused = false;
@@ -232,6 +235,17 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       get: (id) => this.get(id),
       cancel: (id, reason) => this.cancel(id, reason),
     });
+    const admission = this.#admission;
+    this.#repeat = new Repeat({
+      clock,
+      store: scheduleStoreOf(store),
+      defaults,
+      checkName: (name) => admission.checkName(name),
+      has: (id) => this._has(id),
+      enqueue: (id, name, input, options) => admission.enqueue(name, input, options, id),
+      warn,
+      changed: () => sink.dispatchEvent(new Event('schedules')),
+    });
     this.#stats = new Stats({
       clock,
       index,
@@ -271,6 +285,8 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     // Start loading the module now, so its task names are known early (enqueue checks them once known, never waits for them).
     void this.#pool.taskNames();
     this.#dispatcher.schedulePump();
+    // Runs that fell due while no tab ran the queue are caught up after recovery, not awaited by it.
+    this.#repeat.open().catch((error) => this.#sink.dispatchEvent(new WarningEvent(error as Error)));
   }
 
   // ── work in ──────────────────────────────────────────────────────────────────────────────────
@@ -285,6 +301,19 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
 
   retry(id: string): Promise<TaskHandle> {
     return this.#admission.retry(id);
+  }
+
+  schedule<N extends TaskName<T>>(id: string, name: N, input: TaskInput<T, N>, spec: ScheduleSpec): Promise<ScheduleInfo> {
+    if (this.#closing) return Promise.reject(new SchedulerClosedError(`scheduler "${this.name}" is closed; schedule("${id}") rejected`));
+    return this.#repeat.schedule(id, name, input, spec);
+  }
+
+  unschedule(id: string): Promise<boolean> {
+    return this.#repeat.unschedule(id);
+  }
+
+  schedules(): Promise<ScheduleInfo[]> {
+    return this.#repeat.list();
   }
 
   // ── for the multi-tab front (src/tabs/): calls another tab made, handles it holds, hand-over ──
@@ -348,6 +377,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   _handOver(): Promise<void> {
     if (this.#closePromise) return this.#closePromise;
     this.#closing = true;
+    this.#repeat.stop();
     this.#paused = true;
     this.#sink.dispatchEvent(new Event('state'));
     this.#closePromise = (async () => {
@@ -524,6 +554,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     if (this.#closePromise) return this.#closePromise;
     const drain = options.drain ?? true;
     this.#closing = true;
+    this.#repeat.stop();
     this.#sink.dispatchEvent(new Event('state'));
     this.#closePromise = (async () => {
       if (drain) {

@@ -1,6 +1,7 @@
 import type { MintedIds } from './id-run.js';
 import type { LazyBatch } from './lazy-run.js';
 import type { StorageInfo } from './metrics.js';
+import type { ScheduleRecord } from './schedule-types.js';
 import type { TaskRecord, TaskStatus } from './types.js';
 
 export interface ListQuery {
@@ -78,6 +79,12 @@ export interface TaskStore {
   /** Current records matching `query`, at most `limit`; the IndexedDB store gives the newest first. */
   list(query: ListQuery): Promise<TaskRecord[]>;
   remove(ids: readonly string[]): Promise<void>;
+  /** Optional, with `writeSchedule` and `removeSchedule`: the stored repeat schedules (without them, `schedule` is refused). */
+  readSchedules?(): Promise<ScheduleRecord[]>;
+  /** Stores a schedule (replacing the one with its id); resolves once committed. */
+  writeSchedule?(schedule: ScheduleRecord): Promise<void>;
+  /** Removes a schedule; resolves once committed. */
+  removeSchedule?(id: string): Promise<void>;
   /** Applies retention: drops the oldest terminal records beyond the limits. */
   trim(limits: { completed: number; failed: number }): Promise<number>;
   close(): Promise<void>;
@@ -87,4 +94,18 @@ export function matchesQuery(record: TaskRecord, query: ListQuery): boolean {
   if (query.name !== undefined && record.name !== query.name) return false;
   if (query.status === undefined) return true;
   return Array.isArray(query.status) ? query.status.includes(record.status) : record.status === query.status;
+}
+
+/** Where repeat schedules are kept: a store's schedule methods, all three present. */
+export type ScheduleStore = Required<Pick<TaskStore, 'readSchedules' | 'writeSchedule' | 'removeSchedule'>>;
+
+/** `store`'s schedule methods, or undefined when it lacks any. */
+export function scheduleStoreOf(store: TaskStore): ScheduleStore | undefined {
+  const { readSchedules, writeSchedule, removeSchedule } = store;
+  if (!readSchedules || !writeSchedule || !removeSchedule) return undefined;
+  return {
+    readSchedules: () => readSchedules.call(store),
+    writeSchedule: (s) => writeSchedule.call(store, s),
+    removeSchedule: (id) => removeSchedule.call(store, id),
+  };
 }

@@ -507,6 +507,12 @@ export class Admission {
     for (const name of names) this.#checkKnownName(known, name);
   }
 
+  /** Refuses, with `UnknownTaskError`, a task name the loaded module does not define; accepts any until it has loaded. */
+  checkName(name: string): void {
+    const known = this.#host.pool.names;
+    if (known) this.#checkKnownName(known, name);
+  }
+
   #checkKnownName(known: string[], name: string): void {
     if (!known.includes(name))
       throw new UnknownTaskError(

@@ -1,11 +1,16 @@
 import { type IDBPDatabase, unwrap, wrap } from 'idb';
 import { StorageError } from '../errors.js';
+import type { ScheduleRecord } from '../schedule-types.js';
+import { readSchedules } from './schedule-table.js';
 import { describeError, noop, SCHEMA_VERSION, type TasklaneDB, upgradeSchema } from './schema.js';
 
 /** Everything on disk at open, in key order, and who this connection is among the open ones. */
 export interface Loaded {
   keys: IDBValidKey[];
   values: unknown[];
+  /** The stored repeat schedules, and how many stored values were not one. */
+  schedules: ScheduleRecord[];
+  badSchedules: number;
   stamp: number;
   foreign: ReadonlySet<number>;
   release: () => void;
@@ -101,9 +106,9 @@ export async function openConnection(
     );
     raw = unwrap((await wrap(request)) as IDBPDatabase<TasklaneDB>);
     try {
-      const found = await loadAll(raw);
+      const [found, { schedules, bad }] = await Promise.all([loadAll(raw), readSchedules(raw)]);
       const stamp = stampAfter(found.keys.at(-1));
-      loaded = { ...found, stamp, ...(await connectionLock(name, stamp)) };
+      loaded = { ...found, schedules, badSchedules: bad, stamp, ...(await connectionLock(name, stamp)) };
     } catch (error) {
       raw.close();
       throw error;

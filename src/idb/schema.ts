@@ -1,5 +1,6 @@
 import type { DBSchema } from 'idb';
 import { isObject } from '../record-validation.js';
+import type { ScheduleRecord } from '../schedule-types.js';
 import type { TaskRecord } from '../types.js';
 
 /**
@@ -10,6 +11,8 @@ import type { TaskRecord } from '../types.js';
  */
 export interface TasklaneDB extends DBSchema {
   log: { key: SegmentKey; value: Segment };
+  /** Repeat schedules by id (version 3). */
+  schedules: { key: string; value: ScheduleRecord };
 }
 
 /** `[stamp, n]`: `stamp` orders connections (each opens after every segment it found), `n` orders one connection's segments. */
@@ -27,7 +30,7 @@ export interface Tombstone {
 
 export type Entry = TaskRecord | Tombstone;
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Versions one segment holds at most: a read of one task decodes its whole segment, and dispatch reads about this many at a time. */
 export const SEGMENT_MAX = 512;
@@ -58,6 +61,7 @@ export function upgradeSchema(db: IDBDatabase, tx: IDBTransaction, oldVersion: n
       db.deleteObjectStore('tasks');
     };
   }
+  if (oldVersion < 3) db.createObjectStore('schedules', { keyPath: 'id' });
 }
 
 export const noop = () => {};

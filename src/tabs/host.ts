@@ -1,6 +1,7 @@
 import { serializeError } from '../errors.js';
 import { TaskEvent, WarningEvent, WorkerEvent } from '../events.js';
 import { type MintedIds, mintedId } from '../id-run.js';
+import type { ScheduleSpec } from '../schedule-types.js';
 import type { EnqueueItem } from '../scheduler-api.js';
 import { TaskHandle } from '../task-handle.js';
 import type { TaskMap } from '../task-types.js';
@@ -62,6 +63,12 @@ export async function applyCall(engine: TabEngine, m: Method, a: unknown[], rese
       return engine.drain();
     case 'resize':
       return engine.resize(a[0] as { max?: number; min?: number });
+    case 'schedule':
+      return engine.schedule(a[0] as string, a[1] as string, a[2], a[3] as ScheduleSpec);
+    case 'unschedule':
+      return engine.unschedule(a[0] as string);
+    case 'schedules':
+      return engine.schedules();
     case 'watch':
       return Promise.all((a as string[]).map((id) => engine.get(id)));
   }
@@ -216,6 +223,8 @@ export class TabHost {
       if (this.#types.has('warning')) this.#out.post({ t: 'warning', error: serializeError(event.error) });
     } else if (event.type === 'state') {
       this.#out.post({ t: 'state', paused: this.#engine.paused });
+    } else if (event.type === 'schedules') {
+      if (this.#types.has('schedules')) this.#out.post({ t: 'schedules' });
     }
     this.#snapshotSoon();
   }

@@ -30,6 +30,9 @@ export type Method =
   | 'resume'
   | 'drain'
   | 'resize'
+  | 'schedule'
+  | 'unschedule'
+  | 'schedules'
   /** Handles a follower holds, told to a new leader: their state now, and their events from now on. */
   | 'watch';
 
@@ -90,7 +93,9 @@ export type ToFollowers =
   | { t: 'task'; type: string; task: TaskInfo; error?: SerializedError; progress?: number; delayMs?: number }
   | { t: 'worker'; workerId: number; state: WorkerEventState; taskId?: string; error?: SerializedError }
   | { t: 'warning'; error: SerializedError }
-  | { t: 'state'; paused: boolean };
+  | { t: 'state'; paused: boolean }
+  /** The leader's schedules changed. */
+  | { t: 'schedules' };
 
 /** Events a follower's handles need, whoever listens: status, progress and the end. */
 export const HANDLE_EVENTS: ReadonlySet<string> = new Set([

@@ -10,6 +10,7 @@ import {
 } from '../events.js';
 import type { MintedIds } from '../id-run.js';
 import type { Metrics } from '../metrics.js';
+import type { ScheduleInfo, ScheduleSpec } from '../schedule-types.js';
 import type { EnqueueItem, LanesPeek, LeaderState, Scheduler, WorkerInfo } from '../scheduler-api.js';
 import type { ListQuery } from '../store.js';
 import { TaskHandle, type TaskHandleHost } from '../task-handle.js';
@@ -280,6 +281,9 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
       case 'warning':
         this.dispatchEvent(new WarningEvent(errorFromWire(message.error)));
         return;
+      case 'schedules':
+        this.dispatchEvent(new Event('schedules'));
+        return;
     }
   }
 
@@ -446,6 +450,23 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
   discard(id: string): Promise<boolean> {
     if (this.#engine) return this.#engine.discard(id);
     return this.#call('discard', [id]) as Promise<boolean>;
+  }
+
+  schedule<N extends TaskName<T>>(id: string, name: N, input: TaskInput<T, N>, spec: ScheduleSpec): Promise<ScheduleInfo> {
+    if (this.#engine) return this.#engine.schedule(id, name, input, spec);
+    if (this.#closed) return Promise.reject(new SchedulerClosedError(`scheduler "${this.name}" is closed; schedule("${id}") rejected`));
+    // Applied again after a change of leader, it stores the same schedule: no resend check needed.
+    return this.#call('schedule', [id, name, input, spec]) as Promise<ScheduleInfo>;
+  }
+
+  unschedule(id: string): Promise<boolean> {
+    if (this.#engine) return this.#engine.unschedule(id);
+    return this.#call('unschedule', [id]) as Promise<boolean>;
+  }
+
+  schedules(): Promise<ScheduleInfo[]> {
+    if (this.#engine) return this.#engine.schedules();
+    return this.#call('schedules', []) as Promise<ScheduleInfo[]>;
   }
 
   get paused(): boolean {

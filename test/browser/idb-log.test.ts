@@ -204,8 +204,45 @@ describe('IdbStore log', () => {
       const request = indexedDB.open(name);
       request.onsuccess = () => resolve(request.result);
     });
-    expect([db.version, [...db.objectStoreNames]]).toEqual([SCHEMA_VERSION, ['log']]);
+    expect([db.version, [...db.objectStoreNames]]).toEqual([SCHEMA_VERSION, ['log', 'schedules']]);
     db.close();
+  });
+
+  test('a version 2 database (a log, no schedules) is migrated on open: its tasks recovered, schedules stored from then on', async () => {
+    const name = dbName('v2');
+    await new Promise<void>((resolve, reject) => {
+      const request = indexedDB.open(name, 2);
+      request.onupgradeneeded = () => {
+        request.result.createObjectStore('log').put({ records: [record({ id: 'v2-queued' })] }, [0, 0]);
+      };
+      request.onsuccess = () => {
+        request.result.close();
+        resolve();
+      };
+      request.onerror = () => reject(request.error);
+    });
+    const s = await openTestStore(name);
+    expect((await s.recover()).map((r) => r.id)).toEqual(['v2-queued']);
+    expect(await s.readSchedules()).toEqual([]);
+    const schedule = {
+      id: 'nightly',
+      name: 'echo',
+      input: 1,
+      cron: '0 3 * * *',
+      misfire: 'once' as const,
+      next: 5,
+      count: 0,
+      anchor: 1,
+      createdAt: 1,
+      updatedAt: 1,
+    };
+    await s.writeSchedule(schedule);
+    await s.close();
+    const again = await openTestStore(name);
+    expect(await again.readSchedules()).toEqual([schedule]);
+    await again.removeSchedule('nightly');
+    expect(await again.readSchedules()).toEqual([]);
+    await again.close();
   });
 
   test('an unreadable segment is left alone and reported; a version with no id is moved to failed; the rest recovers', async () => {
