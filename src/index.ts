@@ -11,7 +11,7 @@ export { TaskEvent, WarningEvent, WorkerEvent } from './events.js';
 export type { IdbStoreOptions, IdbStoreStats } from './idb-store.js';
 export { IdbStore, openIdbStore, SCHEMA_VERSION } from './idb-store.js';
 export { MemoryStore } from './memory-store.js';
-export type { Metrics } from './metrics.js';
+export type { GroupState, Metrics } from './metrics.js';
 export type { MisfirePolicy, ScheduleInfo, ScheduleRecord, ScheduleSpec, ScheduleTaskOptions } from './schedule-types.js';
 export { createScheduler } from './scheduler.js';
 export type { EnqueueItem, LanesPeek, QueuePeek, Scheduler, SchedulerOptions, WorkerInfo } from './scheduler-api.js';

@@ -67,6 +67,22 @@ export interface Metrics {
   healthReason?: string;
   /** What the store last measured of its storage (IndexedDB store only), so an app can act before the quota is hit. */
   storage?: StorageInfo;
+  /** With `limits`: each limited group, what runs in it and until when it waits (rate window full, or paused by a `RateLimitedError`). */
+  groups?: GroupState[];
+}
+
+/** One `limits` group as `metrics().groups` shows it. */
+export interface GroupState {
+  name: string;
+  running: number;
+  /** Its `concurrency` limit, if any. */
+  concurrency?: number;
+  /** Starts in the current rate window, with the window's `max`, if it has a rate. */
+  rate?: { starts: number; max: number; perMs: number };
+  /** Scheduler-clock ms until which no task of the group may start; absent when one may start now (concurrency aside). */
+  waitsUntil?: number;
+  /** Whether the wait is a pause from a handler's `RateLimitedError`. */
+  paused?: boolean;
 }
 
 /** Storage use as the browser reports it (`navigator.storage.estimate()`), measured after commits, at most every few seconds. */

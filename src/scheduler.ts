@@ -6,6 +6,7 @@ import { Dispatcher } from './engine/dispatcher.js';
 import { Emitter, taskInfo } from './engine/emitter.js';
 import { GateSet } from './engine/gate-set.js';
 import type { DispatchGate } from './engine/gates.js';
+import type { Limits } from './engine/limits.js';
 import { LiveTasks } from './engine/live-tasks.js';
 import { LoadModel } from './engine/load-model.js';
 import { Outcomes } from './engine/outcomes.js';
@@ -254,6 +255,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       counters,
       store,
       waiting: () => dependencies.size,
+      groups: gateSet.limits ? (now) => (gateSet.limits as Limits).groups(now) : undefined,
       state: () => (this.#closed || this.#closing ? 'closed' : this.#paused ? 'paused' : 'open'),
     });
   }

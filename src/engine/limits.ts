@@ -1,3 +1,4 @@
+import type { GroupState } from '../metrics.js';
 import type { IndexEntry } from '../task-index.js';
 import { checkKeys, checkNumber, checkObject, describe, optionKeys } from '../validate.js';
 import type { DispatchGate } from './gates.js';
@@ -151,6 +152,28 @@ export class Limits implements DispatchGate {
     if (!this.#groups.has(group)) return undefined;
     const at = this.notBefore({ id: '', name: group, priority: 0, readyAt: now, seq: 0 }, now);
     return at > now ? at : undefined;
+  }
+
+  /** Every group's state now, for `metrics().groups`. */
+  groups(now: number): GroupState[] {
+    const out: GroupState[] = [];
+    for (const [name, g] of this.#groups) {
+      const state: GroupState = { name, running: g.running.size };
+      const { rate, concurrency } = g.limits;
+      if (concurrency !== undefined) state.concurrency = concurrency;
+      let until = g.pausedUntil;
+      if (rate) {
+        const inWindow = g.starts.filter((t) => t > now - rate.perMs);
+        state.rate = { starts: inWindow.length, max: rate.max, perMs: rate.perMs };
+        if (inWindow.length >= rate.max) until = Math.max(until, (inWindow[0] as number) + rate.perMs);
+      }
+      if (until > now) {
+        state.waitsUntil = until;
+        if (g.pausedUntil > now) state.paused = true;
+      }
+      out.push(state);
+    }
+    return out;
   }
 
   #reopen(g: Group, now: number): void {

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { Counters, Metrics } from '../metrics.js';
+import type { Counters, GroupState, Metrics } from '../metrics.js';
 import type { Pool } from '../pool.js';
 import type { LanesPeek, QueuePeek, WorkerInfo } from '../scheduler-api.js';
 import type { TaskStore } from '../store.js';
@@ -16,6 +16,8 @@ export interface StatsHost {
   readonly store?: Pick<TaskStore, 'health' | 'storage'>;
   /** Tasks waiting for their dependencies. */
   waiting(): number;
+  /** The `limits` groups' state, when there are limits. */
+  groups?(now: number): GroupState[];
   /** The scheduler's lifecycle state, for `health`. */
   state(): 'open' | 'paused' | 'closed';
 }
@@ -113,6 +115,8 @@ export class Stats {
     if (reason) metrics.healthReason = reason;
     const storage = this.#host.store?.storage?.();
     if (storage) metrics.storage = storage;
+    const groups = this.#host.groups?.(this.#host.clock.now());
+    if (groups) metrics.groups = groups;
     return metrics;
   }
 }

@@ -93,11 +93,12 @@ export const panelStyles = css`
   @container (min-width: 640px) {
     .layout {
       grid-template-columns: minmax(0, 1fr) minmax(0, 1fr);
-      grid-template-rows: auto auto 1fr auto;
+      grid-template-rows: auto auto 1fr auto auto;
       grid-template-areas:
         'metrics metrics'
         'queue workers'
         'queue failed'
+        'workflows workflows'
         'activity activity';
     }
     .area-metrics {
@@ -114,6 +115,9 @@ export const panelStyles = css`
     }
     .area-activity {
       grid-area: activity;
+    }
+    .area-workflows {
+      grid-area: workflows;
     }
   }
 

@@ -23,6 +23,7 @@ export type PanelScheduler = Pick<
   | 'discard'
   | 'pause'
   | 'resume'
+  | 'schedules'
 >;
 
 /** One worker card: a live worker from `workers()`, or one that exited lately. */

@@ -5,6 +5,8 @@ import { panelStyles } from './panel-styles.js';
 import type { TaskRow } from './recent-tasks.js';
 import { type PanelScheduler, type PanelSnapshot, SchedulerController, type WaitingRow, type WorkerCard } from './scheduler-controller.js';
 import { sparkChart } from './spark-chart.js';
+import { WorkflowController } from './workflow-controller.js';
+import { workflowSection } from './workflow-view.js';
 
 type Action = 'cancel' | 'retry' | 'discard' | 'pause';
 
@@ -19,7 +21,8 @@ function status(kind: keyof typeof STATUS_LABEL): TemplateResult {
 
 /**
  * `<tasklane-panel>`: a live view of a scheduler — queue lanes per priority, delayed and retrying
- * tasks, workers, throughput and latency, the dead-letter set and recent activity — with Cancel,
+ * tasks, workers, throughput and latency, the dead-letter set, limits groups, repeat schedules, tasks
+ * waiting on dependencies, and recent activity — with Cancel,
  * Retry and Discard buttons.
  *
  * @example
@@ -39,6 +42,7 @@ export class TasklanePanel extends LitElement {
   declare laneLimit: number;
 
   readonly #ctl = new SchedulerController(this);
+  readonly #workflows = new WorkflowController(this);
 
   constructor() {
     super();
@@ -53,7 +57,10 @@ export class TasklanePanel extends LitElement {
 
   protected override willUpdate(changed: PropertyValues<this>): void {
     if (changed.has('laneLimit')) this.#ctl.laneLimit = Math.max(0, Math.floor(this.laneLimit) || 0);
-    if (changed.has('scheduler')) this.#ctl.attach(this.scheduler);
+    if (changed.has('scheduler')) {
+      this.#ctl.attach(this.scheduler);
+      this.#workflows.attach(this.scheduler);
+    }
   }
 
   #onClick = (event: Event): void => {
@@ -76,7 +83,8 @@ export class TasklanePanel extends LitElement {
       ${this.#header(snap)}
       <p class="notice" role="status" aria-live="polite">${this.#ctl.notice}</p>
       <div class="layout">
-        ${this.#metrics(snap)} ${this.#queue(snap)} ${this.#workers(snap)} ${this.#failed()} ${this.#activity()}
+        ${this.#metrics(snap)} ${this.#queue(snap)} ${this.#workers(snap)} ${this.#failed()} ${workflowSection(this.#workflows, snap)}
+        ${this.#activity()}
       </div>
     </div>`;
   }

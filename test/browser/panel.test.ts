@@ -211,3 +211,34 @@ test("in a tab that does not lead, shows the leader's queue, workers and counts,
   await leader.close();
   indexedDB.deleteDatabase(name);
 });
+
+test('the workflow section shows a rate-limited group until when it waits, a schedule with its next run, and what a waiting task waits on', async () => {
+  const s = await makeScheduler({ pool: { max: 2 }, limits: { upload: { rate: { max: 1, perMs: 5_000 } } } });
+  const panel = mount(s);
+  // No schedules, no waits, but a limits group: the section is there with just the group, open.
+  await expect.poll(() => q(panel, '[data-group="upload"]')?.dataset.waits).toBe('no');
+  expect(q(panel, '[data-schedules]')).toBeNull();
+  const uploads = await Promise.all([1, 2].map((n) => s.enqueue('add', { a: n, b: 0 }, { group: 'upload' })));
+  await uploads[0]?.result;
+  // The second start must wait out the window: the row says until when.
+  await expect.poll(() => q(panel, '[data-group="upload"]')?.dataset.waits).toBe('yes');
+  expect(text(panel, '[data-group="upload"]')).toMatch(/1\/1 per 5\.0 s .*waits until .*\(in [1-5] s\)/);
+
+  const info = await s.schedule('autosave', 'add', { a: 1, b: 1 }, { every: 3_600_000 });
+  await expect
+    .poll(() => text(panel, '[data-schedule="autosave"]'))
+    .toMatch(/autosave → add · every 60 m 00 s · 0 runs.*next .*\(in (59 m 5\d s|60 m 00 s)\)/);
+  expect(info.next).toBeGreaterThan(Date.now());
+
+  const [slow] = await s.enqueueMany([
+    { ref: 'slow', name: 'sleep', input: { ms: 60_000 } },
+    { name: 'add', input: { a: 0, b: 0 }, options: { dependsOn: ['slow'] } },
+  ]);
+  await expect.poll(() => qa(panel, '[data-deps] [data-task]').length).toBe(1);
+  expect(text(panel, '[data-deps]')).toContain(`waits on 1 of 1: #${(slow as string).split('-').pop()}`);
+  await s.cancel(slow as string);
+  // The dependent was skipped: nothing waits, the list goes (read again on the event, not polled).
+  await expect.poll(() => q(panel, '[data-deps]')).toBeNull();
+  expect(await s.unschedule('autosave')).toBe(true);
+  await expect.poll(() => q(panel, '[data-schedules]')).toBeNull();
+});
