@@ -170,7 +170,10 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       clock,
       active: live.active,
       pool,
-      onStarted: (active, startedAt) => outcomes_.markStarted(active, startedAt),
+      onStarted: (active, startedAt) => {
+        outcomes_.markStarted(active, startedAt);
+        if (gateSet.limits) gateSet.started(active.entry.id, active.entry.name, startedAt);
+      },
       onTimeout: (worker, call) => outcomes_.onTimeout(worker, call),
       schedulePump: () => dispatcher.schedulePump(),
     }));

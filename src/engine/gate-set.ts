@@ -53,6 +53,11 @@ export class GateSet {
     this.#exclusive?.finished(id);
   }
 
+  /** Task `id` reached the head of its worker at `at` (the start rate windows count). */
+  started(id: string, name: string, at: number): void {
+    this.limits?.started(id, name, at);
+  }
+
   /** A handler threw `RateLimitedError`: the task's group waits until `until`. */
   rateLimited(record: TaskRecord, until: number): void {
     this.limits?.pauseGroupOf(record.id, record.group ?? record.name, until);

@@ -55,6 +55,12 @@ interface Group {
   readonly limits: GroupLimits;
   /** Start times within the last `perMs` (oldest first), at most `max`. */
   starts: number[];
+  /**
+   * Tasks taken for a rate-limited group that have not started yet (queued inside a worker behind
+   * another call): each holds a place in the window until it starts, and then from its start, so
+   * the window holds for the handlers' start times, not only for the dispatcher's.
+   */
+  unstarted: Set<string>;
   running: Set<string>;
   /** Tasks held back for concurrency: id → their own readyAt. */
   blocked: Map<string, number>;
@@ -72,6 +78,8 @@ export class Limits implements DispatchGate {
   readonly name = 'limits';
   readonly #host: LimitsHost;
   readonly #groups = new Map<string, Group>();
+  /** Groups with a task taken but not started (`refresh` drops those that never will). */
+  readonly #unstarted = new Set<Group>();
   /** Groups with a task running (the ones `refresh` looks at). */
   readonly #busy = new Set<Group>();
   /** Task id → its group, for live tasks whose group is not their name (`group` option). */
@@ -80,7 +88,7 @@ export class Limits implements DispatchGate {
   constructor(limits: ReadonlyMap<string, GroupLimits>, host: LimitsHost) {
     this.#host = host;
     for (const [name, l] of limits)
-      this.#groups.set(name, { limits: l, starts: [], running: new Set(), blocked: new Map(), pausedUntil: 0 });
+      this.#groups.set(name, { limits: l, starts: [], unstarted: new Set(), running: new Set(), blocked: new Map(), pausedUntil: 0 });
   }
 
   /** Task `id` joins `group` instead of the group of its name, until it ends. */
@@ -105,7 +113,8 @@ export class Limits implements DispatchGate {
     if (rate) {
       const starts = g.starts;
       while (starts.length > 0 && (starts[0] as number) <= now - rate.perMs) starts.shift();
-      if (starts.length >= rate.max) at = Math.max(at, (starts[0] as number) + rate.perMs);
+      // Known starts leave first (the others start now or later); with none known, ask again a window on.
+      if (starts.length + g.unstarted.size >= rate.max) at = Math.max(at, (starts[0] ?? now) + rate.perMs);
     }
     const c = g.limits.concurrency;
     if (c !== undefined && g.running.size >= c && !g.running.has(entry.id)) {
@@ -121,7 +130,10 @@ export class Limits implements DispatchGate {
     const g = this.#groupOf(entry);
     if (!g) return;
     g.blocked.delete(entry.id);
-    if (g.limits.rate) g.starts.push(now);
+    if (g.limits.rate) {
+      g.unstarted.add(entry.id);
+      this.#unstarted.add(g);
+    }
     if (g.limits.concurrency !== undefined) {
       g.running.add(entry.id);
       this.#busy.add(g);
@@ -129,6 +141,17 @@ export class Limits implements DispatchGate {
   }
 
   refresh(now: number): void {
+    // One that left the running set unseen by `started` (it ran and finished within one reply of
+    // its worker, or its attempt ended before the send) counts as started now: never earlier than it
+    // did. Only here, before a pump: a task taken in this pump is not in the running set until its send.
+    for (const g of this.#unstarted) {
+      for (const id of g.unstarted)
+        if (!this.#host.running(id)) {
+          g.unstarted.delete(id);
+          g.starts.push(now);
+        }
+      if (g.unstarted.size === 0) this.#unstarted.delete(g);
+    }
     for (const g of this.#busy) {
       let freed = false;
       for (const id of g.running)
@@ -139,6 +162,16 @@ export class Limits implements DispatchGate {
       if (g.running.size === 0) this.#busy.delete(g);
       if (freed) this.#reopen(g, now);
     }
+  }
+
+  /** Task `id` (named `name`) reached the head of its worker at `at`: its place in its group's rate window counts from then. */
+  started(id: string, name: string, at: number): void {
+    const g = this.#groupOf({ id, name, priority: 0, readyAt: at, seq: 0 });
+    if (!g?.unstarted.delete(id)) return;
+    const starts = g.starts;
+    let i = starts.length;
+    while (i > 0 && (starts[i - 1] as number) > at) i--;
+    starts.splice(i, 0, at);
   }
 
   /** The group of task `id` (named `name`) waits until `until` (a `RateLimitedError`): its held tasks are asked again then. */
@@ -164,8 +197,8 @@ export class Limits implements DispatchGate {
       let until = g.pausedUntil;
       if (rate) {
         const inWindow = g.starts.filter((t) => t > now - rate.perMs);
-        state.rate = { starts: inWindow.length, max: rate.max, perMs: rate.perMs };
-        if (inWindow.length >= rate.max) until = Math.max(until, (inWindow[0] as number) + rate.perMs);
+        state.rate = { starts: inWindow.length + g.unstarted.size, max: rate.max, perMs: rate.perMs };
+        if (inWindow.length + g.unstarted.size >= rate.max) until = Math.max(until, (inWindow[0] ?? now) + rate.perMs);
       }
       if (until > now) {
         state.waitsUntil = until;

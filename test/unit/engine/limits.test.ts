@@ -28,12 +28,44 @@ function setup(limits: Record<string, GroupLimits>) {
     if (notBefore([gate], e, now) > now) return false;
     noteTaken([gate], e, now);
     running.add(e.id);
+    // Reaches the head of an idle worker at once (the watchdog's `onStarted`).
+    gate.started(e.id, e.name, now);
     return true;
   };
   return { clock, running, reopened, gone, gate, tryStart, pumps: () => pumps };
 }
 
 describe('Limits gate', () => {
+  it('counts a rate window from when a task starts in its worker, not when it was taken; one gone unseen counts from when it was missed', () => {
+    const { clock, gate, running } = setup({ api: { rate: { max: 2, perMs: 100 } } });
+    const [a, b, c] = [entry('api'), entry('api'), entry('api')];
+    for (const e of [a, b]) {
+      noteTaken([gate], e, clock.now());
+      running.add(e.id);
+    }
+    // Taken, not started (queued in a worker behind another call): both hold a place.
+    expect(notBefore([gate], c, clock.now())).toBe(clock.now() + 100);
+    clock.advance(30);
+    gate.started(a.id, 'api', clock.now());
+    clock.advance(70);
+    gate.started(b.id, 'api', clock.now());
+    // 100 ms after the take, but a started 30 ms in: the window frees 100 ms after that start.
+    expect(notBefore([gate], c, clock.now())).toBe(clock.now() + 30);
+    // Two more taken in a later window: one whose attempt ends before it starts, one that never ran.
+    const d = entry('api');
+    clock.advance(200);
+    noteTaken([gate], d, clock.now());
+    running.add(d.id);
+    noteTaken([gate], entry('api', 'x'), clock.now());
+    expect(notBefore([gate], c, clock.now())).toBeGreaterThan(clock.now());
+    running.delete(d.id);
+    refreshGates([gate], clock.now());
+    // d and x left the running set without a start seen: each counts as started at the refresh that missed it.
+    expect(notBefore([gate], c, clock.now())).toBe(clock.now() + 100);
+    clock.advance(100);
+    expect(notBefore([gate], c, clock.now())).toBe(clock.now());
+  });
+
   it('lets at most max starts through in any perMs window', () => {
     const { clock, gate, tryStart } = setup({ api: { rate: { max: 3, perMs: 200 } } });
     const started: number[] = [];
