@@ -49,7 +49,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   readonly #store: TaskStore;
   readonly #clock: Clock;
   readonly #pool: Pool;
-  readonly #index = new TaskIndex();
+  readonly #index: TaskIndex;
   readonly #counters = new Counters();
   readonly #maxStalls: number;
   readonly #owner: string;
@@ -91,6 +91,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     const random = options.random ?? Math.random;
     const { defaults, retention, maxQueued } = normalized;
     this.#maxStalls = normalized.maxStalls;
+    this.#index = new TaskIndex(normalized.agingMs);
     const owner = (this.#owner = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}${(schedulerCounter++).toString(36)}`);
     const pool = (this.#pool = new Pool(
       options.worker,
