@@ -4,6 +4,7 @@ import { Cancellation } from './engine/cancellation.js';
 import { Dependencies } from './engine/dependencies.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { Emitter, taskInfo } from './engine/emitter.js';
+import { FinishedKeys } from './engine/finished-keys.js';
 import { GateSet } from './engine/gate-set.js';
 import type { DispatchGate } from './engine/gates.js';
 import { LiveTasks } from './engine/live-tasks.js';
@@ -65,6 +66,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   readonly #dependencies: Dependencies;
   readonly #gates: GateSet;
   readonly #stats: Stats;
+  readonly #finishedKeys = new FinishedKeys();
   #ownerLock?: OwnerLock;
   #paused = false;
   #closing = false;
@@ -122,6 +124,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
         return tells;
       },
       onSettled: (record) => {
+        finishedKeys.note(record);
         dependencies.finished(record);
         gateSet.finished(record.id);
         trim.noteFinished();
@@ -135,7 +138,8 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       onDelivered: checkDrained,
     }));
     const emitter = (this.#emitter = new Emitter(sink, tells));
-    const trim = new RetentionTrim({ store, limits: retention, closed, warn });
+    const finishedKeys = this.#finishedKeys;
+    const trim = new RetentionTrim({ store, limits: retention, clock, closed, warn });
     const load = new LoadModel();
     const gateSet = (this.#gates = new GateSet(
       { clock, index, running: (id) => live.active.has(id), schedulePump: () => dispatcher.schedulePump() },
@@ -221,6 +225,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       counters,
       writes,
       emitter,
+      finishedKeys,
       dependencies,
       tags: gateSet,
       pool,
@@ -250,8 +255,9 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     // Hold our owner lock for life before looking at others': a `running` record whose owner holds
     // no lock was left by a tab that is gone.
     this.#ownerLock = await acquireOwnerLock(this.name, this.#owner);
-    const [records, alive] = await Promise.all([this.#store.recover(), liveOwners(this.name)]);
+    const [records, alive, keyed] = await Promise.all([this.#store.recover(), liveOwners(this.name), this.#store.recoverKeys?.()]);
     const now = this.#clock.now();
+    if (keyed) this.#finishedKeys.load(keyed, now);
     const ownerAlive = (owner: string) => owner === this.#owner || (alive?.has(owner) ?? false);
     const plan = planRecovery(records, now, { maxStalls: this.#maxStalls, ownerAlive });
     if (plan.changed.length) await this.#store.write(plan.changed);

@@ -3,6 +3,7 @@ import { ManualClock } from '../../../src/clock.js';
 import { Admission } from '../../../src/engine/admission.js';
 import { Dependencies, normalizeDependsOn, resolveGraph } from '../../../src/engine/dependencies.js';
 import { Emitter } from '../../../src/engine/emitter.js';
+import { FinishedKeys } from '../../../src/engine/finished-keys.js';
 import { LiveTasks } from '../../../src/engine/live-tasks.js';
 import type { NormalizedDefaults } from '../../../src/engine/task-settings.js';
 import { Tells } from '../../../src/engine/tells.js';
@@ -106,6 +107,7 @@ function setup(store: TaskStore = new MemoryStore()) {
   });
   const admission = new Admission({
     name: 'unit',
+    finishedKeys: new FinishedKeys(),
     tags: { note: () => {} },
     clock,
     store,
