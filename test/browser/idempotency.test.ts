@@ -3,6 +3,7 @@ import { createScheduler, ManualClock, type TaskEvent } from '../../src/index.js
 import type { Tasks } from './fixtures/tasks.worker.js';
 import { closeAll, makeScheduler, nextEvent, outcome, tasksWorker } from './helpers.js';
 import { closeAfter, closeOpened, completedAt, dbName, openTestStore, rawAll, record } from './idb-helpers.js';
+import { openTab, removeTabs } from './tab-frames.js';
 
 /**
  * Idempotency modes on real workers and real IndexedDB: `keyTtlMs` keeps a finished task's key
@@ -17,6 +18,7 @@ type Loose = any;
 afterEach(async () => {
   await closeAll();
   await closeOpened();
+  removeTabs();
 });
 
 test('keyTtlMs: a finished task keeps deduping its key for that long, then the key is free', async () => {
@@ -183,4 +185,35 @@ test('IndexedDB retention passes over a finished task whose key is held, and a r
   expect(await reopened.trim({ completed: 0, failed: 0, now: 10_999 })).toBe(0);
   expect(await reopened.trim({ completed: 0, failed: 0, now: 11_000 })).toBe(1);
   expect(await rawAll(name)).toEqual([]);
+});
+
+test("across tabs: a follower's keyTtlMs and onDuplicate calls are applied by the leader", async () => {
+  const name = dbName('key-tabs');
+  const leader = closeAfter(await createScheduler<Tasks>({ name, worker: tasksWorker, pool: { max: 1 } }));
+  expect(leader.leader.thisTab).toBe(true);
+  const { api } = await openTab();
+  const follower = closeAfter(await api.open({ name }));
+  expect(follower.leader.thisTab).toBe(false);
+
+  const first = await follower.enqueue('echo', { value: 'once' }, { key: 'tab-key', keyTtlMs: 60_000 });
+  expect(await first.result).toBe('once');
+  const again = await follower.enqueue('echo', { value: 'twice' }, { key: 'tab-key' });
+  expect(again.id).toBe(first.id);
+  expect(await again.result).toBe('once');
+  // The leader's own call finds the key the follower's task holds.
+  expect((await leader.enqueue('echo', { value: 'leader' }, { key: 'tab-key' })).id).toBe(first.id);
+
+  await follower.pause();
+  const queued = await follower.enqueue('echo', { value: 'old' }, { key: 'tab-replace' });
+  const replaced = await follower.enqueue('echo', { value: 'new' }, { key: 'tab-replace', onDuplicate: 'replace' });
+  expect(replaced.id).toBe(queued.id);
+  await follower.resume();
+  expect(await queued.result).toBe('new');
+
+  const bad = await outcome(follower.enqueue('echo', { value: 1 }, { keyTtlMs: 5 } as Loose));
+  expect(bad.ok ? 'accepted' : [bad.error.name, bad.error.message]).toEqual([
+    'TypeError',
+    'Expected key with keyTtlMs (it says what a key does), got no key',
+  ]);
+  expect(leader.metrics().submitted).toBe(2);
 });
