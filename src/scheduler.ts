@@ -10,6 +10,7 @@ import type { DispatchGate } from './engine/gates.js';
 import { LiveTasks } from './engine/live-tasks.js';
 import { LoadModel } from './engine/load-model.js';
 import { Outcomes } from './engine/outcomes.js';
+import { RecordEdits } from './engine/record-edits.js';
 import { RetentionTrim } from './engine/retention-trim.js';
 import { Stats } from './engine/stats.js';
 import { hasTags } from './engine/task-settings.js';
@@ -67,6 +68,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   readonly #gates: GateSet;
   readonly #stats: Stats;
   readonly #finishedKeys = new FinishedKeys();
+  readonly #edits = new RecordEdits();
   #ownerLock?: OwnerLock;
   #paused = false;
   #closing = false;
@@ -226,6 +228,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       writes,
       emitter,
       finishedKeys,
+      edits: this.#edits,
       dependencies,
       tags: gateSet,
       pool,
@@ -392,12 +395,14 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     const { name, readyAt, seq } = entry;
     this.#index.add({ id, name, priority: level, readyAt, seq }, this.#clock.now());
     this.#dispatcher.schedulePump();
-    const [record] = await this.#store.read([id]);
-    if (record && (record.status === 'queued' || record.status === 'retrying')) {
-      record.priority = level;
-      this.#writes.persist([record]);
-      this.#emitter.task('reprioritized', record);
-    }
+    await this.#edits.edit(id, async () => {
+      const [record] = await this.#store.read([id]);
+      if (record && (record.status === 'queued' || record.status === 'retrying')) {
+        record.priority = level;
+        this.#writes.persist([record]);
+        this.#emitter.task('reprioritized', record);
+      }
+    });
     return true;
   }
 

@@ -16,6 +16,7 @@ import { type AdmitTicket, type Dependencies, resolveGraph } from './dependencie
 import type { Emitter } from './emitter.js';
 import type { FinishedKeys } from './finished-keys.js';
 import type { LiveTasks } from './live-tasks.js';
+import type { RecordEdits } from './record-edits.js';
 import {
   checkTaskName,
   type GateTags,
@@ -74,6 +75,8 @@ export interface AdmissionHost {
   readonly emitter: Emitter;
   /** Keys of finished tasks that still dedupe (`keyTtlMs`). */
   readonly finishedKeys: Pick<FinishedKeys, 'find' | 'forget'>;
+  /** Read-modify-write of a record, one at a time per task (`onDuplicate: 'replace'`, `reprioritize`). */
+  readonly edits: Pick<RecordEdits, 'edit'>;
   /** Tasks with dependencies: where they wait, and what they start as. */
   readonly dependencies: Pick<Dependencies, 'admit' | 'admitted' | 'abandoned' | 'size'>;
   /** Tasks with gate tags (`requires`, `group`, `exclusive`) are noted by id as they are admitted. */
@@ -251,13 +254,15 @@ export class Admission {
    * index meanwhile, is left as it is. The dispatcher reads a task's record only once it has taken it
    * (`live.active`), so a record written here before that is the one that runs.
    */
-  async #replaceInput(id: string, input: unknown): Promise<void> {
+  #replaceInput(id: string, input: unknown): Promise<void> {
     const host = this.#host;
     const idle = () => host.index.has(id) && !host.live.active.has(id);
-    if (!idle()) return;
-    const [record] = await host.store.read([id]);
-    if (!record || !idle() || (record.status !== 'queued' && record.status !== 'retrying')) return;
-    await host.writes.write([{ ...record, input }]);
+    return host.edits.edit(id, async () => {
+      if (!idle()) return;
+      const [record] = await host.store.read([id]);
+      if (!record || !idle() || (record.status !== 'queued' && record.status !== 'retrying')) return;
+      await host.writes.write([{ ...record, input }]);
+    });
   }
 
   /**

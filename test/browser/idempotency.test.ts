@@ -117,6 +117,25 @@ test("onDuplicate 'replace': a queued task runs with the new input, stored befor
   expect(await original.result).toBe('new');
 });
 
+test("onDuplicate 'replace' and reprioritize of one task at once: both changes are kept", async () => {
+  for (const store of ['memory', 'indexeddb'] as const) {
+    const name = dbName('replace-reprioritize');
+    const s = closeAfter(await createScheduler<Tasks>({ name, store, worker: tasksWorker, pool: { max: 1 }, shared: false }));
+    s.pause();
+    const task = await s.enqueue('echo', { value: 'old' }, { key: 'both' });
+    const [replaced, moved] = await Promise.all([
+      s.enqueue('echo', { value: 'new' }, { key: 'both', onDuplicate: 'replace' }),
+      s.reprioritize(task.id, 'low'),
+      s.reprioritize(task.id, 'background'),
+    ]);
+    expect([replaced.id, moved]).toEqual([task.id, true]);
+    const info = await s.inspect(task.id);
+    expect([store, info?.input, info?.priority]).toEqual([store, { value: 'new' }, 4]);
+    s.resume();
+    expect(await task.result).toBe('new');
+  }
+});
+
 test("onDuplicate 'replace' leaves a running or finished task as it is, and refuses a task of another name", async () => {
   const s = await makeScheduler({ pool: { max: 1 } });
   const started = nextEvent<TaskEvent>(s, 'started');

@@ -5,6 +5,7 @@ import { Dependencies, normalizeDependsOn, resolveGraph } from '../../../src/eng
 import { Emitter } from '../../../src/engine/emitter.js';
 import { FinishedKeys } from '../../../src/engine/finished-keys.js';
 import { LiveTasks } from '../../../src/engine/live-tasks.js';
+import { RecordEdits } from '../../../src/engine/record-edits.js';
 import type { NormalizedDefaults } from '../../../src/engine/task-settings.js';
 import { Tells } from '../../../src/engine/tells.js';
 import { WriteQueue } from '../../../src/engine/write-queue.js';
@@ -108,6 +109,7 @@ function setup(store: TaskStore = new MemoryStore()) {
   const admission = new Admission({
     name: 'unit',
     finishedKeys: new FinishedKeys(),
+    edits: new RecordEdits(),
     tags: { note: () => {} },
     clock,
     store,
