@@ -145,6 +145,8 @@ export class IdbStore implements TaskStore {
   #nextMeasure = 0;
   /** Live records found on open, handed out once by `recover`. */
   #recovered: { live: TaskRecord[]; corrupt: TaskRecord[] } | undefined;
+  /** Finished records found on open whose key still dedupes, handed out once by `recoverKeys`. */
+  #recoveredKeys: TaskRecord[] | undefined;
   #closeReason = '';
   /** The repeat schedules, as committed: they are few, and a database lost under the page gets them back from here. */
   readonly #schedules = new Map<string, ScheduleRecord>();
@@ -158,7 +160,7 @@ export class IdbStore implements TaskStore {
     this.#estimate = options.estimate === null ? undefined : (options.estimate ?? defaultEstimate());
     const now = options.now ?? Date.now;
     this.#conn = this.#connect(db, loaded);
-    const { live, corrupt, unreadable } = this.#conn.map.load(loaded.keys, loaded.values, now());
+    const { live, corrupt, unreadable, keyed } = this.#conn.map.load(loaded.keys, loaded.values, now());
     this.#recovered = { live, corrupt };
     for (const schedule of loaded.schedules) this.#schedules.set(schedule.id, schedule);
     if (loaded.badSchedules > 0)
@@ -167,6 +169,7 @@ export class IdbStore implements TaskStore {
           new CorruptRecordError(`${loaded.badSchedules} stored schedule(s) of "${this.name}" are unreadable and were left as they are`),
         ),
       );
+    this.#recoveredKeys = keyed;
     if (unreadable > 0)
       queueMicrotask(() =>
         this.#warn(new CorruptRecordError(`${unreadable} stored segment(s) of "${this.name}" are unreadable and were left as they are`)),
@@ -435,6 +438,16 @@ export class IdbStore implements TaskStore {
       );
     }
     return found.live;
+  }
+
+  /**
+   * Finished (completed or failed) records whose idempotency key still dedupes (`keyTtlMs`), as found
+   * on open (the open reads every segment anyway): no read of its own. Call once.
+   */
+  async recoverKeys(): Promise<TaskRecord[]> {
+    const found = this.#recoveredKeys ?? [];
+    this.#recoveredKeys = undefined;
+    return found;
   }
 
   /**

@@ -1,4 +1,5 @@
 import { IdRun, type MintedIds } from './id-run.js';
+import { keyHeldUntil } from './key-ttl.js';
 import { type LazyBatch, LazyRun } from './lazy-run.js';
 import { Retention, type RetentionLimits } from './retention.js';
 import type { ScheduleRecord } from './schedule-types.js';
@@ -29,7 +30,8 @@ export class MemoryStore implements TaskStore {
       // the status is compared before the set is asked, a million times for a big batch).
       for (let i = 0; i < records.length; i++) {
         const record = records[i] as TaskRecord;
-        if (record.status !== 'queued' && TERMINAL_STATUSES.has(record.status)) this.#retention.note(record.id, record.status);
+        if (record.status !== 'queued' && TERMINAL_STATUSES.has(record.status))
+          this.#retention.note(record.id, record.status, keyHeldUntil(record));
       }
       return Promise.resolve();
     }
@@ -48,8 +50,15 @@ export class MemoryStore implements TaskStore {
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as TaskRecord;
       this.#records.set(record);
-      this.#retention.note(record.id, record.status);
+      this.#retention.note(record.id, record.status, record.keyTtlMs === undefined ? undefined : keyHeldUntil(record));
     }
+  }
+
+  /** Finished records whose key may still dedupe (`keyTtlMs`): found by a full scan of the made records, once at open. */
+  async recoverKeys(): Promise<TaskRecord[]> {
+    const out: TaskRecord[] = [];
+    for (const record of this.#records.values({ madeOnly: true })) if (keyHeldUntil(record) !== undefined) out.push(record);
+    return out;
   }
 
   read(ids: readonly string[]): (TaskRecord | undefined)[] {

@@ -35,6 +35,7 @@ export function recordProblems(raw: unknown): string[] {
   if (!Array.isArray(raw.errors)) bad('errors', 'an array');
   if (raw.stalls !== undefined && !isCount(raw.stalls)) bad('stalls', 'an integer >= 0');
   if (raw.key !== undefined && typeof raw.key !== 'string') bad('key', 'a string');
+  if (raw.keyTtlMs !== undefined && (!isNum(raw.keyTtlMs) || raw.keyTtlMs < 0)) bad('keyTtlMs', 'a finite number >= 0');
   if (raw.requires !== undefined && raw.requires !== 'online') bad('requires', "'online'");
   if (raw.group !== undefined && typeof raw.group !== 'string') bad('group', 'a string');
   if (raw.exclusive !== undefined && typeof raw.exclusive !== 'string') bad('exclusive', 'a string');

@@ -5,6 +5,8 @@ export interface RetentionLimits {
   completed: number;
   /** Failed, cancelled and skipped tasks kept, together. */
   failed: number;
+  /** The time (scheduler clock) against which a held key (`keyTtlMs`) is judged. @default Date.now() */
+  now?: number;
 }
 
 /**
@@ -15,12 +17,17 @@ export interface RetentionLimits {
 export class Retention {
   readonly #completed = new Set<string>();
   readonly #failed = new Set<string>();
+  /** Tasks whose idempotency key still dedupes (`keyTtlMs`), until when: not dropped before. */
+  readonly #held = new Map<string, number>();
 
-  note(id: string, status: TaskStatus): void {
+  /** `heldUntil`: until when the task's key still dedupes (`keyHeldUntil`), if it does. */
+  note(id: string, status: TaskStatus, heldUntil?: number): void {
     this.#completed.delete(id);
     this.#failed.delete(id);
     if (status === 'completed') this.#completed.add(id);
     else if (TERMINAL_STATUSES.has(status)) this.#failed.add(id);
+    if (heldUntil !== undefined) this.#held.set(id, heldUntil);
+    else if (this.#held.size > 0) this.#held.delete(id);
   }
 
   /** Whether `id` is a terminal task retention knows of. */
@@ -31,20 +38,35 @@ export class Retention {
   forget(id: string): void {
     this.#completed.delete(id);
     this.#failed.delete(id);
+    if (this.#held.size > 0) this.#held.delete(id);
   }
 
-  /** The ids beyond the limits, oldest first within each set; does not forget them. */
+  /**
+   * The ids beyond the limits, oldest first within each set; does not forget them. A task whose key
+   * still dedupes at `limits.now` is passed over (the next oldest goes instead), so a set may stay
+   * above its limit while its keys are held.
+   */
   excess(limits: RetentionLimits): string[] {
-    return [...take(this.#completed, this.#completed.size - limits.completed), ...take(this.#failed, this.#failed.size - limits.failed)];
+    const now = limits.now ?? Date.now();
+    return [
+      ...this.#take(this.#completed, this.#completed.size - limits.completed, now),
+      ...this.#take(this.#failed, this.#failed.size - limits.failed, now),
+    ];
   }
-}
 
-function take(set: ReadonlySet<string>, n: number): string[] {
-  const out: string[] = [];
-  if (n <= 0) return out;
-  for (const id of set) {
-    out.push(id);
-    if (out.length >= n) break;
+  #take(set: ReadonlySet<string>, n: number, now: number): string[] {
+    const out: string[] = [];
+    if (n <= 0) return out;
+    const held = this.#held;
+    for (const id of set) {
+      if (held.size > 0) {
+        const until = held.get(id);
+        if (until !== undefined && until > now) continue;
+        if (until !== undefined) held.delete(id);
+      }
+      out.push(id);
+      if (out.length >= n) break;
+    }
+    return out;
   }
-  return out;
 }

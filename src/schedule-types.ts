@@ -8,7 +8,7 @@ import type { EnqueueOptions } from './types.js';
 export type MisfirePolicy = 'skip' | 'once' | 'all';
 
 /** The options each run of a schedule is enqueued with: `key`, `runAt`, `delayMs`, `dependsOn` and `signal` are the schedule's to decide. */
-export type ScheduleTaskOptions = Omit<EnqueueOptions, 'key' | 'runAt' | 'delayMs' | 'dependsOn' | 'signal'>;
+export type ScheduleTaskOptions = Omit<EnqueueOptions, 'key' | 'keyTtlMs' | 'onDuplicate' | 'runAt' | 'delayMs' | 'dependsOn' | 'signal'>;
 
 /** When a schedule runs: `cron` or `every`, exactly one. */
 export interface ScheduleSpec {

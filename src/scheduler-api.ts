@@ -54,6 +54,14 @@ export interface SchedulerOptions {
    * @example limits: { upload: { rate: { max: 5, perMs: 1_000 }, concurrency: 2 } }
    */
   limits?: LimitsOptions;
+  /**
+   * Aging: a ready task rises one priority level for every `agingMs` it has waited since it became
+   * ready (never past `critical`), so `background` work cannot starve behind an endless stream of
+   * `high`. Among equal effective priorities the order is as without aging (earliest `readyAt`, then
+   * enqueue order). A finite number > 0. @default undefined (no aging)
+   * @example agingMs: 10_000 // a background task waits at most about 40 s behind critical-free traffic
+   */
+  agingMs?: number;
   /** Injected randomness for backoff jitter, for tests. @default Math.random */
   random?: () => number;
 }

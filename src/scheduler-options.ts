@@ -31,13 +31,10 @@ const SCHEDULER_KEYS = optionKeys<SchedulerOptions>({
   shared: true,
   leaderTimeoutMs: true,
   limits: true,
+  agingMs: true,
   clock: true,
   random: true,
 });
-/** Scheduler options of the public contract that are not built yet: refused, never ignored. */
-const SCHEDULER_NOT_YET: Readonly<Record<string, string>> = {
-  agingMs: 'aging is not supported yet',
-};
 const DEFAULTS_KEYS = optionKeys<TaskDefaults>({ timeoutMs: true, retry: true, priority: true });
 const RETENTION_KEYS = optionKeys<RetentionOptions>({ completed: true, failed: true });
 export const LIST_KEYS = optionKeys<ListQuery>({ status: true, name: true, limit: true });
@@ -53,10 +50,12 @@ export interface NormalizedOptions {
   shared: boolean;
   leaderTimeoutMs: number;
   limits: Map<string, GroupLimits> | undefined;
+  /** Aging step in ms, or undefined: no aging. */
+  agingMs: number | undefined;
 }
 
 export function normalizeOptions(options: SchedulerOptions): NormalizedOptions {
-  checkKeys('', options, SCHEDULER_KEYS, SCHEDULER_NOT_YET);
+  checkKeys('', options, SCHEDULER_KEYS);
   // Checked here as well as where the store opens: a tab that does not lead opens none.
   const durability = options.durability ?? 'relaxed';
   if (durability !== 'relaxed' && durability !== 'strict')
@@ -83,7 +82,16 @@ export function normalizeOptions(options: SchedulerOptions): NormalizedOptions {
     shared: normalizeShared(options),
     leaderTimeoutMs: checkOptionalNumber('leaderTimeoutMs', options.leaderTimeoutMs, 5_000, 1),
     limits: normalizeLimits(options.limits),
+    agingMs: normalizeAgingMs(options.agingMs),
   };
+}
+
+/** `agingMs`: undefined, or a finite number > 0. */
+function normalizeAgingMs(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw new TypeError(`Expected agingMs to be a finite number > 0, got ${describe(value)}`);
+  return value;
 }
 
 /** Whether the queue is shared across tabs: only a store every tab opens alike (IndexedDB, by name) can be. */

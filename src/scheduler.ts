@@ -4,12 +4,14 @@ import { Cancellation } from './engine/cancellation.js';
 import { Dependencies } from './engine/dependencies.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { Emitter, taskInfo } from './engine/emitter.js';
+import { FinishedKeys } from './engine/finished-keys.js';
 import { GateSet } from './engine/gate-set.js';
 import type { DispatchGate } from './engine/gates.js';
 import type { Limits } from './engine/limits.js';
 import { LiveTasks } from './engine/live-tasks.js';
 import { LoadModel } from './engine/load-model.js';
 import { Outcomes } from './engine/outcomes.js';
+import { RecordEdits } from './engine/record-edits.js';
 import { Repeat } from './engine/repeat.js';
 import { RetentionTrim } from './engine/retention-trim.js';
 import { Stats } from './engine/stats.js';
@@ -52,7 +54,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   readonly #store: TaskStore;
   readonly #clock: Clock;
   readonly #pool: Pool;
-  readonly #index = new TaskIndex();
+  readonly #index: TaskIndex;
   readonly #counters = new Counters();
   readonly #maxStalls: number;
   readonly #owner: string;
@@ -69,6 +71,8 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   readonly #gates: GateSet;
   readonly #repeat: Repeat;
   readonly #stats: Stats;
+  readonly #finishedKeys = new FinishedKeys();
+  readonly #edits = new RecordEdits();
   #ownerLock?: OwnerLock;
   #paused = false;
   #closing = false;
@@ -95,6 +99,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     const random = options.random ?? Math.random;
     const { defaults, retention, maxQueued } = normalized;
     this.#maxStalls = normalized.maxStalls;
+    this.#index = new TaskIndex(normalized.agingMs);
     const owner = (this.#owner = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}${(schedulerCounter++).toString(36)}`);
     const pool = (this.#pool = new Pool(
       options.worker,
@@ -125,6 +130,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
         return tells;
       },
       onSettled: (record) => {
+        finishedKeys.note(record);
         dependencies.finished(record);
         gateSet.finished(record.id);
         trim.noteFinished();
@@ -138,7 +144,8 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       onDelivered: checkDrained,
     }));
     const emitter = (this.#emitter = new Emitter(sink, tells));
-    const trim = new RetentionTrim({ store, limits: retention, closed, warn });
+    const finishedKeys = this.#finishedKeys;
+    const trim = new RetentionTrim({ store, limits: retention, clock, closed, warn });
     const load = new LoadModel();
     const gateSet = (this.#gates = new GateSet(
       { clock, index, running: (id) => live.active.has(id), schedulePump: () => dispatcher.schedulePump() },
@@ -227,6 +234,8 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       counters,
       writes,
       emitter,
+      finishedKeys,
+      edits: this.#edits,
       dependencies,
       tags: gateSet,
       pool,
@@ -268,8 +277,9 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     // Hold our owner lock for life before looking at others': a `running` record whose owner holds
     // no lock was left by a tab that is gone.
     this.#ownerLock = await acquireOwnerLock(this.name, this.#owner);
-    const [records, alive] = await Promise.all([this.#store.recover(), liveOwners(this.name)]);
+    const [records, alive, keyed] = await Promise.all([this.#store.recover(), liveOwners(this.name), this.#store.recoverKeys?.()]);
     const now = this.#clock.now();
+    if (keyed) this.#finishedKeys.load(keyed, now);
     const ownerAlive = (owner: string) => owner === this.#owner || (alive?.has(owner) ?? false);
     const plan = planRecovery(records, now, { maxStalls: this.#maxStalls, ownerAlive });
     if (plan.changed.length) await this.#store.write(plan.changed);
@@ -420,12 +430,14 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     const { name, readyAt, seq } = entry;
     this.#index.add({ id, name, priority: level, readyAt, seq }, this.#clock.now());
     this.#dispatcher.schedulePump();
-    const [record] = await this.#store.read([id]);
-    if (record && (record.status === 'queued' || record.status === 'retrying')) {
-      record.priority = level;
-      this.#writes.persist([record]);
-      this.#emitter.task('reprioritized', record);
-    }
+    await this.#edits.edit(id, async () => {
+      const [record] = await this.#store.read([id]);
+      if (record && (record.status === 'queued' || record.status === 'retrying')) {
+        record.priority = level;
+        this.#writes.persist([record]);
+        this.#emitter.task('reprioritized', record);
+      }
+    });
     return true;
   }
 

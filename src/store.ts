@@ -30,6 +30,12 @@ export interface TaskStore {
   /** Every non-terminal record (queued, retrying, running), for recovery on open. */
   recover(): Promise<TaskRecord[]>;
   /**
+   * Optional: the finished (completed or failed) records whose idempotency key may still dedupe
+   * (`key` and `keyTtlMs` set, `keyHeldUntil` in the future), for recovery on open. Without it, a
+   * finished task's key dedupes only in the scheduler that saw it finish.
+   */
+  recoverKeys?(): Promise<TaskRecord[]>;
+  /**
    * `minted`, when given, says these records are new and `records[i].id` is the i-th id minted from
    * it: a store may then hold them by position instead of hashing every id, and keep `records`
    * itself (the caller hands the array over with them).
@@ -85,8 +91,11 @@ export interface TaskStore {
   writeSchedule?(schedule: ScheduleRecord): Promise<void>;
   /** Removes a schedule; resolves once committed. */
   removeSchedule?(id: string): Promise<void>;
-  /** Applies retention: drops the oldest terminal records beyond the limits. */
-  trim(limits: { completed: number; failed: number }): Promise<number>;
+  /**
+   * Applies retention: drops the oldest terminal records beyond the limits, passing over those whose
+   * key is still held at `limits.now` (`keyHeldUntil`).
+   */
+  trim(limits: { completed: number; failed: number; now?: number }): Promise<number>;
   close(): Promise<void>;
 }
 

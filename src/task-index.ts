@@ -1,3 +1,4 @@
+import { agedLess, effectivePriority } from './aging.js';
 import { heapPeek, heapPop, heapPush, heapRestoreFrom, heapRootChanged } from './heap.js';
 import { IdMinter, IdRun, type MintedIds, mintedId, mintedPosition } from './id-run.js';
 import { RUN_MIN, TaskTable } from './task-table.js';
@@ -294,6 +295,8 @@ type HeapNode = IndexEntry | Lane;
 
 /** A place in `upcoming`'s walk: a heap node not opened yet (`k` -1), or a lane's task `positions[k]`. */
 interface Frontier extends Keyed {
+  /** Which ready heap (the one, or a priority level's with aging). */
+  h: number;
   i: number;
   k: number;
 }
@@ -302,9 +305,17 @@ interface Frontier extends Keyed {
  * The queue's order: a ready heap and a delayed heap, as in React's scheduler. Delayed entries move
  * to the ready heap when due, so a delayed task never blocks a ready one. Removal is lazy. A big
  * batch (`addBatch`) sits in the heaps as a few lanes instead of a node per task.
+ *
+ * With `agingMs` (see `aging.ts`) the ready heap is one heap per priority level instead: each level
+ * is in (readyAt, seq) order, so its head is its oldest, the one that has aged the most, and the
+ * next task is the best of the five heads by aged order. Without it, nothing of that runs.
  */
 export class TaskIndex {
+  /** The ready heap; empty with aging, where `#levels` holds the ready nodes. */
   readonly #ready: HeapNode[] = [];
+  /** With aging: a ready heap per priority level. */
+  readonly #levels: HeapNode[][] | undefined;
+  readonly #agingMs: number;
   readonly #delayed: HeapNode[] = [];
   /** Every live entry by id, but those in lanes. */
   readonly #live = new TaskTable<IndexEntry>();
@@ -312,6 +323,18 @@ export class TaskIndex {
   readonly #byPriority: [number, number, number, number, number] = [0, 0, 0, 0, 0];
   #size = 0;
   #delayedCount = 0;
+
+  /** `agingMs`: a ready task rises one priority level per this many ms it waits (see `aging.ts`). */
+  constructor(agingMs?: number) {
+    this.#agingMs = agingMs ?? 0;
+    this.#levels = agingMs === undefined ? undefined : [[], [], [], [], []];
+  }
+
+  /** The ready heap nodes of `priority` go in. */
+  #heapOf(priority: PriorityLevel): HeapNode[] {
+    const levels = this.#levels;
+    return levels ? (levels[priority] as HeapNode[]) : this.#ready;
+  }
 
   get size(): number {
     return this.#size;
@@ -362,7 +385,7 @@ export class TaskIndex {
       heapPush(this.#delayed, entry, delayedLess);
     } else {
       entry.delayed = false;
-      heapPush(this.#ready, entry, readyLess);
+      heapPush(this.#heapOf(entry.priority), entry, readyLess);
     }
   }
 
@@ -390,7 +413,7 @@ export class TaskIndex {
         lane.delayed = true;
         this.#delayedCount += lane.live;
         heapPush(this.#delayed, lane, delayedLess);
-      } else heapPush(this.#ready, lane, readyLess);
+      } else heapPush(this.#heapOf(lane.priority), lane, readyLess);
     }
   }
 
@@ -404,6 +427,7 @@ export class TaskIndex {
     const ready = this.#ready;
     const delayed = this.#delayed;
     const byPriority = this.#byPriority;
+    const levels = this.#levels;
     const readyFrom = ready.length;
     const delayedFrom = delayed.length;
     const big = n >= RUN_MIN;
@@ -422,6 +446,7 @@ export class TaskIndex {
       else this.#live.set(entry);
       byPriority[entry.priority]++;
       if (entry.delayed) delayed.push(entry);
+      else if (levels) heapPush(levels[entry.priority] as HeapNode[], entry, readyLess);
       else ready.push(entry);
     }
     // A big batch is held by position, as minted: no id is hashed.
@@ -474,7 +499,7 @@ export class TaskIndex {
     this.#batches = this.#batches.filter((b) => b !== batch);
     for (const lane of batch.lanes) {
       if (lane.dead) continue;
-      const heap = lane.delayed ? this.#delayed : this.#ready;
+      const heap = lane.delayed ? this.#delayed : this.#heapOf(lane.priority);
       const less = lane.delayed ? delayedLess : readyLess;
       for (const entry of lane.entries()) {
         entry.delayed = lane.delayed;
@@ -491,14 +516,33 @@ export class TaskIndex {
       if (top.dead) continue;
       top.delayed = false;
       this.#delayedCount -= top instanceof Lane ? top.live : 1;
-      heapPush(this.#ready, top, readyLess);
+      heapPush(this.#heapOf(top.priority), top, readyLess);
     }
   }
 
   /** The next ready entry without taking it. */
   peek(now: number): IndexEntry | undefined {
     this.#promote(now);
-    const ready = this.#ready;
+    return this.#headOf(this.#levels ? this.#agedHeap(this.#levels, now) : this.#ready);
+  }
+
+  /** The level whose head comes first by aged order (`#ready`, empty, when every level is). */
+  #agedHeap(levels: HeapNode[][], now: number): HeapNode[] {
+    let best = this.#ready;
+    let bestHead: IndexEntry | undefined;
+    for (let p = 0; p < levels.length; p++) {
+      const heap = levels[p] as HeapNode[];
+      const head = this.#headOf(heap);
+      if (head && (!bestHead || agedLess(head, bestHead, now, this.#agingMs))) {
+        best = heap;
+        bestHead = head;
+      }
+    }
+    return best;
+  }
+
+  /** The first live entry of a ready heap, dropping dead nodes and stepping lanes past gone tasks. */
+  #headOf(ready: HeapNode[]): IndexEntry | undefined {
     for (let top = heapPeek(ready); top; top = heapPeek(ready)) {
       if (top.dead) heapPop(ready, readyLess);
       else if (!(top instanceof Lane)) return top;
@@ -512,9 +556,10 @@ export class TaskIndex {
 
   /** Takes the next ready entry: most urgent priority, then earliest readyAt, then enqueue order. */
   next(now: number): IndexEntry | undefined {
-    const top = this.peek(now);
+    this.#promote(now);
+    const ready = this.#levels ? this.#agedHeap(this.#levels, now) : this.#ready;
+    const top = this.#headOf(ready);
     if (!top) return undefined;
-    const ready = this.#ready;
     const node = heapPeek(ready) as HeapNode;
     if (node instanceof Lane) {
       node.takeHead();
@@ -554,39 +599,51 @@ export class TaskIndex {
    */
   upcoming(limit: number, now: number): IndexEntry[] {
     this.#promote(now);
-    const heap = this.#ready;
+    const heaps = this.#levels ?? [this.#ready];
     const out: IndexEntry[] = [];
-    if (limit <= 0 || heap.length === 0) return out;
+    if (limit <= 0) return out;
+    // With aging the frontier is keyed by effective priority at `now`: within a level a child is
+    // never older than its parent, so it never ages past it and the walk stays best-first.
+    const aging = this.#agingMs;
+    const level = (priority: number, readyAt: number) => (aging > 0 ? effectivePriority(priority, readyAt, now, aging) : priority);
     const frontier: Frontier[] = [];
-    const open = (i: number) => {
-      const node = heap[i] as HeapNode;
-      heapPush(frontier, { i, k: -1, priority: node.priority, readyAt: node.readyAt, seq: node.seq }, readyLess);
+    const open = (h: number, i: number) => {
+      const node = (heaps[h] as HeapNode[])[i] as HeapNode;
+      heapPush(frontier, { h, i, k: -1, priority: level(node.priority, node.readyAt), readyAt: node.readyAt, seq: node.seq }, readyLess);
     };
-    const follow = (i: number, lane: Lane, from: number) => {
+    const follow = (h: number, i: number, lane: Lane, from: number) => {
       const k = lane.nextLive(from);
       if (k >= 0)
         heapPush(
           frontier,
-          { i, k, priority: lane.priority, readyAt: lane.readyAt, seq: lane.batch.firstSeq + (lane.positions[k] as number) },
+          {
+            h,
+            i,
+            k,
+            priority: level(lane.priority, lane.readyAt),
+            readyAt: lane.readyAt,
+            seq: lane.batch.firstSeq + (lane.positions[k] as number),
+          },
           readyLess,
         );
     };
-    open(0);
+    for (let h = 0; h < heaps.length; h++) if ((heaps[h] as HeapNode[]).length > 0) open(h, 0);
     for (let steps = 0; out.length < limit && steps < 4 * limit; steps++) {
       const place = heapPop(frontier, readyLess);
       if (place === undefined) break;
+      const heap = heaps[place.h] as HeapNode[];
       const node = heap[place.i] as HeapNode;
       if (place.k >= 0) {
         const lane = node as Lane;
         out.push(lane.entryAt(place.k));
-        follow(place.i, lane, place.k + 1);
+        follow(place.h, place.i, lane, place.k + 1);
         continue;
       }
       const left = 2 * place.i + 1;
-      if (left < heap.length) open(left);
-      if (left + 1 < heap.length) open(left + 1);
+      if (left < heap.length) open(place.h, left);
+      if (left + 1 < heap.length) open(place.h, left + 1);
       if (node instanceof Lane) {
-        if (!node.dead) follow(place.i, node, node.head);
+        if (!node.dead) follow(place.h, place.i, node, node.head);
       } else if (!node.dead) out.push(node);
     }
     return out;
@@ -639,6 +696,7 @@ export class TaskIndex {
     }
     this.#batches = [];
     this.#ready.length = 0;
+    if (this.#levels) for (const heap of this.#levels) heap.length = 0;
     this.#delayed.length = 0;
     this.#byPriority.fill(0);
     this.#size = 0;

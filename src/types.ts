@@ -97,6 +97,8 @@ export interface TaskRecord {
   retry: StoredRetry;
   timeoutMs: number;
   key?: string;
+  /** How long after it finished (completed or failed) its `key` still dedupes. */
+  keyTtlMs?: number;
   /** `'online'`: it starts only while the browser is online. */
   requires?: 'online';
   /** Its limits group, when not its name. */
@@ -158,6 +160,22 @@ export interface EnqueueOptions {
   retry?: RetryOptions;
   /** Idempotency key: while a task with this key is live, enqueue returns it instead of adding another. */
   key?: string;
+  /**
+   * With `key`: once this task has completed or failed, its key still dedupes for this long: an
+   * `enqueue` with the same key returns the finished task's handle (its result) instead of running
+   * the work again. Stored with the task, so it holds after a reload; retention does not trim the
+   * task meanwhile. A finite number >= 0. @default undefined (the key is free once the task ends)
+   * @example { key: `sync:${docId}`, keyTtlMs: 60_000 }
+   */
+  keyTtlMs?: number;
+  /**
+   * With `key`, what an `enqueue` that finds a task with the same key does: `'return'` hands back
+   * that task unchanged; `'replace'` first replaces its input with this call's, if it has not started
+   * (queued, or retrying between attempts), and the replaced input is stored before `enqueue`
+   * resolves. Its id, priority, time, options and place in line stay. A task that is running, waiting
+   * for dependencies or finished is returned unchanged. @default 'return'
+   */
+  onDuplicate?: 'return' | 'replace';
   /**
    * Tasks this one waits for (status `waiting`), by id, or `{ id, on }`: `on: 'success'` (the
    * default) waits for the task to complete, `'failure'` for it to fail, `'completion'` for it to end

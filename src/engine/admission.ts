@@ -14,7 +14,9 @@ import { assertCloneable, checkObject, describe, optionKeys, unknownOption } fro
 import { yieldToEventLoop } from '../yield.js';
 import { type AdmitTicket, type Dependencies, resolveGraph } from './dependencies.js';
 import type { Emitter } from './emitter.js';
+import type { FinishedKeys } from './finished-keys.js';
 import type { LiveTasks } from './live-tasks.js';
+import type { RecordEdits } from './record-edits.js';
 import {
   checkTaskName,
   type GateTags,
@@ -71,6 +73,10 @@ export interface AdmissionHost {
   readonly counters: Counters;
   readonly writes: WriteQueue;
   readonly emitter: Emitter;
+  /** Keys of finished tasks that still dedupe (`keyTtlMs`). */
+  readonly finishedKeys: Pick<FinishedKeys, 'find' | 'forget'>;
+  /** Read-modify-write of a record, one at a time per task (`onDuplicate: 'replace'`, `reprioritize`). */
+  readonly edits: Pick<RecordEdits, 'edit'>;
   /** Tasks with dependencies: where they wait, and what they start as. */
   readonly dependencies: Pick<Dependencies, 'admit' | 'admitted' | 'abandoned' | 'size'>;
   /** Tasks with gate tags (`requires`, `group`, `exclusive`) are noted by id as they are admitted. */
@@ -179,10 +185,9 @@ export class Admission {
       settings = settingsOf(host.defaults, opts, host.clock.now(), '');
       assertCloneable(input);
       if (host.pool.names) this.#checkKnownName(host.pool.names, name);
-      const liveId = host.live.keys.get(key);
-      if (liveId) return (await host.get(liveId)) as TaskHandle;
-      const pending = this.#pendingKeys.get(key);
-      if (pending) return await pending;
+      // Synchronous up to here when no task holds the key: nothing can take it between this look and `#pendingKeys`.
+      const duplicate = this.#duplicateOf(key, name, input, settings, () => this.#enqueue(name, input, options, id));
+      if (duplicate) return await duplicate;
     }
     const record = this.#prepare(name, input, opts, settings, id);
     const promise = record.dependsOn ? this.#commitDependent(record, signal, true) : this.#commitOne(record, signal);
@@ -194,6 +199,70 @@ export class Admission {
       );
     }
     return promise;
+  }
+
+  /**
+   * The task an enqueue with `key` gets instead of a new one, when one holds the key: a live one (or
+   * one whose enqueue is in flight), else a finished one whose `keyTtlMs` has not run out. Undefined
+   * when none does. `again`: the call itself, for a finished task found gone meanwhile.
+   */
+  #duplicateOf(
+    key: string,
+    name: string,
+    input: unknown,
+    settings: TaskSettings,
+    again: () => Promise<TaskHandle>,
+  ): Promise<TaskHandle> | undefined {
+    const host = this.#host;
+    const liveId = host.live.keys.get(key);
+    const pending = liveId === undefined ? this.#pendingKeys.get(key) : undefined;
+    if (liveId !== undefined || pending) return this.#liveDuplicate(liveId, pending, name, input, settings.onDuplicate);
+    const done = host.finishedKeys.find(key, host.clock.now());
+    if (done === undefined) return undefined;
+    return host.get(done).then((handle) => {
+      if (handle) return handle;
+      // Discarded since: the key is free, and the call goes ahead as if no task had held it.
+      host.finishedKeys.forget(key, done);
+      return again();
+    });
+  }
+
+  /** A live task holds the key: its handle, its input first replaced with `onDuplicate: 'replace'`. */
+  async #liveDuplicate(
+    liveId: string | undefined,
+    pending: Promise<TaskHandle> | undefined,
+    name: string,
+    input: unknown,
+    onDuplicate: 'return' | 'replace' | undefined,
+  ): Promise<TaskHandle> {
+    const host = this.#host;
+    const id = liveId ?? (await (pending as Promise<TaskHandle>)).id;
+    const handle = (await host.get(id)) as TaskHandle;
+    if (onDuplicate === 'replace') {
+      if (handle.name !== name)
+        throw new TypeError(
+          `Expected enqueue("${name}") with onDuplicate 'replace' to name the task that holds its key, got task ${id} of "${handle.name}"`,
+        );
+      await this.#replaceInput(id, input);
+    }
+    return handle;
+  }
+
+  /**
+   * `onDuplicate: 'replace'`: a task that has not started (in the index: queued, or retrying between
+   * attempts) gets `input`, stored before this resolves. A task handed to a worker, or that left the
+   * index meanwhile, is left as it is. The dispatcher reads a task's record only once it has taken it
+   * (`live.active`), so a record written here before that is the one that runs.
+   */
+  #replaceInput(id: string, input: unknown): Promise<void> {
+    const host = this.#host;
+    const idle = () => host.index.has(id) && !host.live.active.has(id);
+    return host.edits.edit(id, async () => {
+      if (!idle()) return;
+      const [record] = await host.store.read([id]);
+      if (!record || !idle() || (record.status !== 'queued' && record.status !== 'retrying')) return;
+      await host.writes.write([{ ...record, input }]);
+    });
   }
 
   /**
@@ -340,8 +409,8 @@ export class Admission {
           if (known) settings = known;
           else {
             settings = settingsOf(this.#host.defaults, o, now, '');
-            const { signal, key } = o as EnqueueOptions;
-            if (signal !== undefined || key !== undefined)
+            const { signal, key, keyTtlMs, onDuplicate } = o as EnqueueOptions;
+            if (signal !== undefined || key !== undefined || keyTtlMs !== undefined || onDuplicate !== undefined)
               throw new TypeError(`Expected items[${i}].options to have no signal or key (use enqueue for those)`);
             if (seen.size < OPTIONS_SEEN_MAX) seen.set(o as object, settings);
           }
@@ -613,6 +682,7 @@ export class Admission {
     if (record.status !== 'failed' && record.status !== 'cancelled' && record.status !== 'skipped')
       throw new TypeError(`Expected task ${id} to be failed, cancelled or skipped to retry it, got status "${record.status}"`);
     requeueFailed(record, host.clock.now(), this.#seq++);
+    if (record.key !== undefined) host.finishedKeys.forget(record.key, record.id);
     // Skipped or cancelled while it waited: it waits again for the dependencies that had not ended well.
     const met = record.dependencyOutcomes;
     if (record.dependsOn?.some((d) => !met || !Object.hasOwn(met, d.id))) return this.#commitDependent(record, undefined, false);

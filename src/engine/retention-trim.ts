@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import { StorageError } from '../errors.js';
 import type { TaskStore } from '../store.js';
 
@@ -9,6 +10,8 @@ const TRIM_EVERY_SYNC = 32;
 export interface RetentionTrimHost {
   readonly store: TaskStore;
   readonly limits: { completed: number; failed: number };
+  /** Held keys (`keyTtlMs`) are judged against this clock: a task whose key still dedupes is not trimmed. */
+  readonly clock: Pick<Clock, 'now'>;
   closed(): boolean;
   warn(error: Error): void;
 }
@@ -41,7 +44,7 @@ export class RetentionTrim {
         return;
       }
       this.#host.store
-        .trim(this.#host.limits)
+        .trim({ ...this.#host.limits, now: this.#host.clock.now() })
         .catch((error: unknown) => this.#host.warn(new StorageError('retention trim failed', { cause: error })))
         .finally(() => {
           this.#trimming = false;

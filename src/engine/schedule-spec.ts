@@ -18,7 +18,7 @@ const SPEC_KEYS = optionKeys<ScheduleSpec>({
 });
 
 /** Options a run cannot take: the schedule decides them (or, for a function backoff and a signal, they cannot be stored). */
-const NOT_FOR_RUNS = ['key', 'runAt', 'delayMs', 'dependsOn', 'signal'] as const;
+const NOT_FOR_RUNS = ['key', 'keyTtlMs', 'onDuplicate', 'runAt', 'delayMs', 'dependsOn', 'signal'] as const;
 
 const MISFIRES: readonly MisfirePolicy[] = ['skip', 'once', 'all'];
 

@@ -3,6 +3,7 @@ import { NO_ERRORS } from '../transition.js';
 import type { Dependency, EnqueueOptions, PriorityLevel, TaskRecord } from '../types.js';
 import {
   checkKeys,
+  checkNumber,
   checkObject,
   checkOptionalNumber,
   describe,
@@ -29,6 +30,10 @@ export interface TaskSettings extends GateTags {
   retry: NormalizedRetry;
   /** As given: each entry an id, or (in `enqueueMany`) a ref of the batch; undefined when none. */
   dependsOn?: readonly Dependency[];
+  /** How long a finished task's key still dedupes (only with `key`). */
+  keyTtlMs?: number;
+  /** What a call that finds a task with its key does (only with `key`). */
+  onDuplicate?: 'return' | 'replace';
 }
 
 /** What a task carries for the gates that may hold it back (online, limits groups, Web Locks); kept on its record. */
@@ -57,6 +62,8 @@ const ENQUEUE_KEYS = optionKeys<EnqueueOptions>({
   timeoutMs: true,
   retry: true,
   key: true,
+  keyTtlMs: true,
+  onDuplicate: true,
   dependsOn: true,
   requires: true,
   group: true,
@@ -83,6 +90,7 @@ export function settingsOf(d: NormalizedDefaults, options: unknown, now: number,
   const retry = o.retry === undefined ? d.retry : normalizeRetry(o.retry, d.retry, fieldName(at, 'retry'));
   const dependsOn = o.dependsOn === undefined ? undefined : normalizeDependsOn(o.dependsOn, fieldName(at, 'dependsOn'));
   const settings: TaskSettings = { priority, timeoutMs, runAt, retry, dependsOn };
+  if (o.keyTtlMs !== undefined || o.onDuplicate !== undefined) idempotencyOf(o, at, settings);
   if (o.requires !== undefined) {
     if (o.requires !== 'online') throw new TypeError(`Expected ${fieldName(at, 'requires')} to be 'online', got ${describe(o.requires)}`);
     settings.requires = 'online';
@@ -100,6 +108,19 @@ export function settingsOf(d: NormalizedDefaults, options: unknown, now: number,
     settings.exclusive = lock;
   }
   return settings;
+}
+
+/** `keyTtlMs` and `onDuplicate` into `settings`: both say what a `key` does, so neither comes without one. */
+function idempotencyOf(o: EnqueueOptions, at: string, settings: TaskSettings): void {
+  for (const option of ['keyTtlMs', 'onDuplicate'] as const)
+    if (o[option] !== undefined && o.key === undefined)
+      throw new TypeError(`Expected ${fieldName(at, 'key')} with ${fieldName(at, option)} (it says what a key does), got no key`);
+  if (o.keyTtlMs !== undefined) settings.keyTtlMs = checkNumber(fieldName(at, 'keyTtlMs'), o.keyTtlMs, 0);
+  if (o.onDuplicate !== undefined) {
+    if (o.onDuplicate !== 'return' && o.onDuplicate !== 'replace')
+      throw new TypeError(`Expected ${fieldName(at, 'onDuplicate')} to be 'return' or 'replace', got ${describe(o.onDuplicate)}`);
+    settings.onDuplicate = o.onDuplicate;
+  }
 }
 
 /** A group or lock name: a non-empty string of at most 200 characters. */
@@ -139,6 +160,7 @@ export function newRecord(
     if (settings.requires) record.requires = settings.requires;
     if (settings.group !== undefined) record.group = settings.group;
     if (settings.exclusive !== undefined) record.exclusive = settings.exclusive;
+    if (settings.keyTtlMs !== undefined) record.keyTtlMs = settings.keyTtlMs;
   }
   return record;
 }

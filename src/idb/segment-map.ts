@@ -1,3 +1,4 @@
+import { keyHeldUntil } from '../key-ttl.js';
 import { corruptToFailed, isObject, recordProblems } from '../record-validation.js';
 import { Retention, type RetentionLimits } from '../retention.js';
 import { type TaskRecord, TERMINAL_STATUSES } from '../types.js';
@@ -83,13 +84,13 @@ export class SegmentMap {
   /**
    * Builds the map from everything on disk (`keys` in key order). Returns the live records (queued,
    * retrying, running), those that fail validation as `failed` records (finished at `now`), and how
-   * many values are no segment this version can read.
+   * many values are no segment this version can read, and the finished records that hold their key (`keyed`).
    */
   load(
     keys: readonly IDBValidKey[],
     values: readonly unknown[],
     now: number,
-  ): { live: TaskRecord[]; corrupt: TaskRecord[]; unreadable: number } {
+  ): { live: TaskRecord[]; corrupt: TaskRecord[]; unreadable: number; keyed: TaskRecord[] } {
     const current = new Map<string, unknown>();
     let unreadable = 0;
     for (let i = 0; i < keys.length; i++) {
@@ -127,10 +128,15 @@ export class SegmentMap {
       else corrupt.push(corruptToFailed(raw, id, problems, now));
     }
     finished.sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
-    for (const r of finished) this.#retention.note(r.id, r.status);
+    const keyed: TaskRecord[] = [];
+    for (const r of finished) {
+      const held = keyHeldUntil(r);
+      this.#retention.note(r.id, r.status, held);
+      if (held !== undefined) keyed.push(r);
+    }
     for (const [local, info] of this.#segments) if (info.live === 0) this.#markDead(local, info);
     this.#dropTombstones();
-    return { live, corrupt, unreadable };
+    return { live, corrupt, unreadable, keyed };
   }
 
   /** Reserves `count` consecutive local numbers (at least one) for segments to come; returns the first. */
@@ -326,7 +332,7 @@ export class SegmentMap {
           } else {
             this.#tombs.delete(e.id);
             // A version compaction moved keeps its task's place in retention's order.
-            if (!this.#moved.has(e)) this.#retention.note(e.id, e.status);
+            if (!this.#moved.has(e)) this.#retention.note(e.id, e.status, e.keyTtlMs === undefined ? undefined : keyHeldUntil(e));
           }
           this.#host.unpend(e);
         }

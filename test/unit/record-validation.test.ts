@@ -27,6 +27,8 @@ describe('recordProblems', () => {
 
   test('each bad field is named with what it was and what was expected', () => {
     expect(recordProblems({ ...valid(), priority: 9 })).toEqual(['priority is 9, expected an integer 0..4']);
+    expect(recordProblems({ ...valid(), key: 'k', keyTtlMs: -1 })).toEqual(['keyTtlMs is -1, expected a finite number >= 0']);
+    expect(recordProblems({ ...valid(), key: 'k', keyTtlMs: 60_000 })).toEqual([]);
     expect(recordProblems({ ...valid(), status: 'zombie' })).toEqual([
       `status is "zombie", expected 'queued', 'retrying', 'running' or 'waiting'`,
     ]);

@@ -3,7 +3,9 @@ import { ManualClock } from '../../../src/clock.js';
 import { Admission, type AdmissionHost } from '../../../src/engine/admission.js';
 import { Dependencies } from '../../../src/engine/dependencies.js';
 import { Emitter } from '../../../src/engine/emitter.js';
+import { FinishedKeys } from '../../../src/engine/finished-keys.js';
 import { LiveTasks } from '../../../src/engine/live-tasks.js';
+import { RecordEdits } from '../../../src/engine/record-edits.js';
 import type { NormalizedDefaults } from '../../../src/engine/task-settings.js';
 import { Tells } from '../../../src/engine/tells.js';
 import { WriteQueue } from '../../../src/engine/write-queue.js';
@@ -85,6 +87,8 @@ function setup({ maxQueued = Number.POSITIVE_INFINITY, names, listen = false, as
   });
   const host: AdmissionHost = {
     name: 'unit',
+    finishedKeys: new FinishedKeys(),
+    edits: new RecordEdits(),
     tags: { note: () => {} },
     clock,
     store,

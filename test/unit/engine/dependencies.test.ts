@@ -3,7 +3,9 @@ import { ManualClock } from '../../../src/clock.js';
 import { Admission } from '../../../src/engine/admission.js';
 import { Dependencies, normalizeDependsOn, resolveGraph } from '../../../src/engine/dependencies.js';
 import { Emitter } from '../../../src/engine/emitter.js';
+import { FinishedKeys } from '../../../src/engine/finished-keys.js';
 import { LiveTasks } from '../../../src/engine/live-tasks.js';
+import { RecordEdits } from '../../../src/engine/record-edits.js';
 import type { NormalizedDefaults } from '../../../src/engine/task-settings.js';
 import { Tells } from '../../../src/engine/tells.js';
 import { WriteQueue } from '../../../src/engine/write-queue.js';
@@ -106,6 +108,8 @@ function setup(store: TaskStore = new MemoryStore()) {
   });
   const admission = new Admission({
     name: 'unit',
+    finishedKeys: new FinishedKeys(),
+    edits: new RecordEdits(),
     tags: { note: () => {} },
     clock,
     store,
