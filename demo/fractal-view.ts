@@ -1,6 +1,7 @@
 import type { PriorityName, Scheduler, TaskEvent } from '../src/index.js';
 import type { Tasks } from './demo.worker.js';
 import { DEFAULT_VIEW, type TileRequest, type TileResult, type View } from './mandelbrot.js';
+import { enqueuePicture, findPicture, type StoredTile, withRenderLock } from './tile-graph.js';
 
 interface Tile {
   tx: number;
@@ -26,10 +27,9 @@ const PRIORITY_COLOUR: Record<PriorityName, string> = {
   background: '#7f8b99',
 };
 
-const tileKey = (gen: number, tx: number, ty: number) => `tile:${gen}:${tx}:${ty}`;
-
 /**
- * The fractal on a canvas, one task per tile. Tiles near the centre go first; tiles under the
+ * The fractal on a canvas, one task per tile, enqueued as one graph with an `assemble` task that
+ * waits for every tile (see tile-graph.ts). Tiles near the centre go first; tiles under the
  * pointer are moved to `critical` (`reprioritize`) so the picture fills in where the
  * user looks. Tiles are painted from `completed` events, so tasks recovered after a reload paint
  * too; tiles finished before the reload are painted from the store.
@@ -49,6 +49,8 @@ export class FractalView {
   #tiles: Tile[] = [];
   readonly #byTask = new Map<string, Tile>();
   #gen = 0;
+  /** The picture's `assemble` task, cancelled with its tiles when the view changes. */
+  #assembleId?: string;
   #view: View = DEFAULT_VIEW;
   #frame?: number;
   #hover?: { tx: number; ty: number };
@@ -96,7 +98,11 @@ export class FractalView {
   }
 
   /** Picks up the stored view: paints finished tiles, adopts live ones, enqueues the rest. */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    return withRenderLock(() => this.#start());
+  }
+
+  async #start(): Promise<void> {
     try {
       const saved = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? 'null') as { gen: number; view: View } | null;
       if (saved && typeof saved.gen === 'number' && saved.view) {
@@ -110,13 +116,19 @@ export class FractalView {
   }
 
   /** Renders `view` as a new generation: live tiles of the old one are cancelled. */
-  async show(view: View): Promise<void> {
-    const old = [...this.#byTask.keys()];
-    this.#gen++;
-    this.#view = view;
-    localStorage.setItem(STORAGE_KEY, JSON.stringify({ gen: this.#gen, view }));
-    await Promise.all(old.map((id) => this.#scheduler.cancel(id, 'the view changed')));
-    await this.#render(true);
+  show(view: View): Promise<void> {
+    // Under the lock from before the view is saved: another tab that follows it waits for the commit.
+    return withRenderLock(async () => {
+      const old = [...this.#byTask.keys()];
+      const assemble = this.#assembleId;
+      this.#gen++;
+      this.#view = view;
+      localStorage.setItem(STORAGE_KEY, JSON.stringify({ gen: this.#gen, view }));
+      // The assemble first: it waits for every tile's completion, so it would run on the cancelled ones.
+      if (assemble) await this.#scheduler.cancel(assemble, 'the view changed');
+      await Promise.all(old.map((id) => this.#scheduler.cancel(id, 'the view changed')));
+      await this.#render(true);
+    });
   }
 
   reset(): Promise<void> {
@@ -175,50 +187,56 @@ export class FractalView {
         this.#tiles.push({ tx, ty, state: 'pending', priority: this.#priorityFor(tx, ty), progress: 0 });
     this.#ctx.fillStyle = '#0b0e13';
     this.#ctx.fillRect(0, 0, this.#canvas.width, this.#canvas.height);
-    const at = (key: string | undefined) => {
-      const m = key?.match(/^tile:(\d+):(\d+):(\d+)$/);
-      if (!m || Number(m[1]) !== gen) return undefined;
-      return this.#tiles[Number(m[3]) * this.cols + Number(m[2])];
-    };
+    const stored = new Map<string, StoredTile>();
+    let assembleId: string | undefined;
     if (!fresh) {
-      // After a reload (with a persistent store): finished tiles come back from the store, live ones keep running.
-      for (const task of await this.#scheduler.list({ status: 'completed', name: 'tile', limit: 100_000 })) {
-        const tile = at(task.key);
-        if (tile) this.#paint(tile, task.result as TileResult);
-      }
+      // After a reload (with a persistent store), or in another tab: live tiles keep running (read
+      // first, so none finishes between the two reads unseen), finished ones come back from the store.
+      const picture = await findPicture(this.#scheduler, gen);
+      assembleId = picture.assembleId;
       for (const task of await this.#scheduler.list({ status: ['queued', 'retrying', 'running'], name: 'tile', limit: 100_000 })) {
-        const tile = at(task.key);
-        if (!tile || tile.state === 'done') continue;
+        const at = picture.tiles.get(task.id);
+        const tile = at && this.#tiles[at.ty * this.cols + at.tx];
+        if (!at || !tile || tile.state === 'done') continue;
         tile.taskId = task.id;
         tile.state = task.status === 'running' ? 'running' : 'queued';
         tile.priority = (['critical', 'high', 'normal', 'low', 'background'] as const)[task.priority] ?? tile.priority;
         this.#byTask.set(task.id, tile);
+        stored.set(task.id, { id: task.id, ...at });
+      }
+      for (const task of await this.#scheduler.list({ status: 'completed', name: 'tile', limit: 100_000 })) {
+        const result = task.result as TileResult | undefined;
+        const tile = result?.gen === gen ? this.#tiles[result.ty * this.cols + result.tx] : undefined;
+        if (!result || !tile) continue;
+        this.#paint(tile, result);
+        stored.set(task.id, { id: task.id, tx: result.tx, ty: result.ty });
       }
     }
     // Centre first within each priority: enqueue order is the tie-break.
     const pending = this.#tiles.filter((t) => t.state === 'pending').sort((a, b) => this.#distance(a) - this.#distance(b));
-    await Promise.all(pending.map((tile) => this.#enqueue(tile, tile.priority)));
+    if (pending.length > 0) {
+      // Tiles to (re-)render: they and a fresh assemble go in as one graph; the old assemble, if
+      // any, would have waited for tiles that are gone.
+      if (assembleId) await this.#scheduler.cancel(assembleId, 'the picture was enqueued again');
+      const jobs = pending.map((tile) => ({ tx: tile.tx, ty: tile.ty, priority: tile.priority, request: this.#request(tile) }));
+      const size = { gen, width: this.#canvas.width, height: this.#canvas.height };
+      const ids = await enqueuePicture(this.#scheduler, size, jobs, [...stored.values()]);
+      assembleId = ids.assembleId;
+      pending.forEach((tile, i) => {
+        const id = ids.tileIds[i] as string;
+        if (tile.state !== 'pending') return;
+        tile.taskId = id;
+        tile.state = 'queued';
+        this.#byTask.set(id, tile);
+      });
+    }
+    this.#assembleId = assembleId;
     this.#redraw();
     this.onChange();
   }
 
   #distance(t: Tile): number {
     return Math.hypot(t.tx + 0.5 - this.cols / 2, t.ty + 0.5 - this.rows / 2);
-  }
-
-  async #enqueue(tile: Tile, priority: PriorityName): Promise<void> {
-    const gen = this.#gen;
-    const handle = await this.#scheduler.enqueue('tile', this.#request(tile), {
-      priority,
-      key: tileKey(gen, tile.tx, tile.ty),
-      timeoutMs: 20_000,
-      retry: { attempts: 2, backoff: { kind: 'fixed', delayMs: 500 } },
-    });
-    if (gen !== this.#gen || tile.state === 'done') return;
-    tile.taskId = handle.id;
-    tile.priority = priority;
-    tile.state = handle.status === 'running' ? 'running' : 'queued';
-    this.#byTask.set(handle.id, tile);
   }
 
   #onTask(e: TaskEvent): void {
@@ -242,6 +260,7 @@ export class FractalView {
         tile.progress = 0;
         break;
       case 'progress':
+        tile.state = 'running';
         tile.progress = e.progress ?? tile.progress;
         break;
       case 'failed':

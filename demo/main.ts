@@ -3,6 +3,7 @@ import { createScheduler } from '../src/index.js';
 import { wireControls } from './controls.js';
 import type { Tasks } from './demo.worker.js';
 import { FractalView } from './fractal-view.js';
+import { DEMO_LIMITS, wireWorkflows } from './workflows.js';
 import './styles.css';
 
 async function main(): Promise<void> {
@@ -13,6 +14,7 @@ async function main(): Promise<void> {
     name: 'tasklane-demo',
     worker: () => new Worker(new URL('./demo.worker.ts', import.meta.url), { type: 'module' }),
     pool: { max: poolMax, idleMs: 15_000 },
+    limits: DEMO_LIMITS,
     defaults: { timeoutMs: 20_000, retry: { attempts: 3, backoff: { kind: 'exponential', delayMs: 1_000, maxMs: 8_000 } } },
   });
 
@@ -29,8 +31,10 @@ async function main(): Promise<void> {
     document.getElementById('overlay') as HTMLCanvasElement,
     scheduler,
   );
+  const workflows = wireWorkflows(scheduler, () => fractal.counts);
   const status = document.getElementById('tiles') as HTMLElement;
   fractal.onChange = () => {
+    workflows.pictureChanged();
     const { done, total, failed } = fractal.counts;
     status.textContent = `${done} / ${total} tiles${failed ? ` · ${failed} failed` : ''}`;
   };
@@ -45,7 +49,7 @@ async function main(): Promise<void> {
   await fractal.start();
 
   // For scripts (the screenshot) and curious people in the console.
-  Object.assign(window, { tasklaneDemo: { scheduler, fractal } });
+  Object.assign(window, { tasklaneDemo: { scheduler, fractal, workflows: workflows.state } });
   document.body.dataset.ready = 'true';
 }
 

@@ -33,6 +33,10 @@ try {
   await page.fill('#flaky-p', '0.6');
   await page.click('#flaky');
   await page.click('#delayed');
+  // The workflows: paced uploads, and an online-only task held back while the page is (simulated) offline.
+  await page.click('#uploads');
+  await page.check('#offline');
+  await page.click('#sync');
   await page.selectOption('#burst-size', '1000');
   await page.click('button[data-burst="background"]');
   await page.selectOption('#burst-size', '100');
@@ -47,14 +51,17 @@ try {
       if (!demo) return false;
       const m = demo.scheduler.metrics();
       const { done, total } = demo.fractal.counts;
-      return m.failed >= 2 && m.retried >= 1 && done >= total * 0.45;
+      const uploaded = demo.workflows.uploads.every((/** @type {any} */ u) => u.status === 'completed');
+      return m.failed >= 2 && m.retried >= 1 && done >= total * 0.45 && uploaded;
     },
     null,
     { timeout: 120_000, polling: 200 },
   );
   await page.click('button[data-burst="critical"]');
   await page.evaluate(() => /** @type {HTMLElement | null} */ (document.activeElement)?.blur());
-  // Point at the unfinished upper left: those tiles turn critical and start next.
+  // Point at the unfinished upper left: those tiles turn critical and start next (from the top of
+  // the page: ticking the offline box scrolled it, and the canvas box is in page coordinates of the top).
+  await page.evaluate(() => window.scrollTo(0, 0));
   if (canvas) await page.mouse.move(canvas.x + canvas.width * 0.12, canvas.y + canvas.height * 0.2);
   // Let the panel take the burst in (it renders on the next animation frame).
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
