@@ -5,6 +5,7 @@
 import { wrap } from 'comlink';
 import type { EnqueueItem, Scheduler, TaskEvent, WorkerEvent } from '../src/index.js';
 import type { WorkerApi } from '../src/protocol.js';
+import { case13 } from './close-case.js';
 import { case11 } from './deps-case.js';
 import {
   bareHeapPushes,
@@ -779,5 +780,5 @@ const case8: BenchCase = {
   },
 };
 
-export const cases: BenchCase[] = [case1, case2, case3, case4, case5, case6, case7, case8, case9, case11, case12];
+export const cases: BenchCase[] = [case1, case2, case3, case4, case5, case6, case7, case8, case9, case11, case12, case13];
 export type { BenchCase, BenchContext };
