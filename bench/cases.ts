@@ -43,6 +43,7 @@ import {
   withLongTasks,
 } from './harness.js';
 import { case12 } from './panel-case.js';
+import { case14 } from './reopen-case.js';
 import { makeRow, percentile, type Target } from './stats.js';
 import { case9 } from './tabs-case.js';
 import type { Tasks } from './tasks.worker.js';
@@ -780,5 +781,5 @@ const case8: BenchCase = {
   },
 };
 
-export const cases: BenchCase[] = [case1, case2, case3, case4, case5, case6, case7, case8, case9, case11, case12, case13];
+export const cases: BenchCase[] = [case1, case2, case3, case4, case5, case6, case7, case8, case9, case11, case12, case13, case14];
 export type { BenchCase, BenchContext };
