@@ -5,6 +5,7 @@
 import { wrap } from 'comlink';
 import type { EnqueueItem, Scheduler, TaskEvent, WorkerEvent } from '../src/index.js';
 import type { WorkerApi } from '../src/protocol.js';
+import { case13 } from './close-case.js';
 import { case11 } from './deps-case.js';
 import {
   bareHeapPushes,
@@ -41,7 +42,9 @@ import {
   warm,
   withLongTasks,
 } from './harness.js';
-import { case12 } from './limits-case.js';
+import { case15 } from './limits-case.js';
+import { case12 } from './panel-case.js';
+import { case14 } from './reopen-case.js';
 import { makeRow, percentile, type Target } from './stats.js';
 import { case9 } from './tabs-case.js';
 import type { Tasks } from './tasks.worker.js';
@@ -779,5 +782,5 @@ const case8: BenchCase = {
   },
 };
 
-export const cases: BenchCase[] = [case1, case2, case3, case4, case5, case6, case7, case8, case9, case11, case12];
+export const cases: BenchCase[] = [case1, case2, case3, case4, case5, case6, case7, case8, case9, case11, case12, case13, case14, case15];
 export type { BenchCase, BenchContext };

@@ -1,4 +1,4 @@
-/** Case 12: what limits groups cost the dispatcher, and whether a rate limit holds. */
+/** Case 15: what limits groups cost the dispatcher, and whether a rate limit holds. */
 import type { EnqueueItem, Scheduler, TaskEvent } from '../src/index.js';
 import { now } from './floors.js';
 import { type BenchCase, memScheduler, repeat, warm } from './harness.js';
@@ -27,8 +27,8 @@ export function maxInWindow(starts: readonly number[], perMs: number): number {
   return most;
 }
 
-export const case12: BenchCase = {
-  id: '12',
+export const case15: BenchCase = {
+  id: '15',
   title: 'Limits groups',
   async run(ctx) {
     const n = ctx.quick ? 2_000 : 10_000;
@@ -47,7 +47,7 @@ export const case12: BenchCase = {
     try {
       await warm(limited, 2);
       await warm(plain, 2);
-      await repeat(ctx, 'case 12', async (record, run) => {
+      await repeat(ctx, 'case 15', async (record, run) => {
         const pairs: [Scheduler<Tasks>, number[]][] = [
           [limited, r.limited],
           [plain, r.plain],
@@ -64,7 +64,7 @@ export const case12: BenchCase = {
     // Accuracy: 5 starts per 200 ms over 50 tasks, starts read off the 'started' events' startedAt.
     const rate = { max: 5, perMs: 200 };
     const tasks = ctx.quick ? 25 : 50;
-    await repeat(ctx, 'case 12 rate', async (record) => {
+    await repeat(ctx, 'case 15 rate', async (record) => {
       const s = await memScheduler({ limits: { api: { rate } }, pool: { max: 2 } });
       try {
         const starts: number[] = [];
@@ -86,7 +86,7 @@ export const case12: BenchCase = {
     });
     return [
       makeRow({
-        id: '12a',
+        id: '15a',
         title: `${n / 1000}k no-ops over ${GROUPS} groups, each with a rate and a concurrency limit none reaches, to drain`,
         unit: 'ms',
         baselineName: `the same ${n / 1000}k over the same groups, no limits`,
@@ -95,7 +95,7 @@ export const case12: BenchCase = {
         baseline: r.plain,
       }),
       makeRow({
-        id: '12b',
+        id: '15b',
         title: `rate limit ${rate.max} per ${rate.perMs} ms, ${tasks} tasks: most starts in any ${rate.perMs} ms window`,
         unit: 'starts',
         baselineName: `the limit, ${rate.max}`,
@@ -106,7 +106,7 @@ export const case12: BenchCase = {
         note: `worst of the runs (each: ${r.most.join(', ')}); starts are when a task reaches the head of its worker (its startedAt)`,
       }),
       makeRow({
-        id: '12c',
+        id: '15c',
         title: `the same: achieved rate as a share of the allowed ${rate.max} per ${rate.perMs} ms`,
         unit: '×',
         baselineName: 'the allowed rate',

@@ -6,10 +6,12 @@
 //    `tasklane/worker` and `tasklane/panel` under moduleResolution bundler and node16, and plain Node
 //    imports the three built entries, where createScheduler rejects with UnsupportedEnvironmentError
 //    without calling the worker factory.
+// 3. The same package bundled into an app and run in headless Chromium (scripts/pack-browser.mjs).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkInBrowser } from './pack-browser.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const problems = [];
@@ -120,6 +122,9 @@ writeFileSync(join(scratch, 'bundler', 'ssr.mjs'), ssr);
 const node = spawnSync(process.execPath, [join(scratch, 'bundler', 'ssr.mjs')], { encoding: 'utf8' });
 process.stdout.write(node.stdout);
 if (node.status !== 0) problems.push(`node import of the built entries failed:\n${node.stderr}`);
+
+// --- 3. in a browser ------------------------------------------------------------------------------
+problems.push(...(await checkInBrowser(scratch)));
 
 rmSync(scratch, { recursive: true, force: true });
 if (problems.length) {

@@ -301,6 +301,18 @@ interface Frontier extends Keyed {
   k: number;
 }
 
+/** The ids of cleared entries, then of cleared batches' live positions (minted again in order, as enqueueMany minted them: a stem per 36 ids). */
+function* clearedIds(entries: readonly IndexEntry[], batches: readonly LaneBatch[]): IterableIterator<string> {
+  for (const entry of entries) yield entry.id;
+  for (const batch of batches) {
+    const minter = new IdMinter(batch.prefix, batch.first);
+    for (let pos = 0; pos < batch.laneOf.length; pos++) {
+      const id = minter.next();
+      if (batch.laneOf[pos] !== GONE) yield id;
+    }
+  }
+}
+
 /**
  * The queue's order: a ready heap and a delayed heap, as in React's scheduler. Delayed entries move
  * to the ready heap when due, so a delayed task never blocks a ready one. Removal is lazy. A big
@@ -681,19 +693,17 @@ export class TaskIndex {
 
   /** Removes every entry at once and returns the ids of the live ones, unordered. */
   clear(): string[] {
-    const ids: string[] = [];
-    for (const entry of this.#live.clear()) {
-      entry.dead = true;
-      ids.push(entry.id);
-    }
-    for (const batch of this.#batches) {
-      // Minted again in order, as enqueueMany minted them: a stem per 36 ids, not a number formatted per id.
-      const minter = new IdMinter(batch.prefix, batch.first);
-      for (let pos = 0; pos < batch.laneOf.length; pos++) {
-        const id = minter.next();
-        if (batch.laneOf[pos] !== GONE) ids.push(id);
-      }
-    }
+    return [...this.clearLazily()];
+  }
+
+  /**
+   * `clear`, its ids given as they are iterated: the index is empty at once, and a batch's ids are
+   * minted only as they are read, so a million queued cost no long task to let go of.
+   */
+  clearLazily(): IterableIterator<string> {
+    const entries = this.#live.clear();
+    for (const entry of entries) entry.dead = true;
+    const batches = this.#batches;
     this.#batches = [];
     this.#ready.length = 0;
     if (this.#levels) for (const heap of this.#levels) heap.length = 0;
@@ -701,6 +711,6 @@ export class TaskIndex {
     this.#byPriority.fill(0);
     this.#size = 0;
     this.#delayedCount = 0;
-    return ids;
+    return clearedIds(entries, batches);
   }
 }

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import { CancelledError, QueueFullError, SchedulerClosedError, StorageError, UnknownTaskError } from '../errors.js';
+import { CancelledError, QueueFullError, SchedulerClosedError, UnknownTaskError } from '../errors.js';
 import { IdMinter, type MintedIds, mintedId } from '../id-run.js';
 import type { Counters } from '../metrics.js';
 import type { Pool } from '../pool.js';
@@ -46,8 +46,8 @@ interface Batch {
   /** The clock reading every task of the batch was created at. */
   now: number;
   /**
-   * The records, made as the items are read (in slices) when something needs them now: a store
-   * without `writeBatch`, or 'enqueued' listeners. Otherwise undefined, and the store makes them.
+   * The records, made as the items are read (in slices) for a store without `writeBatch`. Otherwise
+   * undefined, and the store makes them (a graph's are made before the write).
    */
   records: TaskRecord[] | undefined;
   /** The tasks as columns, by position: no record exists until one is needed. */
@@ -325,7 +325,7 @@ export class Admission {
     const size = items.length;
     const own = minted === undefined;
     minted ??= { prefix: host.idPrefix, first: this.#idCounter };
-    const eager = !host.store.writeBatch || host.emitter.listens('enqueued');
+    const eager = !host.store.writeBatch;
     const batch: Batch = {
       size,
       firstSeq: this.#seq,
@@ -351,10 +351,12 @@ export class Admission {
       if (batch.graph) ticket = await this.#admitGraph(batch);
       this.#checkRoom(batch.ids.length);
       this.#admitting += room = batch.ids.length;
-      // Records only where something needs them now: a store without writeBatch, or 'enqueued' listeners.
       await this.#writeBatch(batch);
       if (ticket) this.#indexGraph(batch, ticket);
-      else this.#indexMany(batch);
+      else {
+        const told = this.#indexMany(batch);
+        if (told) await told;
+      }
       return batch.ids;
     } catch (error) {
       if (ticket) host.dependencies.abandoned(ticket);
@@ -482,6 +484,7 @@ export class Admission {
       if (hasTags(record)) host.tags.note(record.id, record);
       if (record.status === 'queued') host.index.add(entryOf(record), now);
     }
+    // Told now, each as it is: a record here may start (and change) before a slice would reach it.
     if (host.emitter.listens('enqueued')) for (const record of records) host.emitter.task('enqueued', record);
     host.dependencies.admitted(ticket);
     host.schedulePump();
@@ -621,8 +624,13 @@ export class Admission {
     });
   }
 
-  /** `#indexNew` for a batch of keyless tasks: one index insertion, one pump. */
-  #indexMany(batch: Batch): void {
+  /**
+   * `#indexNew` for a batch of keyless tasks: one index insertion, one pump. Returns the delivery of
+   * its `enqueued` events (in slices, `Tells.tellRun`), or undefined when nobody listens or all were
+   * delivered already. Each event's record is made again as it was stored, never read: by the time a
+   * slice reaches it, the task may have started.
+   */
+  #indexMany(batch: Batch): Promise<void> | undefined {
     const host = this.#host;
     host.counters.counts.submitted += batch.size;
     const settings = batch.settings;
@@ -643,19 +651,9 @@ export class Admission {
       batch.minted,
       host.clock.now(),
     );
-    if (host.emitter.listens('enqueued')) {
-      // Made at write time when someone listened then; a listener added since reads them from the (synchronous) store.
-      const emit = (list: (TaskRecord | undefined)[]) => {
-        for (const record of list) if (record) host.emitter.task('enqueued', record);
-      };
-      const list = batch.records ?? host.store.read(batch.ids);
-      if (Array.isArray(list)) emit(list);
-      else
-        list.then(emit, (error: unknown) =>
-          host.emitter.warn(new StorageError('could not read a stored batch for its enqueued events', { cause: error })),
-        );
-    }
+    const told = host.emitter.taskRun('enqueued', batch.size, this.#recordMaker(batch));
     host.schedulePump();
+    return told;
   }
 
   /**

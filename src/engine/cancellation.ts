@@ -82,7 +82,10 @@ export class Cancellation {
     this.cancelAll([record], error);
   }
 
-  /** Cancels records in one write, then tells each (the same `error` data for all). */
+  /**
+   * Cancels records in one write, then tells each. They share `error`: its data in every record, and
+   * one Error made from it for all of their handles and `cancelled` events.
+   */
   cancelAll(records: TaskRecord[], error: SerializedError): void {
     const host = this.#host;
     const now = host.clock.now();
@@ -91,9 +94,10 @@ export class Cancellation {
     host.writes.persist(records);
     const listening = host.emitter.listens('cancelled');
     const handles = host.live.handles;
+    let shared: Error | undefined;
     for (const record of records) {
-      // An Error (and its stack) only for someone who sees it: a live handle or a 'cancelled' listener.
-      const err = listening || (handles.size > 0 && handles.has(record.id)) ? deserializeError(error) : undefined;
+      // An Error only for someone who sees it: a live handle or a 'cancelled' listener.
+      const err = listening || (handles.size > 0 && handles.has(record.id)) ? (shared ??= deserializeError(error)) : undefined;
       host.live.settle(record, false, err);
       if (err) host.emitter.task('cancelled', record, { error: err });
     }
@@ -109,8 +113,7 @@ export class Cancellation {
   async cancelEverything(error: SerializedError): Promise<void> {
     const host = this.#host;
     const waiting = host.waiting.withdrawAll();
-    const queued = host.index.clear();
-    if (waiting.length > 0) for (const id of waiting) queued.push(id);
+    const queued = host.index.clearLazily();
     const running: TaskRecord[] = [];
     const active = host.live.active;
     for (const a of [...active.values()]) {
@@ -120,18 +123,24 @@ export class Cancellation {
     }
     this.cancelAll(running, error);
     await this.#cancelQueued(queued, error);
+    await this.#cancelQueued(waiting.values(), error);
   }
 
-  async #cancelQueued(ids: string[], error: SerializedError): Promise<void> {
+  /** Cancels the stored tasks of `ids`, CANCEL_CHUNK at a time; `ids` is read only as far as each chunk. */
+  async #cancelQueued(ids: Iterator<string>, error: SerializedError): Promise<void> {
     let sliceStart = performance.now();
-    for (let from = 0; from < ids.length; from += CANCEL_CHUNK) {
-      const chunk = ids.slice(from, from + CANCEL_CHUNK);
+    for (;;) {
+      const chunk: string[] = [];
+      for (let next = ids.next(); !next.done; next = ids.next()) if (chunk.push(next.value) === CANCEL_CHUNK) break;
+      if (chunk.length === 0) return;
       let records: (TaskRecord | undefined)[];
       try {
         records = await this.#host.store.read(chunk);
       } catch (cause) {
         // The store is gone (deleted by another tab, say): the workers must still stop.
-        this.#host.emitter.warn(new StorageError(`could not read ${ids.length - from} queued task(s) to cancel them on close`, { cause }));
+        this.#host.emitter.warn(
+          new StorageError(`could not read ${chunk.length} or more queued task(s) to cancel them on close`, { cause }),
+        );
         return;
       }
       const cancel: TaskRecord[] = [];

@@ -30,6 +30,15 @@ export class Emitter {
     if (this.#host.listens(type)) this.#tells.tell(new TaskEvent(type, taskInfo(record), extra));
   }
 
+  /**
+   * `task(type, recordAt(i))` for i in 0..size, events built as they are delivered, in slices (`Tells.tellRun`):
+   * resolves once the last is delivered; undefined when none is listened to or all were delivered already.
+   */
+  taskRun(type: TaskEventType, size: number, recordAt: (i: number) => TaskRecord): Promise<void> | undefined {
+    if (!this.#host.listens(type)) return undefined;
+    return this.#tells.tellRun({ size, at: (i) => new TaskEvent(type, taskInfo(recordAt(i))) });
+  }
+
   worker(workerId: number, state: WorkerEventState, taskId?: string, error?: Error): void {
     if (this.#host.listens('worker')) this.#tells.runOrHold(new WorkerEvent(workerId, state, { taskId, error }));
   }

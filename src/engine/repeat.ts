@@ -87,7 +87,7 @@ export class Repeat {
         name,
         input,
         ...parts,
-        anchor: keep ? old.anchor : now,
+        anchor: keep ? old.anchor : Math.ceil(now),
         next: keep ? old.next : undefined,
         count: keep ? old.count : 0,
         createdAt: old?.createdAt ?? now,

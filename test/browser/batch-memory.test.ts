@@ -32,7 +32,7 @@ async function inputsKeptAfterTrim(listenEnqueued: boolean): Promise<number> {
   return refs.filter((r) => r.deref() !== undefined).length;
 }
 
-test('control: records made up front (an enqueued listener): a trimmed task of a big batch keeps no input alive', async () => {
+test('with an enqueued listener (each event made as it is delivered): a trimmed task of a big batch keeps no input alive', async () => {
   expect(await inputsKeptAfterTrim(true)).toBe(0);
 });
 

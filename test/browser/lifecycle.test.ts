@@ -84,9 +84,15 @@ test('close({ drain: false }) of a big queue cancels the running task first, the
   const ids = await s.enqueueMany(Array.from({ length: n }, (_, i) => ({ name: 'echo' as const, input: { value: i } })));
   const last = await s.get(ids[n - 1] as string);
   const cancelled: string[] = [];
-  s.addEventListener('cancelled', (e) => cancelled.push((e as TaskEvent).task.id));
+  const errors: (Error & { code?: string })[] = [];
+  s.addEventListener('cancelled', (e) => {
+    cancelled.push((e as TaskEvent).task.id);
+    errors.push((e as TaskEvent).error as Error);
+  });
   await s.close({ drain: false });
   expect(cancelled).toEqual([running.id, ...ids]);
+  // Tasks cancelled together share one CancelledError (one made per chunk, not one per task).
+  expect(errors.every((e) => e?.name === 'CancelledError' && e.code === 'E_CANCELLED')).toBe(true);
   for (const t of [running, last]) {
     const r = await outcome((t as NonNullable<typeof t>).result);
     expect(r.ok || r.error.name).toBe('CancelledError');

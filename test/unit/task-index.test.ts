@@ -325,6 +325,27 @@ describe('TaskIndex', () => {
       expect(index.has(batch.ids[9] as string)).toBe(false);
     });
 
+    test('clearLazily empties the index at once; its ids, read later, are those clear would return', () => {
+      const batch = batchOf(Array.from({ length: RUN_MIN }, (_, i) => (i % 5) as PriorityLevel));
+      const make = () => {
+        const index = new TaskIndex();
+        addBatch(index, batch, 0);
+        index.add(entry('x', 0), 0);
+        index.remove(batch.ids[7] as string);
+        index.next(0);
+        return index;
+      };
+      const expected = make().clear().sort();
+      const index = make();
+      const ids = index.clearLazily();
+      expect(index.size).toBe(0);
+      expect(index.next(0)).toBeUndefined();
+      // Added after the clear: not among the cleared.
+      index.add(entry('y', 0), 0);
+      expect([...ids].sort()).toEqual(expected);
+      expect(index.size).toBe(1);
+    });
+
     test('scan visits the first tasks of each lane and counts the rest', () => {
       const index = new TaskIndex();
       const delays: Record<number, number> = {};

@@ -230,6 +230,90 @@ describe('Tells', () => {
     expect(heard).toEqual(['e1', 'e2', 'e3']);
   });
 
+  /** A run of `n` events named r0, r1, …; the first makes its listener busy for longer than a slice. */
+  function slowRun(n: number, busyMs: number) {
+    return {
+      size: n,
+      at: (i: number) => {
+        if (i === 0) {
+          const until = performance.now() + busyMs;
+          while (performance.now() < until) {}
+        }
+        return new Event(`r${i}`);
+      },
+    };
+  }
+
+  test('a short run is delivered before tellRun returns', () => {
+    const { tells, heard, delivered } = setup();
+    expect(tells.tellRun({ size: 3, at: (i) => new Event(`r${i}`) })).toBeUndefined();
+    expect(heard).toEqual(['r0', 'r1', 'r2']);
+    expect(tells.pending).toBe(0);
+    expect(delivered()).toBe(1);
+  });
+
+  test('a run longer than a slice goes on in a later task; what is told meanwhile is heard after it, in order', async () => {
+    const { tells, heard, delivered } = setup();
+    const done = tells.tellRun(slowRun(4, 12));
+    // The first slice ran out of time after r0.
+    expect(heard).toEqual(['r0']);
+    expect(done).toBeInstanceOf(Promise);
+    tells.tell(new Event('later'));
+    tells.runOrHold(new Event('worker'));
+    tells.hold();
+    tells.runOrHold(new Event('held'));
+    tells.release();
+    expect(heard).toEqual(['r0']);
+    expect(tells.pending).toBeGreaterThan(0);
+    await done;
+    await flush();
+    expect(heard).toEqual(['r0', 'r1', 'r2', 'r3', 'later', 'worker', 'held']);
+    expect(tells.pending).toBe(0);
+    expect(delivered()).toBe(1);
+    tells.tell(new Event('after'));
+    expect(heard.at(-1)).toBe('after');
+  });
+
+  test('a run waits for the writes requested before it, as a tell does', async () => {
+    const { store, writes, tells, heard } = setup();
+    writes.persist([record('a')]);
+    tells.tell(new Event('e1'));
+    const done = tells.tellRun({ size: 2, at: (i) => new Event(`r${i}`) });
+    tells.tell(new Event('e2'));
+    await flush();
+    expect(heard).toEqual([]);
+    store.held[0]?.commit();
+    await done;
+    await flush();
+    expect(heard).toEqual(['e1', 'r0', 'r1', 'e2']);
+  });
+
+  test('one failing tell of a run does not cost the others theirs; its error surfaces, as uncaught', () => {
+    const { tells, heard } = setup();
+    const uncaught: unknown[] = [];
+    const original = globalThis.queueMicrotask;
+    globalThis.queueMicrotask = (fn) => {
+      try {
+        fn();
+      } catch (error) {
+        uncaught.push(error);
+      }
+    };
+    try {
+      tells.tellRun({
+        size: 3,
+        at: (i) => {
+          if (i === 1) throw new Error('bad tell');
+          return new Event(`r${i}`);
+        },
+      });
+    } finally {
+      globalThis.queueMicrotask = original;
+    }
+    expect(heard).toEqual(['r0', 'r2']);
+    expect(uncaught).toEqual([expect.objectContaining({ message: 'bad tell' })]);
+  });
+
   test('a task whose state change could not be stored is not announced: its event is dropped, its handle rejects with StorageError', async () => {
     const { store, writes, heard } = setup();
     const handles = new SteadyMap<string, TaskHandle>();

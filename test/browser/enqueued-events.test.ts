@@ -1,0 +1,93 @@
+import { afterEach, expect, test } from 'vitest';
+import type { EnqueueItem, Scheduler, TaskEvent } from '../../src/index.js';
+import type { Tasks } from './fixtures/tasks.worker.js';
+import { closeAll, makeScheduler } from './helpers.js';
+import { dbName, deleteTestDbs } from './idb-helpers.js';
+
+afterEach(async () => {
+  await closeAll();
+  await deleteTestDbs();
+});
+
+/** Every task event, as `type:id`, in delivery order; the batch's `enqueued` events kept whole. */
+function record(s: Scheduler<Tasks>) {
+  const log: string[] = [];
+  const enqueued: TaskEvent[] = [];
+  for (const type of ['enqueued', 'started', 'completed', 'cancelled'] as const)
+    s.addEventListener(type, (e) => {
+      log.push(`${type}:${e.task.id}`);
+      if (type === 'enqueued') enqueued.push(e);
+    });
+  return { log, enqueued };
+}
+
+/** A big enqueueMany, running as it is announced: with a task enqueued and one cancelled while its events are delivered. */
+async function bigBatch(s: Scheduler<Tasks>, n: number) {
+  // Workers up first, so that tasks of the batch start while it is announced.
+  await (await s.enqueue('noop', null)).result;
+  const { log, enqueued } = record(s);
+  const items = Array.from({ length: n }, (_, i): EnqueueItem<Tasks> => ({ name: 'add', input: { a: i, b: 1 } }));
+  let extra: Promise<{ id: string }> | undefined;
+  let cancelled: Promise<boolean> | undefined;
+  // At the batch's first event, the rest of it still to be announced: a new task, and the first cancelled.
+  const first = (e: TaskEvent) => {
+    s.removeEventListener('enqueued', first);
+    extra = s.enqueue('noop', null);
+    cancelled = s.cancel(e.task.id);
+  };
+  s.addEventListener('enqueued', first);
+  const ids = await s.enqueueMany(items);
+  const late = await (extra as Promise<{ id: string }>);
+  expect(await cancelled).toBe(true);
+  await s.drain();
+  return { ids, log, enqueued, late: late.id };
+}
+
+function expectInOrder(run: Awaited<ReturnType<typeof bigBatch>>) {
+  const { ids, log, enqueued, late } = run;
+  const batch = new Set(ids);
+  // Every task of the batch announced once, in item order, as it was stored.
+  const ofBatch = enqueued.filter((e) => batch.has(e.task.id));
+  expect(ofBatch.map((e) => e.task.id)).toEqual(ids);
+  expect(ofBatch.every((e) => e.task.status === 'queued' && e.task.name === 'add' && !('input' in e.task))).toBe(true);
+  const at = new Map<string, number>();
+  log.forEach((entry, i) => {
+    if (!at.has(entry)) at.set(entry, i);
+  });
+  // What happened while the batch was announced is heard after all of it.
+  const last = at.get(`enqueued:${ids[ids.length - 1]}`) as number;
+  expect(at.get(`enqueued:${late}`)).toBeGreaterThan(last);
+  expect(at.get(`cancelled:${ids[0]}`)).toBeGreaterThan(last);
+  // No task is heard of starting, ending or being cancelled before it is heard of being enqueued.
+  for (const [entry, i] of at) {
+    const [type, id] = entry.split(':') as [string, string];
+    if (type !== 'enqueued') expect(at.get(`enqueued:${id}`), entry).toBeLessThan(i);
+  }
+  expect(log.filter((entry) => entry.startsWith('enqueued:'))).toHaveLength(ids.length + 1);
+}
+
+test('a big persisted enqueueMany is announced whole and in order, what happens meanwhile heard after it', async () => {
+  const s = await makeScheduler({ store: 'indexeddb', name: dbName('enqueued-events'), shared: false });
+  expectInOrder(await bigBatch(s, 30_000));
+});
+
+test('the same on the memory store, where a later enqueue is stored at once', async () => {
+  const s = await makeScheduler();
+  expectInOrder(await bigBatch(s, 30_000));
+});
+
+test('a listener added while a big batch is announced hears the rest of it, in order', async () => {
+  const s = await makeScheduler();
+  s.pause();
+  const n = 30_000;
+  const late: string[] = [];
+  const lateListener = (e: TaskEvent) => late.push(e.task.id);
+  let seen = 0;
+  s.addEventListener('enqueued', () => {
+    if (seen++ === 0) s.addEventListener('enqueued', lateListener);
+  });
+  const ids = await s.enqueueMany(Array.from({ length: n }, () => ({ name: 'noop' as const, input: null })));
+  expect(seen).toBe(n);
+  // Added during the first event's dispatch: it hears from the second on.
+  expect(late).toEqual(ids.slice(1));
+});
