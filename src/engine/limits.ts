@@ -60,7 +60,7 @@ interface Group {
    * another call): each holds a place in the window until it starts, and then from its start, so
    * the window holds for the handlers' start times, not only for the dispatcher's.
    */
-  unstarted: Set<string>;
+  unstarted: Map<string, number>;
   running: Set<string>;
   /** Tasks held back for concurrency: id → their own readyAt. */
   blocked: Map<string, number>;
@@ -78,8 +78,6 @@ export class Limits implements DispatchGate {
   readonly name = 'limits';
   readonly #host: LimitsHost;
   readonly #groups = new Map<string, Group>();
-  /** Groups with a task taken but not started (`refresh` drops those that never will). */
-  readonly #unstarted = new Set<Group>();
   /** Groups with a task running (the ones `refresh` looks at). */
   readonly #busy = new Set<Group>();
   /** Task id → its group, for live tasks whose group is not their name (`group` option). */
@@ -88,7 +86,7 @@ export class Limits implements DispatchGate {
   constructor(limits: ReadonlyMap<string, GroupLimits>, host: LimitsHost) {
     this.#host = host;
     for (const [name, l] of limits)
-      this.#groups.set(name, { limits: l, starts: [], unstarted: new Set(), running: new Set(), blocked: new Map(), pausedUntil: 0 });
+      this.#groups.set(name, { limits: l, starts: [], unstarted: new Map(), running: new Set(), blocked: new Map(), pausedUntil: 0 });
   }
 
   /** Task `id` joins `group` instead of the group of its name, until it ends. */
@@ -113,8 +111,11 @@ export class Limits implements DispatchGate {
     if (rate) {
       const starts = g.starts;
       while (starts.length > 0 && (starts[0] as number) <= now - rate.perMs) starts.shift();
-      // Known starts leave first (the others start now or later); with none known, ask again a window on.
-      if (starts.length + g.unstarted.size >= rate.max) at = Math.max(at, (starts[0] ?? now) + rate.perMs);
+      if (starts.length + g.unstarted.size >= rate.max) {
+        this.#missedStarts(g, now);
+        // Known starts leave first (the others start now or later); with none known, ask again a window on.
+        if (starts.length + g.unstarted.size >= rate.max) at = Math.max(at, (starts[0] ?? now) + rate.perMs);
+      }
     }
     const c = g.limits.concurrency;
     if (c !== undefined && g.running.size >= c && !g.running.has(entry.id)) {
@@ -130,10 +131,7 @@ export class Limits implements DispatchGate {
     const g = this.#groupOf(entry);
     if (!g) return;
     g.blocked.delete(entry.id);
-    if (g.limits.rate) {
-      g.unstarted.add(entry.id);
-      this.#unstarted.add(g);
-    }
+    if (g.limits.rate) g.unstarted.set(entry.id, now);
     if (g.limits.concurrency !== undefined) {
       g.running.add(entry.id);
       this.#busy.add(g);
@@ -141,17 +139,6 @@ export class Limits implements DispatchGate {
   }
 
   refresh(now: number): void {
-    // One that left the running set unseen by `started` (it ran and finished within one reply of
-    // its worker, or its attempt ended before the send) counts as started now: never earlier than it
-    // did. Only here, before a pump: a task taken in this pump is not in the running set until its send.
-    for (const g of this.#unstarted) {
-      for (const id of g.unstarted)
-        if (!this.#host.running(id)) {
-          g.unstarted.delete(id);
-          g.starts.push(now);
-        }
-      if (g.unstarted.size === 0) this.#unstarted.delete(g);
-    }
     for (const g of this.#busy) {
       let freed = false;
       for (const id of g.running)
@@ -162,6 +149,20 @@ export class Limits implements DispatchGate {
       if (g.running.size === 0) this.#busy.delete(g);
       if (freed) this.#reopen(g, now);
     }
+  }
+
+  /**
+   * Only asked while the window is full, so a limit never reached costs nothing here. A task taken
+   * in an earlier pump that left the running set unseen by `started` (it ran and finished within
+   * one reply of its worker, or its attempt ended before the send) counts as started now, never
+   * earlier than it did; one taken in this pump is not in the running set until its send.
+   */
+  #missedStarts(g: Group, now: number): void {
+    for (const [id, takenAt] of g.unstarted)
+      if (takenAt < now && !this.#host.running(id)) {
+        g.unstarted.delete(id);
+        g.starts.push(now);
+      }
   }
 
   /** Task `id` (named `name`) reached the head of its worker at `at`: its place in its group's rate window counts from then. */
