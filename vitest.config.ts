@@ -7,7 +7,7 @@ const executablePath: string | undefined = findChromium();
 
 export default defineConfig({
   // Pre-bundled up front: discovering them mid-run makes Vite reload the page under a running test.
-  optimizeDeps: { include: ['lit', 'lit/directives/repeat.js', 'idb', 'comlink'] },
+  optimizeDeps: { include: ['lit', 'lit/directives/repeat.js', 'idb', 'comlink', 'croner'] },
   test: {
     projects: [
       {

@@ -23,7 +23,7 @@ export const CHROMIUM_ONLY = [
 const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export default defineConfig({
-  optimizeDeps: { include: ['lit', 'lit/directives/repeat.js', 'idb', 'comlink'] },
+  optimizeDeps: { include: ['lit', 'lit/directives/repeat.js', 'idb', 'comlink', 'croner'] },
   test: {
     name: 'firefox',
     // With FIREFOX_QUOTA_KB (a second run, with storage limited): the Firefox-only tests of test/firefox.
