@@ -101,6 +101,11 @@ try {
   await cdp.send('Page.setWebLifecycleState', { state: 'active' });
   const frozenMs = Date.now() - frozenAt;
   await new Promise((r) => setTimeout(r, 300));
+  // The leader page is sometimes reloaded around the thaw (navigation type 'reload'; nothing in
+  // tasklane reloads a page: cause not found yet): wait until its queue is open again before asking it.
+  await leader.waitForFunction(() => window.tab?.scheduler, { timeout: 30_000 });
+  const navigation = await leader.evaluate(() => performance.getEntriesByType('navigation')[0]?.type);
+  if (navigation === 'reload') console.log('note the leader page was reloaded (navigation type "reload")');
   const applied = await leader.evaluate(
     async () => (await window.tab.scheduler.list({ limit: 1000 })).filter((t) => t.key === 'probe-during-freeze').length,
   );
