@@ -1,6 +1,7 @@
 import { CorruptRecordError, StorageError } from './errors.js';
-import { type Loaded, loadAll, openConnection, watchConnection } from './idb/connection.js';
+import { type Loaded, loadAll, openConnection, readSegments, watchConnection, writeSummaries } from './idb/connection.js';
 import { GroupCommit, type HeldWrite, isTransient } from './idb/group-commit.js';
+import { type LoadResult, LogLoad } from './idb/log-load.js';
 import { writeSchedules } from './idb/schedule-table.js';
 import { copyRecord, describeError, type Entry, isTombstone, noop, SCHEMA_VERSION, SEGMENT_MAX } from './idb/schema.js';
 import { SegmentCache } from './idb/segment-cache.js';
@@ -9,8 +10,9 @@ import { MemoryStore } from './memory-store.js';
 import type { StorageInfo } from './metrics.js';
 import type { RetentionLimits } from './retention.js';
 import type { ScheduleRecord } from './schedule-types.js';
-import { type ListQuery, matchesQuery, type TaskStore } from './store.js';
+import { type ListQuery, matchesQuery, type RecoveredRun, type TaskStore } from './store.js';
 import type { TaskRecord } from './types.js';
+import { yieldToEventLoop } from './yield.js';
 
 export { SCHEMA_VERSION } from './idb/schema.js';
 
@@ -76,6 +78,8 @@ const REOPEN_TRIES = 6;
 const REOPEN_PAUSE_MS = 50;
 /** After a loss, how long the transactions in flight may take to report before they are given up. */
 const SETTLE_WAIT_MS = 500;
+/** Versions whose bookkeeping one event-loop task does while opening, at most. */
+const LOAD_SLICE = 16_384;
 /** Storage use is measured after a commit at most this often. */
 const MEASURE_EVERY_MS = 2_000;
 
@@ -143,8 +147,9 @@ export class IdbStore implements TaskStore {
   #persisted: boolean | undefined;
   #measuring = false;
   #nextMeasure = 0;
-  /** Live records found on open, handed out once by `recover`. */
-  #recovered: { live: TaskRecord[]; corrupt: TaskRecord[] } | undefined;
+  /** Live records found on open, handed out once by `recover` and `recoverReady`. */
+  #recovered: { live: TaskRecord[]; corrupt: TaskRecord[]; ready: RecoveredRun[] } | undefined;
+  readonly #now: () => number;
   /** Finished records found on open whose key still dedupes, handed out once by `recoverKeys`. */
   #recoveredKeys: TaskRecord[] | undefined;
   #closeReason = '';
@@ -158,10 +163,8 @@ export class IdbStore implements TaskStore {
     this.#factory = options.factory;
     this.onwarning = options.onWarning;
     this.#estimate = options.estimate === null ? undefined : (options.estimate ?? defaultEstimate());
-    const now = options.now ?? Date.now;
+    this.#now = options.now ?? Date.now;
     this.#conn = this.#connect(db, loaded);
-    const { live, corrupt, unreadable, keyed } = this.#conn.map.load(loaded.keys, loaded.values, now());
-    this.#recovered = { live, corrupt };
     for (const schedule of loaded.schedules) this.#schedules.set(schedule.id, schedule);
     if (loaded.badSchedules > 0)
       queueMicrotask(() =>
@@ -169,11 +172,34 @@ export class IdbStore implements TaskStore {
           new CorruptRecordError(`${loaded.badSchedules} stored schedule(s) of "${this.name}" are unreadable and were left as they are`),
         ),
       );
-    this.#recoveredKeys = keyed;
-    if (unreadable > 0)
+  }
+
+  /** @internal Builds the connection's map from what `openConnection` found; `openIdbStore` awaits it before handing the store out. */
+  async _load(loaded: Loaded): Promise<void> {
+    const found = await this.#load(this.#conn, loaded);
+    this.#recovered = { live: found.live, corrupt: found.corrupt, ready: found.ready };
+    this.#recoveredKeys = found.keyed;
+    if (found.unreadable > 0)
       queueMicrotask(() =>
-        this.#warn(new CorruptRecordError(`${unreadable} stored segment(s) of "${this.name}" are unreadable and were left as they are`)),
+        this.#warn(
+          new CorruptRecordError(`${found.unreadable} stored segment(s) of "${this.name}" are unreadable and were left as they are`),
+        ),
       );
+  }
+
+  /**
+   * Rebuilds `conn`'s map from `loaded`, a slice of the work per event-loop task, then reads whole
+   * the few versions no summary describes. Summaries for segments found without one are stored in
+   * the background (a failure only means the next open reads them whole again).
+   */
+  async #load(conn: Connection, loaded: Loaded): Promise<LoadResult> {
+    const load = new LogLoad(conn.map, loaded.found, this.#now());
+    while (!load.step(LOAD_SLICE)) await yieldToEventLoop();
+    const needed = load.needed();
+    if (needed.length > 0) load.fill(await readSegments(conn.raw, needed));
+    const result = load.finish();
+    if (result.backfill.length > 0 || loaded.strays.length > 0) writeSummaries(conn.raw, result.backfill, loaded.strays);
+    return result;
   }
 
   /** The parts on connection `db`, watched for its loss. */
@@ -187,7 +213,7 @@ export class IdbStore implements TaskStore {
     // `close` event came: treated as closed by the browser.
     const transaction = (mode: IDBTransactionMode) => {
       try {
-        return mode === 'readwrite' ? db.transaction('log', mode, { durability }) : db.transaction('log', mode);
+        return mode === 'readwrite' ? db.transaction(['log', 'summary'], mode, { durability }) : db.transaction('log', mode);
       } catch (error) {
         if ((error as DOMException)?.name === 'InvalidStateError')
           queueMicrotask(() => conn === this.#conn && !conn.done && this.#lose(conn, 'terminated', null));
@@ -422,11 +448,22 @@ export class IdbStore implements TaskStore {
   /**
    * Every live record (queued, retrying, running), validated, as found on open. A record that fails
    * validation is replaced by a `failed` one carrying a `CorruptRecordError` (see `corruptToFailed`);
-   * a warning lists them. Recovery never throws over a bad record. Call once.
+   * a warning lists them. Recovery never throws over a bad record. Call once. Reads back the records
+   * of tasks known from summaries alone: `recoverRuns` does not.
    */
   async recover(): Promise<TaskRecord[]> {
+    const { records, runs } = await this.recoverRuns();
+    const ids: string[] = [];
+    for (const run of runs) for (let i = 0; i < run.tasks.size; i++) ids.push(run.tasks.id(i));
+    if (ids.length === 0) return records;
+    for (const r of await this.read(ids)) if (r) records.push(r);
+    return records;
+  }
+
+  /** See `TaskStore.recoverRuns`: queued and retrying tasks known on open from segment summaries come as runs. Call once. */
+  async recoverRuns(): Promise<{ records: TaskRecord[]; runs: RecoveredRun[] }> {
     if (this.#state === 'closed') throw this.#closedError('recover');
-    const found = this.#recovered ?? { live: [], corrupt: [] };
+    const found = this.#recovered ?? { live: [], corrupt: [], ready: [] };
     this.#recovered = undefined;
     if (found.corrupt.length > 0) {
       await this.write(found.corrupt);
@@ -437,7 +474,7 @@ export class IdbStore implements TaskStore {
         ),
       );
     }
-    return found.live;
+    return { records: found.live, runs: found.ready };
   }
 
   /**
@@ -700,12 +737,13 @@ export class IdbStore implements TaskStore {
         return;
       }
       const next = this.#connect(reopened.db, reopened.loaded);
-      const found = next.map.load(reopened.loaded.keys, reopened.loaded.values, Date.now());
+      const found = await this.#load(next, reopened.loaded);
       this.#conn = next;
       this.stats.reopens++;
       if (this.#schedules.size > 0) void writeSchedules(next.raw, [...this.#schedules.values()], [], this.#durability).catch(noop);
       // What the new database lacks of what this page holds: written back first (it is older than the carried writes).
       const present = new Set(found.live.map((r) => r.id));
+      for (const run of found.ready) for (let i = 0; i < run.tasks.size; i++) present.add(run.tasks.id(i));
       const back = live.filter((r) => !present.has(r.id));
       const restored = back.length > 0 ? next.commit.submit(back, false, true) : Promise.resolve();
       next.commit.adopt(carried);
@@ -820,5 +858,14 @@ function liveVersions(keys: readonly IDBValidKey[], values: readonly unknown[]):
  */
 export async function openIdbStore(name: string, options: IdbStoreOptions = {}): Promise<IdbStore> {
   const { db, loaded } = await openConnection(name, options);
-  return new IdbStore(db, name, loaded, options);
+  const store = new IdbStore(db, name, loaded, options);
+  try {
+    await store._load(loaded);
+  } catch (error) {
+    await store.close();
+    throw error instanceof StorageError
+      ? error
+      : new StorageError(`could not open database "${name}": ${describeError(error)}`, { cause: error });
+  }
+  return store;
 }

@@ -2,7 +2,25 @@ import type { MintedIds } from './id-run.js';
 import type { LazyBatch } from './lazy-run.js';
 import type { StorageInfo } from './metrics.js';
 import type { ScheduleRecord } from './schedule-types.js';
+import type { NewTasks } from './task-index.js';
 import type { TaskRecord, TaskStatus } from './types.js';
+
+/** Key and gate tags of a recovered ready task that has any. */
+export interface ReadyExtras {
+  key?: string;
+  group?: string;
+  exclusive?: string;
+  requires?: 'online';
+}
+
+/** Queued or retrying tasks found on open, by position, without their records (see `TaskStore.recoverRuns`). */
+export interface RecoveredRun {
+  readonly tasks: NewTasks;
+  /** Set when the i-th task's id is the i-th minted from it. */
+  readonly minted: MintedIds | undefined;
+  /** Key and gate tags of the tasks that have any, by position. */
+  readonly extras: readonly (readonly [number, ReadyExtras])[] | undefined;
+}
 
 export interface ListQuery {
   status?: TaskStatus | TaskStatus[];
@@ -29,6 +47,12 @@ export interface TaskStore {
   readonly kind: 'memory' | 'indexeddb';
   /** Every non-terminal record (queued, retrying, running), for recovery on open. */
   recover(): Promise<TaskRecord[]>;
+  /**
+   * Optional, in place of `recover`: the same tasks, but those the store can describe by their
+   * ordering fields alone (queued, retrying) come as `runs`, by position, and their records stay in
+   * storage until dispatch reads them; `records` are the rest. Call once (it uses up `recover`).
+   */
+  recoverRuns?(): Promise<{ records: TaskRecord[]; runs: RecoveredRun[] }>;
   /**
    * Optional: the finished (completed or failed) records whose idempotency key may still dedupe
    * (`key` and `keyTtlMs` set, `keyHeldUntil` in the future), for recovery on open. Without it, a

@@ -1,13 +1,16 @@
 import { type IDBPDatabase, unwrap, wrap } from 'idb';
 import { StorageError } from '../errors.js';
 import type { ScheduleRecord } from '../schedule-types.js';
+import type { FoundSegment } from './log-load.js';
 import { readSchedules } from './schedule-table.js';
-import { describeError, noop, SCHEMA_VERSION, type TasklaneDB, upgradeSchema } from './schema.js';
+import { describeError, noop, SCHEMA_VERSION, type SegmentKey, type TasklaneDB, upgradeSchema } from './schema.js';
+import { asSummary, type SegmentSummary } from './summary.js';
 
-/** Everything on disk at open, in key order, and who this connection is among the open ones. */
+/** What is on disk at open (each segment's summary, or the segment where it has none), in key order, and who this connection is among the open ones. */
 export interface Loaded {
-  keys: IDBValidKey[];
-  values: unknown[];
+  found: FoundSegment[];
+  /** Summaries whose segment is gone (its deletion raced a summary written on open): to delete. */
+  strays: SegmentKey[];
   /** The stored repeat schedules, and how many stored values were not one. */
   schedules: ScheduleRecord[];
   badSchedules: number;
@@ -61,6 +64,97 @@ export function stampAfter(last: IDBValidKey | undefined): number {
   return Math.max(previous + 1, Date.now()) + Math.random();
 }
 
+/** Summaries read per request on open: a request's values are decoded in one task. */
+const SUMMARIES_PER_READ = 128;
+
+/**
+ * Reads what opening needs: every segment's key, every summary, and whole only the segments that
+ * have none (written before version 4, or planted by hand). Reads a bounded number of values per
+ * request, so no one task decodes the whole queue.
+ */
+export function loadFound(db: IDBDatabase): Promise<{ found: FoundSegment[]; strays: SegmentKey[] }> {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(['log', 'summary'], 'readonly');
+    const log = tx.objectStore('log');
+    const sums = tx.objectStore('summary');
+    const keysRequest = log.getAllKeys();
+    const summaries = new Map<string, SegmentSummary | undefined>();
+    const name = (key: IDBValidKey) => String(key);
+    const next = (after: IDBValidKey | undefined) => {
+      const range = after === undefined ? undefined : IDBKeyRange.lowerBound(after, true);
+      const keys = sums.getAllKeys(range, SUMMARIES_PER_READ);
+      const values = sums.getAll(range, SUMMARIES_PER_READ);
+      values.onsuccess = () => {
+        const got = keys.result;
+        for (let i = 0; i < got.length; i++) summaries.set(name(got[i] as IDBValidKey), asSummary(values.result[i]));
+        if (got.length === SUMMARIES_PER_READ) next(got.at(-1));
+        // Requests complete in the order made: the keys, asked first, are in.
+        else wholes();
+      };
+    };
+    const found: FoundSegment[] = [];
+    const wholes = () => {
+      const keys = keysRequest.result as SegmentKey[];
+      for (const key of keys) {
+        const summary = summaries.get(name(key));
+        summaries.delete(name(key));
+        const segment: FoundSegment = { key, summary };
+        found.push(segment);
+        if (!summary) {
+          const request = log.get(key);
+          request.onsuccess = () => (segment.value = request.result);
+        }
+      }
+    };
+    next(undefined);
+    tx.oncomplete = () => resolve({ found, strays: [...summaries.keys()].map((k) => k.split(',').map(Number) as SegmentKey) });
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+/** The segments under `keys`, in that order (undefined for one that is gone). */
+export function readSegments(db: IDBDatabase, keys: readonly SegmentKey[]): Promise<unknown[]> {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction('log', 'readonly');
+    const os = tx.objectStore('log');
+    const out: unknown[] = new Array(keys.length);
+    keys.forEach((key, i) => {
+      const request = os.get(key);
+      request.onsuccess = () => (out[i] = request.result);
+    });
+    tx.oncomplete = () => resolve(out);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+/**
+ * Stores summaries for segments found without one and deletes `strays`, in the background. A
+ * summary is only put where its segment still is (one deleted meanwhile leaves none behind).
+ */
+export function writeSummaries(
+  db: IDBDatabase,
+  summaries: readonly { key: SegmentKey; summary: SegmentSummary }[],
+  strays: readonly SegmentKey[],
+): void {
+  let tx: IDBTransaction;
+  try {
+    tx = db.transaction(['log', 'summary'], 'readwrite');
+  } catch {
+    return;
+  }
+  const log = tx.objectStore('log');
+  const sums = tx.objectStore('summary');
+  for (const key of strays) sums.delete(key);
+  for (const { key, summary } of summaries) {
+    const there = log.count(key);
+    there.onsuccess = () => {
+      if (there.result > 0) sums.put(summary, key);
+    };
+  }
+  tx.onabort = noop;
+  tx.onerror = (event) => event.preventDefault();
+}
+
 export function loadAll(db: IDBDatabase): Promise<{ keys: IDBValidKey[]; values: unknown[] }> {
   return new Promise((resolve, reject) => {
     const tx = db.transaction('log', 'readonly');
@@ -106,8 +200,8 @@ export async function openConnection(
     );
     raw = unwrap((await wrap(request)) as IDBPDatabase<TasklaneDB>);
     try {
-      const [found, { schedules, bad }] = await Promise.all([loadAll(raw), readSchedules(raw)]);
-      const stamp = stampAfter(found.keys.at(-1));
+      const [found, { schedules, bad }] = await Promise.all([loadFound(raw), readSchedules(raw)]);
+      const stamp = stampAfter(found.found.at(-1)?.key);
       loaded = { ...found, schedules, badSchedules: bad, stamp, ...(await connectionLock(name, stamp)) };
     } catch (error) {
       raw.close();

@@ -13,6 +13,7 @@ import {
   type SegmentKey,
 } from './schema.js';
 import type { PutSegment, SegmentMap } from './segment-map.js';
+import { summarize } from './summary.js';
 
 /** Segment puts in flight at once for a write spread across tasks. */
 const CHAIN_DEPTH = 2;
@@ -62,6 +63,8 @@ interface Source {
 interface Batch {
   tx: IDBTransaction;
   os: IDBObjectStore;
+  /** The `summary` store: each segment put or deleted here has its summary put or deleted beside it. */
+  summaries: IDBObjectStore;
   writes: Write[];
   /** Writes not yet handed to `queue`; the flush that does runs at the end of the turn, or at once for a big write. */
   unflushed: Write[];
@@ -413,6 +416,7 @@ export class GroupCommit {
     const batch: Batch = {
       tx,
       os: tx.objectStore('log'),
+      summaries: tx.objectStore('summary'),
       writes: [],
       unflushed: [],
       flushQueued: false,
@@ -498,7 +502,10 @@ export class GroupCommit {
     try {
       for (const local of deletes) {
         const info = this.#map.segment(local);
-        if (info) batch.os.delete(info.key);
+        if (info) {
+          batch.os.delete(info.key);
+          batch.summaries.delete(info.key);
+        }
       }
       batch.deletes.push(...deletes);
     } catch (error) {
@@ -597,6 +604,7 @@ export class GroupCommit {
     let request: IDBRequest;
     try {
       request = batch.os.put({ records: segment } satisfies Segment, key);
+      batch.summaries.put(summarize(segment), key);
     } catch (error) {
       if ((error as DOMException)?.name === 'TransactionInactiveError') return 'inactive';
       return error ?? new Error('put failed');

@@ -2,6 +2,7 @@ import type { DBSchema } from 'idb';
 import { isObject } from '../record-validation.js';
 import type { ScheduleRecord } from '../schedule-types.js';
 import type { TaskRecord } from '../types.js';
+import type { SegmentSummary } from './summary.js';
 
 /**
  * The on-disk layout: a log of segments. A segment is one value holding the versions of many tasks
@@ -13,6 +14,8 @@ export interface TasklaneDB extends DBSchema {
   log: { key: SegmentKey; value: Segment };
   /** Repeat schedules by id (version 3). */
   schedules: { key: string; value: ScheduleRecord };
+  /** Each segment's summary under the segment's key (version 4; see `SegmentSummary`). */
+  summary: { key: SegmentKey; value: SegmentSummary };
 }
 
 /** `[stamp, n]`: `stamp` orders connections (each opens after every segment it found), `n` orders one connection's segments. */
@@ -30,7 +33,7 @@ export interface Tombstone {
 
 export type Entry = TaskRecord | Tombstone;
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Versions one segment holds at most: a read of one task decodes its whole segment, and dispatch reads about this many at a time. */
 export const SEGMENT_MAX = 512;
@@ -62,6 +65,8 @@ export function upgradeSchema(db: IDBDatabase, tx: IDBTransaction, oldVersion: n
     };
   }
   if (oldVersion < 3) db.createObjectStore('schedules', { keyPath: 'id' });
+  // Segments found without a summary are read whole on open and get one then (`IdbStore`).
+  if (oldVersion < 4) db.createObjectStore('summary');
 }
 
 export const noop = () => {};

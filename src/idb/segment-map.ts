@@ -1,8 +1,8 @@
 import { keyHeldUntil } from '../key-ttl.js';
-import { corruptToFailed, isObject, recordProblems } from '../record-validation.js';
 import { Retention, type RetentionLimits } from '../retention.js';
-import { type TaskRecord, TERMINAL_STATUSES } from '../types.js';
+import type { TaskRecord, TaskStatus } from '../types.js';
 import { yieldToEventLoop } from '../yield.js';
+import { LogLoad } from './log-load.js';
 import { type Entry, isTombstone, type SegmentKey, type Tombstone } from './schema.js';
 
 /** Versions whose bookkeeping one event-loop task does after a commit, at most. */
@@ -82,61 +82,48 @@ export class SegmentMap {
   }
 
   /**
-   * Builds the map from everything on disk (`keys` in key order). Returns the live records (queued,
-   * retrying, running), those that fail validation as `failed` records (finished at `now`), and how
-   * many values are no segment this version can read, and the finished records that hold their key (`keyed`).
+   * Builds the map from everything on disk (`keys` in key order, `values` the segments). Returns the
+   * live records (queued, retrying, running), those that fail validation as `failed` records
+   * (finished at `now`), how many values are no segment this version can read, and the finished
+   * records that hold their key (`keyed`). The store opens through `LogLoad` instead, which reads
+   * summaries and slices the work; this is it in one go over whole segments.
    */
   load(
     keys: readonly IDBValidKey[],
     values: readonly unknown[],
     now: number,
   ): { live: TaskRecord[]; corrupt: TaskRecord[]; unreadable: number; keyed: TaskRecord[] } {
-    const current = new Map<string, unknown>();
-    let unreadable = 0;
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as SegmentKey;
-      const value = values[i];
-      if (!isObject(value) || !Array.isArray(value.records)) {
-        // Not a segment this version can read: left alone (never deleted), reported.
-        unreadable++;
-        continue;
-      }
-      const local = this.#nextLocal++;
-      const entries = value.records as unknown[];
-      this.#segments.set(local, { key, size: entries.length, live: 0, dying: false });
-      for (let j = 0; j < entries.length; j++) {
-        const raw = entries[j];
-        const id = isObject(raw) && typeof raw.id === 'string' && raw.id !== '' ? raw.id : `corrupt:${key.join('.')}:${j}`;
-        this.#supersede(id, local);
-        current.set(id, raw);
-      }
-    }
-    const live: TaskRecord[] = [];
-    const corrupt: TaskRecord[] = [];
-    const finished: TaskRecord[] = [];
-    for (const [id, raw] of current) {
-      if (isObject(raw) && raw.removed === true && raw.id === id) {
-        this.#tombs.add(id);
-        continue;
-      }
-      if (isObject(raw) && raw.id === id && TERMINAL_STATUSES.has(raw.status as TaskRecord['status'])) {
-        finished.push(raw as unknown as TaskRecord);
-        continue;
-      }
-      const problems = recordProblems(raw);
-      if (problems.length === 0) live.push(raw as unknown as TaskRecord);
-      else corrupt.push(corruptToFailed(raw, id, problems, now));
-    }
-    finished.sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
-    const keyed: TaskRecord[] = [];
-    for (const r of finished) {
-      const held = keyHeldUntil(r);
-      this.#retention.note(r.id, r.status, held);
-      if (held !== undefined) keyed.push(r);
-    }
+    const load = new LogLoad(
+      this,
+      keys.map((key, i) => ({ key: key as SegmentKey, value: values[i] })),
+      now,
+    );
+    load.step(Number.POSITIVE_INFINITY);
+    const found = load.finish();
+    return { live: found.live, corrupt: found.corrupt, unreadable: found.unreadable, keyed: found.keyed };
+  }
+
+  /** Loading (in key order): a segment found on disk with `size` versions joins the map; returns its local number. */
+  loadSegment(key: SegmentKey, size: number): number {
+    const local = this.#nextLocal++;
+    this.#segments.set(local, { key, size, live: 0, dying: false });
+    return local;
+  }
+
+  /** Loading: `id`'s version in segment `local` is its newest so far. */
+  loadVersion(id: string, local: number): void {
+    this.#supersede(id, local);
+  }
+
+  /**
+   * Loading is over: `tombs` are the ids whose current version is a tombstone, `finished` the
+   * finished tasks, oldest first, with until when each holds its key.
+   */
+  loadEnd(tombs: readonly string[], finished: readonly { id: string; status: TaskStatus; held: number | undefined }[]): void {
+    for (const id of tombs) this.#tombs.add(id);
+    for (const f of finished) this.#retention.note(f.id, f.status, f.held);
     for (const [local, info] of this.#segments) if (info.live === 0) this.#markDead(local, info);
     this.#dropTombstones();
-    return { live, corrupt, unreadable, keyed };
   }
 
   /** Reserves `count` consecutive local numbers (at least one) for segments to come; returns the first. */

@@ -204,7 +204,7 @@ describe('IdbStore log', () => {
       const request = indexedDB.open(name);
       request.onsuccess = () => resolve(request.result);
     });
-    expect([db.version, [...db.objectStoreNames]]).toEqual([SCHEMA_VERSION, ['log', 'schedules']]);
+    expect([db.version, [...db.objectStoreNames]]).toEqual([SCHEMA_VERSION, ['log', 'schedules', 'summary']]);
     db.close();
   });
 

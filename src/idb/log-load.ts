@@ -1,0 +1,303 @@
+import { IdMinter } from '../id-run.js';
+import { keyHeldUntil } from '../key-ttl.js';
+import { corruptToFailed, isObject, recordProblems } from '../record-validation.js';
+import type { ReadyExtras, RecoveredRun } from '../store.js';
+import { type TaskRecord, type TaskStatus, TERMINAL_STATUSES } from '../types.js';
+import type { Entry, SegmentKey } from './schema.js';
+import type { SegmentMap } from './segment-map.js';
+import { KIND, type SegmentSummary, statusOfCode, summarize, summaryRunAt, summarySeq } from './summary.js';
+
+/** A segment found on open: its summary, or (when it has none this version can read) its value. */
+export interface FoundSegment {
+  key: SegmentKey;
+  summary?: SegmentSummary | undefined;
+  value?: unknown;
+}
+
+/** What opening found. */
+export interface LoadResult {
+  /** Live records read whole (running, waiting, keyed ones, and every live one of a segment without a summary). */
+  live: TaskRecord[];
+  /** Queued and retrying tasks known from summaries alone, by position. */
+  ready: RecoveredRun[];
+  corrupt: TaskRecord[];
+  /** Values that are no segment this version can read. */
+  unreadable: number;
+  /** Finished records whose key still dedupes. */
+  keyed: TaskRecord[];
+  /** Summaries for segments found without one, to store so the next open need not read them whole. */
+  backfill: { key: SegmentKey; summary: SegmentSummary }[];
+}
+
+interface Loading {
+  key: SegmentKey;
+  local: number;
+  ids: string[];
+  summary: SegmentSummary | undefined;
+  records: unknown[] | undefined;
+  /** A version of this segment failed validation: it gets no summary. */
+  corrupt?: boolean;
+}
+
+/**
+ * Rebuilds a `SegmentMap` from what is on disk, in steps a caller can spread over event-loop tasks:
+ * first every version's id joins the map (in key order, so the newest wins), then each current
+ * version is sorted out — from its summary where there is one, so inputs are never decoded for
+ * queued tasks; the few versions a summary cannot describe (`KIND.full`) are read whole after.
+ */
+export class LogLoad {
+  readonly #map: SegmentMap;
+  readonly #found: readonly FoundSegment[];
+  readonly #now: number;
+  readonly #loading: Loading[] = [];
+  #pass = 1;
+  #at = 0;
+  readonly #runs = new RunJoiner();
+  readonly #result: LoadResult = { live: [], ready: this.#runs.runs, corrupt: [], unreadable: 0, keyed: [], backfill: [] };
+  readonly #tombs: string[] = [];
+  readonly #finished: { id: string; status: TaskStatus; held: number | undefined; at: number; record?: TaskRecord }[] = [];
+  /** Current versions a summary cannot describe: their segment, and their positions in it. */
+  readonly #whole = new Map<Loading, number[]>();
+
+  constructor(map: SegmentMap, found: readonly FoundSegment[], now: number) {
+    this.#map = map;
+    this.#found = found;
+    this.#now = now;
+  }
+
+  /** Does about `budget` versions' worth of the work; true once only `needed` and `finish` are left. */
+  step(budget: number): boolean {
+    while (budget > 0 && this.#pass === 1) {
+      if (this.#at >= this.#found.length) {
+        this.#pass = 2;
+        this.#at = 0;
+        break;
+      }
+      budget -= this.#join(this.#found[this.#at++] as FoundSegment);
+    }
+    while (budget > 0 && this.#pass === 2) {
+      if (this.#at >= this.#loading.length) {
+        this.#pass = 3;
+        break;
+      }
+      budget -= this.#sort(this.#loading[this.#at++] as Loading);
+    }
+    if (this.#pass === 3) this.#runs.flush();
+    return this.#pass === 3;
+  }
+
+  /** Keys of the segments whose versions must be read whole, for `fill`. */
+  needed(): SegmentKey[] {
+    return [...this.#whole.keys()].map((l) => l.key);
+  }
+
+  /** The values of the `needed` segments, in that order (undefined for one that is gone). */
+  fill(values: readonly unknown[]): void {
+    let k = 0;
+    for (const [loading, positions] of this.#whole) {
+      const value = values[k++];
+      const records = isObject(value) && Array.isArray(value.records) ? (value.records as unknown[]) : undefined;
+      for (const i of positions) {
+        const id = loading.ids[i] as string;
+        const raw = records?.[i];
+        if (isObject(raw) && raw.id === id) this.#classify(id, raw, loading);
+        else
+          this.#result.corrupt.push(
+            corruptToFailed({ id }, id, ['its segment could not be read back where its summary said it is'], this.#now),
+          );
+      }
+    }
+    this.#whole.clear();
+  }
+
+  finish(): LoadResult {
+    const finished = this.#finished.sort((a, b) => a.at - b.at);
+    for (const f of finished) if (f.held !== undefined && f.record) this.#result.keyed.push(f.record);
+    this.#map.loadEnd(this.#tombs, finished);
+    for (const l of this.#loading)
+      if (l.records && !l.corrupt && l.records.every((e) => isObject(e) && typeof e.id === 'string'))
+        this.#result.backfill.push({ key: l.key, summary: summarize(l.records as Entry[]) });
+    return this.#result;
+  }
+
+  /** Pass 1: the segment's versions join the map. Returns how many there were. */
+  #join(found: FoundSegment): number {
+    const { key, summary } = found;
+    if (summary) {
+      const local = this.#map.loadSegment(key, summary.n);
+      let ids: string[];
+      if (Array.isArray(summary.ids)) ids = summary.ids;
+      else {
+        const minter = new IdMinter(summary.ids.prefix, summary.ids.first);
+        ids = new Array(summary.n);
+        for (let i = 0; i < summary.n; i++) ids[i] = minter.next();
+      }
+      for (const id of ids) this.#map.loadVersion(id, local);
+      this.#loading.push({ key, local, ids, summary, records: undefined });
+      return summary.n;
+    }
+    const value = found.value;
+    if (!isObject(value) || !Array.isArray(value.records)) {
+      // Not a segment this version can read: left alone (never deleted), reported.
+      this.#result.unreadable++;
+      return 1;
+    }
+    const records = value.records as unknown[];
+    const local = this.#map.loadSegment(key, records.length);
+    const ids = records.map((raw, j) =>
+      isObject(raw) && typeof raw.id === 'string' && raw.id !== '' ? raw.id : `corrupt:${key.join('.')}:${j}`,
+    );
+    for (const id of ids) this.#map.loadVersion(id, local);
+    this.#loading.push({ key, local, ids, summary: undefined, records });
+    return records.length;
+  }
+
+  /** Pass 2: each current version of the segment is sorted out. Returns how many versions it holds. */
+  #sort(l: Loading): number {
+    const { ids, local, summary } = l;
+    const map = this.#map;
+    if (!summary) {
+      const records = l.records as unknown[];
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i] as string;
+        if (map.where(id) === local) this.#classify(id, records[i], l);
+      }
+      return ids.length;
+    }
+    let runFrom = -1;
+    for (let i = 0; i <= ids.length; i++) {
+      const id = ids[i] as string;
+      const current = i < ids.length && map.where(id) === local;
+      const kind = current ? summary.kind[i] : -1;
+      if (kind === KIND.ready) {
+        if (runFrom < 0) runFrom = i;
+        continue;
+      }
+      if (runFrom >= 0) {
+        this.#runs.add(summary, ids, runFrom, i);
+        runFrom = -1;
+      }
+      if (kind === KIND.tombstone) this.#tombs.push(id);
+      else if (kind === KIND.done)
+        this.#finished.push({ id, status: statusOfCode(summary.status[i] as number), held: undefined, at: summary.finishedAt?.[i] ?? 0 });
+      else if (kind === KIND.full) {
+        const positions = this.#whole.get(l);
+        if (positions) positions.push(i);
+        else this.#whole.set(l, [i]);
+      }
+    }
+    return ids.length;
+  }
+
+  /** A current version read whole: a tombstone, a finished task, or a live one (validated). */
+  #classify(id: string, raw: unknown, l: Loading): void {
+    if (isObject(raw) && raw.removed === true && raw.id === id) {
+      this.#tombs.push(id);
+      return;
+    }
+    if (isObject(raw) && raw.id === id && TERMINAL_STATUSES.has(raw.status as TaskRecord['status'])) {
+      const record = raw as unknown as TaskRecord;
+      this.#finished.push({ id, status: record.status, held: keyHeldUntil(record), at: record.finishedAt ?? 0, record });
+      return;
+    }
+    const problems = recordProblems(raw);
+    if (problems.length === 0) this.#result.live.push(raw as unknown as TaskRecord);
+    else {
+      l.corrupt = true;
+      this.#result.corrupt.push(corruptToFailed(raw, id, problems, this.#now));
+    }
+  }
+}
+
+/** A stretch of one summary's versions, all current and ready. */
+interface Piece {
+  s: SegmentSummary;
+  ids: readonly string[];
+  from: number;
+  to: number;
+  /** Position of `from` in the run. */
+  at: number;
+}
+
+/**
+ * Ready stretches of consecutive segments joined into one run where they continue each other (ids
+ * minted in a row, seqs in a row): a queue enqueued in one big batch comes back as a few runs the
+ * index holds by position, not as one per segment (too small for that).
+ */
+class RunJoiner {
+  readonly runs: RecoveredRun[] = [];
+  #pieces: Piece[] = [];
+  #size = 0;
+  #minted: { prefix: string; first: number } | undefined;
+  #lastSeq = Number.NaN;
+
+  add(s: SegmentSummary, ids: readonly string[], from: number, to: number): void {
+    const minted = Array.isArray(s.ids) ? undefined : { prefix: s.ids.prefix, first: s.ids.first + from };
+    const continues =
+      minted !== undefined &&
+      this.#minted !== undefined &&
+      minted.prefix === this.#minted.prefix &&
+      minted.first === this.#minted.first + this.#size &&
+      summarySeq(s, from) === this.#lastSeq + 1;
+    if (!continues) this.flush();
+    if (this.#pieces.length === 0) this.#minted = minted;
+    this.#pieces.push({ s, ids, from, to, at: this.#size });
+    this.#size += to - from;
+    this.#lastSeq = summarySeq(s, to - 1);
+  }
+
+  flush(): void {
+    if (this.#pieces.length === 0) return;
+    this.runs.push(runOf(this.#pieces, this.#size, this.#minted));
+    this.#pieces = [];
+    this.#size = 0;
+    this.#minted = undefined;
+  }
+}
+
+/** The run over `pieces`. Reads go mostly in order, so the last piece used is tried first. */
+function runOf(pieces: readonly Piece[], size: number, minted: RecoveredRun['minted']): RecoveredRun {
+  let last = pieces[0] as Piece;
+  const find = (i: number): Piece => {
+    if (i >= last.at && i < last.at + last.to - last.from) return last;
+    let lo = 0;
+    let hi = pieces.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((pieces[mid] as Piece).at <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    last = pieces[lo] as Piece;
+    return last;
+  };
+  const pos = (p: Piece, i: number) => p.from + i - p.at;
+  const extras: [number, ReadyExtras][] = [];
+  for (const p of pieces) for (const [i, x] of p.s.extras ?? []) if (i >= p.from && i < p.to) extras.push([p.at + i - p.from, x]);
+  return {
+    tasks: {
+      size,
+      id: (i) => {
+        const p = find(i);
+        return p.ids[pos(p, i)] as string;
+      },
+      name: (i) => {
+        const p = find(i);
+        return p.s.names[p.s.nameOf[pos(p, i)] as number] as string;
+      },
+      priority: (i) => {
+        const p = find(i);
+        return p.s.priority[pos(p, i)] as TaskRecord['priority'];
+      },
+      runAt: (i) => {
+        const p = find(i);
+        return summaryRunAt(p.s, pos(p, i));
+      },
+      seq: (i) => {
+        const p = find(i);
+        return summarySeq(p.s, pos(p, i));
+      },
+    },
+    minted,
+    extras: extras.length > 0 ? extras : undefined,
+  };
+}

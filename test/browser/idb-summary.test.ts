@@ -1,0 +1,168 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import { createScheduler, type TaskEvent, type TaskRecord } from '../../src/index.js';
+import type { Tasks } from './fixtures/tasks.worker.js';
+import { tasksWorker } from './helpers.js';
+import { closeAfter, closeOpened, completedAt, dbName, openTestStore, rawPut, rawSegments, record } from './idb-helpers.js';
+
+afterEach(closeOpened);
+
+const done = <T>(request: IDBRequest<T>) =>
+  new Promise<T>((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+
+/** Runs `fn` on the `summary` store of `name` and waits for the transaction. */
+async function onSummaries<T>(
+  name: string,
+  mode: IDBTransactionMode,
+  fn: (os: IDBObjectStore) => IDBRequest<T> | undefined,
+): Promise<T | undefined> {
+  const db = await done(indexedDB.open(name));
+  try {
+    const tx = db.transaction('summary', mode);
+    const request = fn(tx.objectStore('summary'));
+    let result: T | undefined;
+    if (request) request.onsuccess = () => (result = request.result);
+    await new Promise<void>((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onabort = () => reject(tx.error);
+    });
+    return result;
+  } finally {
+    db.close();
+  }
+}
+
+const summaryKeys = async (name: string) => ((await onSummaries(name, 'readonly', (os) => os.getAllKeys())) ?? []).map(String);
+const segmentKeys = async (name: string) => (await rawSegments(name)).map((s) => String(s.key));
+
+/** Every id a `recoverRuns` answer names, records and runs together. */
+async function recoveredIds(found: { records: TaskRecord[]; runs: { tasks: { size: number; id(i: number): string } }[] }) {
+  const ids = found.records.map((r) => r.id);
+  for (const run of found.runs) for (let i = 0; i < run.tasks.size; i++) ids.push(run.tasks.id(i));
+  return ids.sort();
+}
+
+/** Waits until `f()` holds, for at most `ms`. */
+async function until(f: () => Promise<boolean>, ms = 5_000) {
+  const end = Date.now() + ms;
+  while (!(await f())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('segment summaries (schema v4)', () => {
+  test('every segment put has its summary beside it, and deleting a segment deletes its summary', async () => {
+    const name = dbName('sum-pair');
+    const s = await openTestStore(name);
+    await s.write(Array.from({ length: 1200 }, (_, i) => record({ id: `t${i}` })));
+    expect(await summaryKeys(name)).toEqual(await segmentKeys(name));
+    expect((await summaryKeys(name)).length).toBe(3);
+    // All of the first segment's versions superseded: it and its summary go.
+    await s.write(Array.from({ length: 512 }, (_, i) => completedAt(record({ id: `t${i}` }), 1)));
+    await until(async () => (await segmentKeys(name)).length === 3 && (await summaryKeys(name)).length === 3);
+    expect(await summaryKeys(name)).toEqual(await segmentKeys(name));
+  });
+
+  test('reopening: queued tasks come as runs without their records; running, keyed and tagged ones are right too', async () => {
+    const name = dbName('sum-runs');
+    const first = await openTestStore(name);
+    const plain = Array.from({ length: 1000 }, (_, i) => record({ id: `q-${i.toString(36)}`, seq: 10_000 + i, runAt: 5 }));
+    await first.write(plain);
+    await first.write([
+      record({ id: 'keyed', key: 'k1', group: 'api', seq: 1 }),
+      record({ id: 'ghost', status: 'running', attempt: 1, lease: { owner: 'gone', until: 0 }, seq: 2 }),
+      completedAt(record({ id: 'fin', seq: 3 }), 9),
+    ]);
+    await first.close();
+    const second = await openTestStore(name);
+    const found = await second.recoverRuns();
+    expect(await recoveredIds(found)).toEqual([...plain.map((r) => r.id), 'ghost', 'keyed'].sort());
+    // Only the running one is read whole; the rest are known from summaries, minted runs included.
+    expect(found.records.map((r) => r.id)).toEqual(['ghost']);
+    const run = found.runs.find((r) => r.tasks.id(0) === 'q-0');
+    expect(run?.minted).toEqual({ prefix: 'q-', first: 0 });
+    expect([run?.tasks.seq(999), run?.tasks.runAt(3), run?.tasks.name(7), run?.tasks.priority(0)]).toEqual([10_999, 5, 'echo', 2]);
+    const keyedRun = found.runs.find((r) => r.tasks.id(0) === 'keyed');
+    expect(keyedRun?.extras).toEqual([[0, { key: 'k1', group: 'api' }]]);
+    // Their records are all still there for dispatch to read.
+    expect(((await second.read([`q-${(999).toString(36)}`, 'keyed'])) as TaskRecord[]).map((r) => r?.input)).toEqual([
+      { value: `q-${(999).toString(36)}` },
+      { value: 'keyed' },
+    ]);
+  });
+
+  test('a scheduler opening a queue known from summaries runs every task once, in order, and a stored key still dedupes', async () => {
+    const name = dbName('sum-sched');
+    const store = await openTestStore(name);
+    await store.write(Array.from({ length: 1500 }, (_, i) => record({ id: `p-${i.toString(36)}`, input: { value: i }, seq: 100 + i })));
+    await store.write([
+      record({ id: 'high', input: { value: 'high' }, priority: 1, seq: 5000 }),
+      record({ id: 'keyed', input: { value: 'keyed' }, key: 'once', seq: 6000 }),
+    ]);
+    await store.close();
+    const b = closeAfter(await createScheduler<Tasks>({ name, worker: tasksWorker, pool: { max: 1 } }));
+    const order: string[] = [];
+    b.addEventListener('started', (e) => order.push((e as TaskEvent).task.id));
+    const again = await b.enqueue('echo', { value: 'keyed again' }, { key: 'once' });
+    expect(again.id).toBe('keyed');
+    expect(await again.result).toBe('keyed');
+    await until(async () => order.length === 1502, 30_000);
+    expect(order).toEqual(['high', ...Array.from({ length: 1500 }, (_, i) => `p-${i.toString(36)}`), 'keyed']);
+    // A new task is minted after every recovered seq: it runs last.
+    const late = await b.enqueue('echo', { value: 'late' });
+    expect(await late.result).toBe('late');
+    expect(order.at(-1)).toBe(late.id);
+  });
+
+  test('a version 3 database (segments, no summaries) opens whole once, then gets summaries: the next open reads none whole', async () => {
+    const name = dbName('sum-v3');
+    await new Promise<void>((resolve, reject) => {
+      const request = indexedDB.open(name, 3);
+      request.onupgradeneeded = () => {
+        const db = request.result;
+        const log = db.createObjectStore('log');
+        db.createObjectStore('schedules', { keyPath: 'id' });
+        log.put({ records: Array.from({ length: 300 }, (_, i) => record({ id: `v3-${i}` })) }, [1, 0]);
+        log.put({ records: [record({ id: 'v3-running', status: 'running', attempt: 1, lease: { owner: 'gone', until: 0 } })] }, [1, 1]);
+      };
+      request.onsuccess = () => {
+        request.result.close();
+        resolve();
+      };
+      request.onerror = () => reject(request.error);
+    });
+    const first = await openTestStore(name);
+    const whole = await first.recoverRuns();
+    expect(whole.runs).toEqual([]);
+    expect(whole.records.length).toBe(301);
+    await until(async () => (await summaryKeys(name)).length === 2);
+    await first.close();
+    const second = await openTestStore(name);
+    const lean = await second.recoverRuns();
+    expect(await recoveredIds(lean)).toEqual(await recoveredIds(whole));
+    expect(lean.records.map((r) => r.id)).toEqual(['v3-running']);
+  });
+
+  test('an unreadable summary is passed over (its segment is read whole) and a summary whose segment is gone is deleted', async () => {
+    const name = dbName('sum-bad');
+    const s = await openTestStore(name);
+    await s.write(Array.from({ length: 10 }, (_, i) => record({ id: `b${i}` })));
+    await s.close();
+    const [key] = (await onSummaries(name, 'readonly', (os) => os.getAllKeys())) ?? [];
+    await onSummaries(name, 'readwrite', (os) => os.put({ v: 1, n: 'ten' }, key as IDBValidKey));
+    await onSummaries(name, 'readwrite', (os) => os.put({ v: 1, n: 0 }, [0.5, 7]));
+    // A segment planted by hand has no summary either.
+    await rawPut(name, [record({ id: 'planted' })]);
+    const again = await openTestStore(name);
+    const found = await again.recoverRuns();
+    expect(found.records.map((r) => r.id).sort()).toEqual([...Array.from({ length: 10 }, (_, i) => `b${i}`), 'planted'].sort());
+    // The bad summary is replaced, the planted segment gets one, the stray goes.
+    await until(async () => (await summaryKeys(name)).join() === (await segmentKeys(name)).join());
+    await again.close();
+    const third = await openTestStore(name);
+    expect((await third.recoverRuns()).records).toEqual([]);
+  });
+});
