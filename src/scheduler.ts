@@ -280,6 +280,9 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   async _open(): Promise<void> {
     // Hold our owner lock for life before looking at others': a `running` record whose owner holds
     // no lock was left by a tab that is gone.
+    // Start loading the module now, while storage is read, so its task names are known early (enqueue
+    // checks them once known, never waits for them) and a worker is up for the first dispatch.
+    void this.#pool.taskNames();
     this.#ownerLock = await acquireOwnerLock(this.name, this.#owner);
     const store = this.#store;
     const [{ records, runs }, alive, keyed] = await Promise.all([
@@ -315,8 +318,6 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     // After the index: a dependency that is queued or running is live; only the others are read.
     await this.#dependencies.recover(plan.waiting);
     this.#counters.counts.failed += plan.failed.length;
-    // Start loading the module now, so its task names are known early (enqueue checks them once known, never waits for them).
-    void this.#pool.taskNames();
     this.#dispatcher.schedulePump();
     // Runs that fell due while no tab ran the queue are caught up after recovery, not awaited by it.
     this.#repeat.open().catch((error) => this.#sink.dispatchEvent(new WarningEvent(error as Error)));
@@ -325,9 +326,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   /** Recovery: queued tasks the store knows only by their ordering fields go back into the index as a batch. */
   #resumeRun(run: RecoveredRun, now: number): void {
     const { tasks, minted } = run;
-    let top = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < tasks.size; i++) top = Math.max(top, tasks.seq(i));
-    this.#admission.noteSeq(top);
+    this.#admission.noteSeq(run.topSeq);
     if (minted) this.#index.addBatch(tasks, minted, now);
     else
       for (let i = 0; i < tasks.size; i++)

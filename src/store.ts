@@ -20,6 +20,8 @@ export interface RecoveredRun {
   readonly minted: MintedIds | undefined;
   /** Key and gate tags of the tasks that have any, by position. */
   readonly extras: readonly (readonly [number, ReadyExtras])[] | undefined;
+  /** The highest seq among them. */
+  readonly topSeq: number;
 }
 
 export interface ListQuery {

@@ -45,6 +45,19 @@ export interface NewTasks {
   priority(i: number): PriorityLevel;
   runAt(i: number): number;
   seq(i: number): number;
+  /**
+   * Optional: the tasks as consecutive stretches sharing name, priority and runAt (each ends before
+   * `to`; the last at `size`), with seqs consecutive over the whole batch. Lets a big batch be put
+   * into lanes without a call per task.
+   */
+  stretches?(): Iterable<Stretch>;
+}
+
+export interface Stretch {
+  readonly to: number;
+  readonly name: string;
+  readonly priority: PriorityLevel;
+  readonly runAt: number;
 }
 
 /** `NewTasks` over an array of task-like objects (records, test fixtures). */
@@ -120,11 +133,7 @@ class LaneBatch implements MintedIds {
     let lastName: string | undefined;
     let lastAt = Number.NaN;
     let byPriority: number[] = [];
-    for (let i = 0; i < n; i++) {
-      if (tasks.seq(i) !== firstSeq + i) return undefined;
-      const name = tasks.name(i);
-      const runAt = tasks.runAt(i);
-      const priority = tasks.priority(i);
+    const laneFor = (name: string, runAt: number, priority: PriorityLevel): number => {
       if (name !== lastName || runAt !== lastAt) {
         let byAt = byName.get(name);
         if (!byAt) byName.set(name, (byAt = new Map()));
@@ -136,13 +145,29 @@ class LaneBatch implements MintedIds {
       }
       let lane = byPriority[priority] as number;
       if (lane < 0) {
-        if (keys.length >= LANES_MAX) return undefined;
+        if (keys.length >= LANES_MAX) return -1;
         lane = byPriority[priority] = keys.length;
         keys.push({ name, priority, readyAt: runAt });
       }
-      (counts[lane] as number)++;
-      laneOf[i] = lane;
-    }
+      return lane;
+    };
+    if (tasks.stretches) {
+      let from = 0;
+      for (const stretch of tasks.stretches()) {
+        const lane = laneFor(stretch.name, stretch.runAt, stretch.priority);
+        if (lane < 0) return undefined;
+        laneOf.fill(lane, from, stretch.to);
+        (counts[lane] as number) += stretch.to - from;
+        from = stretch.to;
+      }
+    } else
+      for (let i = 0; i < n; i++) {
+        if (tasks.seq(i) !== firstSeq + i) return undefined;
+        const lane = laneFor(tasks.name(i), tasks.runAt(i), tasks.priority(i));
+        if (lane < 0) return undefined;
+        (counts[lane] as number)++;
+        laneOf[i] = lane;
+      }
     const positions = keys.map((_, l) => new Int32Array(counts[l] as number));
     const fill = new Int32Array(keys.length);
     for (let i = 0; i < n; i++) {

@@ -1,11 +1,12 @@
-import { IdMinter } from '../id-run.js';
+import { type MintedIds, mintedId } from '../id-run.js';
 import { keyHeldUntil } from '../key-ttl.js';
 import { corruptToFailed, isObject, recordProblems } from '../record-validation.js';
 import type { ReadyExtras, RecoveredRun } from '../store.js';
+import type { Stretch } from '../task-index.js';
 import { type TaskRecord, type TaskStatus, TERMINAL_STATUSES } from '../types.js';
 import type { Entry, SegmentKey } from './schema.js';
 import type { SegmentMap } from './segment-map.js';
-import { KIND, type SegmentSummary, statusOfCode, summarize, summaryRunAt, summarySeq } from './summary.js';
+import { at, KIND, type SegmentSummary, statusOfCode, summarize, summaryRunAt, summarySeq } from './summary.js';
 
 /** A segment found on open: its summary, or (when it has none this version can read) its value. */
 export interface FoundSegment {
@@ -32,7 +33,10 @@ export interface LoadResult {
 interface Loading {
   key: SegmentKey;
   local: number;
-  ids: string[];
+  /** The versions' ids; undefined for a run the map holds by position (`minted`). */
+  ids: string[] | undefined;
+  minted: MintedIds | undefined;
+  n: number;
   summary: SegmentSummary | undefined;
   records: unknown[] | undefined;
   /** A version of this segment failed validation: it gets no summary. */
@@ -69,6 +73,7 @@ export class LogLoad {
   step(budget: number): boolean {
     while (budget > 0 && this.#pass === 1) {
       if (this.#at >= this.#found.length) {
+        this.#map.loadSettle();
         this.#pass = 2;
         this.#at = 0;
         break;
@@ -98,7 +103,7 @@ export class LogLoad {
       const value = values[k++];
       const records = isObject(value) && Array.isArray(value.records) ? (value.records as unknown[]) : undefined;
       for (const i of positions) {
-        const id = loading.ids[i] as string;
+        const id = idAt(loading, i);
         const raw = records?.[i];
         if (isObject(raw) && raw.id === id) this.#classify(id, raw, loading);
         else
@@ -125,16 +130,15 @@ export class LogLoad {
     const { key, summary } = found;
     if (summary) {
       const local = this.#map.loadSegment(key, summary.n);
-      let ids: string[];
-      if (Array.isArray(summary.ids)) ids = summary.ids;
-      else {
-        const minter = new IdMinter(summary.ids.prefix, summary.ids.first);
-        ids = new Array(summary.n);
-        for (let i = 0; i < summary.n; i++) ids[i] = minter.next();
+      if (Array.isArray(summary.ids)) {
+        for (const id of summary.ids) this.#map.loadVersion(id, local);
+        this.#loading.push({ key, local, ids: summary.ids, minted: undefined, n: summary.n, summary, records: undefined });
+        return summary.n;
       }
-      for (const id of ids) this.#map.loadVersion(id, local);
-      this.#loading.push({ key, local, ids, summary, records: undefined });
-      return summary.n;
+      // A minted run: held by position, no id made or hashed.
+      this.#map.loadRun(local, summary.ids.prefix, summary.ids.first, summary.n);
+      this.#loading.push({ key, local, ids: undefined, minted: summary.ids, n: summary.n, summary, records: undefined });
+      return 1;
     }
     const value = found.value;
     if (!isObject(value) || !Array.isArray(value.records)) {
@@ -148,45 +152,53 @@ export class LogLoad {
       isObject(raw) && typeof raw.id === 'string' && raw.id !== '' ? raw.id : `corrupt:${key.join('.')}:${j}`,
     );
     for (const id of ids) this.#map.loadVersion(id, local);
-    this.#loading.push({ key, local, ids, summary: undefined, records });
+    this.#loading.push({ key, local, ids, minted: undefined, n: ids.length, summary: undefined, records });
     return records.length;
   }
 
   /** Pass 2: each current version of the segment is sorted out. Returns how many versions it holds. */
   #sort(l: Loading): number {
-    const { ids, local, summary } = l;
+    const { ids, local, summary, n } = l;
     const map = this.#map;
     if (!summary) {
       const records = l.records as unknown[];
-      for (let i = 0; i < ids.length; i++) {
-        const id = ids[i] as string;
+      const all = ids as string[];
+      for (let i = 0; i < n; i++) {
+        const id = all[i] as string;
         if (map.where(id) === local) this.#classify(id, records[i], l);
       }
-      return ids.length;
+      return n;
+    }
+    const gone = ids ? undefined : map.runGone(local);
+    // The usual segment of a big batch: all ready, all current — one stretch, no per-task look.
+    if (gone && summary.kind === KIND.ready && gone.indexOf(1) < 0) {
+      if (n > 0) this.#runs.add(summary, l, 0, n);
+      return 1;
     }
     let runFrom = -1;
-    for (let i = 0; i <= ids.length; i++) {
-      const id = ids[i] as string;
-      const current = i < ids.length && map.where(id) === local;
-      const kind = current ? summary.kind[i] : -1;
+    for (let i = 0; i <= n; i++) {
+      const current = i < n && (gone ? gone[i] === 0 : map.where((ids as string[])[i] as string) === local);
+      const kind = current ? at(summary.kind, i) : -1;
       if (kind === KIND.ready) {
         if (runFrom < 0) runFrom = i;
         continue;
       }
       if (runFrom >= 0) {
-        this.#runs.add(summary, ids, runFrom, i);
+        this.#runs.add(summary, l, runFrom, i);
         runFrom = -1;
       }
+      if (kind === -1) continue;
+      const id = idAt(l, i);
       if (kind === KIND.tombstone) this.#tombs.push(id);
       else if (kind === KIND.done)
-        this.#finished.push({ id, status: statusOfCode(summary.status[i] as number), held: undefined, at: summary.finishedAt?.[i] ?? 0 });
+        this.#finished.push({ id, status: statusOfCode(at(summary.status, i)), held: undefined, at: summary.finishedAt?.[i] ?? 0 });
       else if (kind === KIND.full) {
         const positions = this.#whole.get(l);
         if (positions) positions.push(i);
         else this.#whole.set(l, [i]);
       }
     }
-    return ids.length;
+    return ids ? n : Math.ceil(n / 16);
   }
 
   /** A current version read whole: a tombstone, a finished task, or a live one (validated). */
@@ -209,15 +221,20 @@ export class LogLoad {
   }
 }
 
+const idAt = (l: Loading, i: number): string => (l.ids ? (l.ids[i] as string) : mintedId(l.minted as MintedIds, i));
+
 /** A stretch of one summary's versions, all current and ready. */
 interface Piece {
   s: SegmentSummary;
-  ids: readonly string[];
+  l: Loading;
   from: number;
   to: number;
   /** Position of `from` in the run. */
   at: number;
 }
+
+/** Tasks of one joined run at most: the index takes a run in one go, and the scheduler yields between runs. */
+const JOIN_MAX = 65_536;
 
 /**
  * Ready stretches of consecutive segments joined into one run where they continue each other (ids
@@ -231,7 +248,7 @@ class RunJoiner {
   #minted: { prefix: string; first: number } | undefined;
   #lastSeq = Number.NaN;
 
-  add(s: SegmentSummary, ids: readonly string[], from: number, to: number): void {
+  add(s: SegmentSummary, l: Loading, from: number, to: number): void {
     const minted = Array.isArray(s.ids) ? undefined : { prefix: s.ids.prefix, first: s.ids.first + from };
     const continues =
       minted !== undefined &&
@@ -239,9 +256,9 @@ class RunJoiner {
       minted.prefix === this.#minted.prefix &&
       minted.first === this.#minted.first + this.#size &&
       summarySeq(s, from) === this.#lastSeq + 1;
-    if (!continues) this.flush();
+    if (!continues || this.#size >= JOIN_MAX) this.flush();
     if (this.#pieces.length === 0) this.#minted = minted;
-    this.#pieces.push({ s, ids, from, to, at: this.#size });
+    this.#pieces.push({ s, l, from, to, at: this.#size });
     this.#size += to - from;
     this.#lastSeq = summarySeq(s, to - 1);
   }
@@ -272,21 +289,40 @@ function runOf(pieces: readonly Piece[], size: number, minted: RecoveredRun['min
   };
   const pos = (p: Piece, i: number) => p.from + i - p.at;
   const extras: [number, ReadyExtras][] = [];
-  for (const p of pieces) for (const [i, x] of p.s.extras ?? []) if (i >= p.from && i < p.to) extras.push([p.at + i - p.from, x]);
+  let topSeq = Number.NEGATIVE_INFINITY;
+  // Stretches are known without a look per task when each piece shares name, priority and runAt (a
+  // batch's segments do) and the seqs run on (which joining checked between pieces).
+  let uniform = minted !== undefined;
+  for (const p of pieces) {
+    for (const [i, x] of p.s.extras ?? []) if (i >= p.from && i < p.to) extras.push([p.at + i - p.from, x]);
+    const { s } = p;
+    if (typeof s.seq === 'number') topSeq = Math.max(topSeq, s.seq + p.to - 1);
+    else for (let i = p.from; i < p.to; i++) topSeq = Math.max(topSeq, s.seq[i] as number);
+    uniform &&= typeof s.seq === 'number' && typeof s.nameOf === 'number' && typeof s.priority === 'number' && typeof s.runAt === 'number';
+  }
+  const stretches = function* (): Generator<Stretch> {
+    for (const p of pieces)
+      yield {
+        to: p.at + p.to - p.from,
+        name: p.s.names[p.s.nameOf as number] as string,
+        priority: p.s.priority as TaskRecord['priority'],
+        runAt: p.s.runAt as number,
+      };
+  };
   return {
     tasks: {
       size,
       id: (i) => {
         const p = find(i);
-        return p.ids[pos(p, i)] as string;
+        return idAt(p.l, pos(p, i));
       },
       name: (i) => {
         const p = find(i);
-        return p.s.names[p.s.nameOf[pos(p, i)] as number] as string;
+        return p.s.names[at(p.s.nameOf, pos(p, i))] as string;
       },
       priority: (i) => {
         const p = find(i);
-        return p.s.priority[pos(p, i)] as TaskRecord['priority'];
+        return at(p.s.priority, pos(p, i)) as TaskRecord['priority'];
       },
       runAt: (i) => {
         const p = find(i);
@@ -296,8 +332,10 @@ function runOf(pieces: readonly Piece[], size: number, minted: RecoveredRun['min
         const p = find(i);
         return summarySeq(p.s, pos(p, i));
       },
+      ...(uniform ? { stretches } : {}),
     },
     minted,
     extras: extras.length > 0 ? extras : undefined,
+    topSeq,
   };
 }

@@ -1,7 +1,9 @@
+import { mintedId } from '../id-run.js';
 import { keyHeldUntil } from '../key-ttl.js';
 import { Retention, type RetentionLimits } from '../retention.js';
 import type { TaskRecord, TaskStatus } from '../types.js';
 import { yieldToEventLoop } from '../yield.js';
+import { RunTable } from './id-runs.js';
 import { LogLoad } from './log-load.js';
 import { type Entry, isTombstone, type SegmentKey, type Tombstone } from './schema.js';
 
@@ -64,8 +66,10 @@ export class SegmentMap {
   readonly #host: SegmentMapHost;
   /** Committed segments by local number (ascending = key order). */
   readonly #segments = new Map<number, SegmentInfo>();
-  /** Task id → the segment holding its current committed version. */
+  /** Task id → the segment holding its current committed version (besides those `#runs` holds). */
   readonly #where = new Map<string, number>();
+  /** Segments found on open whose ids are one minted run: their tasks by position, not in `#where`. */
+  readonly #runs = new RunTable();
   /** Task id → segments that held its earlier versions (some may be deleted since). */
   readonly #older = new Map<string, number[]>();
   /** Ids whose current version is a tombstone. */
@@ -116,6 +120,46 @@ export class SegmentMap {
   }
 
   /**
+   * Loading: segment `local`'s `n` versions are of the ids minted from `prefix` + `first` on, held
+   * by position. Which of them are current is settled by `loadSettle`, once every segment joined.
+   */
+  loadRun(local: number, prefix: string, first: number, n: number): void {
+    this.#runs.add(local, prefix, first, n);
+    (this.#segments.get(local) as SegmentInfo).live += n;
+  }
+
+  /**
+   * Loading: with every segment in, a task with versions both in runs and in the map keeps only the
+   * newest as current (`loadVersion` already saw runs older than each version it was given; here
+   * runs newer than a map entry, and runs over one another, are settled).
+   */
+  loadSettle(): void {
+    const runs = this.#runs;
+    if (runs.size === 0) return;
+    runs.settleOverlaps((slot) => this.#lostOne(slot.local));
+    for (const [id, at] of this.#where) {
+      const inRun = runs.current(id);
+      if (!inRun) continue;
+      const [slot, pos] = inRun;
+      if (slot.local < at) {
+        // A run between two map versions, which `loadVersion` did not look past the first for.
+        slot.gone[pos] = 1;
+        this.#lostOne(slot.local);
+        continue;
+      }
+      // The run's version is newer: the map's is history.
+      this.#where.delete(id);
+      this.#noteOlder(id, at);
+      this.#lostOne(at);
+    }
+  }
+
+  /** Loading: for run segment `local`, 1 at each position whose version is not its task's current one. */
+  runGone(local: number): Uint8Array | undefined {
+    return this.#runs.slot(local)?.gone;
+  }
+
+  /**
    * Loading is over: `tombs` are the ids whose current version is a tombstone, `finished` the
    * finished tasks, oldest first, with until when each holds its key.
    */
@@ -136,7 +180,8 @@ export class SegmentMap {
 
   /** The segment holding `id`'s current committed version (a tombstone's too). */
   where(id: string): number | undefined {
-    return this.#where.get(id);
+    const at = this.#where.get(id);
+    return at !== undefined || this.#runs.size === 0 ? at : this.#runs.current(id)?.[0].local;
   }
 
   /** Whether `id`'s current committed version is a tombstone. */
@@ -148,6 +193,12 @@ export class SegmentMap {
   liveIds(): string[] {
     const out: string[] = [];
     for (const id of this.#where.keys()) if (!this.#tombs.has(id) && !this.#retention.has(id)) out.push(id);
+    for (const slot of this.#runs.slots())
+      for (let i = 0; i < slot.n; i++) {
+        if (slot.gone[i] !== 0) continue;
+        const id = mintedId(slot, i);
+        if (!this.#tombs.has(id) && !this.#retention.has(id)) out.push(id);
+      }
     return out;
   }
 
@@ -193,7 +244,7 @@ export class SegmentMap {
         tombstones.push({ id, removed: true });
         continue;
       }
-      const at = this.#where.get(id);
+      const at = this.where(id);
       if (at === undefined || this.#tombs.has(id)) continue;
       const list = bySegment.get(at);
       if (list) list.push(id);
@@ -237,7 +288,7 @@ export class SegmentMap {
     if (!this.#segments.has(local)) return undefined;
     const moved: Entry[] = [];
     // A segment holds one version per task: the one whose current version is here is it.
-    for (const e of records) if (this.#where.get(e.id) === local && !this.#host.isPending(e.id)) moved.push(e);
+    for (const e of records) if (this.where(e.id) === local && !this.#host.isPending(e.id)) moved.push(e);
     for (const e of moved) this.#moved.add(e);
     return moved;
   }
@@ -245,29 +296,52 @@ export class SegmentMap {
   /** `id`'s current version is now in `local`; the one it replaces (if any) becomes history. */
   #supersede(id: string, local: number): void {
     const info = this.#segments.get(local) as SegmentInfo;
-    const prev = this.#where.get(id);
-    if (prev !== undefined && prev !== local) {
-      const old = this.#segments.get(prev);
-      if (old) {
-        if (--old.live === 0) this.#markDead(prev, old);
-        // Pruned in place of segments already gone, so a history stays a few entries long.
-        const history = this.#older.get(id);
-        if (!history) this.#older.set(id, [prev]);
-        else {
-          let kept = 0;
-          for (const s of history) if (this.#segments.has(s)) history[kept++] = s;
-          history.length = kept;
-          history.push(prev);
-        }
+    let prev = this.#where.get(id);
+    if (prev === undefined && this.#runs.size > 0) {
+      const inRun = this.#runs.current(id);
+      if (inRun) {
+        prev = inRun[0].local;
+        // Its version in the run is history now; the map holds where it went.
+        if (prev !== local) inRun[0].gone[inRun[1]] = 1;
+        else return;
       }
+    }
+    if (prev !== undefined && prev !== local && this.#segments.has(prev)) {
+      this.#noteOlder(id, prev);
+      this.#lostOne(prev);
     }
     if (prev !== local) info.live++;
     this.#where.set(id, local);
   }
 
+  /** Segment `at` holds one current version fewer. */
+  #lostOne(at: number): void {
+    const old = this.#segments.get(at);
+    if (old && --old.live === 0) this.#markDead(at, old);
+  }
+
+  /** Segment `at` holds an earlier version of `id`. Pruned of segments already gone, so a history stays a few entries long. */
+  #noteOlder(id: string, at: number): void {
+    const history = this.#older.get(id);
+    if (!history) this.#older.set(id, [at]);
+    else {
+      let kept = 0;
+      for (const s of history) if (this.#segments.has(s)) history[kept++] = s;
+      history.length = kept;
+      history.push(at);
+    }
+  }
+
   /** Forgets `id` entirely: its current version's segment loses it. Only when no older version can come back (see `#removable`). */
   #drop(id: string): void {
-    const at = this.#where.get(id);
+    let at = this.#where.get(id);
+    if (at === undefined && this.#runs.size > 0) {
+      const inRun = this.#runs.current(id);
+      if (inRun) {
+        at = inRun[0].local;
+        inRun[0].gone[inRun[1]] = 1;
+      }
+    }
     this.#where.delete(id);
     this.#older.delete(id);
     this.#tombs.delete(id);
@@ -279,7 +353,11 @@ export class SegmentMap {
   /** True when no segment holding an earlier version of `id` is left on disk. */
   #removable(id: string): boolean {
     const history = this.#older.get(id);
-    return !history || history.every((s) => !this.#segments.has(s));
+    if (history && !history.every((s) => !this.#segments.has(s))) return false;
+    // A run still on disk holding a version of it that is not current holds an older one.
+    let older = false;
+    if (this.#runs.size > 0) this.#runs.holding(id, (slot, pos) => (older ||= slot.gone[pos] !== 0 && this.#segments.has(slot.local)));
+    return !older;
   }
 
   /**
@@ -334,7 +412,10 @@ export class SegmentMap {
       if (item.segment < item.segments.length) break;
       this.#ledger.shift();
       if (item.deletes.length > 0) {
-        for (const local of item.deletes) this.#segments.delete(local);
+        for (const local of item.deletes) {
+          this.#segments.delete(local);
+          this.#runs.remove(local);
+        }
         this.#host.stats.segmentsDeleted += item.deletes.length;
         if (this.#tombs.size > 0) this.#dropTombstones();
       }

@@ -16,21 +16,33 @@ export interface SegmentSummary {
   n: number;
   /** The versions' task ids, or the run they were minted as (the i-th is `mintedId(ids, i)`). */
   ids: string[] | MintedIds;
-  /** What each version is (`KIND`). */
-  kind: Uint8Array;
+  /** What each version is (`KIND`). Each column is one number when every version shares it. */
+  kind: Column;
   /** Names by index into `names`, for ready versions. */
   names: string[];
-  nameOf: Uint16Array;
-  priority: Uint8Array;
+  nameOf: Column;
+  priority: Column;
   /** One number when every version shares it, else one per version. */
   runAt: number | Float64Array;
   /** The first seq when they are consecutive, else one per version. */
   seq: number | Float64Array;
   /** For finished versions: status codes (`STATUS_CODES`) and when they finished, else 0. */
-  status: Uint8Array;
+  status: Column;
   finishedAt: Float64Array | undefined;
   /** Key and gate tags of ready versions that have any, by position. */
   extras: [number, ReadyExtras][] | undefined;
+}
+
+/** Small numbers per version: one number when all are the same, which a batch's segment mostly is (a summary of 512 then takes a few bytes). */
+export type Column = number | Uint8Array | Uint16Array;
+
+export const at = (column: Column, i: number): number => (typeof column === 'number' ? column : (column[i] as number));
+
+/** `column` as one number if all its values are equal. */
+function packed(column: Uint8Array | Uint16Array): Column {
+  const first = column[0] ?? 0;
+  for (let i = 1; i < column.length; i++) if (column[i] !== first) return column;
+  return first;
 }
 
 export const KIND = {
@@ -130,13 +142,13 @@ export function summarize(entries: readonly Entry[]): SegmentSummary {
     v: 1,
     n,
     ids: (n > 0 && mintedRun(ids)) || ids,
-    kind,
+    kind: packed(kind),
     names,
-    nameOf,
-    priority,
+    nameOf: packed(nameOf),
+    priority: packed(priority),
     runAt: sameRunAt ? (firstRunAt ?? 0) : runAt,
     seq: consecutive ? (base ?? 0) : seq,
-    status,
+    status: packed(status),
     finishedAt,
     extras,
   };
@@ -147,12 +159,14 @@ export function asSummary(value: unknown): SegmentSummary | undefined {
   if (!isObject(value) || value.v !== 1 || !Number.isInteger(value.n)) return undefined;
   const n = value.n as number;
   const ok = (a: unknown, type: { prototype: unknown }) => a instanceof (type as typeof Uint8Array) && (a as Uint8Array).length === n;
+  const column = (a: unknown, type: { prototype: unknown }) => Number.isInteger(a) || ok(a, type);
   const ids = value.ids;
   const idsOk = Array.isArray(ids)
     ? ids.length === n && ids.every((id) => typeof id === 'string' && id !== '')
     : isObject(ids) && typeof ids.prefix === 'string' && Number.isSafeInteger(ids.first);
-  if (!idsOk || !ok(value.kind, Uint8Array) || !ok(value.nameOf, Uint16Array) || !ok(value.priority, Uint8Array)) return undefined;
-  if (!ok(value.status, Uint8Array) || !Array.isArray(value.names)) return undefined;
+  if (!idsOk || !column(value.kind, Uint8Array) || !column(value.nameOf, Uint16Array) || !column(value.priority, Uint8Array))
+    return undefined;
+  if (!column(value.status, Uint8Array) || !Array.isArray(value.names)) return undefined;
   if (!(typeof value.runAt === 'number' || ok(value.runAt, Float64Array))) return undefined;
   if (!(typeof value.seq === 'number' || ok(value.seq, Float64Array))) return undefined;
   if (value.finishedAt !== undefined && !ok(value.finishedAt, Float64Array)) return undefined;
