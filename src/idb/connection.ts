@@ -65,7 +65,7 @@ export function stampAfter(last: IDBValidKey | undefined): number {
 }
 
 /** Summaries read per request on open: a request's values are decoded in one task. */
-const SUMMARIES_PER_READ = 128;
+const SUMMARIES_PER_READ = 512;
 
 /**
  * Reads what opening needs: every segment's key, every summary, and whole only the segments that

@@ -1,13 +1,31 @@
 import { mintedPosition } from '../id-run.js';
 
 /** A segment found on open whose versions' ids are one minted run: `prefix` + base 36 of `first + i`. */
-export interface RunSlot {
-  readonly local: number;
-  readonly prefix: string;
-  readonly first: number;
-  readonly n: number;
-  /** 1 where the version at that position is not its task's current one (superseded, or dropped). */
-  readonly gone: Uint8Array;
+export class RunSlot {
+  /** 1 where the version at that position is not its task's current one (superseded, or dropped); made on the first. */
+  #gone: Uint8Array | undefined;
+  /** Positions gone. */
+  goneCount = 0;
+
+  constructor(
+    readonly local: number,
+    readonly prefix: string,
+    readonly first: number,
+    readonly n: number,
+  ) {}
+
+  isGone(pos: number): boolean {
+    return this.#gone !== undefined && this.#gone[pos] !== 0;
+  }
+
+  /** Marks `pos` gone; false if it already was. */
+  markGone(pos: number): boolean {
+    this.#gone ??= new Uint8Array(this.n);
+    if (this.#gone[pos] !== 0) return false;
+    this.#gone[pos] = 1;
+    this.goneCount++;
+    return true;
+  }
 }
 
 /**
@@ -26,7 +44,7 @@ export class RunTable {
   }
 
   add(local: number, prefix: string, first: number, n: number): RunSlot {
-    const slot: RunSlot = { local, prefix, first, n, gone: new Uint8Array(n) };
+    const slot = new RunSlot(local, prefix, first, n);
     this.#byLocal.set(local, slot);
     const list = this.#byPrefix.get(prefix);
     if (!list) this.#byPrefix.set(prefix, [slot]);
@@ -80,7 +98,7 @@ export class RunTable {
   current(id: string): [RunSlot, number] | undefined {
     let found: [RunSlot, number] | undefined;
     this.holding(id, (slot, pos) => {
-      if (slot.gone[pos] === 0) found = [slot, pos];
+      if (!slot.isGone(pos)) found = [slot, pos];
     });
     return found;
   }
@@ -103,10 +121,7 @@ export class RunTable {
           const to = Math.min(a.first + a.n, b.first + b.n);
           for (let x = from; x < to; x++) {
             const pos = x - older.first;
-            if (older.gone[pos] === 0) {
-              older.gone[pos] = 1;
-              lost(older);
-            }
+            if (older.markGone(pos)) lost(older);
           }
         }
       }

@@ -169,15 +169,15 @@ export class LogLoad {
       }
       return n;
     }
-    const gone = ids ? undefined : map.runGone(local);
+    const slot = ids ? undefined : map.runSlot(local);
     // The usual segment of a big batch: all ready, all current — one stretch, no per-task look.
-    if (gone && summary.kind === KIND.ready && gone.indexOf(1) < 0) {
+    if (slot && summary.kind === KIND.ready && slot.goneCount === 0) {
       if (n > 0) this.#runs.add(summary, l, 0, n);
       return 1;
     }
     let runFrom = -1;
     for (let i = 0; i <= n; i++) {
-      const current = i < n && (gone ? gone[i] === 0 : map.where((ids as string[])[i] as string) === local);
+      const current = i < n && (slot ? !slot.isGone(i) : map.where((ids as string[])[i] as string) === local);
       const kind = current ? at(summary.kind, i) : -1;
       if (kind === KIND.ready) {
         if (runFrom < 0) runFrom = i;

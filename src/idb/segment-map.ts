@@ -3,7 +3,7 @@ import { keyHeldUntil } from '../key-ttl.js';
 import { Retention, type RetentionLimits } from '../retention.js';
 import type { TaskRecord, TaskStatus } from '../types.js';
 import { yieldToEventLoop } from '../yield.js';
-import { RunTable } from './id-runs.js';
+import { type RunSlot, RunTable } from './id-runs.js';
 import { LogLoad } from './log-load.js';
 import { type Entry, isTombstone, type SegmentKey, type Tombstone } from './schema.js';
 
@@ -143,7 +143,7 @@ export class SegmentMap {
       const [slot, pos] = inRun;
       if (slot.local < at) {
         // A run between two map versions, which `loadVersion` did not look past the first for.
-        slot.gone[pos] = 1;
+        slot.markGone(pos);
         this.#lostOne(slot.local);
         continue;
       }
@@ -154,9 +154,9 @@ export class SegmentMap {
     }
   }
 
-  /** Loading: for run segment `local`, 1 at each position whose version is not its task's current one. */
-  runGone(local: number): Uint8Array | undefined {
-    return this.#runs.slot(local)?.gone;
+  /** Loading: run segment `local`, to ask which of its versions are not their task's current one. */
+  runSlot(local: number): RunSlot | undefined {
+    return this.#runs.slot(local);
   }
 
   /**
@@ -195,7 +195,7 @@ export class SegmentMap {
     for (const id of this.#where.keys()) if (!this.#tombs.has(id) && !this.#retention.has(id)) out.push(id);
     for (const slot of this.#runs.slots())
       for (let i = 0; i < slot.n; i++) {
-        if (slot.gone[i] !== 0) continue;
+        if (slot.isGone(i)) continue;
         const id = mintedId(slot, i);
         if (!this.#tombs.has(id) && !this.#retention.has(id)) out.push(id);
       }
@@ -302,7 +302,7 @@ export class SegmentMap {
       if (inRun) {
         prev = inRun[0].local;
         // Its version in the run is history now; the map holds where it went.
-        if (prev !== local) inRun[0].gone[inRun[1]] = 1;
+        if (prev !== local) inRun[0].markGone(inRun[1]);
         else return;
       }
     }
@@ -339,7 +339,7 @@ export class SegmentMap {
       const inRun = this.#runs.current(id);
       if (inRun) {
         at = inRun[0].local;
-        inRun[0].gone[inRun[1]] = 1;
+        inRun[0].markGone(inRun[1]);
       }
     }
     this.#where.delete(id);
@@ -356,7 +356,7 @@ export class SegmentMap {
     if (history && !history.every((s) => !this.#segments.has(s))) return false;
     // A run still on disk holding a version of it that is not current holds an older one.
     let older = false;
-    if (this.#runs.size > 0) this.#runs.holding(id, (slot, pos) => (older ||= slot.gone[pos] !== 0 && this.#segments.has(slot.local)));
+    if (this.#runs.size > 0) this.#runs.holding(id, (slot, pos) => (older ||= slot.isGone(pos) && this.#segments.has(slot.local)));
     return !older;
   }
 
