@@ -3,7 +3,7 @@ import { type Loaded, loadAll, openConnection, readSegments, watchConnection, wr
 import { GroupCommit, type HeldWrite, isTransient } from './idb/group-commit.js';
 import { type LoadResult, LogLoad } from './idb/log-load.js';
 import { writeSchedules } from './idb/schedule-table.js';
-import { copyRecord, describeError, type Entry, isTombstone, noop, SCHEMA_VERSION, SEGMENT_MAX } from './idb/schema.js';
+import { copyRecord, describeError, type Entry, isTombstone, noop, SCHEMA_VERSION, SEGMENT_MAX, type SegmentKey } from './idb/schema.js';
 import { SegmentCache } from './idb/segment-cache.js';
 import { SegmentMap } from './idb/segment-map.js';
 import { MemoryStore } from './memory-store.js';
@@ -198,7 +198,20 @@ export class IdbStore implements TaskStore {
     const needed = load.needed();
     if (needed.length > 0) load.fill(await readSegments(conn.raw, needed));
     const result = load.finish();
-    if (result.backfill.length > 0 || loaded.strays.length > 0) writeSummaries(conn.raw, result.backfill, loaded.strays);
+    const localOf = new Map<string, number>();
+    for (const f of loaded.found) if (f.local !== undefined) localOf.set(String(f.key), f.local);
+    const register = (groups: readonly { key: SegmentKey; members: SegmentKey[] }[]) => {
+      for (const g of groups) {
+        const members: number[] = [];
+        for (const k of g.members) {
+          const local = localOf.get(String(k));
+          if (local !== undefined) members.push(local);
+        }
+        conn.commit.groups.add(g.key, members);
+      }
+    };
+    register(loaded.groups);
+    if (result.backfill.length > 0 || loaded.strays.length > 0) register(writeSummaries(conn.raw, result.backfill, loaded.strays));
     return result;
   }
 

@@ -4,12 +4,14 @@ import type { ScheduleRecord } from '../schedule-types.js';
 import type { FoundSegment } from './log-load.js';
 import { readSchedules } from './schedule-table.js';
 import { describeError, noop, SCHEMA_VERSION, type SegmentKey, type TasklaneDB, upgradeSchema } from './schema.js';
-import { asSummary, type SegmentSummary } from './summary.js';
+import { asGroup, GROUP_MAX, type SegmentSummary, type SummaryGroup } from './summary.js';
 
 /** What is on disk at open (each segment's summary, or the segment where it has none), in key order, and who this connection is among the open ones. */
 export interface Loaded {
   found: FoundSegment[];
-  /** Summaries whose segment is gone (its deletion raced a summary written on open): to delete. */
+  /** Stored summary groups and the segments still on disk whose summaries they hold. */
+  groups: { key: SegmentKey; members: SegmentKey[] }[];
+  /** Values of the `summary` store that are no group, or a group none of whose segments is left: to delete. */
   strays: SegmentKey[];
   /** The stored repeat schedules, and how many stored values were not one. */
   schedules: ScheduleRecord[];
@@ -72,13 +74,16 @@ const SUMMARIES_PER_READ = 512;
  * have none (written before version 4, or planted by hand). Reads a bounded number of values per
  * request, so no one task decodes the whole queue.
  */
-export function loadFound(db: IDBDatabase): Promise<{ found: FoundSegment[]; strays: SegmentKey[] }> {
+export function loadFound(
+  db: IDBDatabase,
+): Promise<{ found: FoundSegment[]; groups: { key: SegmentKey; members: SegmentKey[] }[]; strays: SegmentKey[] }> {
   return new Promise((resolve, reject) => {
     const tx = db.transaction(['log', 'summary'], 'readonly');
     const log = tx.objectStore('log');
     const sums = tx.objectStore('summary');
     const keysRequest = log.getAllKeys();
-    const summaries = new Map<string, SegmentSummary | undefined>();
+    const summaries = new Map<string, SegmentSummary>();
+    const stored: { key: SegmentKey; parts: SegmentKey[] | undefined }[] = [];
     const name = (key: IDBValidKey) => String(key);
     const next = (after: IDBValidKey | undefined) => {
       const range = after === undefined ? undefined : IDBKeyRange.lowerBound(after, true);
@@ -86,18 +91,23 @@ export function loadFound(db: IDBDatabase): Promise<{ found: FoundSegment[]; str
       const values = sums.getAll(range, SUMMARIES_PER_READ);
       values.onsuccess = () => {
         const got = keys.result;
-        for (let i = 0; i < got.length; i++) summaries.set(name(got[i] as IDBValidKey), asSummary(values.result[i]));
+        for (let i = 0; i < got.length; i++) {
+          const parts = asGroup(values.result[i]);
+          stored.push({ key: got[i] as SegmentKey, parts: parts?.map(([key]) => key) });
+          for (const [key, summary] of parts ?? []) if (summary) summaries.set(name(key), summary);
+        }
         if (got.length === SUMMARIES_PER_READ) next(got.at(-1));
         // Requests complete in the order made: the keys, asked first, are in.
         else wholes();
       };
     };
     const found: FoundSegment[] = [];
+    const present = new Set<string>();
     const wholes = () => {
       const keys = keysRequest.result as SegmentKey[];
       for (const key of keys) {
+        present.add(name(key));
         const summary = summaries.get(name(key));
-        summaries.delete(name(key));
         const segment: FoundSegment = { key, summary };
         found.push(segment);
         if (!summary) {
@@ -107,7 +117,16 @@ export function loadFound(db: IDBDatabase): Promise<{ found: FoundSegment[]; str
       }
     };
     next(undefined);
-    tx.oncomplete = () => resolve({ found, strays: [...summaries.keys()].map((k) => k.split(',').map(Number) as SegmentKey) });
+    tx.oncomplete = () => {
+      const groups: { key: SegmentKey; members: SegmentKey[] }[] = [];
+      const strays: SegmentKey[] = [];
+      for (const { key, parts } of stored) {
+        const members = parts?.filter((k) => present.has(name(k))) ?? [];
+        if (members.length > 0) groups.push({ key, members });
+        else strays.push(key);
+      }
+      resolve({ found, groups, strays });
+    };
     tx.onabort = () => reject(tx.error);
   });
 }
@@ -128,31 +147,42 @@ export function readSegments(db: IDBDatabase, keys: readonly SegmentKey[]): Prom
 }
 
 /**
- * Stores summaries for segments found without one and deletes `strays`, in the background. A
- * summary is only put where its segment still is (one deleted meanwhile leaves none behind).
+ * Stores summaries for segments found without one, in groups, and deletes `strays` first, in the
+ * background. A part is only stored where its segment still is (one deleted meanwhile leaves none
+ * behind). Returns the groups as they are meant to be stored (key, member keys).
  */
 export function writeSummaries(
   db: IDBDatabase,
   summaries: readonly { key: SegmentKey; summary: SegmentSummary }[],
   strays: readonly SegmentKey[],
-): void {
+): { key: SegmentKey; members: SegmentKey[] }[] {
   let tx: IDBTransaction;
   try {
     tx = db.transaction(['log', 'summary'], 'readwrite');
   } catch {
-    return;
+    return [];
   }
   const log = tx.objectStore('log');
   const sums = tx.objectStore('summary');
   for (const key of strays) sums.delete(key);
-  for (const { key, summary } of summaries) {
-    const there = log.count(key);
-    there.onsuccess = () => {
-      if (there.result > 0) sums.put(summary, key);
-    };
+  const groups: { key: SegmentKey; members: SegmentKey[] }[] = [];
+  for (let i = 0; i < summaries.length; i += GROUP_MAX) {
+    const chunk = summaries.slice(i, i + GROUP_MAX);
+    const key = (chunk[0] as { key: SegmentKey }).key;
+    groups.push({ key, members: chunk.map((c) => c.key) });
+    const parts: SummaryGroup['parts'] = [];
+    let asked = 0;
+    for (const { key: at, summary } of chunk) {
+      const there = log.count(at);
+      there.onsuccess = () => {
+        if (there.result > 0) parts.push([at, summary]);
+        if (++asked === chunk.length && parts.length > 0) sums.put({ v: 2, parts } satisfies SummaryGroup, key);
+      };
+    }
   }
   tx.onabort = noop;
   tx.onerror = (event) => event.preventDefault();
+  return groups;
 }
 
 export function loadAll(db: IDBDatabase): Promise<{ keys: IDBValidKey[]; values: unknown[] }> {

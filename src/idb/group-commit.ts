@@ -13,7 +13,8 @@ import {
   type SegmentKey,
 } from './schema.js';
 import type { PutSegment, SegmentMap } from './segment-map.js';
-import { summarize } from './summary.js';
+import { GROUP_BYTES, GROUP_MAX, type SegmentSummary, type SummaryGroup, summarize, summaryBytes } from './summary.js';
+import { SummaryGroups } from './summary-groups.js';
 
 /** Segment puts in flight at once for a write spread across tasks. */
 const CHAIN_DEPTH = 2;
@@ -63,8 +64,10 @@ interface Source {
 interface Batch {
   tx: IDBTransaction;
   os: IDBObjectStore;
-  /** The `summary` store: each segment put or deleted here has its summary put or deleted beside it. */
+  /** The `summary` store: each segment put here has its summary put beside it, in the batch's current group. */
   summaries: IDBObjectStore;
+  /** The summary groups this batch put (the last one still filling), registered once it commits. */
+  groups: { key: SegmentKey; parts: [SegmentKey, SegmentSummary][]; locals: number[]; bytes: number }[];
   writes: Write[];
   /** Writes not yet handed to `queue`; the flush that does runs at the end of the turn, or at once for a big write. */
   unflushed: Write[];
@@ -131,6 +134,8 @@ function combine(writes: readonly Write[]): Entry[] {
 export class GroupCommit {
   readonly #host: GroupCommitHost;
   readonly #map: SegmentLedger;
+  /** Where each committed segment's summary is stored. */
+  readonly groups = new SummaryGroups();
   /** Versions written but not yet committed, by id: what a read sees first. */
   readonly #pending = new Map<string, Entry>();
   /** Segments with nothing current, waiting to be deleted in the next commit. */
@@ -417,6 +422,7 @@ export class GroupCommit {
       tx,
       os: tx.objectStore('log'),
       summaries: tx.objectStore('summary'),
+      groups: [],
       writes: [],
       unflushed: [],
       flushQueued: false,
@@ -448,6 +454,7 @@ export class GroupCommit {
       if (batch.abandoned) return;
       finish();
       this.#host.stats.commits++;
+      for (const g of batch.groups) this.groups.add(g.key, g.locals);
       this.#map.committed(batch.segments, batch.deletes);
       for (const w of batch.writes) w.resolve();
       this.#host.committed();
@@ -504,7 +511,8 @@ export class GroupCommit {
         const info = this.#map.segment(local);
         if (info) {
           batch.os.delete(info.key);
-          batch.summaries.delete(info.key);
+          const group = this.groups.release(local);
+          if (group) batch.summaries.delete(group);
         }
       }
       batch.deletes.push(...deletes);
@@ -604,7 +612,7 @@ export class GroupCommit {
     let request: IDBRequest;
     try {
       request = batch.os.put({ records: segment } satisfies Segment, key);
-      batch.summaries.put(summarize(segment), key);
+      this.#putSummary(batch, key, local, summarize(segment));
     } catch (error) {
       if ((error as DOMException)?.name === 'TransactionInactiveError') return 'inactive';
       return error ?? new Error('put failed');
@@ -618,6 +626,23 @@ export class GroupCommit {
       this.#pump(batch);
     };
     return undefined;
+  }
+
+  /**
+   * Adds a segment's summary to the batch's current group and puts the group again (the put
+   * replaces the last one, in the same transaction): a group is whole whenever the batch ends.
+   */
+  #putSummary(batch: Batch, key: SegmentKey, local: number, summary: SegmentSummary): void {
+    const bytes = summaryBytes(summary);
+    let group = batch.groups.at(-1);
+    if (!group || group.parts.length >= GROUP_MAX || group.bytes + bytes > GROUP_BYTES) {
+      group = { key, parts: [], locals: [], bytes: 0 };
+      batch.groups.push(group);
+    }
+    group.parts.push([key, summary]);
+    group.locals.push(local);
+    group.bytes += bytes;
+    batch.summaries.put({ v: 2, parts: group.parts } satisfies SummaryGroup, group.key);
   }
 
   /** Keeps up to `CHAIN_DEPTH` puts in flight; called where the transaction is active (a flush, a put's success callback). */

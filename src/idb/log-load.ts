@@ -13,6 +13,8 @@ export interface FoundSegment {
   key: SegmentKey;
   summary?: SegmentSummary | undefined;
   value?: unknown;
+  /** Set by `LogLoad`: the segment's number in the map, once it joined. */
+  local?: number;
 }
 
 /** What opening found. */
@@ -130,6 +132,7 @@ export class LogLoad {
     const { key, summary } = found;
     if (summary) {
       const local = this.#map.loadSegment(key, summary.n);
+      found.local = local;
       if (Array.isArray(summary.ids)) {
         for (const id of summary.ids) this.#map.loadVersion(id, local);
         this.#loading.push({ key, local, ids: summary.ids, minted: undefined, n: summary.n, summary, records: undefined });
@@ -148,6 +151,7 @@ export class LogLoad {
     }
     const records = value.records as unknown[];
     const local = this.#map.loadSegment(key, records.length);
+    found.local = local;
     const ids = records.map((raw, j) =>
       isObject(raw) && typeof raw.id === 'string' && raw.id !== '' ? raw.id : `corrupt:${key.join('.')}:${j}`,
     );

@@ -3,7 +3,7 @@ import { mintedId } from '../id-run.js';
 import { isObject } from '../record-validation.js';
 import type { ReadyExtras } from '../store.js';
 import { type TaskRecord, type TaskStatus, TERMINAL_STATUSES } from '../types.js';
-import { type Entry, isTombstone } from './schema.js';
+import { type Entry, isTombstone, type SegmentKey } from './schema.js';
 
 /**
  * A segment's summary, stored beside it under the same key (schema version 4): what opening the
@@ -178,3 +178,37 @@ export function asSummary(value: unknown): SegmentSummary | undefined {
 export const summaryId = (s: SegmentSummary, i: number): string => (Array.isArray(s.ids) ? (s.ids[i] as string) : mintedId(s.ids, i));
 export const summarySeq = (s: SegmentSummary, i: number): number => (typeof s.seq === 'number' ? s.seq + i : (s.seq[i] as number));
 export const summaryRunAt = (s: SegmentSummary, i: number): number => (typeof s.runAt === 'number' ? s.runAt : (s.runAt[i] as number));
+
+/**
+ * One value of the `summary` store: the summaries of up to `GROUP_MAX` segments put in one commit
+ * (about `GROUP_BYTES` at most), keyed by the first one's key, so that opening a big queue reads a
+ * few values, not one per segment. A part whose segment is gone is passed over; a value none of
+ * whose segments is left is deleted. Losing a group never loses a task: a segment found without a
+ * summary is read whole.
+ */
+export interface SummaryGroup {
+  v: 2;
+  parts: [SegmentKey, SegmentSummary][];
+}
+
+export const GROUP_MAX = 64;
+export const GROUP_BYTES = 64 * 1024;
+
+/** A rough size of a summary once stored, to bound a group's. */
+export function summaryBytes(s: SegmentSummary): number {
+  let bytes = 64 + (Array.isArray(s.ids) ? s.ids.length * 24 : 0) + (s.extras?.length ?? 0) * 64;
+  for (const c of [s.kind, s.nameOf, s.priority, s.status, s.runAt, s.seq, s.finishedAt])
+    if (typeof c === 'object' && c !== null) bytes += c.byteLength;
+  return bytes;
+}
+
+/** `value`'s parts as a summary group (each part's summary undefined where unreadable), or undefined when it is none. */
+export function asGroup(value: unknown): [SegmentKey, SegmentSummary | undefined][] | undefined {
+  if (!isObject(value) || value.v !== 2 || !Array.isArray(value.parts)) return undefined;
+  const out: [SegmentKey, SegmentSummary | undefined][] = [];
+  for (const part of value.parts as unknown[]) {
+    if (!Array.isArray(part) || !Array.isArray(part[0]) || part[0].length !== 2 || !part[0].every((x) => typeof x === 'number')) continue;
+    out.push([part[0] as SegmentKey, asSummary(part[1])]);
+  }
+  return out;
+}

@@ -34,8 +34,25 @@ async function onSummaries<T>(
   }
 }
 
-const summaryKeys = async (name: string) => ((await onSummaries(name, 'readonly', (os) => os.getAllKeys())) ?? []).map(String);
-const segmentKeys = async (name: string) => (await rawSegments(name)).map((s) => String(s.key));
+/** The values of the `summary` store: each group's key and the segment keys of its parts. */
+async function groupsOf(name: string): Promise<{ key: string; parts: string[] | undefined }[]> {
+  const keys = (await onSummaries(name, 'readonly', (os) => os.getAllKeys())) ?? [];
+  const values = (await onSummaries(name, 'readonly', (os) => os.getAll())) ?? [];
+  return keys.map((key, i) => {
+    const v = values[i] as { v?: number; parts?: [IDBValidKey, unknown][] };
+    return { key: String(key), parts: v?.v === 2 && Array.isArray(v.parts) ? v.parts.map(([k]) => String(k)) : undefined };
+  });
+}
+/** Segment keys some stored group holds a summary of. */
+const covered = async (name: string) => [...new Set((await groupsOf(name)).flatMap((g) => g.parts ?? []))].sort();
+const segmentKeys = async (name: string) => (await rawSegments(name)).map((s) => String(s.key)).sort();
+/** Every segment has a summary in a group, and every group holds one of a segment still there. */
+async function summariesTrue(name: string): Promise<boolean> {
+  const segments = await segmentKeys(name);
+  const groups = await groupsOf(name);
+  const cover = new Set(groups.flatMap((g) => g.parts ?? []));
+  return segments.every((k) => cover.has(k)) && groups.every((g) => g.parts?.some((k) => segments.includes(k)));
+}
 
 /** Every id a `recoverRuns` answer names, records and runs together. */
 async function recoveredIds(found: { records: TaskRecord[]; runs: { tasks: { size: number; id(i: number): string } }[] }) {
@@ -54,16 +71,30 @@ async function until(f: () => Promise<boolean>, ms = 5_000) {
 }
 
 describe('segment summaries (schema v4)', () => {
-  test('every segment put has its summary beside it, and deleting a segment deletes its summary', async () => {
+  test('the segments of a commit have their summaries in one group beside them; a group goes with its last segment', async () => {
     const name = dbName('sum-pair');
     const s = await openTestStore(name);
     await s.write(Array.from({ length: 1200 }, (_, i) => record({ id: `t${i}` })));
-    expect(await summaryKeys(name)).toEqual(await segmentKeys(name));
-    expect((await summaryKeys(name)).length).toBe(3);
-    // All of the first segment's versions superseded: it and its summary go.
+    expect(await covered(name)).toEqual(await segmentKeys(name));
+    expect((await groupsOf(name)).length).toBe(1);
+    // All of the first segment's versions superseded: it goes, its group stays for the other two.
     await s.write(Array.from({ length: 512 }, (_, i) => completedAt(record({ id: `t${i}` }), 1)));
-    await until(async () => (await segmentKeys(name)).length === 3 && (await summaryKeys(name)).length === 3);
-    expect(await summaryKeys(name)).toEqual(await segmentKeys(name));
+    await until(async () => (await segmentKeys(name)).length === 3);
+    expect(await summariesTrue(name)).toBe(true);
+    expect((await groupsOf(name)).length).toBe(2);
+    // Every task of the first commit finished: its segments all go, and its group with them.
+    const firstCommit = (await groupsOf(name))[0]?.key;
+    await s.write(Array.from({ length: 688 }, (_, i) => completedAt(record({ id: `t${512 + i}` }), 1)));
+    // Left: the 512 finished in one segment, the 688 in two; two groups, the first commit's gone.
+    await until(async () => (await segmentKeys(name)).length === 3);
+    expect((await groupsOf(name)).map((g) => g.key)).not.toContain(firstCommit);
+    expect((await groupsOf(name)).length).toBe(2);
+    expect(await summariesTrue(name)).toBe(true);
+    // 40 commits of their own: 40 groups, and a reopen reads them all as summaries.
+    for (let i = 0; i < 40; i++) await s.write([record({ id: `solo${i}` })]);
+    await s.close();
+    const again = await openTestStore(name);
+    expect((await again.recoverRuns()).records).toEqual([]);
   });
 
   test('reopening: queued tasks come as runs without their records; running, keyed and tagged ones are right too', async () => {
@@ -138,7 +169,8 @@ describe('segment summaries (schema v4)', () => {
     const whole = await first.recoverRuns();
     expect(whole.runs).toEqual([]);
     expect(whole.records.length).toBe(301);
-    await until(async () => (await summaryKeys(name)).length === 2);
+    await until(async () => (await covered(name)).length === 2);
+    expect((await groupsOf(name)).length).toBe(1);
     await first.close();
     const second = await openTestStore(name);
     const lean = await second.recoverRuns();
@@ -152,15 +184,16 @@ describe('segment summaries (schema v4)', () => {
     await s.write(Array.from({ length: 10 }, (_, i) => record({ id: `b${i}` })));
     await s.close();
     const [key] = (await onSummaries(name, 'readonly', (os) => os.getAllKeys())) ?? [];
-    await onSummaries(name, 'readwrite', (os) => os.put({ v: 1, n: 'ten' }, key as IDBValidKey));
+    await onSummaries(name, 'readwrite', (os) => os.put({ v: 2, parts: [[(key as number[]).slice(), { v: 1, n: 'ten' }]] }, key as IDBValidKey));
     await onSummaries(name, 'readwrite', (os) => os.put({ v: 1, n: 0 }, [0.5, 7]));
+    await onSummaries(name, 'readwrite', (os) => os.put({ v: 2, parts: [[[0.25, 1], { v: 1, n: 0 }]] }, [0.25, 1]));
     // A segment planted by hand has no summary either.
     await rawPut(name, [record({ id: 'planted' })]);
     const again = await openTestStore(name);
     const found = await again.recoverRuns();
     expect(found.records.map((r) => r.id).sort()).toEqual([...Array.from({ length: 10 }, (_, i) => `b${i}`), 'planted'].sort());
-    // The bad summary is replaced, the planted segment gets one, the stray goes.
-    await until(async () => (await summaryKeys(name)).join() === (await segmentKeys(name)).join());
+    // The bad summary is replaced, the planted segment gets one, the strays go.
+    await until(async () => (await summariesTrue(name)) && (await groupsOf(name)).every((g) => !g.key.startsWith('0.')));
     await again.close();
     const third = await openTestStore(name);
     expect((await third.recoverRuns()).records).toEqual([]);
