@@ -169,10 +169,16 @@ class LaneBatch implements MintedIds {
         laneOf[i] = lane;
       }
     const positions = keys.map((_, l) => new Int32Array(counts[l] as number));
-    const fill = new Int32Array(keys.length);
-    for (let i = 0; i < n; i++) {
-      const lane = laneOf[i] as number;
-      (positions[lane] as Int32Array)[(fill[lane] as number)++] = i;
+    if (keys.length === 1) {
+      // One lane (a batch of one name, priority and runAt, the usual one): every position, in order.
+      const all = positions[0] as Int32Array;
+      for (let i = 0; i < n; i++) all[i] = i;
+    } else {
+      const fill = new Int32Array(keys.length);
+      for (let i = 0; i < n; i++) {
+        const lane = laneOf[i] as number;
+        (positions[lane] as Int32Array)[(fill[lane] as number)++] = i;
+      }
     }
     const batch = new LaneBatch(minted, firstSeq, laneOf);
     batch.lanes = keys.map((k, l) => new Lane(batch, k.name, k.priority, k.readyAt, positions[l] as Int32Array));

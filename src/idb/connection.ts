@@ -72,61 +72,75 @@ const SUMMARIES_PER_READ = 512;
 /**
  * Reads what opening needs: every segment's key, every summary, and whole only the segments that
  * have none (written before version 4, or planted by hand). Reads a bounded number of values per
- * request, so no one task decodes the whole queue.
+ * request, so no one task decodes the whole queue. The keys and the summaries are read in two
+ * transactions at once (a big log's key scan takes as long as all its summaries): a commit of
+ * another connection in between can only leave a segment without its summary here (then it is
+ * read whole) or a summary without its segment (then it is passed over).
  */
-export function loadFound(
+export async function loadFound(
   db: IDBDatabase,
 ): Promise<{ found: FoundSegment[]; groups: { key: SegmentKey; members: SegmentKey[] }[]; strays: SegmentKey[] }> {
+  const name = (key: IDBValidKey) => String(key);
+  const [keys, stored] = await Promise.all([logKeys(db), readGroups(db)]);
+  const summaries = new Map<string, SegmentSummary>();
+  for (const { parts } of stored) for (const [key, summary] of parts ?? []) if (summary) summaries.set(name(key), summary);
+  const present = new Set<string>();
+  const found: FoundSegment[] = [];
+  const whole: FoundSegment[] = [];
+  for (const key of keys) {
+    present.add(name(key));
+    const segment: FoundSegment = { key, summary: summaries.get(name(key)) };
+    found.push(segment);
+    if (!segment.summary) whole.push(segment);
+  }
+  if (whole.length > 0) {
+    const values = await readSegments(
+      db,
+      whole.map((s) => s.key),
+    );
+    whole.forEach((segment, i) => {
+      segment.value = values[i];
+      // Deleted since its key was read: not there at all.
+      if (values[i] === undefined) segment.gone = true;
+    });
+  }
+  const groups: { key: SegmentKey; members: SegmentKey[] }[] = [];
+  const strays: SegmentKey[] = [];
+  for (const { key, parts } of stored) {
+    const members = parts?.filter(([k]) => present.has(name(k))).map(([k]) => k) ?? [];
+    if (members.length > 0) groups.push({ key, members });
+    else strays.push(key);
+  }
+  return { found: found.filter((s) => !s.gone), groups, strays };
+}
+
+function logKeys(db: IDBDatabase): Promise<SegmentKey[]> {
   return new Promise((resolve, reject) => {
-    const tx = db.transaction(['log', 'summary'], 'readonly');
-    const log = tx.objectStore('log');
-    const sums = tx.objectStore('summary');
-    const keysRequest = log.getAllKeys();
-    const summaries = new Map<string, SegmentSummary>();
-    const stored: { key: SegmentKey; parts: SegmentKey[] | undefined }[] = [];
-    const name = (key: IDBValidKey) => String(key);
+    const tx = db.transaction('log', 'readonly');
+    const request = tx.objectStore('log').getAllKeys();
+    tx.oncomplete = () => resolve(request.result as SegmentKey[]);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+/** Every value of the `summary` store: its key, and its parts if it is a summary group. */
+function readGroups(db: IDBDatabase): Promise<{ key: SegmentKey; parts: [SegmentKey, SegmentSummary | undefined][] | undefined }[]> {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction('summary', 'readonly');
+    const os = tx.objectStore('summary');
+    const stored: { key: SegmentKey; parts: [SegmentKey, SegmentSummary | undefined][] | undefined }[] = [];
     const next = (after: IDBValidKey | undefined) => {
       const range = after === undefined ? undefined : IDBKeyRange.lowerBound(after, true);
-      const keys = sums.getAllKeys(range, SUMMARIES_PER_READ);
-      const values = sums.getAll(range, SUMMARIES_PER_READ);
+      const keys = os.getAllKeys(range, SUMMARIES_PER_READ);
+      const values = os.getAll(range, SUMMARIES_PER_READ);
       values.onsuccess = () => {
         const got = keys.result;
-        for (let i = 0; i < got.length; i++) {
-          const parts = asGroup(values.result[i]);
-          stored.push({ key: got[i] as SegmentKey, parts: parts?.map(([key]) => key) });
-          for (const [key, summary] of parts ?? []) if (summary) summaries.set(name(key), summary);
-        }
+        for (let i = 0; i < got.length; i++) stored.push({ key: got[i] as SegmentKey, parts: asGroup(values.result[i]) });
         if (got.length === SUMMARIES_PER_READ) next(got.at(-1));
-        // Requests complete in the order made: the keys, asked first, are in.
-        else wholes();
       };
     };
-    const found: FoundSegment[] = [];
-    const present = new Set<string>();
-    const wholes = () => {
-      const keys = keysRequest.result as SegmentKey[];
-      for (const key of keys) {
-        present.add(name(key));
-        const summary = summaries.get(name(key));
-        const segment: FoundSegment = { key, summary };
-        found.push(segment);
-        if (!summary) {
-          const request = log.get(key);
-          request.onsuccess = () => (segment.value = request.result);
-        }
-      }
-    };
     next(undefined);
-    tx.oncomplete = () => {
-      const groups: { key: SegmentKey; members: SegmentKey[] }[] = [];
-      const strays: SegmentKey[] = [];
-      for (const { key, parts } of stored) {
-        const members = parts?.filter((k) => present.has(name(k))) ?? [];
-        if (members.length > 0) groups.push({ key, members });
-        else strays.push(key);
-      }
-      resolve({ found, groups, strays });
-    };
+    tx.oncomplete = () => resolve(stored);
     tx.onabort = () => reject(tx.error);
   });
 }

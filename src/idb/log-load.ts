@@ -15,6 +15,8 @@ export interface FoundSegment {
   value?: unknown;
   /** Set by `LogLoad`: the segment's number in the map, once it joined. */
   local?: number;
+  /** Deleted after its key was read. */
+  gone?: boolean;
 }
 
 /** What opening found. */

@@ -184,7 +184,9 @@ describe('segment summaries (schema v4)', () => {
     await s.write(Array.from({ length: 10 }, (_, i) => record({ id: `b${i}` })));
     await s.close();
     const [key] = (await onSummaries(name, 'readonly', (os) => os.getAllKeys())) ?? [];
-    await onSummaries(name, 'readwrite', (os) => os.put({ v: 2, parts: [[(key as number[]).slice(), { v: 1, n: 'ten' }]] }, key as IDBValidKey));
+    await onSummaries(name, 'readwrite', (os) =>
+      os.put({ v: 2, parts: [[(key as number[]).slice(), { v: 1, n: 'ten' }]] }, key as IDBValidKey),
+    );
     await onSummaries(name, 'readwrite', (os) => os.put({ v: 1, n: 0 }, [0.5, 7]));
     await onSummaries(name, 'readwrite', (os) => os.put({ v: 2, parts: [[[0.25, 1], { v: 1, n: 0 }]] }, [0.25, 1]));
     // A segment planted by hand has no summary either.
