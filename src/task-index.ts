@@ -13,6 +13,11 @@ export interface IndexEntry {
   /** The later of enqueue time and `runAt`, in scheduler-clock ms. */
   readyAt: number;
   seq: number;
+  /**
+   * Its limits group when not its name (what the limits gate asks about, so it keeps no map of
+   * task → group). Laned tasks have it only in an index made with `groups`.
+   */
+  group?: string | undefined;
   /** Lazy deletion: a removed entry stays in its heap and is skipped when it surfaces. */
   dead?: boolean;
   /** Set while the entry sits in the delayed heap. */
@@ -21,7 +26,7 @@ export interface IndexEntry {
 
 /** A task's index entry, from its record (or anything with its ordering fields). */
 export function entryOf(task: NewTask): IndexEntry {
-  return { id: task.id, name: task.name, priority: task.priority, readyAt: task.runAt, seq: task.seq, delayed: false };
+  return { id: task.id, name: task.name, priority: task.priority, readyAt: task.runAt, seq: task.seq, group: task.group, delayed: false };
 }
 
 /** What `addBatch` needs of each new task (a `TaskRecord` has it all). */
@@ -32,6 +37,7 @@ export interface NewTask {
   /** Becomes the entry's `readyAt`. */
   readonly runAt: number;
   readonly seq: number;
+  readonly group?: string;
 }
 
 /**
@@ -45,6 +51,7 @@ export interface NewTasks {
   priority(i: number): PriorityLevel;
   runAt(i: number): number;
   seq(i: number): number;
+  group?(i: number): string | undefined;
 }
 
 /** `NewTasks` over an array of task-like objects (records, test fixtures). */
@@ -57,6 +64,7 @@ export function newTasksOf(tasks: readonly NewTask[]): NewTasks {
     priority: (i) => at(i).priority,
     runAt: (i) => at(i).runAt,
     seq: (i) => at(i).seq,
+    group: (i) => at(i).group,
   };
 }
 
@@ -105,19 +113,22 @@ class LaneBatch implements MintedIds {
 
   /**
    * Sorts `tasks` into lanes, or returns undefined when lanes would not pay (too many distinct
-   * keys) or the batch is not as minted (seqs not consecutive, ids not from `minted`).
+   * keys) or the batch is not as minted (seqs not consecutive, ids not from `minted`). `byGroup`:
+   * tasks of different groups go to different lanes (their entries carry the group).
    */
-  static of(tasks: NewTasks, minted: MintedIds): LaneBatch | undefined {
+  static of(tasks: NewTasks, minted: MintedIds, byGroup: boolean): LaneBatch | undefined {
     const n = tasks.size;
     // The ids are taken on trust from `minted`: the ends at least must agree.
     if (tasks.id(0) !== mintedId(minted, 0) || tasks.id(n - 1) !== mintedId(minted, n - 1)) return undefined;
     const firstSeq = tasks.seq(0);
     const laneOf = new Uint16Array(n);
-    const keys: { name: string; priority: PriorityLevel; readyAt: number }[] = [];
+    const keys: { name: string; group: string | undefined; priority: PriorityLevel; readyAt: number }[] = [];
     const counts = new Int32Array(LANES_MAX);
-    // Lanes by name, then runAt, then priority; consecutive tasks mostly share name and runAt.
-    const byName = new Map<string, Map<number, number[]>>();
+    // Lanes by group, then name, then runAt, then priority; consecutive tasks mostly share name and runAt.
+    const groupOf = byGroup ? tasks.group : undefined;
+    const byGroupName = new Map<string | undefined, Map<string, Map<number, number[]>>>();
     let lastName: string | undefined;
+    let lastGroup: string | undefined;
     let lastAt = Number.NaN;
     let byPriority: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -125,20 +136,24 @@ class LaneBatch implements MintedIds {
       const name = tasks.name(i);
       const runAt = tasks.runAt(i);
       const priority = tasks.priority(i);
-      if (name !== lastName || runAt !== lastAt) {
+      const group = groupOf?.(i);
+      if (name !== lastName || runAt !== lastAt || group !== lastGroup) {
+        let byName = byGroupName.get(group);
+        if (!byName) byGroupName.set(group, (byName = new Map()));
         let byAt = byName.get(name);
         if (!byAt) byName.set(name, (byAt = new Map()));
         let lanes = byAt.get(runAt);
         if (!lanes) byAt.set(runAt, (lanes = [-1, -1, -1, -1, -1]));
         byPriority = lanes;
         lastName = name;
+        lastGroup = group;
         lastAt = runAt;
       }
       let lane = byPriority[priority] as number;
       if (lane < 0) {
         if (keys.length >= LANES_MAX) return undefined;
         lane = byPriority[priority] = keys.length;
-        keys.push({ name, priority, readyAt: runAt });
+        keys.push({ name, group, priority, readyAt: runAt });
       }
       (counts[lane] as number)++;
       laneOf[i] = lane;
@@ -150,7 +165,7 @@ class LaneBatch implements MintedIds {
       (positions[lane] as Int32Array)[(fill[lane] as number)++] = i;
     }
     const batch = new LaneBatch(minted, firstSeq, laneOf);
-    batch.lanes = keys.map((k, l) => new Lane(batch, k.name, k.priority, k.readyAt, positions[l] as Int32Array));
+    batch.lanes = keys.map((k, l) => new Lane(batch, k.name, k.group, k.priority, k.readyAt, positions[l] as Int32Array));
     return batch;
   }
 
@@ -187,6 +202,7 @@ class Lane {
   constructor(
     readonly batch: LaneBatch,
     readonly name: string,
+    readonly group: string | undefined,
     readonly priority: PriorityLevel,
     readonly readyAt: number,
     /** The tasks' positions in the batch, ascending. */
@@ -234,7 +250,7 @@ class Lane {
 
   /** A new entry for the task at batch position `pos` (its id, when the caller has it, not minted again). */
   entryOf(pos: number, id = mintedId(this.batch, pos)): IndexEntry {
-    return { id, name: this.name, priority: this.priority, readyAt: this.readyAt, seq: this.batch.firstSeq + pos };
+    return { id, name: this.name, priority: this.priority, readyAt: this.readyAt, seq: this.batch.firstSeq + pos, group: this.group };
   }
 
   /** Takes the head out of the lane and returns its entry; the caller re-sifts or drops the lane. */
@@ -328,6 +344,8 @@ export class TaskIndex {
   /** With aging: a ready heap per priority level. */
   readonly #levels: HeapNode[][] | undefined;
   readonly #agingMs: number;
+  /** Lanes split by group, so laned entries carry it (for a limits gate). */
+  readonly #groups: boolean;
   readonly #delayed: HeapNode[] = [];
   /** Every live entry by id, but those in lanes. */
   readonly #live = new TaskTable<IndexEntry>();
@@ -336,9 +354,13 @@ export class TaskIndex {
   #size = 0;
   #delayedCount = 0;
 
-  /** `agingMs`: a ready task rises one priority level per this many ms it waits (see `aging.ts`). */
-  constructor(agingMs?: number) {
+  /**
+   * `agingMs`: a ready task rises one priority level per this many ms it waits (see `aging.ts`).
+   * `groups`: every entry carries its task's group, laned ones too (a limits gate reads it).
+   */
+  constructor(agingMs?: number, groups = false) {
     this.#agingMs = agingMs ?? 0;
+    this.#groups = groups;
     this.#levels = agingMs === undefined ? undefined : [[], [], [], [], []];
   }
 
@@ -411,7 +433,7 @@ export class TaskIndex {
   addBatch(tasks: readonly NewTask[] | NewTasks, minted: MintedIds, now: number): void {
     const view = Array.isArray(tasks) ? newTasksOf(tasks) : (tasks as NewTasks);
     if (view.size === 0) return;
-    const batch = view.size >= RUN_MIN ? LaneBatch.of(view, minted) : undefined;
+    const batch = view.size >= RUN_MIN ? LaneBatch.of(view, minted, this.#groups) : undefined;
     if (batch) this.#addLanes(batch, now);
     else this.#addEntries(view, minted, now);
   }
@@ -440,6 +462,7 @@ export class TaskIndex {
     const delayed = this.#delayed;
     const byPriority = this.#byPriority;
     const levels = this.#levels;
+    const groupOf = tasks.group;
     const readyFrom = ready.length;
     const delayedFrom = delayed.length;
     const big = n >= RUN_MIN;
@@ -452,6 +475,7 @@ export class TaskIndex {
         priority: tasks.priority(i),
         readyAt,
         seq: tasks.seq(i),
+        group: groupOf?.(i),
         delayed: readyAt > now,
       };
       if (big) held.push(entry);
@@ -493,7 +517,7 @@ export class TaskIndex {
   /** Puts queued task `id` back in line as ready at `readyAt` (its place among equals is then by that time); false if it is not queued. */
   moveTo(id: string, readyAt: number, now: number): boolean {
     const entry = this.remove(id);
-    if (entry) this.add({ id, name: entry.name, priority: entry.priority, readyAt, seq: entry.seq }, now);
+    if (entry) this.add({ id, name: entry.name, priority: entry.priority, readyAt, seq: entry.seq, group: entry.group }, now);
     return entry !== undefined;
   }
 

@@ -647,6 +647,7 @@ export class Admission {
         priority: (i) => (settings[i] as TaskSettings).priority,
         runAt: (i) => (settings[i] as TaskSettings).runAt,
         seq: (i) => batch.firstSeq + i,
+        group: (i) => (settings[i] as TaskSettings).group,
       },
       batch.minted,
       host.clock.now(),

@@ -53,15 +53,34 @@ const HOLD_MS = 60_000;
 
 interface Group {
   readonly limits: GroupLimits;
-  /** Start times within the last `perMs` (oldest first), at most `max`. */
+  /**
+   * Start times (oldest first) from `head` on: those within the last `perMs`, and perhaps older
+   * ones not dropped yet. A head index, not `shift`: a window of a big `max` holds thousands.
+   */
   starts: number[];
+  head: number;
   /**
    * Tasks taken for a rate-limited group that have not started yet (queued inside a worker behind
    * another call): each holds a place in the window until it starts, and then from its start, so
-   * the window holds for the handlers' start times, not only for the dispatcher's.
+   * the window holds for the handlers' start times, not only for the dispatcher's. Every attempt
+   * that runs is told to `started` (at the latest with its outcome), so this holds only the tasks
+   * taken and not yet known to have started: about a pipeline's worth, never every task run.
    */
   unstarted: Map<string, number>;
+  /**
+   * Tasks taken for the group that may still run. Pruned of those that left the running set only
+   * when the group's answer depends on it (`running.size` reaches `concurrency`, or tasks are held
+   * back), at most once per pump: a group far from its limit pays one `add` per task, no scan.
+   */
   running: Set<string>;
+  /** The pump (`#pumps`) in which `running` was last pruned. */
+  prunedIn: number;
+  /**
+   * Tasks taken in pump `takenIn`: not in the host's running set until that pump sends them, so a
+   * prune in that pump keeps them.
+   */
+  fresh: string[];
+  takenIn: number;
   /** Tasks held back for concurrency: id → their own readyAt. */
   blocked: Map<string, number>;
   /** Paused by a `RateLimitedError` until this time. */
@@ -78,29 +97,34 @@ export class Limits implements DispatchGate {
   readonly name = 'limits';
   readonly #host: LimitsHost;
   readonly #groups = new Map<string, Group>();
-  /** Groups with a task running (the ones `refresh` looks at). */
+  /** Groups holding tasks back for concurrency (the ones `refresh` looks at). */
   readonly #busy = new Set<Group>();
-  /** Task id → its group, for live tasks whose group is not their name (`group` option). */
-  readonly #groupIds = new Map<string, string>();
+  /** Pumps so far (`refresh` counts them): a group's running set is pruned at most once in each. */
+  #pumps = 0;
 
   constructor(limits: ReadonlyMap<string, GroupLimits>, host: LimitsHost) {
     this.#host = host;
     for (const [name, l] of limits)
-      this.#groups.set(name, { limits: l, starts: [], unstarted: new Map(), running: new Set(), blocked: new Map(), pausedUntil: 0 });
+      this.#groups.set(name, {
+        limits: l,
+        starts: [],
+        head: 0,
+        unstarted: new Map(),
+        running: new Set(),
+        prunedIn: -1,
+        fresh: [],
+        takenIn: -1,
+        blocked: new Map(),
+        pausedUntil: 0,
+      });
   }
 
-  /** Task `id` joins `group` instead of the group of its name, until it ends. */
-  noteGroup(id: string, group: string): void {
-    this.#groupIds.set(id, group);
-  }
-
-  finished(id: string): void {
-    if (this.#groupIds.size > 0) this.#groupIds.delete(id);
-  }
-
-  /** The group `entry` belongs to, if it has limits. */
+  /**
+   * The group `entry` belongs to, if it has limits: read off the entry (its `group`, else its
+   * name), so no task → group map is kept or asked (a lookup that hashes a new id per task).
+   */
   #groupOf(entry: IndexEntry): Group | undefined {
-    return this.#groups.get(this.#groupIds.size > 0 ? (this.#groupIds.get(entry.id) ?? entry.name) : entry.name);
+    return this.#groups.get(entry.group ?? entry.name);
   }
 
   notBefore(entry: IndexEntry, now: number): number {
@@ -110,52 +134,70 @@ export class Limits implements DispatchGate {
     const rate = g.limits.rate;
     if (rate) {
       const starts = g.starts;
-      while (starts.length > 0 && (starts[0] as number) <= now - rate.perMs) starts.shift();
-      if (starts.length + g.unstarted.size >= rate.max) {
+      let head = g.head;
+      while (head < starts.length && (starts[head] as number) <= now - rate.perMs) head++;
+      if (head > 0 && head * 2 >= starts.length) {
+        starts.splice(0, head);
+        head = 0;
+      }
+      g.head = head;
+      if (starts.length - head + g.unstarted.size >= rate.max) {
         this.#missedStarts(g, now);
         // Known starts leave first (the others start now or later); with none known, ask again a window on.
-        if (starts.length + g.unstarted.size >= rate.max) at = Math.max(at, (starts[0] ?? now) + rate.perMs);
+        if (starts.length - g.head + g.unstarted.size >= rate.max) at = Math.max(at, (starts[g.head] ?? now) + rate.perMs);
       }
     }
     const c = g.limits.concurrency;
+    if (c !== undefined && g.running.size >= c && !g.running.has(entry.id)) this.#prune(g);
     if (c !== undefined && g.running.size >= c && !g.running.has(entry.id)) {
       if (!g.blocked.has(entry.id)) g.blocked.set(entry.id, entry.readyAt);
+      this.#busy.add(g);
       return Math.max(at, now + HOLD_MS);
     }
     if (at > now) return at;
-    g.blocked.delete(entry.id);
+    if (g.blocked.size > 0) g.blocked.delete(entry.id);
     return now;
   }
 
   taken(entry: IndexEntry, now: number): void {
     const g = this.#groupOf(entry);
     if (!g) return;
-    g.blocked.delete(entry.id);
+    if (g.blocked.size > 0) g.blocked.delete(entry.id);
     if (g.limits.rate) g.unstarted.set(entry.id, now);
     if (g.limits.concurrency !== undefined) {
+      if (g.takenIn !== this.#pumps) {
+        g.takenIn = this.#pumps;
+        g.fresh.length = 0;
+      }
+      g.fresh.push(entry.id);
       g.running.add(entry.id);
-      this.#busy.add(g);
     }
   }
 
   refresh(now: number): void {
+    this.#pumps++;
     for (const g of this.#busy) {
-      let freed = false;
-      for (const id of g.running)
-        if (!this.#host.running(id)) {
-          g.running.delete(id);
-          freed = true;
-        }
-      if (g.running.size === 0) this.#busy.delete(g);
-      if (freed) this.#reopen(g, now);
+      const freed = this.#prune(g);
+      if (g.blocked.size === 0) this.#busy.delete(g);
+      else if (freed) this.#reopen(g, now);
     }
+  }
+
+  /** Drops from `g.running` the tasks no longer running, once per pump; true if any was dropped. */
+  #prune(g: Group): boolean {
+    if (g.prunedIn === this.#pumps) return false;
+    g.prunedIn = this.#pumps;
+    const before = g.running.size;
+    for (const id of g.running) if (!this.#host.running(id)) g.running.delete(id);
+    if (g.takenIn === this.#pumps) for (const id of g.fresh) g.running.add(id);
+    return g.running.size < before;
   }
 
   /**
    * Only asked while the window is full, so a limit never reached costs nothing here. A task taken
-   * in an earlier pump that left the running set unseen by `started` (it ran and finished within
-   * one reply of its worker, or its attempt ended before the send) counts as started now, never
-   * earlier than it did; one taken in this pump is not in the running set until its send.
+   * in an earlier pump that left the running set unseen by `started` (its attempt ended before it
+   * was sent; one that ran is told with its outcome) counts as started now, never earlier than it
+   * did; one taken in this pump is not in the running set until its send.
    */
   #missedStarts(g: Group, now: number): void {
     for (const [id, takenAt] of g.unstarted)
@@ -165,19 +207,23 @@ export class Limits implements DispatchGate {
       }
   }
 
-  /** Task `id` (named `name`) reached the head of its worker at `at`: its place in its group's rate window counts from then. */
-  started(id: string, name: string, at: number): void {
-    const g = this.#groupOf({ id, name, priority: 0, readyAt: at, seq: 0 });
+  /** Task `id` of `group` (its group, else its name) reached the head of its worker at `at`: its place in the group's rate window counts from then. */
+  started(id: string, group: string, at: number): void {
+    const g = this.#groups.get(group);
     if (!g?.unstarted.delete(id)) return;
     const starts = g.starts;
     let i = starts.length;
-    while (i > 0 && (starts[i - 1] as number) > at) i--;
+    if (i === g.head || (starts[i - 1] as number) <= at) {
+      starts.push(at);
+      return;
+    }
+    while (i > g.head && (starts[i - 1] as number) > at) i--;
     starts.splice(i, 0, at);
   }
 
-  /** The group of task `id` (named `name`) waits until `until` (a `RateLimitedError`): its held tasks are asked again then. */
-  pauseGroupOf(id: string, name: string, until: number): void {
-    const g = this.#groupOf({ id, name, priority: 0, readyAt: until, seq: 0 });
+  /** `group` (a task's group, else its name) waits until `until` (a `RateLimitedError`): its held tasks are asked again then. */
+  pauseGroup(group: string, until: number): void {
+    const g = this.#groups.get(group);
     if (g && until > g.pausedUntil) g.pausedUntil = until;
   }
 
@@ -192,12 +238,13 @@ export class Limits implements DispatchGate {
   groups(now: number): GroupState[] {
     const out: GroupState[] = [];
     for (const [name, g] of this.#groups) {
+      this.#prune(g);
       const state: GroupState = { name, running: g.running.size };
       const { rate, concurrency } = g.limits;
       if (concurrency !== undefined) state.concurrency = concurrency;
       let until = g.pausedUntil;
       if (rate) {
-        const inWindow = g.starts.filter((t) => t > now - rate.perMs);
+        const inWindow = g.starts.slice(g.head).filter((t) => t > now - rate.perMs);
         state.rate = { starts: inWindow.length + g.unstarted.size, max: rate.max, perMs: rate.perMs };
         if (inWindow.length + g.unstarted.size >= rate.max) until = Math.max(until, (inWindow[0] ?? now) + rate.perMs);
       }

@@ -111,6 +111,23 @@ describe('Limits gate', () => {
     expect(tryStart(d)).toBe(false);
   });
 
+  it('counts a task taken in this pump, not yet in the running set, against concurrency', () => {
+    const { clock, gate, running } = setup({ api: { concurrency: 2 } });
+    const [a, b, c, d] = [entry('api'), entry('api'), entry('api'), entry('api')];
+    noteTaken([gate], a, clock.now());
+    running.add(a.id);
+    refreshGates([gate], clock.now());
+    // The next pump takes b: it is sent (joins the running set) only once the pump is over.
+    expect(notBefore([gate], b, clock.now())).toBe(clock.now());
+    noteTaken([gate], b, clock.now());
+    expect(notBefore([gate], c, clock.now())).toBeGreaterThan(clock.now());
+    // a ended: the next pump sees one slot free.
+    running.add(b.id);
+    running.delete(a.id);
+    refreshGates([gate], clock.now());
+    expect(notBefore([gate], d, clock.now())).toBe(clock.now());
+  });
+
   it('a held task that left the queue (cancelled) takes no slot from the next one', () => {
     const { clock, running, reopened, gone, gate, tryStart } = setup({ api: { concurrency: 1 } });
     const [a, b, c] = [entry('api'), entry('api'), entry('api')];
@@ -125,7 +142,7 @@ describe('Limits gate', () => {
 
   it('a paused group waits until the pause ends', () => {
     const { clock, gate, tryStart } = setup({ api: { rate: { max: 100, perMs: 1000 } } });
-    gate.pauseGroupOf('t1', 'api', clock.now() + 150);
+    gate.pauseGroup('api', clock.now() + 150);
     expect(gate.waitsUntil('api', clock.now())).toBe(clock.now() + 150);
     expect(tryStart(entry('api'))).toBe(false);
     clock.advance(150);
