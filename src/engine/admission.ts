@@ -471,7 +471,7 @@ export class Admission {
       batch.refs,
       where,
     );
-    return this.#host.dependencies.admit(records, order, where);
+    return this.#host.dependencies.admit(records, order, where, { minted: batch.minted, firstSeq: batch.firstSeq });
   }
 
   /** `#indexMany` for a graph batch: its queued tasks go into the index, its waiting ones start waiting. */
