@@ -100,6 +100,9 @@ class LaneBatch implements MintedIds {
   lanes: Lane[] = [];
   /** Tasks still in the index. */
   size: number;
+  /** With groups kept: each task's group as an index into `groups` (0, undefined, for none). */
+  groupAt: Uint16Array | undefined;
+  readonly groups: (string | undefined)[] = [undefined];
 
   constructor(
     minted: MintedIds,
@@ -114,7 +117,7 @@ class LaneBatch implements MintedIds {
   /**
    * Sorts `tasks` into lanes, or returns undefined when lanes would not pay (too many distinct
    * keys) or the batch is not as minted (seqs not consecutive, ids not from `minted`). `byGroup`:
-   * tasks of different groups go to different lanes (their entries carry the group).
+   * each task's group is kept (its entries carry it).
    */
   static of(tasks: NewTasks, minted: MintedIds, byGroup: boolean): LaneBatch | undefined {
     const n = tasks.size;
@@ -122,13 +125,11 @@ class LaneBatch implements MintedIds {
     if (tasks.id(0) !== mintedId(minted, 0) || tasks.id(n - 1) !== mintedId(minted, n - 1)) return undefined;
     const firstSeq = tasks.seq(0);
     const laneOf = new Uint16Array(n);
-    const keys: { name: string; group: string | undefined; priority: PriorityLevel; readyAt: number }[] = [];
+    const keys: { name: string; priority: PriorityLevel; readyAt: number }[] = [];
     const counts = new Int32Array(LANES_MAX);
-    // Lanes by group, then name, then runAt, then priority; consecutive tasks mostly share name and runAt.
-    const groupOf = byGroup ? tasks.group : undefined;
-    const byGroupName = new Map<string | undefined, Map<string, Map<number, number[]>>>();
+    // Lanes by name, then runAt, then priority; consecutive tasks mostly share name and runAt.
+    const byName = new Map<string, Map<number, number[]>>();
     let lastName: string | undefined;
-    let lastGroup: string | undefined;
     let lastAt = Number.NaN;
     let byPriority: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -136,24 +137,20 @@ class LaneBatch implements MintedIds {
       const name = tasks.name(i);
       const runAt = tasks.runAt(i);
       const priority = tasks.priority(i);
-      const group = groupOf?.(i);
-      if (name !== lastName || runAt !== lastAt || group !== lastGroup) {
-        let byName = byGroupName.get(group);
-        if (!byName) byGroupName.set(group, (byName = new Map()));
+      if (name !== lastName || runAt !== lastAt) {
         let byAt = byName.get(name);
         if (!byAt) byName.set(name, (byAt = new Map()));
         let lanes = byAt.get(runAt);
         if (!lanes) byAt.set(runAt, (lanes = [-1, -1, -1, -1, -1]));
         byPriority = lanes;
         lastName = name;
-        lastGroup = group;
         lastAt = runAt;
       }
       let lane = byPriority[priority] as number;
       if (lane < 0) {
         if (keys.length >= LANES_MAX) return undefined;
         lane = byPriority[priority] = keys.length;
-        keys.push({ name, group, priority, readyAt: runAt });
+        keys.push({ name, priority, readyAt: runAt });
       }
       (counts[lane] as number)++;
       laneOf[i] = lane;
@@ -165,8 +162,46 @@ class LaneBatch implements MintedIds {
       (positions[lane] as Int32Array)[(fill[lane] as number)++] = i;
     }
     const batch = new LaneBatch(minted, firstSeq, laneOf);
-    batch.lanes = keys.map((k, l) => new Lane(batch, k.name, k.group, k.priority, k.readyAt, positions[l] as Int32Array));
+    batch.lanes = keys.map((k, l) => new Lane(batch, k.name, k.priority, k.readyAt, positions[l] as Int32Array));
+    if (byGroup && tasks.group && !batch.#holdGroups(tasks.group)) return undefined;
     return batch;
+  }
+
+  /**
+   * Keeps each task's group in a column (an index into `groups`), not as a lane key: tasks of many
+   * groups interleaved stay in one lane, so taking each costs what it costs without groups. False
+   * when there are more distinct groups than the column can name.
+   */
+  #holdGroups(groupOf: (i: number) => string | undefined): boolean {
+    const n = this.laneOf.length;
+    const index = new Map<string, number>();
+    let column: Uint16Array | undefined;
+    let last: string | undefined;
+    let lastAt = 0;
+    for (let i = 0; i < n; i++) {
+      const group = groupOf(i);
+      if (group === undefined) continue;
+      if (group !== last) {
+        let at = index.get(group);
+        if (at === undefined) {
+          if (this.groups.length >= GONE) return false;
+          at = this.groups.length;
+          this.groups.push(group);
+          index.set(group, at);
+        }
+        last = group;
+        lastAt = at;
+      }
+      (column ??= new Uint16Array(n))[i] = lastAt;
+    }
+    this.groupAt = column;
+    return true;
+  }
+
+  /** The group of the task at `pos`, if it has one (and the index keeps groups). */
+  groupOf(pos: number): string | undefined {
+    const column = this.groupAt;
+    return column ? this.groups[column[pos] as number] : undefined;
   }
 
   /** The position of a task of this batch still in the index, or -1. */
@@ -202,7 +237,6 @@ class Lane {
   constructor(
     readonly batch: LaneBatch,
     readonly name: string,
-    readonly group: string | undefined,
     readonly priority: PriorityLevel,
     readonly readyAt: number,
     /** The tasks' positions in the batch, ascending. */
@@ -250,7 +284,14 @@ class Lane {
 
   /** A new entry for the task at batch position `pos` (its id, when the caller has it, not minted again). */
   entryOf(pos: number, id = mintedId(this.batch, pos)): IndexEntry {
-    return { id, name: this.name, priority: this.priority, readyAt: this.readyAt, seq: this.batch.firstSeq + pos, group: this.group };
+    return {
+      id,
+      name: this.name,
+      priority: this.priority,
+      readyAt: this.readyAt,
+      seq: this.batch.firstSeq + pos,
+      group: this.batch.groupOf(pos),
+    };
   }
 
   /** Takes the head out of the lane and returns its entry; the caller re-sifts or drops the lane. */
@@ -344,7 +385,7 @@ export class TaskIndex {
   /** With aging: a ready heap per priority level. */
   readonly #levels: HeapNode[][] | undefined;
   readonly #agingMs: number;
-  /** Lanes split by group, so laned entries carry it (for a limits gate). */
+  /** Laned tasks' groups are kept, so their entries carry them (for a limits gate). */
   readonly #groups: boolean;
   readonly #delayed: HeapNode[] = [];
   /** Every live entry by id, but those in lanes. */

@@ -68,18 +68,20 @@ interface Group {
    */
   unstarted: Map<string, number>;
   /**
-   * Tasks taken for the group that may still run. Pruned of those that left the running set only
-   * when the group's answer depends on it (`running.size` reaches `concurrency`, or tasks are held
-   * back), at most once per pump: a group far from its limit pays one `add` per task, no scan.
+   * Tasks taken for the group that may still run, in take order (a task taken again after a
+   * requeue may be listed twice until the next prune). Pruned of those that left the running set,
+   * and of repeats, only when the group's answer depends on it (its length reaches `concurrency`,
+   * or tasks are held back), at most once per pump: a group far from its limit pays one array push
+   * per task, no lookup and no scan. Between prunes its length only overcounts, never under.
    */
-  running: Set<string>;
+  running: string[];
   /** The pump (`#pumps`) in which `running` was last pruned. */
   prunedIn: number;
   /**
-   * Tasks taken in pump `takenIn`: not in the host's running set until that pump sends them, so a
-   * prune in that pump keeps them.
+   * `running[freshFrom..]` were taken in pump `takenIn`: not in the host's running set until that
+   * pump sends them, so a prune in that pump keeps them.
    */
-  fresh: string[];
+  freshFrom: number;
   takenIn: number;
   /** Tasks held back for concurrency: id → their own readyAt. */
   blocked: Map<string, number>;
@@ -110,9 +112,9 @@ export class Limits implements DispatchGate {
         starts: [],
         head: 0,
         unstarted: new Map(),
-        running: new Set(),
+        running: [],
         prunedIn: -1,
-        fresh: [],
+        freshFrom: 0,
         takenIn: -1,
         blocked: new Map(),
         pausedUntil: 0,
@@ -148,8 +150,8 @@ export class Limits implements DispatchGate {
       }
     }
     const c = g.limits.concurrency;
-    if (c !== undefined && g.running.size >= c && !g.running.has(entry.id)) this.#prune(g);
-    if (c !== undefined && g.running.size >= c && !g.running.has(entry.id)) {
+    if (c !== undefined && g.running.length >= c) this.#prune(g);
+    if (c !== undefined && g.running.length >= c && !g.running.includes(entry.id)) {
       if (!g.blocked.has(entry.id)) g.blocked.set(entry.id, entry.readyAt);
       this.#busy.add(g);
       return Math.max(at, now + HOLD_MS);
@@ -167,10 +169,9 @@ export class Limits implements DispatchGate {
     if (g.limits.concurrency !== undefined) {
       if (g.takenIn !== this.#pumps) {
         g.takenIn = this.#pumps;
-        g.fresh.length = 0;
+        g.freshFrom = g.running.length;
       }
-      g.fresh.push(entry.id);
-      g.running.add(entry.id);
+      g.running.push(entry.id);
     }
   }
 
@@ -183,14 +184,31 @@ export class Limits implements DispatchGate {
     }
   }
 
-  /** Drops from `g.running` the tasks no longer running, once per pump; true if any was dropped. */
+  /** Drops from `g.running` the tasks no longer running and repeats, once per pump; true if it got shorter. */
   #prune(g: Group): boolean {
     if (g.prunedIn === this.#pumps) return false;
     g.prunedIn = this.#pumps;
-    const before = g.running.size;
-    for (const id of g.running) if (!this.#host.running(id)) g.running.delete(id);
-    if (g.takenIn === this.#pumps) for (const id of g.fresh) g.running.add(id);
-    return g.running.size < before;
+    const list = g.running;
+    const fresh = g.takenIn === this.#pumps ? g.freshFrom : list.length;
+    const seen = new Set<string>();
+    const kept: string[] = [];
+    let freshFrom = -1;
+    let freed = false;
+    for (let i = 0; i < list.length; i++) {
+      const id = list[i] as string;
+      if (seen.has(id)) {
+        freed = true;
+        continue;
+      }
+      if (i >= fresh || this.#host.running(id)) {
+        if (i >= fresh && freshFrom < 0) freshFrom = kept.length;
+        seen.add(id);
+        kept.push(id);
+      } else freed = true;
+    }
+    g.running = kept;
+    g.freshFrom = freshFrom < 0 ? kept.length : freshFrom;
+    return freed;
   }
 
   /**
@@ -239,7 +257,7 @@ export class Limits implements DispatchGate {
     const out: GroupState[] = [];
     for (const [name, g] of this.#groups) {
       this.#prune(g);
-      const state: GroupState = { name, running: g.running.size };
+      const state: GroupState = { name, running: g.running.length };
       const { rate, concurrency } = g.limits;
       if (concurrency !== undefined) state.concurrency = concurrency;
       let until = g.pausedUntil;
@@ -259,7 +277,7 @@ export class Limits implements DispatchGate {
 
   #reopen(g: Group, now: number): void {
     const c = g.limits.concurrency as number;
-    let room = c - g.running.size;
+    let room = c - g.running.length;
     if (room <= 0 || g.blocked.size === 0) return;
     for (const [id, readyAt] of g.blocked) {
       if (room <= 0) break;

@@ -128,6 +128,26 @@ describe('Limits gate', () => {
     expect(notBefore([gate], d, clock.now())).toBe(clock.now());
   });
 
+  it('a task taken again after going back to the queue counts once against concurrency', () => {
+    const { clock, gate, running } = setup({ api: { concurrency: 2 } });
+    const [a, b, c] = [entry('api'), entry('api'), entry('api')];
+    noteTaken([gate], a, clock.now());
+    running.add(a.id);
+    // a goes back to the queue (its worker exited before it started), then is taken again.
+    running.delete(a.id);
+    refreshGates([gate], clock.now());
+    noteTaken([gate], { ...a }, clock.now());
+    noteTaken([gate], b, clock.now());
+    running.add(a.id);
+    running.add(b.id);
+    refreshGates([gate], clock.now());
+    expect(notBefore([gate], c, clock.now())).toBeGreaterThan(clock.now());
+    // b ended: a alone runs, one slot is free.
+    running.delete(b.id);
+    refreshGates([gate], clock.now());
+    expect(notBefore([gate], entry('api'), clock.now())).toBe(clock.now());
+  });
+
   it('a held task that left the queue (cancelled) takes no slot from the next one', () => {
     const { clock, running, reopened, gone, gate, tryStart } = setup({ api: { concurrency: 1 } });
     const [a, b, c] = [entry('api'), entry('api'), entry('api')];
