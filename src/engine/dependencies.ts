@@ -1,10 +1,10 @@
 import type { Clock } from '../clock.js';
 import { DependencyError, deserializeError, StorageError, serializeError } from '../errors.js';
-import { IdRun, type MintedIds, mintedPosition } from '../id-run.js';
+import { IdRun, mintedPosition } from '../id-run.js';
 import type { Counters } from '../metrics.js';
 import type { TaskStore } from '../store.js';
 import { entryOf, type IndexEntry, type TaskIndex } from '../task-index.js';
-import { RUN_MIN, TaskTable } from '../task-table.js';
+import { TaskTable } from '../task-table.js';
 import { noteError } from '../transition.js';
 import {
   type Dependency,
@@ -19,6 +19,7 @@ import {
 import { checkKeys, describe, optionKeys } from '../validate.js';
 import type { Emitter } from './emitter.js';
 import type { LiveTasks } from './live-tasks.js';
+import { type BatchOrigin, release } from './release.js';
 import type { WriteQueue } from './write-queue.js';
 
 /*
@@ -186,12 +187,6 @@ export function resolveGraph(
 function refOf(refs: ReadonlyMap<string, number> | undefined, i: number): string | undefined {
   if (refs) for (const [ref, j] of refs) if (j === i) return ref;
   return undefined;
-}
-
-/** An enqueueMany's records as minted: the i-th has the i-th id of `minted` and seq `firstSeq + i`. */
-export interface BatchOrigin {
-  readonly minted: MintedIds;
-  readonly firstSeq: number;
 }
 
 /** A task waiting for its dependencies. */
@@ -714,31 +709,12 @@ export class Dependencies {
         (released ??= []).push(w);
       } else w.record = undefined;
     }
-    if (released) this.#release(released, now);
+    if (released) release(host.index, released, now);
     host.writes.persist(changed);
     for (const w of waiters) this.#applied(w);
     if (moved) for (const record of moved) host.emitter.task('reprioritized', record);
     if (skipped) this.#skipped(skipped);
     if (released) host.schedulePump();
-  }
-
-  /**
-   * Released waiters join the queue at their places in line. A run of `RUN_MIN` or more of one
-   * batch's tasks, consecutive in seq (a fan-out's dependents, released by one dependency's end),
-   * goes in as one `addBatch`, held as a few lanes as a plain batch is, instead of an entry, a
-   * hashed id and a heap push each.
-   */
-  #release(waiters: readonly Waiter[], now: number): void {
-    const index = this.#host.index;
-    let from = 0;
-    for (let i = 1; i <= waiters.length; i++) {
-      const prev = waiters[i - 1] as Waiter;
-      const w = waiters[i];
-      if (w && prev.origin !== undefined && w.origin === prev.origin && w.entry.seq === prev.entry.seq + 1) continue;
-      if (i - from >= RUN_MIN && prev.origin) addRun(index, waiters, from, i, prev.origin, now);
-      else for (let k = from; k < i; k++) index.add((waiters[k] as Waiter).entry, now);
-      from = i;
-    }
   }
 
   /** Tells of skipped tasks (already persisted): handles settle, `skipped` events, and their own dependents learn of it. */
@@ -755,30 +731,4 @@ export class Dependencies {
       if (error) host.emitter.task('skipped', record, { error });
     }
   }
-}
-
-/** `waiters[from..to)`, one batch's tasks consecutive in seq (so in id), into the index as one batch. */
-function addRun(
-  index: Pick<TaskIndex, 'addBatch'>,
-  waiters: readonly Waiter[],
-  from: number,
-  to: number,
-  origin: BatchOrigin,
-  now: number,
-): void {
-  const at = (i: number) => (waiters[from + i] as Waiter).entry;
-  const first = at(0).seq - origin.firstSeq;
-  index.addBatch(
-    {
-      size: to - from,
-      id: (i) => at(i).id,
-      name: (i) => at(i).name,
-      priority: (i) => at(i).priority,
-      runAt: (i) => at(i).readyAt,
-      seq: (i) => at(i).seq,
-      group: (i) => at(i).group,
-    },
-    { prefix: origin.minted.prefix, first: origin.minted.first + first },
-    now,
-  );
 }
