@@ -149,7 +149,17 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     const trim = new RetentionTrim({ store, limits: retention, clock, closed, warn });
     const load = new LoadModel();
     const gateSet = (this.#gates = new GateSet(
-      { clock, index, running: (id) => live.active.has(id), schedulePump: () => dispatcher.schedulePump() },
+      {
+        clock,
+        index,
+        running: (id) => live.active.has(id),
+        // `markStarted` sets `notifiedStart` before the gate is told of the start.
+        unstarted: (id) => {
+          const active = live.active.get(id);
+          return active !== undefined && active.notifiedStart !== true;
+        },
+        schedulePump: () => dispatcher.schedulePump(),
+      },
       normalized.limits,
       gates,
     ));

@@ -12,6 +12,8 @@ export interface GateSetHost {
   readonly index: TaskIndex;
   /** Whether the task is in the running set. */
   running(id: string): boolean;
+  /** Whether the task is in the running set and its attempt's start has not been told yet. */
+  unstarted(id: string): boolean;
   schedulePump(): void;
 }
 
@@ -34,7 +36,7 @@ export class GateSet {
     this.list = [...extra];
     const reopen = (id: string, readyAt: number, now: number) => host.index.moveTo(id, readyAt, now);
     if (limits) {
-      this.limits = new Limits(limits, { running: host.running, reopen, schedulePump: host.schedulePump });
+      this.limits = new Limits(limits, { running: host.running, unstarted: host.unstarted, reopen, schedulePump: host.schedulePump });
       this.list.push(this.limits);
     }
   }

@@ -42,6 +42,8 @@ export function normalizeLimits(limits: unknown): Map<string, GroupLimits> | und
 export interface LimitsHost {
   /** Whether the task is still in the running set (taken, not yet finished or requeued). */
   running(id: string): boolean;
+  /** Whether the task is in the running set and its attempt's start has not been told to `started` yet. */
+  unstarted(id: string): boolean;
   /** Moves a held-back task back to ready with its own `readyAt`; false when it is no longer queued (cancelled). */
   reopen(id: string, readyAt: number, now: number): boolean;
   /** Asks the dispatcher to run a pump. */
@@ -60,13 +62,22 @@ interface Group {
   starts: number[];
   head: number;
   /**
-   * Tasks taken for a rate-limited group that have not started yet (queued inside a worker behind
-   * another call): each holds a place in the window until it starts, and then from its start, so
-   * the window holds for the handlers' start times, not only for the dispatcher's. Every attempt
-   * that runs is told to `started` (at the latest with its outcome), so this holds only the tasks
-   * taken and not yet known to have started: about a pipeline's worth, never every task run.
+   * How many tasks taken for a rate-limited group have not started yet (queued inside a worker
+   * behind another call): each holds a place in the window until it starts, and then from its
+   * start, so the window holds for the handlers' start times, not only for the dispatcher's. Every
+   * take adds one and every start told to `started` takes one off (each is told once per attempt,
+   * at the latest with its outcome); an attempt that ends unstarted stays counted until a
+   * reconcile finds it. So this never counts fewer than there are.
    */
-  unstarted: Map<string, number>;
+  unstarted: number;
+  /**
+   * Ids taken for the group since the last reconcile, in take order (those of pump `pendingIn`
+   * from `pendingFresh` on): what a reconcile looks at to find attempts that ended unstarted. A
+   * list, not a map: a take costs a push, a start nothing here.
+   */
+  pending: string[];
+  pendingFresh: number;
+  pendingIn: number;
   /**
    * Tasks taken for the group that may still run, in take order (a task taken again after a
    * requeue may be listed twice until the next prune). Pruned of those that left the running set,
@@ -101,7 +112,12 @@ export class Limits implements DispatchGate {
   readonly #groups = new Map<string, Group>();
   /** Groups holding tasks back for concurrency (the ones `refresh` looks at). */
   readonly #busy = new Set<Group>();
-  /** Pumps so far (`refresh` counts them): a group's running set is pruned at most once in each. */
+  /**
+   * Pumps so far (`refresh` counts them; the dispatcher calls it before each pump). A task taken in
+   * a pump is in the host's running set once that pump ends, and its start is told after that, so
+   * what a pump took is "fresh" only until the next. A group's running list is pruned at most once
+   * in each.
+   */
   #pumps = 0;
 
   constructor(limits: ReadonlyMap<string, GroupLimits>, host: LimitsHost) {
@@ -111,7 +127,10 @@ export class Limits implements DispatchGate {
         limits: l,
         starts: [],
         head: 0,
-        unstarted: new Map(),
+        unstarted: 0,
+        pending: [],
+        pendingFresh: 0,
+        pendingIn: -1,
         running: [],
         prunedIn: -1,
         freshFrom: 0,
@@ -143,10 +162,10 @@ export class Limits implements DispatchGate {
         head = 0;
       }
       g.head = head;
-      if (starts.length - head + g.unstarted.size >= rate.max) {
-        this.#missedStarts(g, now);
+      if (starts.length - head + g.unstarted >= rate.max) {
+        this.#reconcile(g, now);
         // Known starts leave first (the others start now or later); with none known, ask again a window on.
-        if (starts.length - g.head + g.unstarted.size >= rate.max) at = Math.max(at, (starts[g.head] ?? now) + rate.perMs);
+        if (starts.length - g.head + g.unstarted >= rate.max) at = Math.max(at, (starts[g.head] ?? now) + rate.perMs);
       }
     }
     const c = g.limits.concurrency;
@@ -165,7 +184,16 @@ export class Limits implements DispatchGate {
     const g = this.#groupOf(entry);
     if (!g) return;
     if (g.blocked.size > 0) g.blocked.delete(entry.id);
-    if (g.limits.rate) g.unstarted.set(entry.id, now);
+    if (g.limits.rate) {
+      if (g.pendingIn !== this.#pumps) {
+        g.pendingIn = this.#pumps;
+        g.pendingFresh = g.pending.length;
+      }
+      g.pending.push(entry.id);
+      g.unstarted++;
+      // Mostly started ones: the list is cut back to those that may not have (amortized O(1) a take).
+      if (g.pending.length >= 2 * g.unstarted + 256) this.#reconcile(g, now);
+    }
     if (g.limits.concurrency !== undefined) {
       if (g.takenIn !== this.#pumps) {
         g.takenIn = this.#pumps;
@@ -212,23 +240,39 @@ export class Limits implements DispatchGate {
   }
 
   /**
-   * Only asked while the window is full, so a limit never reached costs nothing here. A task taken
-   * in an earlier pump that left the running set unseen by `started` (its attempt ended before it
-   * was sent; one that ran is told with its outcome) counts as started now, never earlier than it
-   * did; one taken in this pump is not in the running set until its send.
+   * Makes `unstarted` exact again, asked while the window is full (so a limit never reached costs
+   * nothing here) and when `pending` has grown. The tasks still unstarted are those the host says
+   * are (running, start not told), and those taken in this pump that are not in the running set
+   * yet (not sent until the pump ends). Every other take not told to `started` is an attempt that
+   * ended unstarted (before it was sent, or it went back to the queue; one that ran is told with its
+   * outcome): each counts as a start now, never earlier than it did.
    */
-  #missedStarts(g: Group, now: number): void {
-    for (const [id, takenAt] of g.unstarted)
-      if (takenAt < now && !this.#host.running(id)) {
-        g.unstarted.delete(id);
-        g.starts.push(now);
+  #reconcile(g: Group, now: number): void {
+    const host = this.#host;
+    const list = g.pending;
+    const fresh = g.pendingIn === this.#pumps ? g.pendingFresh : list.length;
+    const kept: string[] = [];
+    let freshFrom = -1;
+    for (let i = 0; i < list.length; i++) {
+      const id = list[i] as string;
+      const isFresh = i >= fresh;
+      if (host.unstarted(id) || (isFresh && !host.running(id))) {
+        if (isFresh && freshFrom < 0) freshFrom = kept.length;
+        kept.push(id);
       }
+    }
+    for (let missed = g.unstarted - kept.length; missed > 0; missed--) g.starts.push(now);
+    g.pending = kept;
+    g.pendingFresh = freshFrom < 0 ? kept.length : freshFrom;
+    g.unstarted = kept.length;
   }
 
   /** Task `id` of `group` (its group, else its name) reached the head of its worker at `at`: its place in the group's rate window counts from then. */
   started(id: string, group: string, at: number): void {
     const g = this.#groups.get(group);
-    if (!g?.unstarted.delete(id)) return;
+    // Each attempt's start is told once, and only of a task taken here: it is one of `unstarted`.
+    if (!g?.limits.rate || g.unstarted === 0) return;
+    g.unstarted--;
     const starts = g.starts;
     let i = starts.length;
     if (i === g.head || (starts[i - 1] as number) <= at) {
@@ -248,6 +292,8 @@ export class Limits implements DispatchGate {
   /** Until when `group` waits, if it does (for the panel and tests). */
   waitsUntil(group: string, now: number): number | undefined {
     if (!this.#groups.has(group)) return undefined;
+    // Asked between pumps: what the last pump took has been sent (or dropped), none is fresh.
+    this.#pumps++;
     const at = this.notBefore({ id: '', name: group, priority: 0, readyAt: now, seq: 0 }, now);
     return at > now ? at : undefined;
   }
@@ -263,8 +309,8 @@ export class Limits implements DispatchGate {
       let until = g.pausedUntil;
       if (rate) {
         const inWindow = g.starts.slice(g.head).filter((t) => t > now - rate.perMs);
-        state.rate = { starts: inWindow.length + g.unstarted.size, max: rate.max, perMs: rate.perMs };
-        if (inWindow.length + g.unstarted.size >= rate.max) until = Math.max(until, (inWindow[0] ?? now) + rate.perMs);
+        state.rate = { starts: inWindow.length + g.unstarted, max: rate.max, perMs: rate.perMs };
+        if (inWindow.length + g.unstarted >= rate.max) until = Math.max(until, (inWindow[0] ?? now) + rate.perMs);
       }
       if (until > now) {
         state.waitsUntil = until;
