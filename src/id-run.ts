@@ -72,14 +72,18 @@ export class IdRun<T extends { id: string }> implements MintedIds {
   readonly #values: (T | undefined)[];
   #size: number;
 
-  /** `values[i]` must carry the i-th minted id (`mintedId`); the run takes the array over. */
+  /**
+   * `values[i]` must carry the i-th minted id (`mintedId`), or be a hole; the run takes the array
+   * over. `size`: how many are not holes (by default, all).
+   */
   constructor(
     readonly prefix: string,
     readonly first: number,
     values: (T | undefined)[],
+    size = values.length,
   ) {
     this.#values = values;
-    this.#size = values.length;
+    this.#size = size;
   }
 
   /** Values held (not deleted). */

@@ -103,7 +103,8 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     const random = options.random ?? Math.random;
     const { defaults, retention, maxQueued } = normalized;
     this.#maxStalls = normalized.maxStalls;
-    this.#index = new TaskIndex(normalized.agingMs);
+    // With limits, index entries carry their task's group: the gate reads it there.
+    this.#index = new TaskIndex(normalized.agingMs, normalized.limits !== undefined);
     const owner = (this.#owner = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}${(schedulerCounter++).toString(36)}`);
     const pool = (this.#pool = new Pool(
       options.worker,
@@ -152,7 +153,17 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     const trim = new RetentionTrim({ store, limits: retention, clock, closed, warn });
     const load = new LoadModel();
     const gateSet = (this.#gates = new GateSet(
-      { clock, index, running: (id) => live.active.has(id), schedulePump: () => dispatcher.schedulePump() },
+      {
+        clock,
+        index,
+        running: (id) => live.active.has(id),
+        // `markStarted` sets `notifiedStart` before the gate is told of the start.
+        unstarted: (id) => {
+          const active = live.active.get(id);
+          return active !== undefined && active.notifiedStart !== true;
+        },
+        schedulePump: () => dispatcher.schedulePump(),
+      },
       normalized.limits,
       gates,
     ));
@@ -181,10 +192,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       clock,
       active: live.active,
       pool,
-      onStarted: (active, startedAt) => {
-        outcomes_.markStarted(active, startedAt);
-        if (gateSet.limits) gateSet.started(active.entry.id, active.entry.name, startedAt);
-      },
+      onStarted: (active, startedAt) => outcomes_.markStarted(active, startedAt),
       onTimeout: (worker, call) => outcomes_.onTimeout(worker, call),
       schedulePump: () => dispatcher.schedulePump(),
     }));
@@ -201,6 +209,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       pool,
       dispatcher,
       watchdog,
+      started: gateSet.limits ? (active, at) => gateSet.started(active.entry.id, active.entry.group ?? active.entry.name, at) : undefined,
       rateLimited: (record, until) => gateSet.rateLimited(record, until),
       offline: (record) => gateSet.offline(record),
     }));
@@ -331,7 +340,15 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     else
       for (let i = 0; i < tasks.size; i++)
         this.#index.add(
-          { id: tasks.id(i), name: tasks.name(i), priority: tasks.priority(i), readyAt: tasks.runAt(i), seq: tasks.seq(i), delayed: false },
+          {
+            id: tasks.id(i),
+            name: tasks.name(i),
+            priority: tasks.priority(i),
+            readyAt: tasks.runAt(i),
+            seq: tasks.seq(i),
+            group: tasks.group?.(i),
+            delayed: false,
+          },
           now,
         );
     for (const [i, extras] of run.extras ?? []) {
@@ -464,8 +481,8 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     if (!entry) return this.#dependencies.reprioritize(id, level);
     if (entry.priority === level) return true;
     this.#index.remove(id);
-    const { name, readyAt, seq } = entry;
-    this.#index.add({ id, name, priority: level, readyAt, seq }, this.#clock.now());
+    const { name, readyAt, seq, group } = entry;
+    this.#index.add({ id, name, priority: level, readyAt, seq, group }, this.#clock.now());
     this.#dispatcher.schedulePump();
     await this.#edits.edit(id, async () => {
       const [record] = await this.#store.read([id]);

@@ -13,6 +13,11 @@ export interface IndexEntry {
   /** The later of enqueue time and `runAt`, in scheduler-clock ms. */
   readyAt: number;
   seq: number;
+  /**
+   * Its limits group when not its name (what the limits gate asks about, so it keeps no map of
+   * task → group). Laned tasks have it only in an index made with `groups`.
+   */
+  group?: string | undefined;
   /** Lazy deletion: a removed entry stays in its heap and is skipped when it surfaces. */
   dead?: boolean;
   /** Set while the entry sits in the delayed heap. */
@@ -21,7 +26,7 @@ export interface IndexEntry {
 
 /** A task's index entry, from its record (or anything with its ordering fields). */
 export function entryOf(task: NewTask): IndexEntry {
-  return { id: task.id, name: task.name, priority: task.priority, readyAt: task.runAt, seq: task.seq, delayed: false };
+  return { id: task.id, name: task.name, priority: task.priority, readyAt: task.runAt, seq: task.seq, group: task.group, delayed: false };
 }
 
 /** What `addBatch` needs of each new task (a `TaskRecord` has it all). */
@@ -32,6 +37,7 @@ export interface NewTask {
   /** Becomes the entry's `readyAt`. */
   readonly runAt: number;
   readonly seq: number;
+  readonly group?: string;
 }
 
 /**
@@ -51,6 +57,7 @@ export interface NewTasks {
    * into lanes without a call per task.
    */
   stretches?(): Iterable<Stretch>;
+  group?(i: number): string | undefined;
 }
 
 export interface Stretch {
@@ -70,6 +77,7 @@ export function newTasksOf(tasks: readonly NewTask[]): NewTasks {
     priority: (i) => at(i).priority,
     runAt: (i) => at(i).runAt,
     seq: (i) => at(i).seq,
+    group: (i) => at(i).group,
   };
 }
 
@@ -105,6 +113,9 @@ class LaneBatch implements MintedIds {
   lanes: Lane[] = [];
   /** Tasks still in the index. */
   size: number;
+  /** With groups kept: each task's group as an index into `groups` (0, undefined, for none). */
+  groupAt: Uint16Array | undefined;
+  readonly groups: (string | undefined)[] = [undefined];
 
   constructor(
     minted: MintedIds,
@@ -118,9 +129,10 @@ class LaneBatch implements MintedIds {
 
   /**
    * Sorts `tasks` into lanes, or returns undefined when lanes would not pay (too many distinct
-   * keys) or the batch is not as minted (seqs not consecutive, ids not from `minted`).
+   * keys) or the batch is not as minted (seqs not consecutive, ids not from `minted`). `byGroup`:
+   * each task's group is kept (its entries carry it).
    */
-  static of(tasks: NewTasks, minted: MintedIds): LaneBatch | undefined {
+  static of(tasks: NewTasks, minted: MintedIds, byGroup: boolean): LaneBatch | undefined {
     const n = tasks.size;
     // The ids are taken on trust from `minted`: the ends at least must agree.
     if (tasks.id(0) !== mintedId(minted, 0) || tasks.id(n - 1) !== mintedId(minted, n - 1)) return undefined;
@@ -182,7 +194,45 @@ class LaneBatch implements MintedIds {
     }
     const batch = new LaneBatch(minted, firstSeq, laneOf);
     batch.lanes = keys.map((k, l) => new Lane(batch, k.name, k.priority, k.readyAt, positions[l] as Int32Array));
+    if (byGroup && tasks.group && !batch.#holdGroups(tasks.group)) return undefined;
     return batch;
+  }
+
+  /**
+   * Keeps each task's group in a column (an index into `groups`), not as a lane key: tasks of many
+   * groups interleaved stay in one lane, so taking each costs what it costs without groups. False
+   * when there are more distinct groups than the column can name.
+   */
+  #holdGroups(groupOf: (i: number) => string | undefined): boolean {
+    const n = this.laneOf.length;
+    const index = new Map<string, number>();
+    let column: Uint16Array | undefined;
+    let last: string | undefined;
+    let lastAt = 0;
+    for (let i = 0; i < n; i++) {
+      const group = groupOf(i);
+      if (group === undefined) continue;
+      if (group !== last) {
+        let at = index.get(group);
+        if (at === undefined) {
+          if (this.groups.length >= GONE) return false;
+          at = this.groups.length;
+          this.groups.push(group);
+          index.set(group, at);
+        }
+        last = group;
+        lastAt = at;
+      }
+      (column ??= new Uint16Array(n))[i] = lastAt;
+    }
+    this.groupAt = column;
+    return true;
+  }
+
+  /** The group of the task at `pos`, if it has one (and the index keeps groups). */
+  groupOf(pos: number): string | undefined {
+    const column = this.groupAt;
+    return column ? this.groups[column[pos] as number] : undefined;
   }
 
   /** The position of a task of this batch still in the index, or -1. */
@@ -265,7 +315,14 @@ class Lane {
 
   /** A new entry for the task at batch position `pos` (its id, when the caller has it, not minted again). */
   entryOf(pos: number, id = mintedId(this.batch, pos)): IndexEntry {
-    return { id, name: this.name, priority: this.priority, readyAt: this.readyAt, seq: this.batch.firstSeq + pos };
+    return {
+      id,
+      name: this.name,
+      priority: this.priority,
+      readyAt: this.readyAt,
+      seq: this.batch.firstSeq + pos,
+      group: this.batch.groupOf(pos),
+    };
   }
 
   /** Takes the head out of the lane and returns its entry; the caller re-sifts or drops the lane. */
@@ -359,6 +416,8 @@ export class TaskIndex {
   /** With aging: a ready heap per priority level. */
   readonly #levels: HeapNode[][] | undefined;
   readonly #agingMs: number;
+  /** Laned tasks' groups are kept, so their entries carry them (for a limits gate). */
+  readonly #groups: boolean;
   readonly #delayed: HeapNode[] = [];
   /** Every live entry by id, but those in lanes. */
   readonly #live = new TaskTable<IndexEntry>();
@@ -367,9 +426,13 @@ export class TaskIndex {
   #size = 0;
   #delayedCount = 0;
 
-  /** `agingMs`: a ready task rises one priority level per this many ms it waits (see `aging.ts`). */
-  constructor(agingMs?: number) {
+  /**
+   * `agingMs`: a ready task rises one priority level per this many ms it waits (see `aging.ts`).
+   * `groups`: every entry carries its task's group, laned ones too (a limits gate reads it).
+   */
+  constructor(agingMs?: number, groups = false) {
     this.#agingMs = agingMs ?? 0;
+    this.#groups = groups;
     this.#levels = agingMs === undefined ? undefined : [[], [], [], [], []];
   }
 
@@ -442,7 +505,7 @@ export class TaskIndex {
   addBatch(tasks: readonly NewTask[] | NewTasks, minted: MintedIds, now: number): void {
     const view = Array.isArray(tasks) ? newTasksOf(tasks) : (tasks as NewTasks);
     if (view.size === 0) return;
-    const batch = view.size >= RUN_MIN ? LaneBatch.of(view, minted) : undefined;
+    const batch = view.size >= RUN_MIN ? LaneBatch.of(view, minted, this.#groups) : undefined;
     if (batch) this.#addLanes(batch, now);
     else this.#addEntries(view, minted, now);
   }
@@ -471,6 +534,7 @@ export class TaskIndex {
     const delayed = this.#delayed;
     const byPriority = this.#byPriority;
     const levels = this.#levels;
+    const groupOf = tasks.group;
     const readyFrom = ready.length;
     const delayedFrom = delayed.length;
     const big = n >= RUN_MIN;
@@ -483,6 +547,7 @@ export class TaskIndex {
         priority: tasks.priority(i),
         readyAt,
         seq: tasks.seq(i),
+        group: groupOf?.(i),
         delayed: readyAt > now,
       };
       if (big) held.push(entry);
@@ -524,7 +589,7 @@ export class TaskIndex {
   /** Puts queued task `id` back in line as ready at `readyAt` (its place among equals is then by that time); false if it is not queued. */
   moveTo(id: string, readyAt: number, now: number): boolean {
     const entry = this.remove(id);
-    if (entry) this.add({ id, name: entry.name, priority: entry.priority, readyAt, seq: entry.seq }, now);
+    if (entry) this.add({ id, name: entry.name, priority: entry.priority, readyAt, seq: entry.seq, group: entry.group }, now);
     return entry !== undefined;
   }
 

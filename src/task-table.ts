@@ -45,16 +45,20 @@ export class TaskTable<T extends { id: string }> {
     return size;
   }
 
+  /*
+   * An id is held in the map or in one run, never both (a run's ids are new when it is added, and
+   * `set` replaces in a run before it adds to the map), so runs are asked first, newest first (the
+   * tasks being worked on are mostly the latest batch's): finding an id in a run parses it, where
+   * asking the map hashes it, which costs more (a new id is hashed afresh).
+   */
+
   get(id: string): T | undefined {
-    // An empty map is not asked: asking hashes the id, which costs more than finding it in a run.
-    const value = this.#map.size > 0 ? this.#map.get(id) : undefined;
-    if (value !== undefined || this.#runs.length === 0) return value;
     const runs = this.#runs;
-    for (let r = 0; r < runs.length; r++) {
+    for (let r = runs.length - 1; r >= 0; r--) {
       const held = (runs[r] as Run<T>).get(id);
       if (held) return held;
     }
-    return undefined;
+    return this.#map.size > 0 ? this.#map.get(id) : undefined;
   }
 
   has(id: string): boolean {
@@ -64,8 +68,7 @@ export class TaskTable<T extends { id: string }> {
   /** Adds `value`, or replaces the value held under its id. */
   set(value: T): void {
     const runs = this.#runs;
-    if (runs.length > 0 && (this.#map.size === 0 || !this.#map.has(value.id)))
-      for (let r = 0; r < runs.length; r++) if ((runs[r] as Run<T>).replace(value)) return;
+    for (let r = runs.length - 1; r >= 0; r--) if ((runs[r] as Run<T>).replace(value)) return;
     this.#map.set(value.id, value);
   }
 
@@ -80,9 +83,8 @@ export class TaskTable<T extends { id: string }> {
 
   /** Deletes `id` from the map or the run holding it. A run with few values left joins the map. */
   delete(id: string): boolean {
-    if (this.#map.size > 0 && this.#map.delete(id)) return true;
     const runs = this.#runs;
-    for (let i = 0; i < runs.length; i++) {
+    for (let i = runs.length - 1; i >= 0; i--) {
       const run = runs[i] as Run<T>;
       if (!run.delete(id)) continue;
       if (run.size < RUN_FOLD) {
@@ -91,7 +93,7 @@ export class TaskTable<T extends { id: string }> {
       }
       return true;
     }
-    return false;
+    return this.#map.size > 0 && this.#map.delete(id);
   }
 
   /** Takes every value out, unordered. */

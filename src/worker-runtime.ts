@@ -72,14 +72,32 @@ class CallContext implements TaskContext {
 /** `ctx.dependencies` of a task without any: shared, frozen. */
 const NO_DEPENDENCIES: Readonly<Record<string, unknown>> = Object.freeze({});
 
-/** `ctx.dependencies`: each dependency's result, or its error rebuilt (an `Error`, so it tells itself apart from a result). */
+/** The last outcomes `dependenciesOf` was given, and what it made of them (when they hold no error). */
+let lastOutcomes: Readonly<Record<string, DependencyOutcome>> | undefined;
+let lastDependencies: Readonly<Record<string, unknown>> = NO_DEPENDENCIES;
+
+/**
+ * `ctx.dependencies`: each dependency's result, or its error rebuilt (an `Error`, so it tells itself
+ * apart from a result). The dependents of one task share one outcomes object in a message (a
+ * fan-out's 10,000): made once for a run of them, as their results are shared already. One with an
+ * error is made afresh for each call, so no two handlers share an `Error` they might change.
+ */
 function dependenciesOf(outcomes: Readonly<Record<string, DependencyOutcome>>): Readonly<Record<string, unknown>> {
+  if (outcomes === lastOutcomes) return lastDependencies;
   const out: Record<string, unknown> = {};
+  let errors = false;
   for (const id of Object.keys(outcomes)) {
     const o = outcomes[id] as DependencyOutcome;
-    out[id] = o.status === 'completed' ? o.result : deserializeError(o.error);
+    if (o.status === 'completed') out[id] = o.result;
+    else {
+      out[id] = deserializeError(o.error);
+      errors = true;
+    }
   }
-  return Object.freeze(out);
+  const made = Object.freeze(out);
+  lastOutcomes = errors ? undefined : outcomes;
+  lastDependencies = errors ? NO_DEPENDENCIES : made;
+  return made;
 }
 
 const SIGNAL: PropertyDescriptor = {
@@ -340,7 +358,15 @@ export function createRuntime(handlers: TaskMap, endpoint: RuntimeEndpoint): Wor
       event.stopImmediatePropagation();
       const first = queue.length;
       for (let i = 1; i + RUN_STRIDE <= data.length; i += RUN_STRIDE)
-        queue.push({ callId: data[i], id: data[i + 1], name: data[i + 2], input: data[i + 3], attempt: data[i + 4] });
+        queue.push({
+          callId: data[i],
+          id: data[i + 1],
+          name: data[i + 2],
+          input: data[i + 3],
+          attempt: data[i + 4],
+          // Set on every request, so those with outcomes and those without share one shape.
+          dependencyOutcomes: undefined,
+        });
       // A slot past the last call: the outcomes of the dependencies of some (see WireRun).
       if ((data.length - 1) % RUN_STRIDE !== 0) {
         const outcomes = data[data.length - 1] as unknown[];

@@ -471,7 +471,7 @@ export class Admission {
       batch.refs,
       where,
     );
-    return this.#host.dependencies.admit(records, order, where);
+    return this.#host.dependencies.admit(records, order, where, { minted: batch.minted, firstSeq: batch.firstSeq });
   }
 
   /** `#indexMany` for a graph batch: its queued tasks go into the index, its waiting ones start waiting. */
@@ -647,6 +647,7 @@ export class Admission {
         priority: (i) => (settings[i] as TaskSettings).priority,
         runAt: (i) => (settings[i] as TaskSettings).runAt,
         seq: (i) => batch.firstSeq + i,
+        group: (i) => (settings[i] as TaskSettings).group,
       },
       batch.minted,
       host.clock.now(),

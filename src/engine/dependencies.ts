@@ -1,8 +1,10 @@
 import type { Clock } from '../clock.js';
 import { DependencyError, deserializeError, StorageError, serializeError } from '../errors.js';
+import { IdRun, mintedPosition } from '../id-run.js';
 import type { Counters } from '../metrics.js';
 import type { TaskStore } from '../store.js';
 import { entryOf, type IndexEntry, type TaskIndex } from '../task-index.js';
+import { TaskTable } from '../task-table.js';
 import { noteError } from '../transition.js';
 import {
   type Dependency,
@@ -17,6 +19,7 @@ import {
 import { checkKeys, describe, optionKeys } from '../validate.js';
 import type { Emitter } from './emitter.js';
 import type { LiveTasks } from './live-tasks.js';
+import { type BatchOrigin, release } from './release.js';
 import type { WriteQueue } from './write-queue.js';
 
 /*
@@ -189,6 +192,8 @@ function refOf(refs: ReadonlyMap<string, number> | undefined, i: number): string
 /** A task waiting for its dependencies. */
 interface Waiter {
   readonly id: string;
+  /** The batch it was enqueued in, if its id and seq are still as that batch minted them. */
+  readonly origin: BatchOrigin | undefined;
   /** Where it joins the queue once released (its priority may change meanwhile). */
   readonly entry: IndexEntry;
   readonly deps: readonly Dependency[];
@@ -213,6 +218,8 @@ interface Waiter {
   state: 'pending' | 'waiting' | 'reading' | 'done';
   /** Its record while something is to be applied to it; dropped after (the store keeps it). */
   record: TaskRecord | undefined;
+  /** In `#dirty`, with something to apply (a flag and a list, not a Set: 4 lookups a task in a fan-out). */
+  dirty: boolean;
 }
 
 /** What `admit` registered for one call, for `admitted` once it is stored or `abandoned` if it is not. */
@@ -225,7 +232,7 @@ export interface AdmitTicket {
 export interface DependenciesHost {
   readonly clock: Clock;
   readonly store: Pick<TaskStore, 'read'>;
-  readonly index: Pick<TaskIndex, 'add'>;
+  readonly index: Pick<TaskIndex, 'add' | 'addBatch'>;
   readonly live: Pick<LiveTasks, 'settle' | 'setStatus' | 'handles'>;
   readonly counters: Counters;
   readonly writes: Pick<WriteQueue, 'persist'>;
@@ -250,14 +257,17 @@ export interface DependenciesHost {
 export class Dependencies {
   readonly #host: DependenciesHost;
   /** Waiting tasks (and ones whose enqueue is being written), by id. */
-  readonly #waiting = new Map<string, Waiter>();
+  readonly #waiting = new TaskTable<Waiter>();
   /**
    * Dependency id → who waits for it: flat pairs of a waiter and its `Dependency` (the condition),
    * no object per edge. A waiter that is `done` is dropped lazily, when the dependency ends.
    */
   readonly #dependents = new Map<string, (Waiter | Dependency)[]>();
-  /** Waiters with something to apply. */
-  #dirty = new Set<Waiter>();
+  /**
+   * Waiters with something to apply: those in this list whose `dirty` is set (one cleaned by `#end`
+   * stays in the list, skipped; a waiter is pushed only when its flag goes up, so once at a time).
+   */
+  #dirty: Waiter[] = [];
   #flushing = false;
   /** Waiters in `#waiting` whose enqueue is still being written. */
   #pending = 0;
@@ -285,13 +295,36 @@ export class Dependencies {
    * `skipped` (one ended the wrong way) or `waiting` (registered here now, before the write, so no
    * dependency can end unseen). Nothing is stored: the caller writes the records, then calls
    * `admitted` with the ticket (or `abandoned` if the write fails).
+   *
+   * `batch`: the call's records were minted as one run (`records[i]` has the i-th id of `minted`
+   * and seq `firstSeq + i`): a record of the call is then found by parsing an id, not through a map
+   * of all their ids (hashing 10,000 new ids for a fan-out), and its waiters may later join the
+   * queue as one batch (see `#apply`).
    */
-  async admit(records: readonly TaskRecord[], order: readonly number[] | undefined, where: (i: number) => string): Promise<AdmitTicket> {
+  async admit(
+    records: readonly TaskRecord[],
+    order: readonly number[] | undefined,
+    where: (i: number) => string,
+    batch?: BatchOrigin,
+  ): Promise<AdmitTicket> {
     const host = this.#host;
-    const local = records.length > 1 ? new Map(records.map((r, i) => [r.id, i])) : undefined;
+    const n = records.length;
+    const map = n > 1 && !batch ? new Map(records.map((r, i) => [r.id, i])) : undefined;
+    const localOf = (id: string): number | undefined => {
+      if (map) return map.get(id);
+      if (!batch) return undefined;
+      const i = mintedPosition(batch.minted, n, id);
+      return i >= 0 ? i : undefined;
+    };
     const outside = new Map<string, number>();
-    for (let i = 0; i < records.length; i++)
-      for (const d of (records[i] as TaskRecord).dependsOn ?? []) if (!local?.has(d.id) && !outside.has(d.id)) outside.set(d.id, i);
+    let last: readonly Dependency[] | undefined;
+    for (let i = 0; i < n; i++) {
+      const deps = (records[i] as TaskRecord).dependsOn;
+      // Items sharing one options object share one resolved list: looked at once.
+      if (!deps || deps === last) continue;
+      last = deps;
+      for (const d of deps) if (localOf(d.id) === undefined && !outside.has(d.id)) outside.set(d.id, i);
+    }
     const ids = [...outside.keys()];
     const read = ids.length > 0 ? await host.store.read(ids) : [];
     const found = new Map<string, TaskRecord>();
@@ -304,14 +337,16 @@ export class Dependencies {
     if (unknown.length > 0) {
       const shown = unknown.slice(0, 5).map((id) => `${where(outside.get(id) as number)} names ${describe(id)}`);
       const more = unknown.length > 5 ? `, and ${unknown.length - 5} more` : '';
-      const what = local ? 'neither a ref of an item of this batch nor a stored task' : 'not a stored task';
+      const what = n > 1 ? 'neither a ref of an item of this batch nor a stored task' : 'not a stored task';
       throw new DependencyError(`${shown.join(', ')}${more}: ${unknown.length === 1 ? 'it is' : 'each is'} ${what}`);
     }
     const now = host.clock.now();
     const ticket: AdmitTicket = { waiters: [], skipped: [] };
-    const n = records.length;
+    // A batch's waiters are held by position (`IdRun`): no new id is hashed to hold them.
+    const held: (Waiter | undefined)[] | undefined = batch ? new Array(n) : undefined;
     for (let k = 0; k < n; k++) {
-      const record = records[order ? (order[k] as number) : k] as TaskRecord;
+      const p = order ? (order[k] as number) : k;
+      const record = records[p] as TaskRecord;
       const deps = record.dependsOn;
       if (!deps) continue;
       const prior = record.dependencyOutcomes;
@@ -320,7 +355,7 @@ export class Dependencies {
       let unmet: Dependency[] | undefined;
       for (const d of deps) {
         if (prior && Object.hasOwn(prior, d.id)) continue;
-        const j = local?.get(d.id);
+        const j = localOf(d.id);
         const dep = j === undefined ? (found.get(d.id) as TaskRecord) : (records[j] as TaskRecord);
         if (!TERMINAL_STATUSES.has(dep.status)) (unmet ??= []).push(d);
         else if (conditionHolds(d.on, dep.status)) (outcomes ??= {})[d.id] = outcomeOf(dep);
@@ -339,9 +374,13 @@ export class Dependencies {
       } else {
         record.status = 'waiting';
         if (known) record.dependencyOutcomes = known;
-        ticket.waiters.push(this.#register(record, unmet, 'pending'));
+        const w = this.#register(record, unmet, 'pending', batch, held === undefined);
+        ticket.waiters.push(w);
+        if (held) held[p] = w;
       }
     }
+    if (held && batch && ticket.waiters.length > 0)
+      this.#waiting.addRun(new IdRun(batch.minted.prefix, batch.minted.first, held, ticket.waiters.length));
     // A dependency read as live that is neither queued, running nor waiting may have ended between
     // the read and now, unseen: read it again (a dependency that ended since is told to us below).
     const recheck = ids.filter((id) => !TERMINAL_STATUSES.has((found.get(id) as TaskRecord).status) && !this.#live(id));
@@ -356,7 +395,7 @@ export class Dependencies {
       this.#pending--;
       w.state = 'waiting';
       // Its record is kept while pending, for what arrived meanwhile; else the store has it.
-      if (!this.#dirty.has(w)) w.record = undefined;
+      if (!w.dirty) w.record = undefined;
     }
     this.#skipped(ticket.skipped);
     this.#flush();
@@ -382,7 +421,7 @@ export class Dependencies {
       const w = this.#register(record, unmet, 'waiting');
       if (unmet.length === 0) {
         w.record = record;
-        this.#dirty.add(w);
+        this.#mark(w);
       }
       for (const d of unmet) outside.add(d.id);
     }
@@ -415,7 +454,7 @@ export class Dependencies {
         else (w.outcomes = w.outcomes && Object.isFrozen(w.outcomes) ? { ...w.outcomes } : (w.outcomes ?? {}))[record.id] = outcome;
         w.fresh++;
       } else w.broken ??= brokenBy(w.entry, dep, record);
-      this.#dirty.add(w);
+      this.#mark(w);
     }
     this.#flush();
   }
@@ -430,7 +469,7 @@ export class Dependencies {
       if (w.state === 'done') continue;
       w.unmet--;
       w.broken ??= brokenBy(w.entry, list[i + 1] as Dependency, undefined);
-      this.#dirty.add(w);
+      this.#mark(w);
     }
   }
 
@@ -457,7 +496,8 @@ export class Dependencies {
     }
     this.#waiting.clear();
     this.#dependents.clear();
-    this.#dirty.clear();
+    for (const w of this.#dirty) w.dirty = false;
+    this.#dirty = [];
     this.#pending = 0;
     return ids;
   }
@@ -473,7 +513,7 @@ export class Dependencies {
     w.entry.priority = priority;
     w.moved = true;
     const applied = new Promise<boolean>((resolve) => (w.onApplied ??= []).push(() => resolve(true)));
-    this.#dirty.add(w);
+    this.#mark(w);
     this.#flush();
     return applied;
   }
@@ -482,10 +522,12 @@ export class Dependencies {
     return this.#waiting.has(id) || this.#host.queuedOrRunning(id);
   }
 
-  #register(record: TaskRecord, unmet: readonly Dependency[], state: Waiter['state']): Waiter {
+  /** A new waiter, in `#waiting` unless the caller holds it there itself (`add` false: a batch's run). */
+  #register(record: TaskRecord, unmet: readonly Dependency[], state: Waiter['state'], origin?: BatchOrigin, add = true): Waiter {
     const known = record.dependencyOutcomes;
     const w: Waiter = {
       id: record.id,
+      origin,
       entry: entryOf(record),
       deps: record.dependsOn ?? [],
       unmet: unmet.length,
@@ -497,8 +539,9 @@ export class Dependencies {
       onApplied: undefined,
       state,
       record: state === 'pending' ? record : undefined,
+      dirty: false,
     };
-    this.#waiting.set(record.id, w);
+    if (add) this.#waiting.set(w);
     if (state === 'pending') this.#pending++;
     for (const d of unmet) {
       const list = this.#dependents.get(d.id);
@@ -508,12 +551,18 @@ export class Dependencies {
     return w;
   }
 
+  #mark(w: Waiter): void {
+    if (w.dirty) return;
+    w.dirty = true;
+    this.#dirty.push(w);
+  }
+
   #end(w: Waiter): void {
     if (w.state === 'done') return;
     if (w.state === 'pending') this.#pending--;
     w.state = 'done';
     w.record = undefined;
-    this.#dirty.delete(w);
+    w.dirty = false;
     if (this.#waiting.get(w.id) === w) this.#waiting.delete(w.id);
     this.#applied(w);
   }
@@ -549,10 +598,16 @@ export class Dependencies {
       for (;;) {
         const ready: Waiter[] = [];
         let toRead: Waiter[] | undefined;
-        for (const w of this.#dirty) {
+        const dirty = this.#dirty;
+        this.#dirty = [];
+        for (const w of dirty) {
+          if (!w.dirty) continue;
           // A pending or reading waiter keeps its changes: `admitted` or the read brings it back.
-          if (w.state !== 'waiting') continue;
-          this.#dirty.delete(w);
+          if (w.state !== 'waiting') {
+            this.#dirty.push(w);
+            continue;
+          }
+          w.dirty = false;
           if (!this.#due(w)) {
             w.record = undefined;
             continue;
@@ -583,7 +638,7 @@ export class Dependencies {
   #read(waiters: Waiter[]): void {
     for (const w of waiters) {
       w.state = 'reading';
-      this.#dirty.add(w);
+      this.#mark(w);
     }
     const read = this.#host.store.read(waiters.map((w) => w.id));
     if (Array.isArray(read)) this.#gotRecords(waiters, read);
@@ -619,7 +674,7 @@ export class Dependencies {
     const host = this.#host;
     const now = host.clock.now();
     const changed: TaskRecord[] = new Array(waiters.length);
-    let released = false;
+    let released: Waiter[] | undefined;
     let skipped: TaskRecord[] | undefined;
     let moved: TaskRecord[] | undefined;
     for (let i = 0; i < waiters.length; i++) {
@@ -650,11 +705,11 @@ export class Dependencies {
         record.status = 'queued';
         record.dependencyOutcomes = inOrder(record.dependencyOutcomes, w.deps);
         this.#end(w);
-        host.index.add(w.entry, now);
         host.live.setStatus(w.id, 'queued');
-        released = true;
+        (released ??= []).push(w);
       } else w.record = undefined;
     }
+    if (released) release(host.index, released, now);
     host.writes.persist(changed);
     for (const w of waiters) this.#applied(w);
     if (moved) for (const record of moved) host.emitter.task('reprioritized', record);

@@ -185,7 +185,7 @@ export class Dispatcher {
       const at = notBefore(this.#host.gates, top, now);
       if (at <= now) return top;
       index.next(now);
-      index.add({ id: top.id, name: top.name, priority: top.priority, readyAt: at, seq: top.seq }, now);
+      index.add({ id: top.id, name: top.name, priority: top.priority, readyAt: at, seq: top.seq, group: top.group }, now);
     }
     return undefined;
   }
@@ -365,8 +365,8 @@ export class Dispatcher {
       }
       this.#live.setStatus(active.entry.id, active.record.status);
     }
-    const { id, name, priority, readyAt, seq } = active.entry;
-    this.#index.add({ id, name, priority, readyAt, seq }, this.#clock.now());
+    const { id, name, priority, readyAt, seq, group } = active.entry;
+    this.#index.add({ id, name, priority, readyAt, seq, group }, this.#clock.now());
     this.schedulePump();
   }
 

@@ -12,6 +12,8 @@ export interface GateSetHost {
   readonly index: TaskIndex;
   /** Whether the task is in the running set. */
   running(id: string): boolean;
+  /** Whether the task is in the running set and its attempt's start has not been told yet. */
+  unstarted(id: string): boolean;
   schedulePump(): void;
 }
 
@@ -34,7 +36,7 @@ export class GateSet {
     this.list = [...extra];
     const reopen = (id: string, readyAt: number, now: number) => host.index.moveTo(id, readyAt, now);
     if (limits) {
-      this.limits = new Limits(limits, { running: host.running, reopen, schedulePump: host.schedulePump });
+      this.limits = new Limits(limits, { running: host.running, unstarted: host.unstarted, reopen, schedulePump: host.schedulePump });
       this.list.push(this.limits);
     }
   }
@@ -42,25 +44,24 @@ export class GateSet {
   /** A live task (admitted or recovered) with gate tags. */
   note(id: string, tags: GateTags): void {
     if (tags.requires === 'online') this.#onlineGate().note(id);
-    if (tags.group !== undefined) this.limits?.noteGroup(id, tags.group);
+    // A task's limits group needs no noting: its index entry carries it (the index is made with `groups`).
     if (tags.exclusive !== undefined) this.#exclusiveGate().note(id, tags.exclusive);
   }
 
   /** A task ended. */
   finished(id: string): void {
     this.#online?.finished(id);
-    this.limits?.finished(id);
     this.#exclusive?.finished(id);
   }
 
-  /** Task `id` reached the head of its worker at `at` (the start rate windows count). */
-  started(id: string, name: string, at: number): void {
-    this.limits?.started(id, name, at);
+  /** Task `id` of `group` (its group, else its name) reached the head of its worker at `at` (the start rate windows count). */
+  started(id: string, group: string, at: number): void {
+    this.limits?.started(id, group, at);
   }
 
   /** A handler threw `RateLimitedError`: the task's group waits until `until`. */
   rateLimited(record: TaskRecord, until: number): void {
-    this.limits?.pauseGroupOf(record.id, record.group ?? record.name, until);
+    this.limits?.pauseGroup(record.group ?? record.name, until);
   }
 
   /** Whether a failed attempt of `record` is not counted: it needs the network and the browser is offline. */

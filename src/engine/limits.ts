@@ -42,6 +42,8 @@ export function normalizeLimits(limits: unknown): Map<string, GroupLimits> | und
 export interface LimitsHost {
   /** Whether the task is still in the running set (taken, not yet finished or requeued). */
   running(id: string): boolean;
+  /** Whether the task is in the running set and its attempt's start has not been told to `started` yet. */
+  unstarted(id: string): boolean;
   /** Moves a held-back task back to ready with its own `readyAt`; false when it is no longer queued (cancelled). */
   reopen(id: string, readyAt: number, now: number): boolean;
   /** Asks the dispatcher to run a pump. */
@@ -53,15 +55,45 @@ const HOLD_MS = 60_000;
 
 interface Group {
   readonly limits: GroupLimits;
-  /** Start times within the last `perMs` (oldest first), at most `max`. */
-  starts: number[];
   /**
-   * Tasks taken for a rate-limited group that have not started yet (queued inside a worker behind
-   * another call): each holds a place in the window until it starts, and then from its start, so
-   * the window holds for the handlers' start times, not only for the dispatcher's.
+   * Start times (oldest first) from `head` on: those within the last `perMs`, and perhaps older
+   * ones not dropped yet. A head index, not `shift`: a window of a big `max` holds thousands.
    */
-  unstarted: Map<string, number>;
-  running: Set<string>;
+  starts: number[];
+  head: number;
+  /**
+   * How many tasks taken for a rate-limited group have not started yet (queued inside a worker
+   * behind another call): each holds a place in the window until it starts, and then from its
+   * start, so the window holds for the handlers' start times, not only for the dispatcher's. Every
+   * take adds one and every start told to `started` takes one off (each is told once per attempt,
+   * at the latest with its outcome); an attempt that ends unstarted stays counted until a
+   * reconcile finds it. So this never counts fewer than there are.
+   */
+  unstarted: number;
+  /**
+   * Ids taken for the group since the last reconcile, in take order (those of pump `pendingIn`
+   * from `pendingFresh` on): what a reconcile looks at to find attempts that ended unstarted. A
+   * list, not a map: a take costs a push, a start nothing here.
+   */
+  pending: string[];
+  pendingFresh: number;
+  pendingIn: number;
+  /**
+   * Tasks taken for the group that may still run, in take order (a task taken again after a
+   * requeue may be listed twice until the next prune). Pruned of those that left the running set,
+   * and of repeats, only when the group's answer depends on it (its length reaches `concurrency`,
+   * or tasks are held back), at most once per pump: a group far from its limit pays one array push
+   * per task, no lookup and no scan. Between prunes its length only overcounts, never under.
+   */
+  running: string[];
+  /** The pump (`#pumps`) in which `running` was last pruned. */
+  prunedIn: number;
+  /**
+   * `running[freshFrom..]` were taken in pump `takenIn`: not in the host's running set until that
+   * pump sends them, so a prune in that pump keeps them.
+   */
+  freshFrom: number;
+  takenIn: number;
   /** Tasks held back for concurrency: id → their own readyAt. */
   blocked: Map<string, number>;
   /** Paused by a `RateLimitedError` until this time. */
@@ -78,29 +110,42 @@ export class Limits implements DispatchGate {
   readonly name = 'limits';
   readonly #host: LimitsHost;
   readonly #groups = new Map<string, Group>();
-  /** Groups with a task running (the ones `refresh` looks at). */
+  /** Groups holding tasks back for concurrency (the ones `refresh` looks at). */
   readonly #busy = new Set<Group>();
-  /** Task id → its group, for live tasks whose group is not their name (`group` option). */
-  readonly #groupIds = new Map<string, string>();
+  /**
+   * Pumps so far (`refresh` counts them; the dispatcher calls it before each pump). A task taken in
+   * a pump is in the host's running set once that pump ends, and its start is told after that, so
+   * what a pump took is "fresh" only until the next. A group's running list is pruned at most once
+   * in each.
+   */
+  #pumps = 0;
 
   constructor(limits: ReadonlyMap<string, GroupLimits>, host: LimitsHost) {
     this.#host = host;
     for (const [name, l] of limits)
-      this.#groups.set(name, { limits: l, starts: [], unstarted: new Map(), running: new Set(), blocked: new Map(), pausedUntil: 0 });
+      this.#groups.set(name, {
+        limits: l,
+        starts: [],
+        head: 0,
+        unstarted: 0,
+        pending: [],
+        pendingFresh: 0,
+        pendingIn: -1,
+        running: [],
+        prunedIn: -1,
+        freshFrom: 0,
+        takenIn: -1,
+        blocked: new Map(),
+        pausedUntil: 0,
+      });
   }
 
-  /** Task `id` joins `group` instead of the group of its name, until it ends. */
-  noteGroup(id: string, group: string): void {
-    this.#groupIds.set(id, group);
-  }
-
-  finished(id: string): void {
-    if (this.#groupIds.size > 0) this.#groupIds.delete(id);
-  }
-
-  /** The group `entry` belongs to, if it has limits. */
+  /**
+   * The group `entry` belongs to, if it has limits: read off the entry (its `group`, else its
+   * name), so no task → group map is kept or asked (a lookup that hashes a new id per task).
+   */
   #groupOf(entry: IndexEntry): Group | undefined {
-    return this.#groups.get(this.#groupIds.size > 0 ? (this.#groupIds.get(entry.id) ?? entry.name) : entry.name);
+    return this.#groups.get(entry.group ?? entry.name);
   }
 
   notBefore(entry: IndexEntry, now: number): number {
@@ -110,80 +155,145 @@ export class Limits implements DispatchGate {
     const rate = g.limits.rate;
     if (rate) {
       const starts = g.starts;
-      while (starts.length > 0 && (starts[0] as number) <= now - rate.perMs) starts.shift();
-      if (starts.length + g.unstarted.size >= rate.max) {
-        this.#missedStarts(g, now);
+      let head = g.head;
+      while (head < starts.length && (starts[head] as number) <= now - rate.perMs) head++;
+      if (head > 0 && head * 2 >= starts.length) {
+        starts.splice(0, head);
+        head = 0;
+      }
+      g.head = head;
+      if (starts.length - head + g.unstarted >= rate.max) {
+        this.#reconcile(g, now);
         // Known starts leave first (the others start now or later); with none known, ask again a window on.
-        if (starts.length + g.unstarted.size >= rate.max) at = Math.max(at, (starts[0] ?? now) + rate.perMs);
+        if (starts.length - g.head + g.unstarted >= rate.max) at = Math.max(at, (starts[g.head] ?? now) + rate.perMs);
       }
     }
     const c = g.limits.concurrency;
-    if (c !== undefined && g.running.size >= c && !g.running.has(entry.id)) {
+    if (c !== undefined && g.running.length >= c) this.#prune(g);
+    if (c !== undefined && g.running.length >= c && !g.running.includes(entry.id)) {
       if (!g.blocked.has(entry.id)) g.blocked.set(entry.id, entry.readyAt);
+      this.#busy.add(g);
       return Math.max(at, now + HOLD_MS);
     }
     if (at > now) return at;
-    g.blocked.delete(entry.id);
+    if (g.blocked.size > 0) g.blocked.delete(entry.id);
     return now;
   }
 
   taken(entry: IndexEntry, now: number): void {
     const g = this.#groupOf(entry);
     if (!g) return;
-    g.blocked.delete(entry.id);
-    if (g.limits.rate) g.unstarted.set(entry.id, now);
+    if (g.blocked.size > 0) g.blocked.delete(entry.id);
+    if (g.limits.rate) {
+      if (g.pendingIn !== this.#pumps) {
+        g.pendingIn = this.#pumps;
+        g.pendingFresh = g.pending.length;
+      }
+      g.pending.push(entry.id);
+      g.unstarted++;
+      // Mostly started ones: the list is cut back to those that may not have (amortized O(1) a take).
+      if (g.pending.length >= 2 * g.unstarted + 256) this.#reconcile(g, now);
+    }
     if (g.limits.concurrency !== undefined) {
-      g.running.add(entry.id);
-      this.#busy.add(g);
+      if (g.takenIn !== this.#pumps) {
+        g.takenIn = this.#pumps;
+        g.freshFrom = g.running.length;
+      }
+      g.running.push(entry.id);
     }
   }
 
   refresh(now: number): void {
+    this.#pumps++;
     for (const g of this.#busy) {
-      let freed = false;
-      for (const id of g.running)
-        if (!this.#host.running(id)) {
-          g.running.delete(id);
-          freed = true;
-        }
-      if (g.running.size === 0) this.#busy.delete(g);
-      if (freed) this.#reopen(g, now);
+      const freed = this.#prune(g);
+      if (g.blocked.size === 0) this.#busy.delete(g);
+      else if (freed) this.#reopen(g, now);
     }
   }
 
-  /**
-   * Only asked while the window is full, so a limit never reached costs nothing here. A task taken
-   * in an earlier pump that left the running set unseen by `started` (it ran and finished within
-   * one reply of its worker, or its attempt ended before the send) counts as started now, never
-   * earlier than it did; one taken in this pump is not in the running set until its send.
-   */
-  #missedStarts(g: Group, now: number): void {
-    for (const [id, takenAt] of g.unstarted)
-      if (takenAt < now && !this.#host.running(id)) {
-        g.unstarted.delete(id);
-        g.starts.push(now);
+  /** Drops from `g.running` the tasks no longer running and repeats, once per pump; true if it got shorter. */
+  #prune(g: Group): boolean {
+    if (g.prunedIn === this.#pumps) return false;
+    g.prunedIn = this.#pumps;
+    const list = g.running;
+    const fresh = g.takenIn === this.#pumps ? g.freshFrom : list.length;
+    const seen = new Set<string>();
+    const kept: string[] = [];
+    let freshFrom = -1;
+    let freed = false;
+    for (let i = 0; i < list.length; i++) {
+      const id = list[i] as string;
+      if (seen.has(id)) {
+        freed = true;
+        continue;
       }
+      if (i >= fresh || this.#host.running(id)) {
+        if (i >= fresh && freshFrom < 0) freshFrom = kept.length;
+        seen.add(id);
+        kept.push(id);
+      } else freed = true;
+    }
+    g.running = kept;
+    g.freshFrom = freshFrom < 0 ? kept.length : freshFrom;
+    return freed;
   }
 
-  /** Task `id` (named `name`) reached the head of its worker at `at`: its place in its group's rate window counts from then. */
-  started(id: string, name: string, at: number): void {
-    const g = this.#groupOf({ id, name, priority: 0, readyAt: at, seq: 0 });
-    if (!g?.unstarted.delete(id)) return;
+  /**
+   * Makes `unstarted` exact again, asked while the window is full (so a limit never reached costs
+   * nothing here) and when `pending` has grown. The tasks still unstarted are those the host says
+   * are (running, start not told), and those taken in this pump that are not in the running set
+   * yet (not sent until the pump ends). Every other take not told to `started` is an attempt that
+   * ended unstarted (before it was sent, or it went back to the queue; one that ran is told with its
+   * outcome): each counts as a start now, never earlier than it did.
+   */
+  #reconcile(g: Group, now: number): void {
+    const host = this.#host;
+    const list = g.pending;
+    const fresh = g.pendingIn === this.#pumps ? g.pendingFresh : list.length;
+    const kept: string[] = [];
+    let freshFrom = -1;
+    for (let i = 0; i < list.length; i++) {
+      const id = list[i] as string;
+      const isFresh = i >= fresh;
+      if (host.unstarted(id) || (isFresh && !host.running(id))) {
+        if (isFresh && freshFrom < 0) freshFrom = kept.length;
+        kept.push(id);
+      }
+    }
+    for (let missed = g.unstarted - kept.length; missed > 0; missed--) g.starts.push(now);
+    g.pending = kept;
+    g.pendingFresh = freshFrom < 0 ? kept.length : freshFrom;
+    g.unstarted = kept.length;
+  }
+
+  /** Task `id` of `group` (its group, else its name) reached the head of its worker at `at`: its place in the group's rate window counts from then. */
+  started(id: string, group: string, at: number): void {
+    const g = this.#groups.get(group);
+    // Each attempt's start is told once, and only of a task taken here: it is one of `unstarted`.
+    if (!g?.limits.rate || g.unstarted === 0) return;
+    g.unstarted--;
     const starts = g.starts;
     let i = starts.length;
-    while (i > 0 && (starts[i - 1] as number) > at) i--;
+    if (i === g.head || (starts[i - 1] as number) <= at) {
+      starts.push(at);
+      return;
+    }
+    while (i > g.head && (starts[i - 1] as number) > at) i--;
     starts.splice(i, 0, at);
   }
 
-  /** The group of task `id` (named `name`) waits until `until` (a `RateLimitedError`): its held tasks are asked again then. */
-  pauseGroupOf(id: string, name: string, until: number): void {
-    const g = this.#groupOf({ id, name, priority: 0, readyAt: until, seq: 0 });
+  /** `group` (a task's group, else its name) waits until `until` (a `RateLimitedError`): its held tasks are asked again then. */
+  pauseGroup(group: string, until: number): void {
+    const g = this.#groups.get(group);
     if (g && until > g.pausedUntil) g.pausedUntil = until;
   }
 
   /** Until when `group` waits, if it does (for the panel and tests). */
   waitsUntil(group: string, now: number): number | undefined {
     if (!this.#groups.has(group)) return undefined;
+    // Asked between pumps: what the last pump took has been sent (or dropped), none is fresh.
+    this.#pumps++;
     const at = this.notBefore({ id: '', name: group, priority: 0, readyAt: now, seq: 0 }, now);
     return at > now ? at : undefined;
   }
@@ -192,14 +302,15 @@ export class Limits implements DispatchGate {
   groups(now: number): GroupState[] {
     const out: GroupState[] = [];
     for (const [name, g] of this.#groups) {
-      const state: GroupState = { name, running: g.running.size };
+      this.#prune(g);
+      const state: GroupState = { name, running: g.running.length };
       const { rate, concurrency } = g.limits;
       if (concurrency !== undefined) state.concurrency = concurrency;
       let until = g.pausedUntil;
       if (rate) {
-        const inWindow = g.starts.filter((t) => t > now - rate.perMs);
-        state.rate = { starts: inWindow.length + g.unstarted.size, max: rate.max, perMs: rate.perMs };
-        if (inWindow.length + g.unstarted.size >= rate.max) until = Math.max(until, (inWindow[0] ?? now) + rate.perMs);
+        const inWindow = g.starts.slice(g.head).filter((t) => t > now - rate.perMs);
+        state.rate = { starts: inWindow.length + g.unstarted, max: rate.max, perMs: rate.perMs };
+        if (inWindow.length + g.unstarted >= rate.max) until = Math.max(until, (inWindow[0] ?? now) + rate.perMs);
       }
       if (until > now) {
         state.waitsUntil = until;
@@ -212,7 +323,7 @@ export class Limits implements DispatchGate {
 
   #reopen(g: Group, now: number): void {
     const c = g.limits.concurrency as number;
-    let room = c - g.running.size;
+    let room = c - g.running.length;
     if (room <= 0 || g.blocked.size === 0) return;
     for (const [id, readyAt] of g.blocked) {
       if (room <= 0) break;

@@ -77,7 +77,8 @@ export class LiveTasks {
   }
 
   setStatus(id: string, status: TaskStatus): void {
-    this.handles.get(id)?._setStatus(status);
+    // Most tasks have no handle (an enqueueMany's): an empty map is not asked, which would hash a new id.
+    if (this.handles.size > 0) this.handles.get(id)?._setStatus(status);
   }
 
   /** The caller's signal cancels the task (through `cancel`) until the task ends. */

@@ -31,6 +31,11 @@ export interface OutcomesHost {
   readonly watchdog: Watchdog;
   /** A handler of `record` threw `RateLimitedError`: its group waits until `until` (limits, if any). */
   rateLimited?(record: TaskRecord, until: number): void;
+  /**
+   * An attempt's start became known, once per attempt: at the head of its worker (the watchdog) or
+   * with its outcome (a pipelined call that ran and finished within one reply). Rate windows count it.
+   */
+  started?(active: Active, startedAt: number): void;
   /** Whether a failed attempt of `record` is not counted: it needs the network and the browser is offline. */
   offline?(record: TaskRecord): boolean;
 }
@@ -53,6 +58,7 @@ export class Outcomes {
     active.notifiedStart = true;
     active.record.startedAt = startedAt;
     this.#host.counters.waitMs.add(Math.max(0, startedAt - active.entry.readyAt));
+    this.#host.started?.(active, startedAt);
     this.#host.emitter.task('started', active.record);
   }
 

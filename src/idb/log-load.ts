@@ -306,6 +306,8 @@ function runOf(pieces: readonly Piece[], size: number, minted: RecoveredRun['min
     else for (let i = p.from; i < p.to; i++) topSeq = Math.max(topSeq, s.seq[i] as number);
     uniform &&= typeof s.seq === 'number' && typeof s.nameOf === 'number' && typeof s.priority === 'number' && typeof s.runAt === 'number';
   }
+  const groupAt = new Map<number, string>();
+  for (const [i, x] of extras) if (x.group !== undefined) groupAt.set(i, x.group);
   const stretches = function* (): Generator<Stretch> {
     for (const p of pieces)
       yield {
@@ -339,6 +341,7 @@ function runOf(pieces: readonly Piece[], size: number, minted: RecoveredRun['min
         return summarySeq(p.s, pos(p, i));
       },
       ...(uniform ? { stretches } : {}),
+      ...(groupAt.size > 0 ? { group: (i: number) => groupAt.get(i) } : {}),
     },
     minted,
     extras: extras.length > 0 ? extras : undefined,

@@ -148,6 +148,52 @@ describe('segment summaries (schema v4)', () => {
     expect(order.at(-1)).toBe(late.id);
   });
 
+  test('tasks recovered from summaries keep their limits group: a concurrency 1 group on a pool of 3 runs one at a time', async () => {
+    const name = dbName('sum-group');
+    const channel = `sum-group-${Math.random()}`;
+    const store = await openTestStore(name);
+    // One minted run, so it comes back by position; every other task in the group "g".
+    await store.write(
+      Array.from({ length: 12 }, (_, i) =>
+        record({
+          id: `g-${i.toString(36)}`,
+          name: 'counted',
+          input: { channel, label: `t${i}`, ms: 30 },
+          seq: 100 + i,
+          ...(i % 2 ? {} : { group: 'g' }),
+        }),
+      ),
+    );
+    await store.close();
+    const bc = new BroadcastChannel(channel);
+    const running = new Map<string, number>();
+    let now = 0;
+    let maxInGroup = 0;
+    let maxAll = 0;
+    let ends = 0;
+    bc.onmessage = (e: MessageEvent<{ phase: string; label: string }>) => {
+      if (e.data.phase === 'start') {
+        running.set(e.data.label, 1);
+        now++;
+        maxAll = Math.max(maxAll, now);
+        maxInGroup = Math.max(maxInGroup, [...running.keys()].filter((l) => Number(l.slice(1)) % 2 === 0).length);
+      } else {
+        running.delete(e.data.label);
+        now--;
+        ends++;
+      }
+    };
+    try {
+      closeAfter(await createScheduler<Tasks>({ name, worker: tasksWorker, pool: { max: 3, min: 3 }, limits: { g: { concurrency: 1 } } }));
+      await until(async () => ends === 12, 20_000);
+      expect(maxInGroup).toBe(1);
+      // The ungrouped half used the other workers meanwhile.
+      expect(maxAll).toBeGreaterThan(1);
+    } finally {
+      bc.close();
+    }
+  });
+
   test('a version 3 database (segments, no summaries) opens whole once, then gets summaries: the next open reads none whole', async () => {
     const name = dbName('sum-v3');
     await new Promise<void>((resolve, reject) => {

@@ -326,6 +326,27 @@ describe('Dependencies through its host', () => {
     expect(Object.keys((await s.read(c.id)).dependencyOutcomes ?? {})).toEqual(ids);
   });
 
+  test("a big fan-out's dependents, released by one end, join the queue at their places in line, in seq order", async () => {
+    const s = setup();
+    const n = 5_000;
+    const ids = await s.admission.enqueueMany([
+      { ref: 'root', name: 'job', input: 0 },
+      { name: 'other', input: 0 },
+      ...Array.from({ length: n }, (_, i) => ({ name: 'job', input: i + 1, options: { dependsOn: ['root'] } })),
+    ]);
+    const [root, other] = ids as [string, string];
+    expect(s.index.next(s.clock.now())?.id).toBe(root);
+    await s.end(root, 'completed', 'r');
+    expect(s.dependencies.size).toBe(0);
+    expect(s.index.size).toBe(n + 1);
+    // `other` was enqueued before them: still first in line, then each dependent in enqueue order.
+    const order: string[] = [];
+    for (let e = s.index.next(s.clock.now()); e; e = s.index.next(s.clock.now())) order.push(e.id);
+    expect(order).toEqual([other, ...ids.slice(2)]);
+    expect((await s.read(ids[2] as string)).status).toBe('queued');
+    expect((await s.read(ids[2] as string)).dependencyOutcomes).toEqual({ [root]: { status: 'completed', result: 'r' } });
+  });
+
   test('a skip cascades through waiting tasks; withdraw takes a waiting task out; a failure dependent is released', async () => {
     const s = setup();
     const ids = await s.admission.enqueueMany([

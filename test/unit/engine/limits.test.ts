@@ -12,9 +12,12 @@ function setup(limits: Record<string, GroupLimits>) {
   const running = new Set<string>();
   const reopened: string[] = [];
   const gone = new Set<string>();
+  /** Tasks whose start was told (the scheduler's `notifiedStart`). */
+  const started = new Set<string>();
   let pumps = 0;
   const gate = new Limits(new Map(Object.entries(limits)), {
     running: (id) => running.has(id),
+    unstarted: (id) => running.has(id) && !started.has(id),
     reopen: (id) => {
       if (gone.has(id)) return false;
       reopened.push(id);
@@ -22,6 +25,11 @@ function setup(limits: Record<string, GroupLimits>) {
     },
     schedulePump: () => pumps++,
   });
+  /** A task reached the head of its worker at `at`: marked started, then the gate is told (as `markStarted` does). */
+  const start = (id: string, group: string, at: number) => {
+    started.add(id);
+    gate.started(id, group, at);
+  };
   /** What a dispatcher does: ask, and take the task if it may start. */
   const tryStart = (e: IndexEntry): boolean => {
     const now = clock.now();
@@ -29,15 +37,15 @@ function setup(limits: Record<string, GroupLimits>) {
     noteTaken([gate], e, now);
     running.add(e.id);
     // Reaches the head of an idle worker at once (the watchdog's `onStarted`).
-    gate.started(e.id, e.name, now);
+    start(e.id, e.name, now);
     return true;
   };
-  return { clock, running, reopened, gone, gate, tryStart, pumps: () => pumps };
+  return { clock, running, reopened, gone, gate, start, tryStart, pumps: () => pumps };
 }
 
 describe('Limits gate', () => {
   it('counts a rate window from when a task starts in its worker, not when it was taken; one gone unseen counts from when it was missed', () => {
-    const { clock, gate, running } = setup({ api: { rate: { max: 2, perMs: 100 } } });
+    const { clock, gate, running, start } = setup({ api: { rate: { max: 2, perMs: 100 } } });
     const [a, b, c] = [entry('api'), entry('api'), entry('api')];
     for (const e of [a, b]) {
       noteTaken([gate], e, clock.now());
@@ -46,9 +54,9 @@ describe('Limits gate', () => {
     // Taken, not started (queued in a worker behind another call): both hold a place.
     expect(notBefore([gate], c, clock.now())).toBe(clock.now() + 100);
     clock.advance(30);
-    gate.started(a.id, 'api', clock.now());
+    start(a.id, 'api', clock.now());
     clock.advance(70);
-    gate.started(b.id, 'api', clock.now());
+    start(b.id, 'api', clock.now());
     // 100 ms after the take, but a started 30 ms in: the window frees 100 ms after that start.
     expect(notBefore([gate], c, clock.now())).toBe(clock.now() + 30);
     // Two more taken in a later window: one whose attempt ends before it starts, one that never ran.
@@ -66,6 +74,28 @@ describe('Limits gate', () => {
     expect(notBefore([gate], c, clock.now())).toBe(clock.now() + 100);
     clock.advance(100);
     expect(notBefore([gate], c, clock.now())).toBe(clock.now());
+  });
+
+  it('a limit never reached keeps no list of every task run, and still counts an attempt that ended unstarted', () => {
+    const { clock, gate, running, start } = setup({ api: { rate: { max: 10_000, perMs: 1_000 } } });
+    // x is taken and never sent (its attempt ends before its start).
+    noteTaken([gate], entry('api', 'x'), clock.now());
+    refreshGates([gate], clock.now());
+    clock.advance(1);
+    for (let i = 0; i < 600; i++) {
+      // A pump each: a task is sent when the pump that took it ends, and told started after that.
+      refreshGates([gate], clock.now());
+      const e = entry('api');
+      noteTaken([gate], e, clock.now());
+      running.add(e.id);
+      start(e.id, 'api', clock.now());
+      running.delete(e.id);
+    }
+    // 600 starts and x, which holds its place (as a start from when it was found, or unstarted).
+    expect(gate.groups(clock.now())[0]?.rate?.starts).toBe(601);
+    // A window on, the starts have left it: x was found on the way (the list was cut back) and counted from then.
+    clock.advance(1_000);
+    expect(gate.groups(clock.now())[0]?.rate?.starts).toBe(0);
   });
 
   it('lets at most max starts through in any perMs window', () => {
@@ -111,6 +141,43 @@ describe('Limits gate', () => {
     expect(tryStart(d)).toBe(false);
   });
 
+  it('counts a task taken in this pump, not yet in the running set, against concurrency', () => {
+    const { clock, gate, running } = setup({ api: { concurrency: 2 } });
+    const [a, b, c, d] = [entry('api'), entry('api'), entry('api'), entry('api')];
+    noteTaken([gate], a, clock.now());
+    running.add(a.id);
+    refreshGates([gate], clock.now());
+    // The next pump takes b: it is sent (joins the running set) only once the pump is over.
+    expect(notBefore([gate], b, clock.now())).toBe(clock.now());
+    noteTaken([gate], b, clock.now());
+    expect(notBefore([gate], c, clock.now())).toBeGreaterThan(clock.now());
+    // a ended: the next pump sees one slot free.
+    running.add(b.id);
+    running.delete(a.id);
+    refreshGates([gate], clock.now());
+    expect(notBefore([gate], d, clock.now())).toBe(clock.now());
+  });
+
+  it('a task taken again after going back to the queue counts once against concurrency', () => {
+    const { clock, gate, running } = setup({ api: { concurrency: 2 } });
+    const [a, b, c] = [entry('api'), entry('api'), entry('api')];
+    noteTaken([gate], a, clock.now());
+    running.add(a.id);
+    // a goes back to the queue (its worker exited before it started), then is taken again.
+    running.delete(a.id);
+    refreshGates([gate], clock.now());
+    noteTaken([gate], { ...a }, clock.now());
+    noteTaken([gate], b, clock.now());
+    running.add(a.id);
+    running.add(b.id);
+    refreshGates([gate], clock.now());
+    expect(notBefore([gate], c, clock.now())).toBeGreaterThan(clock.now());
+    // b ended: a alone runs, one slot is free.
+    running.delete(b.id);
+    refreshGates([gate], clock.now());
+    expect(notBefore([gate], entry('api'), clock.now())).toBe(clock.now());
+  });
+
   it('a held task that left the queue (cancelled) takes no slot from the next one', () => {
     const { clock, running, reopened, gone, gate, tryStart } = setup({ api: { concurrency: 1 } });
     const [a, b, c] = [entry('api'), entry('api'), entry('api')];
@@ -125,7 +192,7 @@ describe('Limits gate', () => {
 
   it('a paused group waits until the pause ends', () => {
     const { clock, gate, tryStart } = setup({ api: { rate: { max: 100, perMs: 1000 } } });
-    gate.pauseGroupOf('t1', 'api', clock.now() + 150);
+    gate.pauseGroup('api', clock.now() + 150);
     expect(gate.waitsUntil('api', clock.now())).toBe(clock.now() + 150);
     expect(tryStart(entry('api'))).toBe(false);
     clock.advance(150);
