@@ -12,8 +12,8 @@ import { LiveTasks } from './engine/live-tasks.js';
 import { LoadModel } from './engine/load-model.js';
 import { Outcomes } from './engine/outcomes.js';
 import { RecordEdits } from './engine/record-edits.js';
-import { Repeat } from './engine/repeat.js';
 import { RetentionTrim } from './engine/retention-trim.js';
+import { Schedules } from './engine/schedules.js';
 import { Stats } from './engine/stats.js';
 import { hasTags } from './engine/task-settings.js';
 import { Tells } from './engine/tells.js';
@@ -69,7 +69,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   readonly #admission: Admission;
   readonly #dependencies: Dependencies;
   readonly #gates: GateSet;
-  readonly #repeat: Repeat;
+  readonly #schedules: Schedules;
   readonly #stats: Stats;
   readonly #finishedKeys = new FinishedKeys();
   readonly #edits = new RecordEdits();
@@ -249,7 +249,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       cancel: (id, reason) => this.cancel(id, reason),
     });
     const admission = this.#admission;
-    this.#repeat = new Repeat({
+    this.#schedules = new Schedules({
       clock,
       store: scheduleStoreOf(store),
       defaults,
@@ -301,7 +301,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     void this.#pool.taskNames();
     this.#dispatcher.schedulePump();
     // Runs that fell due while no tab ran the queue are caught up after recovery, not awaited by it.
-    this.#repeat.open().catch((error) => this.#sink.dispatchEvent(new WarningEvent(error as Error)));
+    this.#schedules.open().catch((error) => this.#sink.dispatchEvent(new WarningEvent(error as Error)));
   }
 
   // ── work in ──────────────────────────────────────────────────────────────────────────────────
@@ -320,15 +320,15 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
 
   schedule<N extends TaskName<T>>(id: string, name: N, input: TaskInput<T, N>, spec: ScheduleSpec): Promise<ScheduleInfo> {
     if (this.#closing) return Promise.reject(new SchedulerClosedError(`scheduler "${this.name}" is closed; schedule("${id}") rejected`));
-    return this.#repeat.schedule(id, name, input, spec);
+    return this.#schedules.schedule(id, name, input, spec);
   }
 
   unschedule(id: string): Promise<boolean> {
-    return this.#repeat.unschedule(id);
+    return this.#schedules.unschedule(id);
   }
 
   schedules(): Promise<ScheduleInfo[]> {
-    return this.#repeat.list();
+    return this.#schedules.list();
   }
 
   // ── for the multi-tab front (src/tabs/): calls another tab made, handles it holds, hand-over ──
@@ -392,7 +392,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   _handOver(): Promise<void> {
     if (this.#closePromise) return this.#closePromise;
     this.#closing = true;
-    this.#repeat.stop();
+    this.#schedules.stop();
     this.#paused = true;
     this.#sink.dispatchEvent(new Event('state'));
     this.#closePromise = (async () => {
@@ -571,7 +571,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     if (this.#closePromise) return this.#closePromise;
     const drain = options.drain ?? true;
     this.#closing = true;
-    this.#repeat.stop();
+    this.#schedules.stop();
     this.#sink.dispatchEvent(new Event('state'));
     this.#closePromise = (async () => {
       if (drain) {
