@@ -352,11 +352,8 @@ export class Admission {
       this.#checkRoom(batch.ids.length);
       this.#admitting += room = batch.ids.length;
       await this.#writeBatch(batch);
-      if (ticket) this.#indexGraph(batch, ticket);
-      else {
-        const told = this.#indexMany(batch);
-        if (told) await told;
-      }
+      const told = ticket ? this.#indexGraph(batch, ticket) : this.#indexMany(batch);
+      if (told) await told;
       return batch.ids;
     } catch (error) {
       if (ticket) host.dependencies.abandoned(ticket);
@@ -474,8 +471,11 @@ export class Admission {
     return this.#host.dependencies.admit(records, order, where);
   }
 
-  /** `#indexMany` for a graph batch: its queued tasks go into the index, its waiting ones start waiting. */
-  #indexGraph(batch: Batch, ticket: AdmitTicket): void {
+  /**
+   * `#indexMany` for a graph batch: its queued tasks go into the index, its waiting ones start waiting.
+   * Returns the delivery of its `enqueued` events, as `#indexMany` does.
+   */
+  #indexGraph(batch: Batch, ticket: AdmitTicket): Promise<void> | undefined {
     const host = this.#host;
     const records = batch.records as TaskRecord[];
     const now = host.clock.now();
@@ -484,10 +484,12 @@ export class Admission {
       if (hasTags(record)) host.tags.note(record.id, record);
       if (record.status === 'queued') host.index.add(entryOf(record), now);
     }
-    // Told now, each as it is: a record here may start (and change) before a slice would reach it.
-    if (host.emitter.listens('enqueued')) for (const record of records) host.emitter.task('enqueued', record);
+    // Each as it is now, told in slices: a record here may start (and change) before a slice reaches
+    // it. Its skipped tasks, told by `admitted`, are heard after all of them.
+    const told = host.emitter.taskRunOf('enqueued', records);
     host.dependencies.admitted(ticket);
     host.schedulePump();
+    return told;
   }
 
   /**

@@ -91,3 +91,57 @@ test('a listener added while a big batch is announced hears the rest of it, in o
   // Added during the first event's dispatch: it hears from the second on.
   expect(late).toEqual(ids.slice(1));
 });
+
+test('a graph enqueueMany of 20k is announced in slices: every task once, in order, as stored, no long task from its delivery', async () => {
+  const s = await makeScheduler();
+  s.pause();
+  const n = 20_000;
+  // Pairs: a root (queued) and a task that depends on it (waiting).
+  const items = Array.from(
+    { length: n },
+    (_, i): EnqueueItem<Tasks> =>
+      i % 2 === 0 ? { ref: `r${i}`, name: 'noop', input: null } : { name: 'noop', input: null, options: { dependsOn: [`r${i - 1}`] } },
+  );
+  const heard: TaskEvent[] = [];
+  /** [first, last] time a listener ran in each slice: a run of events with no turn of the microtask queue between them. */
+  const slices: [number, number][] = [];
+  let inSlice = false;
+  let sink = 0;
+  s.addEventListener('enqueued', (e) => {
+    heard.push(e);
+    const now = performance.now();
+    if (!inSlice) {
+      inSlice = true;
+      slices.push([now, now]);
+      queueMicrotask(() => {
+        inSlice = false;
+      });
+    } else (slices[slices.length - 1] as [number, number])[1] = now;
+    // A listener with work to do (a few µs an event): all 20k in one task would be a long task.
+    for (let k = 0; k < 2_000; k++) sink += Math.sqrt(k + sink);
+  });
+  const long: PerformanceEntry[] = [];
+  const observer = new PerformanceObserver((list) => long.push(...list.getEntries()));
+  observer.observe({ type: 'longtask', buffered: false });
+  await new Promise((r) => setTimeout(r, 0));
+  const ids = await s.enqueueMany(items);
+  await new Promise((r) => setTimeout(r, 0));
+  long.push(...observer.takeRecords());
+  observer.disconnect();
+  expect(Number.isFinite(sink)).toBe(true);
+  expect(heard.map((e) => e.task.id)).toEqual(ids);
+  expect(heard.every((e, i) => e.task.status === (i % 2 === 0 ? 'queued' : 'waiting') && !('input' in e.task))).toBe(true);
+  expect(slices.length).toBeGreaterThan(3);
+  // The first slice runs in the task that admitted the batch (its graph worked out, stored, indexed:
+  // that work is not the delivery's); from the second on, each slice is a task of its own.
+  const [[, firstEnd], [secondStart]] = slices as [[number, number], [number, number]];
+  const last = (slices[slices.length - 1] as [number, number])[1];
+  const sliceMs = slices.map(([a, b]) => Math.round(b - a));
+  expect(
+    sliceMs.filter((ms) => ms > 25),
+    `slices: ${sliceMs.join(', ')} ms`,
+  ).toEqual([]);
+  expect(firstEnd).toBeLessThan(secondStart);
+  const during = long.filter((t) => t.startTime < last && t.startTime + t.duration > secondStart).map((t) => Math.round(t.duration));
+  expect(during.filter((ms) => ms > 50)).toEqual([]);
+});
