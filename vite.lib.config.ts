@@ -37,7 +37,8 @@ export default defineConfig({
         // panel only `events`; the scheduler `core`; and the IndexedDB store a chunk of its own,
         // which the scheduler loads on first use (a dynamic import), so an app on the memory store
         // whose bundler drops the unused re-exports never loads it. Repeat schedules (and croner)
-        // are another, loaded by engine/schedules once there is a schedule. Without this, Rollup merges
+        // are another, loaded by engine/schedules once there is a schedule; and the multi-tab code,
+        // loaded by createScheduler for a shared queue. Without this, Rollup merges
         // what they share into one of them and every worker would load the scheduler.
         manualChunks: (id) => {
           const path = id.replaceAll('\\', '/');
@@ -46,6 +47,7 @@ export default defineConfig({
           if (!file || /^(index|worker|panel)\.ts$|^panel\/|^worker-runtime\.ts$/.test(file)) return undefined;
           if (file === 'idb-store.ts' || file.startsWith('idb/')) return 'idb-store';
           if (file === 'engine/repeat.ts' || file === 'engine/schedule-spec.ts') return 'repeat';
+          if (file.startsWith('tabs/') && file !== 'tabs/leadership.ts') return 'tabs';
           if (file === 'errors.ts' || file === 'error-classes.ts' || file === 'protocol.ts') return 'shared';
           if (file === 'events.ts') return 'events';
           return 'core';

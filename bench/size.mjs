@@ -107,7 +107,7 @@ export async function sizeRows(root) {
       // Node-only requires behind a runtime check, which a browser bundler stubs out.
       ['worker_threads', 'os', 'child_process'],
     );
-    const note = `Vite (Rollup) app build of the built package (minified, code-split, dependencies included), gzip -9; memory store: ${memory.eager.toFixed(1)} kB at once + ${memory.lazy.toFixed(1)} kB loaded only if IndexedDB is opened + ${memory.schedules.toFixed(1)} kB (repeat schedules, croner) only once there is a schedule`;
+    const note = `Vite (Rollup) app build of the built package (minified, code-split, dependencies included), gzip -9; memory store: ${memory.eager.toFixed(1)} kB at once + ${memory.lazy.toFixed(1)} kB loaded only with IndexedDB (the store; the multi-tab code for a shared queue) + ${memory.schedules.toFixed(1)} kB (repeat schedules, croner) only once there is a schedule`;
     const baselineName = 'workerpool, pool() (its browser build)';
     return [
       infoRow({

@@ -3,7 +3,8 @@
 // Chromium: each creates a scheduler from `tasklane` with a worker module on `tasklane/worker` and
 // runs a task, one on the memory store, one on IndexedDB. The IndexedDB page must load the store's
 // lazy chunk (and get a scheduler that reports storage); the memory page must not load it. Neither
-// loads the repeat-schedule chunk (croner) until the memory page calls `schedule`, which loads it.
+// loads the repeat-schedule chunk (croner) until the memory page calls `schedule`, which loads it,
+// nor the multi-tab chunk (both run with shared: false).
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, relative } from 'node:path';
@@ -93,12 +94,15 @@ export async function checkInBrowser(scratch) {
         .catch((error) => ({ error: String(error?.message ?? error).split('\n')[0] }));
       await tab.close();
       const idbChunk = (got.scripts ?? []).filter((name) => name.startsWith('idb-store'));
+      const tabsChunk = (got.scripts ?? []).filter((name) => name.startsWith('tabs'));
       const repeatChunk = (names) => (names ?? []).filter((name) => name.startsWith('repeat'));
       if (got.error || got.result !== 3) problems.push(`browser, ${store} store: expected the task's result 3, got ${JSON.stringify(got)}`);
       else if (store === 'indexeddb' && (idbChunk.length === 0 || !got.storage))
         problems.push(`browser, IndexedDB store: its chunk was not loaded or the scheduler reports no storage (${JSON.stringify(got)})`);
       else if (store === 'memory' && idbChunk.length > 0)
         problems.push(`browser, memory store: the IndexedDB chunk was loaded (${idbChunk})`);
+      else if (tabsChunk.length > 0)
+        problems.push(`browser, ${store} store: the multi-tab chunk was loaded for shared: false (${tabsChunk})`);
       else if (repeatChunk(got.beforeSchedule).length > 0)
         problems.push(
           `browser, ${store} store: the repeat-schedule chunk was loaded with no schedule (${repeatChunk(got.beforeSchedule)})`,

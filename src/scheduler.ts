@@ -33,7 +33,6 @@ import type { EnqueueItem, LanesPeek, LeaderState, Scheduler, SchedulerOptions, 
 import { CLOSE_KEYS, LIST_KEYS, type NormalizedOptions, normalizeOptions } from './scheduler-options.js';
 import { type ListQuery, scheduleStoreOf, type TaskStore } from './store.js';
 import { tabsSupported } from './tabs/leadership.js';
-import { openShared } from './tabs/shared-scheduler.js';
 import type { TaskHandle, TaskHandleHost } from './task-handle.js';
 import { entryOf, TaskIndex } from './task-index.js';
 import type { TaskInput, TaskMap, TaskName, TaskOutput } from './task-types.js';
@@ -609,7 +608,9 @@ export async function createScheduler<T extends TaskMap = TaskMap>(options: Sche
   const normalized = normalizeOptions(o);
   const name = o.name ?? 'tasklane';
   if (normalized.shared) {
-    if (tabsSupported())
+    if (tabsSupported()) {
+      // Loaded on first use, as the IndexedDB store is: only a shared queue (IndexedDB) needs the multi-tab code.
+      const { openShared } = await import('./tabs/shared-scheduler.js');
       return openShared<T>({
         name,
         leaderTimeoutMs: normalized.leaderTimeoutMs,
@@ -628,6 +629,7 @@ export async function createScheduler<T extends TaskMap = TaskMap>(options: Sche
           return engine;
         },
       });
+    }
   }
   // Warnings raised while opening (a memory fallback, corrupt records) wait one macrotask, so a
   // listener added right after `await createScheduler(…)` hears them.
