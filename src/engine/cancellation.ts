@@ -113,9 +113,10 @@ export class Cancellation {
   /**
    * Cancels everything live, for `close({ drain: false })`: running tasks first (their workers stop
    * now, not after the queue is worked through), then the queue and the waiting tasks (read
-   * CANCEL_CHUNK, cancelled CANCEL_STEP at a time), yielding to the event loop every SLICE_MS: a million queued tasks are a million
-   * records to make, cancel and tell, seconds of work that must not be one long task. Waiting tasks
-   * are taken out first, so nothing cancelled here skips its dependents: they are cancelled too.
+   * CANCEL_CHUNK, cancelled CANCEL_STEP at a time), yielding to the event loop every SLICE_MS: a
+   * million queued tasks are a million records to make, cancel and tell, seconds of work that must
+   * not be one long task. Waiting tasks are taken out first, so nothing cancelled here skips its
+   * dependents: they are cancelled too.
    */
   async cancelEverything(error: SerializedError): Promise<void> {
     const host = this.#host;

@@ -22,7 +22,8 @@ export interface RetentionTrimHost {
  * finished tasks. A store with synchronous writes trims in a task of `yieldToEventLoop` rather than
  * a timer: work that yields the same way (`close({ drain: false })` cancelling a million queued
  * tasks) goes ahead of timers, so a timer's trim waited for all of it, and the memory store kept a
- * million cancelled records alive meanwhile (300,000 with the panel: closed in 4.3 s, untrimmed; now 2.6 s).
+ * million cancelled records alive meanwhile (300,000 with the panel: closed in 4.3 s, untrimmed;
+ * now 2.6 s).
  */
 export class RetentionTrim {
   readonly #host: RetentionTrimHost;
