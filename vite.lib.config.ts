@@ -36,12 +36,18 @@ export default defineConfig({
         // Chunks by who loads them: the worker module only `shared` (errors, the wire format); the
         // panel only `events`; the scheduler `core`; and the IndexedDB store a chunk of its own,
         // which the scheduler loads on first use (a dynamic import), so an app on the memory store
-        // whose bundler drops the unused re-exports never loads it. Without this, Rollup merges
+        // whose bundler drops the unused re-exports never loads it. Repeat schedules (and croner)
+        // are another, loaded by engine/schedules once there is a schedule; and the multi-tab code,
+        // loaded by createScheduler for a shared queue. Without this, Rollup merges
         // what they share into one of them and every worker would load the scheduler.
         manualChunks: (id) => {
-          const file = id.replaceAll('\\', '/').split('/src/')[1];
+          const path = id.replaceAll('\\', '/');
+          if (path.includes('/node_modules/croner/')) return 'repeat';
+          const file = path.split('/src/')[1];
           if (!file || /^(index|worker|panel)\.ts$|^panel\/|^worker-runtime\.ts$/.test(file)) return undefined;
           if (file === 'idb-store.ts' || file.startsWith('idb/')) return 'idb-store';
+          if (file === 'engine/repeat.ts' || file === 'engine/schedule-spec.ts') return 'repeat';
+          if (file.startsWith('tabs/') && file !== 'tabs/leadership.ts') return 'tabs';
           if (file === 'errors.ts' || file === 'error-classes.ts' || file === 'protocol.ts') return 'shared';
           if (file === 'events.ts') return 'events';
           return 'core';

@@ -9,7 +9,8 @@ import { build as viteBuild } from 'vite';
 
 /**
  * Bundles `source` (an app entry) as an app built with Vite would be (Rollup, minified, code-split);
- * returns the gzipped kB its entry loads at once (the entry and its static imports) and lazily.
+ * returns the gzipped kB its entry loads at once (the entry and its static imports), and lazily: the
+ * repeat-schedule chunk (the package's `repeat-*.js`, croner in it: loaded once there is a schedule) apart from the rest.
  */
 async function bundle(root, dir, name, source, external = []) {
   const entry = join(dir, `${name}.mjs`);
@@ -43,12 +44,14 @@ async function bundle(root, dir, name, source, external = []) {
   for (const [file, chunk] of chunks) if (chunk.isEntry) visit(file);
   let eagerBytes = 0;
   let lazyBytes = 0;
+  let scheduleBytes = 0;
   for (const [file, chunk] of chunks) {
     const gz = gzipSync(chunk.code, { level: 9 }).length;
     if (eager.has(file)) eagerBytes += gz;
+    else if (chunk.moduleIds.some((id) => /\/dist\/repeat-[^/]*\.js$/.test(id))) scheduleBytes += gz;
     else lazyBytes += gz;
   }
-  return { eager: eagerBytes / 1024, lazy: lazyBytes / 1024 };
+  return { eager: eagerBytes / 1024, lazy: lazyBytes / 1024, schedules: scheduleBytes / 1024 };
 }
 
 /** A row of the bench's table (bench/stats.ts `Row`) for an info target measured once. */
@@ -104,7 +107,7 @@ export async function sizeRows(root) {
       // Node-only requires behind a runtime check, which a browser bundler stubs out.
       ['worker_threads', 'os', 'child_process'],
     );
-    const note = `Vite (Rollup) app build of the built package (minified, code-split, dependencies included), gzip -9; memory store: ${memory.eager.toFixed(1)} kB at once + ${memory.lazy.toFixed(1)} kB loaded only if IndexedDB is opened`;
+    const note = `Vite (Rollup) app build of the built package (minified, code-split, dependencies included), gzip -9; memory store: ${memory.eager.toFixed(1)} kB at once + ${memory.lazy.toFixed(1)} kB loaded only with IndexedDB (the store; the multi-tab code for a shared queue) + ${memory.schedules.toFixed(1)} kB (repeat schedules, croner) only once there is a schedule`;
     const baselineName = 'workerpool, pool() (its browser build)';
     return [
       infoRow({

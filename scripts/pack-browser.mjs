@@ -2,7 +2,9 @@
 // built with Vite as an app would be (the package's chunks bundled, code-split), run in headless
 // Chromium: each creates a scheduler from `tasklane` with a worker module on `tasklane/worker` and
 // runs a task, one on the memory store, one on IndexedDB. The IndexedDB page must load the store's
-// lazy chunk (and get a scheduler that reports storage); the memory page must not load it.
+// lazy chunk (and get a scheduler that reports storage); the memory page must not load it. Neither
+// loads the repeat-schedule chunk (croner) until the memory page calls `schedule`, which loads it,
+// nor the multi-tab chunk (both run with shared: false).
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, relative } from 'node:path';
@@ -25,8 +27,11 @@ export async function run(store) {
   const handle = await s.enqueue('add', { a: 1, b: 2 });
   const result = await handle.result;
   const storage = s.metrics().storage !== undefined;
+  const scripts = () => performance.getEntriesByType('resource').map((e) => e.name.split('/').pop());
+  const beforeSchedule = scripts();
+  const scheduled = store === 'memory' ? (await s.schedule('beat', 'add', { a: 1, b: 1 }, { every: 60_000 })).id : undefined;
   await s.close();
-  return { result, storage, scripts: performance.getEntriesByType('resource').map((e) => e.name.split('/').pop()) };
+  return { result, storage, scripts: scripts(), beforeSchedule, scheduled };
 }
 `,
   'memory.js': `import { run } from './app.js';\nglobalThis.packCheck = run('memory');\n`,
@@ -89,14 +94,24 @@ export async function checkInBrowser(scratch) {
         .catch((error) => ({ error: String(error?.message ?? error).split('\n')[0] }));
       await tab.close();
       const idbChunk = (got.scripts ?? []).filter((name) => name.startsWith('idb-store'));
+      const tabsChunk = (got.scripts ?? []).filter((name) => name.startsWith('tabs'));
+      const repeatChunk = (names) => (names ?? []).filter((name) => name.startsWith('repeat'));
       if (got.error || got.result !== 3) problems.push(`browser, ${store} store: expected the task's result 3, got ${JSON.stringify(got)}`);
       else if (store === 'indexeddb' && (idbChunk.length === 0 || !got.storage))
         problems.push(`browser, IndexedDB store: its chunk was not loaded or the scheduler reports no storage (${JSON.stringify(got)})`);
       else if (store === 'memory' && idbChunk.length > 0)
         problems.push(`browser, memory store: the IndexedDB chunk was loaded (${idbChunk})`);
+      else if (tabsChunk.length > 0)
+        problems.push(`browser, ${store} store: the multi-tab chunk was loaded for shared: false (${tabsChunk})`);
+      else if (repeatChunk(got.beforeSchedule).length > 0)
+        problems.push(
+          `browser, ${store} store: the repeat-schedule chunk was loaded with no schedule (${repeatChunk(got.beforeSchedule)})`,
+        );
+      else if (store === 'memory' && (got.scheduled !== 'beat' || repeatChunk(got.scripts).length === 0))
+        problems.push(`browser, memory store: schedule() did not load the repeat-schedule chunk or failed (${JSON.stringify(got)})`);
       else
         console.log(
-          `browser: ${store} store runs a task from the built package${store === 'memory' ? ', the IndexedDB chunk not loaded' : `, ${idbChunk[0]} loaded`}`,
+          `browser: ${store} store runs a task from the built package${store === 'memory' ? `, the IndexedDB chunk not loaded; schedule() loads ${repeatChunk(got.scripts)[0]}` : `, ${idbChunk[0]} loaded, no repeat-schedule chunk`}`,
         );
       for (const message of errors) problems.push(`browser, ${store} store: page error: ${message}`);
     }

@@ -101,9 +101,12 @@ try {
   await cdp.send('Page.setWebLifecycleState', { state: 'active' });
   const frozenMs = Date.now() - frozenAt;
   await new Promise((r) => setTimeout(r, 300));
-  // The leader page is sometimes reloaded around the thaw (navigation type 'reload'; nothing in
-  // tasklane reloads a page: cause not found yet): wait until its queue is open again before asking it.
-  await leader.waitForFunction(() => window.tab?.scheduler, { timeout: 30_000 });
+  // The leader page is reloaded around the thaw (navigation type 'reload'): freezing closed the Vite
+  // client's WebSocket ("Page entered Back-Forward Cache"), and the client reloads the page once it
+  // reconnects; nothing in tasklane reloads a page. Wait until its queue is open again before asking
+  // it, polling on a timer: the page is hidden, so the default (requestAnimationFrame) polling never
+  // runs again after a first look that came too early.
+  await leader.waitForFunction(() => window.tab?.scheduler, { timeout: 30_000, polling: 100 });
   const navigation = await leader.evaluate(() => performance.getEntriesByType('navigation')[0]?.type);
   if (navigation === 'reload') console.log('note the leader page was reloaded (navigation type "reload")');
   const applied = await leader.evaluate(

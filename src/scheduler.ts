@@ -12,8 +12,8 @@ import { LiveTasks } from './engine/live-tasks.js';
 import { LoadModel } from './engine/load-model.js';
 import { Outcomes } from './engine/outcomes.js';
 import { RecordEdits } from './engine/record-edits.js';
-import { Repeat } from './engine/repeat.js';
 import { RetentionTrim } from './engine/retention-trim.js';
+import { Schedules } from './engine/schedules.js';
 import { Stats } from './engine/stats.js';
 import { hasTags } from './engine/task-settings.js';
 import { Tells } from './engine/tells.js';
@@ -33,7 +33,6 @@ import type { EnqueueItem, LanesPeek, LeaderState, Scheduler, SchedulerOptions, 
 import { CLOSE_KEYS, LIST_KEYS, type NormalizedOptions, normalizeOptions } from './scheduler-options.js';
 import { type ListQuery, type RecoveredRun, scheduleStoreOf, type TaskStore } from './store.js';
 import { tabsSupported } from './tabs/leadership.js';
-import { openShared } from './tabs/shared-scheduler.js';
 import type { TaskHandle, TaskHandleHost } from './task-handle.js';
 import { entryOf, TaskIndex } from './task-index.js';
 import type { TaskInput, TaskMap, TaskName, TaskOutput } from './task-types.js';
@@ -73,7 +72,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   readonly #admission: Admission;
   readonly #dependencies: Dependencies;
   readonly #gates: GateSet;
-  readonly #repeat: Repeat;
+  readonly #schedules: Schedules;
   readonly #stats: Stats;
   readonly #finishedKeys = new FinishedKeys();
   readonly #edits = new RecordEdits();
@@ -262,7 +261,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       cancel: (id, reason) => this.cancel(id, reason),
     });
     const admission = this.#admission;
-    this.#repeat = new Repeat({
+    this.#schedules = new Schedules({
       clock,
       store: scheduleStoreOf(store),
       defaults,
@@ -329,7 +328,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     this.#counters.counts.failed += plan.failed.length;
     this.#dispatcher.schedulePump();
     // Runs that fell due while no tab ran the queue are caught up after recovery, not awaited by it.
-    this.#repeat.open().catch((error) => this.#sink.dispatchEvent(new WarningEvent(error as Error)));
+    this.#schedules.open().catch((error) => this.#sink.dispatchEvent(new WarningEvent(error as Error)));
   }
 
   /** Recovery: queued tasks the store knows only by their ordering fields go back into the index as a batch. */
@@ -374,15 +373,15 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
 
   schedule<N extends TaskName<T>>(id: string, name: N, input: TaskInput<T, N>, spec: ScheduleSpec): Promise<ScheduleInfo> {
     if (this.#closing) return Promise.reject(new SchedulerClosedError(`scheduler "${this.name}" is closed; schedule("${id}") rejected`));
-    return this.#repeat.schedule(id, name, input, spec);
+    return this.#schedules.schedule(id, name, input, spec);
   }
 
   unschedule(id: string): Promise<boolean> {
-    return this.#repeat.unschedule(id);
+    return this.#schedules.unschedule(id);
   }
 
   schedules(): Promise<ScheduleInfo[]> {
-    return this.#repeat.list();
+    return this.#schedules.list();
   }
 
   // ── for the multi-tab front (src/tabs/): calls another tab made, handles it holds, hand-over ──
@@ -446,7 +445,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
   _handOver(): Promise<void> {
     if (this.#closePromise) return this.#closePromise;
     this.#closing = true;
-    this.#repeat.stop();
+    this.#schedules.stop();
     this.#paused = true;
     this.#sink.dispatchEvent(new Event('state'));
     this.#closePromise = (async () => {
@@ -625,7 +624,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     if (this.#closePromise) return this.#closePromise;
     const drain = options.drain ?? true;
     this.#closing = true;
-    this.#repeat.stop();
+    this.#schedules.stop();
     this.#sink.dispatchEvent(new Event('state'));
     this.#closePromise = (async () => {
       if (drain) {
@@ -663,7 +662,9 @@ export async function createScheduler<T extends TaskMap = TaskMap>(options: Sche
   const normalized = normalizeOptions(o);
   const name = o.name ?? 'tasklane';
   if (normalized.shared) {
-    if (tabsSupported())
+    if (tabsSupported()) {
+      // Loaded on first use, as the IndexedDB store is: only a shared queue (IndexedDB) needs the multi-tab code.
+      const { openShared } = await import('./tabs/shared-scheduler.js');
       return openShared<T>({
         name,
         leaderTimeoutMs: normalized.leaderTimeoutMs,
@@ -682,6 +683,7 @@ export async function createScheduler<T extends TaskMap = TaskMap>(options: Sche
           return engine;
         },
       });
+    }
   }
   // Warnings raised while opening (a memory fallback, corrupt records) wait one macrotask, so a
   // listener added right after `await createScheduler(…)` hears them.

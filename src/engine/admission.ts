@@ -348,15 +348,16 @@ export class Admission {
     try {
       const names = await this.#prepareMany(items, batch);
       this.#checkNames(names);
-      if (batch.graph) ticket = await this.#admitGraph(batch);
+      let sliceStart = 0;
+      if (batch.graph) ({ ticket, sliceStart } = await this.#admitGraph(batch));
       this.#checkRoom(batch.ids.length);
       this.#admitting += room = batch.ids.length;
       await this.#writeBatch(batch);
-      if (ticket) this.#indexGraph(batch, ticket);
-      else {
-        const told = this.#indexMany(batch);
-        if (told) await told;
-      }
+      // A big graph is indexed in a task of its own when its admission and write took one already.
+      // Its waiters wait as they do for an IndexedDB write (what ends meanwhile `admitted` applies).
+      if (ticket && performance.now() - sliceStart > SLICE_MS) await yieldToEventLoop();
+      const told = ticket ? this.#indexGraph(batch, ticket) : this.#indexMany(batch);
+      if (told) await told;
       return batch.ids;
     } catch (error) {
       if (ticket) host.dependencies.abandoned(ticket);
@@ -460,22 +461,35 @@ export class Admission {
   /**
    * A graph batch's dependencies: refs resolved, cycles refused, dependencies outside the batch read
    * (an unknown one refused), each task's first status set; waiting ones registered (see
-   * `Dependencies.admit`). Throws `DependencyError`, storing nothing.
+   * `Dependencies.admit`). Throws `DependencyError`, storing nothing. Returns the ticket and when
+   * the task it ends in began (`sliceStart`), for the caller's next look at the clock.
    */
-  #admitGraph(batch: Batch): Promise<AdmitTicket> {
+  async #admitGraph(batch: Batch): Promise<{ ticket: AdmitTicket; sliceStart: number }> {
     const records = batch.records as TaskRecord[];
     const where = (i: number) => `items[${i}].options.dependsOn`;
+    let sliceStart = performance.now();
     const order = resolveGraph(
       records,
       batch.settings.map((s) => s.dependsOn),
       batch.refs,
       where,
     );
-    return this.#host.dependencies.admit(records, order, where, { minted: batch.minted, firstSeq: batch.firstSeq });
+    // A big graph resolved is admitted in the next task: nothing of the batch is seen by anyone yet.
+    if (performance.now() - sliceStart > SLICE_MS) {
+      await yieldToEventLoop();
+      sliceStart = performance.now();
+    }
+    return {
+      ticket: await this.#host.dependencies.admit(records, order, where, { minted: batch.minted, firstSeq: batch.firstSeq }),
+      sliceStart,
+    };
   }
 
-  /** `#indexMany` for a graph batch: its queued tasks go into the index, its waiting ones start waiting. */
-  #indexGraph(batch: Batch, ticket: AdmitTicket): void {
+  /**
+   * `#indexMany` for a graph batch: its queued tasks go into the index, its waiting ones start waiting.
+   * Returns the delivery of its `enqueued` events, as `#indexMany` does.
+   */
+  #indexGraph(batch: Batch, ticket: AdmitTicket): Promise<void> | undefined {
     const host = this.#host;
     const records = batch.records as TaskRecord[];
     const now = host.clock.now();
@@ -484,10 +498,12 @@ export class Admission {
       if (hasTags(record)) host.tags.note(record.id, record);
       if (record.status === 'queued') host.index.add(entryOf(record), now);
     }
-    // Told now, each as it is: a record here may start (and change) before a slice would reach it.
-    if (host.emitter.listens('enqueued')) for (const record of records) host.emitter.task('enqueued', record);
+    // Each as it is now, told in slices: a record here may start (and change) before a slice reaches
+    // it. Its skipped tasks, told by `admitted`, are heard after all of them.
+    const told = host.emitter.taskRunOf('enqueued', records);
     host.dependencies.admitted(ticket);
     host.schedulePump();
+    return told;
   }
 
   /**

@@ -39,6 +39,25 @@ export class Emitter {
     return this.#tells.tellRun({ size, at: (i) => new TaskEvent(type, taskInfo(recordAt(i))) });
   }
 
+  /**
+   * `task(type, record)` for each of `records`, as each is now, its event built as it is delivered, in
+   * slices (`Tells.tellRun`): for records that may change before a slice reaches them. Each is copied
+   * now (a shallow copy and its `errors`, several times cheaper than its `TaskInfo`, which the slice
+   * makes), the copy dropped as delivered. Resolves as `taskRun`.
+   */
+  taskRunOf(type: TaskEventType, records: readonly TaskRecord[]): Promise<void> | undefined {
+    if (!this.#host.listens(type)) return undefined;
+    const copies: (TaskRecord | undefined)[] = records.map((r) => ({ ...r, errors: r.errors.slice() }));
+    return this.#tells.tellRun({
+      size: copies.length,
+      at: (i) => {
+        const copy = copies[i] as TaskRecord;
+        copies[i] = undefined;
+        return new TaskEvent(type, taskInfo(copy));
+      },
+    });
+  }
+
   worker(workerId: number, state: WorkerEventState, taskId?: string, error?: Error): void {
     if (this.#host.listens('worker')) this.#tells.runOrHold(new WorkerEvent(workerId, state, { taskId, error }));
   }

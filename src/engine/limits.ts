@@ -268,7 +268,7 @@ export class Limits implements DispatchGate {
   }
 
   /** Task `id` of `group` (its group, else its name) reached the head of its worker at `at`: its place in the group's rate window counts from then. */
-  started(id: string, group: string, at: number): void {
+  started(_id: string, group: string, at: number): void {
     const g = this.#groups.get(group);
     // Each attempt's start is told once, and only of a task taken here: it is one of `unstarted`.
     if (!g?.limits.rate || g.unstarted === 0) return;

@@ -4,7 +4,8 @@ import type { ScheduleInfo, ScheduleRecord, ScheduleSpec } from '../schedule-typ
 import type { ScheduleStore } from '../store.js';
 import type { EnqueueOptions } from '../types.js';
 import { assertCloneable } from '../validate.js';
-import { checkScheduleId, dueAfter, latestDue, normalizeSpec, sameTiming } from './schedule-spec.js';
+import { checkScheduleId } from './schedule-id.js';
+import { dueAfter, latestDue, normalizeSpec, sameTiming } from './schedule-spec.js';
 import { checkTaskName, type NormalizedDefaults } from './task-settings.js';
 
 /** Runs one catch-up enqueues at most under `misfire: 'all'`; older missed runs beyond it are dropped, with a warning. */
@@ -51,12 +52,15 @@ export class Repeat {
     this.#host = host;
   }
 
-  /** Loads the stored schedules and catches up what fell due meanwhile. What fails once stopped (closed meanwhile) is not an error. */
-  open(): Promise<void> {
+  /**
+   * Loads the stored schedules (or takes `stored`, already read from the store) and catches up what
+   * fell due meanwhile. What fails once stopped (closed meanwhile) is not an error.
+   */
+  open(stored?: readonly ScheduleRecord[]): Promise<void> {
     return this.#serial(async () => {
       const store = this.#host.store;
       if (!store || this.#stopped) return;
-      for (const s of await store.readSchedules()) this.#schedules.set(s.id, s);
+      for (const s of stored ?? (await store.readSchedules())) this.#schedules.set(s.id, s);
       await this.#catchUp();
     }).catch((error) => {
       if (!this.#stopped) throw error;

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { StorageError } from '../errors.js';
 import type { TaskStore } from '../store.js';
+import { yieldToEventLoop } from '../yield.js';
 
 /** Finished tasks between retention trims. */
 const TRIM_EVERY = 256;
@@ -16,16 +17,25 @@ export interface RetentionTrimHost {
   warn(error: Error): void;
 }
 
-/** Keeps the terminal records within the retention limits: a trim in its own macrotask every so many finished tasks. */
+/**
+ * Keeps the terminal records within the retention limits: a trim in its own macrotask every so many
+ * finished tasks. A store with synchronous writes trims in a task of `yieldToEventLoop` rather than
+ * a timer: work that yields the same way (`close({ drain: false })` cancelling a million queued
+ * tasks) goes ahead of timers, so a timer's trim waited for all of it, and the memory store kept a
+ * million cancelled records alive meanwhile (300,000 with the panel: closed in 4.3 s, untrimmed;
+ * now 2.6 s).
+ */
 export class RetentionTrim {
   readonly #host: RetentionTrimHost;
   readonly #every: number;
+  readonly #sync: boolean;
   #sinceTrim = 0;
   #trimming = false;
 
   constructor(host: RetentionTrimHost) {
     this.#host = host;
-    this.#every = host.store.writeNow ? TRIM_EVERY_SYNC : TRIM_EVERY;
+    this.#sync = host.store.writeNow !== undefined;
+    this.#every = this.#sync ? TRIM_EVERY_SYNC : TRIM_EVERY;
   }
 
   /** A task reached a terminal status. */
@@ -37,7 +47,8 @@ export class RetentionTrim {
     if (this.#trimming) return;
     this.#trimming = true;
     this.#sinceTrim = 0;
-    setTimeout(() => {
+    const later = this.#sync ? (run: () => void) => void yieldToEventLoop().then(run) : (run: () => void) => setTimeout(run, 0);
+    later(() => {
       // A closed scheduler's store is closing: a trim now would only race that.
       if (this.#host.closed()) {
         this.#trimming = false;
@@ -49,6 +60,6 @@ export class RetentionTrim {
         .finally(() => {
           this.#trimming = false;
         });
-    }, 0);
+    });
   }
 }

@@ -22,13 +22,6 @@ const NOT_FOR_RUNS = ['key', 'keyTtlMs', 'onDuplicate', 'runAt', 'delayMs', 'dep
 
 const MISFIRES: readonly MisfirePolicy[] = ['skip', 'once', 'all'];
 
-/** A schedule id: a non-empty string of at most 200 characters. */
-export function checkScheduleId(id: unknown): string {
-  if (typeof id !== 'string' || id === '' || id.length > 200)
-    throw new TypeError(`Expected id to be a non-empty string of at most 200 characters, got ${describe(id)}`);
-  return id;
-}
-
 /**
  * Validates `schedule()`'s spec into the stored fields (the timing, misfire policy and run options),
  * throwing `TypeError` naming the field; `now` only checks the run options as enqueue would.

@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from 'vitest';
-import type { TaskEvent, WorkerEvent } from '../../src/index.js';
-import { closeAll, makeScheduler, nextEvent, outcome } from './helpers.js';
+import { MemoryStore, type TaskEvent, type WorkerEvent } from '../../src/index.js';
+import { busyFor, closeAll, makeScheduler, nextEvent, outcome, sliceCounter } from './helpers.js';
 
 afterEach(closeAll);
 
@@ -68,4 +68,34 @@ test("the caller's AbortSignal cancels the task; an already aborted signal is re
   const before = s.metrics().submitted;
   await expect(s.enqueue('echo', { value: 2 }, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'CancelledError' });
   expect(s.metrics().submitted).toBe(before);
+});
+
+test('close({ drain: false }) of a big memory queue with a slow cancelled listener: every task cancelled, told and settled, in slices, retention kept up', async () => {
+  const store = new MemoryStore();
+  const s = await makeScheduler({ store, retention: { failed: 1_000 } });
+  s.pause();
+  const handles = await Promise.all(Array.from({ length: 20 }, () => s.enqueue('noop', null)));
+  const n = 10_000;
+  const ids = await s.enqueueMany(Array.from({ length: n }, () => ({ name: 'noop' as const, input: null })));
+  const outcomes = handles.map((h) => outcome(h.result));
+  let heard = 0;
+  const slices = sliceCounter(s, 'cancelled');
+  // A listener with work to do (50 µs an event, the panel's kind): a chunk of 1,024 between two looks at the clock was a 50 ms task.
+  const work = busyFor(50);
+  s.addEventListener('cancelled', (e) => {
+    if ((e as TaskEvent).error?.name === 'CancelledError') heard++;
+    work();
+  });
+  await s.close({ drain: false });
+  // Resolved after all of them: every handle has its CancelledError, every task its event.
+  expect(heard).toBe(n + handles.length);
+  expect(handles.every((h) => h.status === 'cancelled')).toBe(true);
+  for (const r of await Promise.all(outcomes)) expect(r.ok || r.error.name).toBe('CancelledError');
+  // About 8 ms of them per task (some 160 events), however fast or busy the machine: never a whole chunk.
+  expect(slices.reduce((a, b) => a + b, 0)).toBe(n + handles.length);
+  expect(Math.max(...slices), `events per slice: ${slices.join(', ')}`).toBeLessThan(1_000);
+  // Retention trimmed while the close went on (not on a timer, which waits behind it): far fewer than all are kept.
+  const kept = (await store.list({ status: 'cancelled', limit: n })).length;
+  expect(kept).toBeLessThan(n / 4);
+  expect((await store.read([ids[n - 1] as string]))[0]?.status).toBe('cancelled');
 });

@@ -52,3 +52,43 @@ export async function outcome<T>(promise: Promise<T>): Promise<{ ok: true; value
  * of ours (a tab of the app) gets a runner that just imports, as the page would without Vitest.
  */
 export const FRAME_PRELUDE = '<script>window.__vitest_browser_runner__ = { wrapDynamicImport: (load) => load() };</script>';
+
+/**
+ * A function that keeps the main thread busy for about `us` microseconds (at least, on a slower or
+ * busier machine), calibrated once: a listener's work that does not depend on the machine's speed.
+ */
+export function busyFor(us: number): () => void {
+  let sink = 0;
+  const spin = (n: number) => {
+    for (let k = 0; k < n; k++) sink += Math.sqrt(k + sink);
+  };
+  const probe = 200_000;
+  const t0 = performance.now();
+  spin(probe);
+  const perUs = probe / Math.max(1, (performance.now() - t0) * 1000);
+  const n = Math.max(1, Math.round(perUs * us));
+  return () => {
+    spin(n);
+    if (!Number.isFinite(sink)) sink = 0;
+  };
+}
+
+/**
+ * Counts the events `target` delivers of `type` in each slice (a run of them with no turn of the
+ * microtask queue between: one task); `counts[i]` is the i-th slice's.
+ */
+export function sliceCounter(target: EventTarget, type: string): number[] {
+  const counts: number[] = [];
+  let inSlice = false;
+  target.addEventListener(type, () => {
+    if (!inSlice) {
+      inSlice = true;
+      counts.push(0);
+      queueMicrotask(() => {
+        inSlice = false;
+      });
+    }
+    counts[counts.length - 1] = (counts[counts.length - 1] as number) + 1;
+  });
+  return counts;
+}
