@@ -95,6 +95,17 @@ const readyLess = (a: Keyed, b: Keyed): boolean =>
 /** Timer order: readyAt, then seq. */
 const delayedLess = (a: Keyed, b: Keyed): boolean => (a.readyAt !== b.readyAt ? a.readyAt < b.readyAt : a.seq < b.seq);
 
+let identities = new Int32Array(0);
+
+/** 0, 1, … n - 1, read-only: a view of one array kept as long as the longest asked for. */
+function identity(n: number): Int32Array {
+  if (identities.length < n) {
+    identities = new Int32Array(Math.max(n, identities.length * 2));
+    for (let i = 0; i < identities.length; i++) identities[i] = i;
+  }
+  return identities.subarray(0, n);
+}
+
 /** A batch with more distinct (name, priority, runAt) than this is indexed task by task. */
 const LANES_MAX = 256;
 /** A laned batch's remaining tasks become entries once fewer than this are left. */
@@ -180,12 +191,12 @@ class LaneBatch implements MintedIds {
         (counts[lane] as number)++;
         laneOf[i] = lane;
       }
-    const positions = keys.map((_, l) => new Int32Array(counts[l] as number));
-    if (keys.length === 1) {
-      // One lane (a batch of one name, priority and runAt, the usual one): every position, in order.
-      const all = positions[0] as Int32Array;
-      for (let i = 0; i < n; i++) all[i] = i;
-    } else {
+    let positions: Int32Array[];
+    // One lane (a batch of one name, priority and runAt, the usual one) holds every position in
+    // order: a view of one shared array, as lanes never write their positions.
+    if (keys.length === 1) positions = [identity(n)];
+    else {
+      positions = keys.map((_, l) => new Int32Array(counts[l] as number));
       const fill = new Int32Array(keys.length);
       for (let i = 0; i < n; i++) {
         const lane = laneOf[i] as number;
