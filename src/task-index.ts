@@ -128,14 +128,33 @@ class LaneBatch implements MintedIds {
   groupAt: Uint16Array | undefined;
   readonly groups: (string | undefined)[] = [undefined];
 
+  /** Tasks it was made with. */
+  readonly count: number;
+  /** Each task's lane, or GONE; undefined while every task is in lane 0 and none has left (made on the first to leave). */
+  #laneOf: Uint16Array | undefined;
+
   constructor(
     minted: MintedIds,
     readonly firstSeq: number,
-    readonly laneOf: Uint16Array,
+    count: number,
+    laneOf: Uint16Array | undefined,
   ) {
     this.prefix = minted.prefix;
     this.first = minted.first;
-    this.size = laneOf.length;
+    this.count = count;
+    this.size = count;
+    this.#laneOf = laneOf;
+  }
+
+  /** The lane index of the task at `pos`, or GONE. */
+  laneIndex(pos: number): number {
+    const laneOf = this.#laneOf;
+    return laneOf === undefined ? 0 : (laneOf[pos] as number);
+  }
+
+  /** The task at `pos` left the index. */
+  markGone(pos: number): void {
+    (this.#laneOf ??= new Uint16Array(this.count))[pos] = GONE;
   }
 
   /**
@@ -148,7 +167,7 @@ class LaneBatch implements MintedIds {
     // The ids are taken on trust from `minted`: the ends at least must agree.
     if (tasks.id(0) !== mintedId(minted, 0) || tasks.id(n - 1) !== mintedId(minted, n - 1)) return undefined;
     const firstSeq = tasks.seq(0);
-    const laneOf = new Uint16Array(n);
+    let laneOf: Uint16Array | undefined;
     const keys: { name: string; priority: PriorityLevel; readyAt: number }[] = [];
     const counts = new Int32Array(LANES_MAX);
     // Lanes by name, then runAt, then priority; consecutive tasks mostly share name and runAt.
@@ -175,22 +194,35 @@ class LaneBatch implements MintedIds {
       return lane;
     };
     if (tasks.stretches) {
+      const laned: [number, number][] = [];
       let from = 0;
       for (const stretch of tasks.stretches()) {
         const lane = laneFor(stretch.name, stretch.runAt, stretch.priority);
         if (lane < 0) return undefined;
-        laneOf.fill(lane, from, stretch.to);
+        laned.push([lane, stretch.to]);
         (counts[lane] as number) += stretch.to - from;
         from = stretch.to;
       }
-    } else
+      // One lane needs no column: it is made when the first task leaves.
+      if (keys.length > 1) {
+        const column = (laneOf = new Uint16Array(n));
+        let at = 0;
+        for (const [lane, to] of laned) {
+          column.fill(lane, at, to);
+          at = to;
+        }
+      }
+    } else {
+      const column = (laneOf = new Uint16Array(n));
       for (let i = 0; i < n; i++) {
         if (tasks.seq(i) !== firstSeq + i) return undefined;
         const lane = laneFor(tasks.name(i), tasks.runAt(i), tasks.priority(i));
         if (lane < 0) return undefined;
         (counts[lane] as number)++;
-        laneOf[i] = lane;
+        column[i] = lane;
       }
+      if (keys.length === 1) laneOf = undefined;
+    }
     let positions: Int32Array[];
     // One lane (a batch of one name, priority and runAt, the usual one) holds every position in
     // order: a view of one shared array, as lanes never write their positions.
@@ -198,12 +230,13 @@ class LaneBatch implements MintedIds {
     else {
       positions = keys.map((_, l) => new Int32Array(counts[l] as number));
       const fill = new Int32Array(keys.length);
+      const column = laneOf as Uint16Array;
       for (let i = 0; i < n; i++) {
-        const lane = laneOf[i] as number;
+        const lane = column[i] as number;
         (positions[lane] as Int32Array)[(fill[lane] as number)++] = i;
       }
     }
-    const batch = new LaneBatch(minted, firstSeq, laneOf);
+    const batch = new LaneBatch(minted, firstSeq, n, laneOf);
     batch.lanes = keys.map((k, l) => new Lane(batch, k.name, k.priority, k.readyAt, positions[l] as Int32Array));
     if (byGroup && tasks.group && !batch.#holdGroups(tasks.group)) return undefined;
     return batch;
@@ -215,7 +248,7 @@ class LaneBatch implements MintedIds {
    * when there are more distinct groups than the column can name.
    */
   #holdGroups(groupOf: (i: number) => string | undefined): boolean {
-    const n = this.laneOf.length;
+    const n = this.count;
     const index = new Map<string, number>();
     let column: Uint16Array | undefined;
     let last: string | undefined;
@@ -248,13 +281,13 @@ class LaneBatch implements MintedIds {
 
   /** The position of a task of this batch still in the index, or -1. */
   positionOf(id: string): number {
-    const pos = mintedPosition(this, this.laneOf.length, id);
-    return pos >= 0 && this.laneOf[pos] !== GONE ? pos : -1;
+    const pos = mintedPosition(this, this.count, id);
+    return pos >= 0 && this.laneIndex(pos) !== GONE ? pos : -1;
   }
 
   /** The lane holding the task at `pos` (which must still be in the index). */
   laneAt(pos: number): Lane {
-    return this.lanes[this.laneOf[pos] as number] as Lane;
+    return this.lanes[this.laneIndex(pos)] as Lane;
   }
 }
 
@@ -290,9 +323,8 @@ class Lane {
 
   /** The first index into `positions`, from `k` on, of a task still here; -1 if none. */
   nextLive(k: number): number {
-    const { positions } = this;
-    const laneOf = this.batch.laneOf;
-    for (let j = k; j < positions.length; j++) if (laneOf[positions[j] as number] !== GONE) return j;
+    const { positions, batch } = this;
+    for (let j = k; j < positions.length; j++) if (batch.laneIndex(positions[j] as number) !== GONE) return j;
     return -1;
   }
 
@@ -371,7 +403,7 @@ class Lane {
   }
 
   #gone(pos: number): void {
-    this.batch.laneOf[pos] = GONE;
+    this.batch.markGone(pos);
     this.batch.size--;
     this.live--;
   }
@@ -405,9 +437,9 @@ function* clearedIds(entries: readonly IndexEntry[], batches: readonly LaneBatch
   for (const entry of entries) yield entry.id;
   for (const batch of batches) {
     const minter = new IdMinter(batch.prefix, batch.first);
-    for (let pos = 0; pos < batch.laneOf.length; pos++) {
+    for (let pos = 0; pos < batch.count; pos++) {
       const id = minter.next();
-      if (batch.laneOf[pos] !== GONE) yield id;
+      if (batch.laneIndex(pos) !== GONE) yield id;
     }
   }
 }

@@ -13,7 +13,7 @@ import {
   type SegmentKey,
 } from './schema.js';
 import type { PutSegment, SegmentMap } from './segment-map.js';
-import { GROUP_BYTES, GROUP_MAX, type SegmentSummary, type SummaryGroup, summarize, summaryBytes } from './summary.js';
+import { GROUP_BYTES, GROUP_MAX, holdsReady, type SegmentSummary, type SummaryGroup, summarize, summaryBytes } from './summary.js';
 import { SummaryGroups } from './summary-groups.js';
 
 /** Segment puts in flight at once for a write spread across tasks. */
@@ -612,7 +612,9 @@ export class GroupCommit {
     let request: IDBRequest;
     try {
       request = batch.os.put({ records: segment } satisfies Segment, key);
-      this.#putSummary(batch, key, local, summarize(segment));
+      // Only a segment holding a queued task gets a summary: one of state changes (running,
+      // finished) is read whole if it is still there at the next open, as running tasks must be anyway.
+      if (holdsReady(segment)) this.#putSummary(batch, key, local, summarize(segment));
     } catch (error) {
       if ((error as DOMException)?.name === 'TransactionInactiveError') return 'inactive';
       return error ?? new Error('put failed');

@@ -83,6 +83,15 @@ function mintedRun(ids: readonly string[]): MintedIds | undefined {
   return minted;
 }
 
+/** Whether any of `entries` is a queued or retrying task: what a summary saves reading at open. */
+export function holdsReady(entries: readonly Entry[]): boolean {
+  for (let i = 0; i < entries.length; i++) {
+    const status = (entries[i] as TaskRecord).status;
+    if (status === 'queued' || status === 'retrying') return true;
+  }
+  return false;
+}
+
 /** The summary of a segment holding `entries`. */
 export function summarize(entries: readonly Entry[]): SegmentSummary {
   const n = entries.length;
