@@ -1,9 +1,10 @@
 import { CorruptRecordError, StorageError } from './errors.js';
-import { type Loaded, loadAll, openConnection, readSegments, watchConnection, writeSummaries } from './idb/connection.js';
+import { type Loaded, loadAll, openConnection, watchConnection } from './idb/connection.js';
 import { GroupCommit, type HeldWrite, isTransient } from './idb/group-commit.js';
-import { type LoadResult, LogLoad } from './idb/log-load.js';
+import type { LoadResult } from './idb/log-load.js';
+import { openLog } from './idb/open-log.js';
 import { writeSchedules } from './idb/schedule-table.js';
-import { copyRecord, describeError, type Entry, isTombstone, noop, SCHEMA_VERSION, SEGMENT_MAX, type SegmentKey } from './idb/schema.js';
+import { copyRecord, describeError, type Entry, isTombstone, noop, SCHEMA_VERSION, SEGMENT_MAX } from './idb/schema.js';
 import { SegmentCache } from './idb/segment-cache.js';
 import { SegmentMap } from './idb/segment-map.js';
 import { MemoryStore } from './memory-store.js';
@@ -12,7 +13,6 @@ import type { RetentionLimits } from './retention.js';
 import type { ScheduleRecord } from './schedule-types.js';
 import { type ListQuery, matchesQuery, type RecoveredRun, type TaskStore } from './store.js';
 import type { TaskRecord } from './types.js';
-import { yieldToEventLoop } from './yield.js';
 
 export { SCHEMA_VERSION } from './idb/schema.js';
 
@@ -78,8 +78,6 @@ const REOPEN_TRIES = 6;
 const REOPEN_PAUSE_MS = 50;
 /** After a loss, how long the transactions in flight may take to report before they are given up. */
 const SETTLE_WAIT_MS = 500;
-/** Versions whose bookkeeping one event-loop task does while opening, at most. */
-const LOAD_SLICE = 16_384;
 /** Storage use is measured after a commit at most this often. */
 const MEASURE_EVERY_MS = 2_000;
 
@@ -187,32 +185,9 @@ export class IdbStore implements TaskStore {
       );
   }
 
-  /**
-   * Rebuilds `conn`'s map from `loaded`, a slice of the work per event-loop task, then reads whole
-   * the few versions no summary describes. Summaries for segments found without one are stored in
-   * the background (a failure only means the next open reads them whole again).
-   */
-  async #load(conn: Connection, loaded: Loaded): Promise<LoadResult> {
-    const load = new LogLoad(conn.map, loaded.found, this.#now());
-    while (!load.step(LOAD_SLICE)) await yieldToEventLoop();
-    const needed = load.needed();
-    if (needed.length > 0) load.fill(await readSegments(conn.raw, needed));
-    const result = load.finish();
-    const localOf = new Map<string, number>();
-    for (const f of loaded.found) if (f.local !== undefined) localOf.set(String(f.key), f.local);
-    const register = (groups: readonly { key: SegmentKey; members: SegmentKey[] }[]) => {
-      for (const g of groups) {
-        const members: number[] = [];
-        for (const k of g.members) {
-          const local = localOf.get(String(k));
-          if (local !== undefined) members.push(local);
-        }
-        conn.commit.groups.add(g.key, members);
-      }
-    };
-    register(loaded.groups);
-    if (result.backfill.length > 0 || loaded.strays.length > 0) register(writeSummaries(conn.raw, result.backfill, loaded.strays));
-    return result;
+  /** Rebuilds `conn`'s map from `loaded` (see `openLog`). */
+  #load(conn: Connection, loaded: Loaded): Promise<LoadResult> {
+    return openLog(conn.raw, conn.map, conn.commit.groups, loaded, this.#now());
   }
 
   /** The parts on connection `db`, watched for its loss. */

@@ -1,4 +1,7 @@
 import { mintedPosition } from '../id-run.js';
+import { lastAtOrBefore } from '../sorted.js';
+
+const firstOf = (slot: RunSlot) => slot.first;
 
 /** A segment found on open whose versions' ids are one minted run: `prefix` + base 36 of `first + i`. */
 export class RunSlot {
@@ -80,14 +83,7 @@ export class RunTable {
     if (n < 0) return;
     this.#sort();
     // The last run starting at or before n; any run holding n starts less than `#longest` before it.
-    let lo = 0;
-    let hi = list.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((list[mid] as RunSlot).first <= n) lo = mid;
-      else hi = mid - 1;
-    }
-    for (let k = lo; k >= 0; k--) {
+    for (let k = lastAtOrBefore(list, firstOf, n); k >= 0; k--) {
       const slot = list[k] as RunSlot;
       if (slot.first + this.#longest <= n) break;
       if (slot.first <= n && n < slot.first + slot.n) visit(slot, n - slot.first);

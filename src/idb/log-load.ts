@@ -1,6 +1,7 @@
 import { type MintedIds, mintedId } from '../id-run.js';
 import { keyHeldUntil } from '../key-ttl.js';
 import { corruptToFailed, isObject, recordProblems } from '../record-validation.js';
+import { lastAtOrBefore } from '../sorted.js';
 import type { ReadyExtras, RecoveredRun } from '../store.js';
 import type { Stretch } from '../task-index.js';
 import { type TaskRecord, type TaskStatus, TERMINAL_STATUSES } from '../types.js';
@@ -278,19 +279,14 @@ class RunJoiner {
   }
 }
 
+const atOf = (p: Piece) => p.at;
+
 /** The run over `pieces`. Reads go mostly in order, so the last piece used is tried first. */
 function runOf(pieces: readonly Piece[], size: number, minted: RecoveredRun['minted']): RecoveredRun {
   let last = pieces[0] as Piece;
   const find = (i: number): Piece => {
     if (i >= last.at && i < last.at + last.to - last.from) return last;
-    let lo = 0;
-    let hi = pieces.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((pieces[mid] as Piece).at <= i) lo = mid;
-      else hi = mid - 1;
-    }
-    last = pieces[lo] as Piece;
+    last = pieces[lastAtOrBefore(pieces, atOf, i)] as Piece;
     return last;
   };
   const pos = (p: Piece, i: number) => p.from + i - p.at;

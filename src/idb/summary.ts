@@ -183,8 +183,6 @@ export function asSummary(value: unknown): SegmentSummary | undefined {
   return value as unknown as SegmentSummary;
 }
 
-/** The i-th id of `s`. */
-export const summaryId = (s: SegmentSummary, i: number): string => (Array.isArray(s.ids) ? (s.ids[i] as string) : mintedId(s.ids, i));
 export const summarySeq = (s: SegmentSummary, i: number): number => (typeof s.seq === 'number' ? s.seq + i : (s.seq[i] as number));
 export const summaryRunAt = (s: SegmentSummary, i: number): number => (typeof s.runAt === 'number' ? s.runAt : (s.runAt[i] as number));
 

@@ -36,16 +36,17 @@ export async function deleteTestDbs(): Promise<void> {
   await Promise.all(made.splice(0).map(deleteDb));
 }
 
-/** Runs `fn` on the `log` store of `name` (at its current version) and resolves when the transaction commits. */
+/** Runs `fn` on the object store `storeName` (`log` by default) of `name` (at its current version) and resolves when the transaction commits. */
 export async function rawTx<T>(
   name: string,
   mode: IDBTransactionMode,
   fn: (store: IDBObjectStore) => IDBRequest<T> | undefined,
+  storeName = 'log',
 ): Promise<T | undefined> {
   const db = await done(indexedDB.open(name));
   try {
-    const tx = db.transaction('log', mode);
-    const request = fn(tx.objectStore('log'));
+    const tx = db.transaction(storeName, mode);
+    const request = fn(tx.objectStore(storeName));
     let result: T | undefined;
     if (request) request.onsuccess = () => (result = request.result);
     await new Promise<void>((resolve, reject) => {

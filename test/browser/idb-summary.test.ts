@@ -2,37 +2,13 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { createScheduler, type TaskEvent, type TaskRecord } from '../../src/index.js';
 import type { Tasks } from './fixtures/tasks.worker.js';
 import { tasksWorker } from './helpers.js';
-import { closeAfter, closeOpened, completedAt, dbName, openTestStore, rawPut, rawSegments, record } from './idb-helpers.js';
+import { closeAfter, closeOpened, completedAt, dbName, openTestStore, rawPut, rawSegments, rawTx, record } from './idb-helpers.js';
 
 afterEach(closeOpened);
 
-const done = <T>(request: IDBRequest<T>) =>
-  new Promise<T>((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-
 /** Runs `fn` on the `summary` store of `name` and waits for the transaction. */
-async function onSummaries<T>(
-  name: string,
-  mode: IDBTransactionMode,
-  fn: (os: IDBObjectStore) => IDBRequest<T> | undefined,
-): Promise<T | undefined> {
-  const db = await done(indexedDB.open(name));
-  try {
-    const tx = db.transaction('summary', mode);
-    const request = fn(tx.objectStore('summary'));
-    let result: T | undefined;
-    if (request) request.onsuccess = () => (result = request.result);
-    await new Promise<void>((resolve, reject) => {
-      tx.oncomplete = () => resolve();
-      tx.onabort = () => reject(tx.error);
-    });
-    return result;
-  } finally {
-    db.close();
-  }
-}
+const onSummaries = <T>(name: string, mode: IDBTransactionMode, fn: (os: IDBObjectStore) => IDBRequest<T> | undefined) =>
+  rawTx(name, mode, fn, 'summary');
 
 /** The values of the `summary` store: each group's key and the segment keys of its parts. */
 async function groupsOf(name: string): Promise<{ key: string; parts: string[] | undefined }[]> {
