@@ -12,6 +12,7 @@ import { LiveTasks } from './engine/live-tasks.js';
 import { LoadModel } from './engine/load-model.js';
 import { Outcomes } from './engine/outcomes.js';
 import { RecordEdits } from './engine/record-edits.js';
+import { resumeRuns } from './engine/resume-runs.js';
 import { RetentionTrim } from './engine/retention-trim.js';
 import { Schedules } from './engine/schedules.js';
 import { Stats } from './engine/stats.js';
@@ -31,17 +32,13 @@ import { planRecovery } from './recovery.js';
 import type { ScheduleInfo, ScheduleSpec } from './schedule-types.js';
 import type { EnqueueItem, LanesPeek, LeaderState, Scheduler, SchedulerOptions, WorkerInfo } from './scheduler-api.js';
 import { CLOSE_KEYS, LIST_KEYS, type NormalizedOptions, normalizeOptions } from './scheduler-options.js';
-import { type ListQuery, type RecoveredRun, scheduleStoreOf, type TaskStore } from './store.js';
+import { type ListQuery, scheduleStoreOf, type TaskStore } from './store.js';
 import { tabsSupported } from './tabs/leadership.js';
 import type { TaskHandle, TaskHandleHost } from './task-handle.js';
 import { entryOf, TaskIndex } from './task-index.js';
 import type { TaskInput, TaskMap, TaskName, TaskOutput } from './task-types.js';
 import { type EnqueueOptions, type PriorityLevel, type PriorityName, type TaskInfo, TERMINAL_STATUSES } from './types.js';
 import { checkKeys, checkNumber, checkObject, describe, normalizePriority } from './validate.js';
-import { yieldToEventLoop } from './yield.js';
-
-/** Recovered queued tasks put back into the index per event-loop task, about. */
-const RESUME_SLICE = 65_536;
 
 export type { EnqueueItem, LanesPeek, QueuePeek, Scheduler, SchedulerOptions, WorkerInfo } from './scheduler-api.js';
 
@@ -314,47 +311,17 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       if (record.key !== undefined) keys.set(record.key, record.id);
       if (hasTags(record)) this.#gates.note(record.id, record);
     }
-    let since = 0;
-    for (const run of runs) {
-      this.#resumeRun(run, now);
-      // A big queue goes back in over a few event-loop tasks, none of them long.
-      if ((since += run.tasks.size) >= RESUME_SLICE) {
-        since = 0;
-        await yieldToEventLoop();
-      }
-    }
+    await resumeRuns(
+      { index: this.#index, noteSeq: (seq) => this.#admission.noteSeq(seq), keys, noteTags: (id, tags) => this.#gates.note(id, tags) },
+      runs,
+      now,
+    );
     // After the index: a dependency that is queued or running is live; only the others are read.
     await this.#dependencies.recover(plan.waiting);
     this.#counters.counts.failed += plan.failed.length;
     this.#dispatcher.schedulePump();
     // Runs that fell due while no tab ran the queue are caught up after recovery, not awaited by it.
     this.#schedules.open().catch((error) => this.#sink.dispatchEvent(new WarningEvent(error as Error)));
-  }
-
-  /** Recovery: queued tasks the store knows only by their ordering fields go back into the index as a batch. */
-  #resumeRun(run: RecoveredRun, now: number): void {
-    const { tasks, minted } = run;
-    this.#admission.noteSeq(run.topSeq);
-    if (minted) this.#index.addBatch(tasks, minted, now);
-    else
-      for (let i = 0; i < tasks.size; i++)
-        this.#index.add(
-          {
-            id: tasks.id(i),
-            name: tasks.name(i),
-            priority: tasks.priority(i),
-            readyAt: tasks.runAt(i),
-            seq: tasks.seq(i),
-            group: tasks.group?.(i),
-            delayed: false,
-          },
-          now,
-        );
-    for (const [i, extras] of run.extras ?? []) {
-      const id = tasks.id(i);
-      if (extras.key !== undefined) this.#live.keys.set(extras.key, id);
-      if (hasTags(extras)) this.#gates.note(id, extras);
-    }
   }
 
   // ── work in ──────────────────────────────────────────────────────────────────────────────────
