@@ -1,14 +1,14 @@
 /** Case 11: what a dependency edge costs, against the same work without dependencies. */
 import type { EnqueueItem, Scheduler } from '../src/index.js';
 import { now } from './floors.js';
-import { type BenchCase, memScheduler, noops, repeat, warm } from './harness.js';
-import { makeRow, median } from './stats.js';
+import { type BenchCase, interleavedPairs, memScheduler, noops, repeat, warm } from './harness.js';
+import { makeRow } from './stats.js';
 import type { Tasks } from './tasks.worker.js';
 
 type Item = EnqueueItem<Tasks, 'noop'> & { ref?: string };
 
 /** Interleaved fan-out / plain pairs per run (11a), each side's figure for the run their median. */
-const FAN_PAIRS = 5;
+const FAN_PAIRS = 9;
 
 /** One root and `n` tasks that each depend on it, in one enqueueMany; ms to drain. */
 async function fanOut(s: Scheduler<Tasks>, n: number): Promise<number> {
@@ -57,17 +57,12 @@ export const case11: BenchCase = {
     try {
       await warm(s, 2);
       await repeat(ctx, 'case 11', async (record, run) => {
-        // 11a: a run's figure for each side is the median of FAN_PAIRS interleaved pairs, which
-        // goes first alternating within the run (ABBA…): one drain of 10k is 30-60 ms, and a
-        // single pair swung ±50 % with what else the machine ran.
-        const fans: number[] = [];
-        const plains: number[] = [];
-        for (let k = 0; k < FAN_PAIRS; k++) {
-          const fanFirst = (run + k) % 2 === 0;
-          if (fanFirst) fans.push(await fanOut(s, fan));
-          plains.push(await plain(s, fan + 1));
-          if (!fanFirst) fans.push(await fanOut(s, fan));
-        }
+        const pair = await interleavedPairs(
+          FAN_PAIRS,
+          run,
+          () => fanOut(s, fan),
+          () => plain(s, fan + 1),
+        );
         // Which goes first alternates by run: drift hits both alike.
         const pairs: [() => Promise<number>, number[]][] =
           run % 2 === 0
@@ -84,8 +79,8 @@ export const case11: BenchCase = {
           if (record) into.push(ms);
         }
         if (record) {
-          r.fan.push(median(fans));
-          r.fanBase.push(median(plains));
+          r.fan.push(pair.a);
+          r.fanBase.push(pair.b);
         }
       });
     } finally {

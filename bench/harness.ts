@@ -1,6 +1,6 @@
 /** What every bench case shares: its context, the schedulers it makes, warm-up, repetition. */
 import { createScheduler, type EnqueueItem, openIdbStore, type Scheduler, type SchedulerOptions } from '../src/index.js';
-import type { Row } from './stats.js';
+import { median, type Row } from './stats.js';
 import type { Tasks } from './tasks.worker.js';
 
 export interface BenchContext {
@@ -66,6 +66,28 @@ export async function repeat(ctx: BenchContext, label: string, fn: (record: bool
     ctx.log(`${label}: ${run === 0 ? 'warm-up' : `run ${run}/${ctx.runs}`}`);
     await fn(run > 0, run);
   }
+}
+
+/**
+ * One run's figure for each side of a pair: the median of `pairs` interleaved measurements, which
+ * side goes first alternating within the run and across runs (ABBA…). A single drain of a few
+ * thousand no-ops is tens of ms, and one pair swung ±50 % with what else the machine ran.
+ */
+export async function interleavedPairs(
+  pairs: number,
+  run: number,
+  a: () => Promise<number>,
+  b: () => Promise<number>,
+): Promise<{ a: number; b: number }> {
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let k = 0; k < pairs; k++) {
+    const aFirst = (run + k) % 2 === 0;
+    if (aFirst) as.push(await a());
+    bs.push(await b());
+    if (!aFirst) as.push(await a());
+  }
+  return { a: median(as), b: median(bs) };
 }
 
 export function heapUsed(): number | undefined {

@@ -1,11 +1,13 @@
 /** Case 15: what limits groups cost the dispatcher, and whether a rate limit holds. */
 import type { EnqueueItem, Scheduler, TaskEvent } from '../src/index.js';
 import { now } from './floors.js';
-import { type BenchCase, memScheduler, repeat, warm } from './harness.js';
+import { type BenchCase, interleavedPairs, memScheduler, repeat, warm } from './harness.js';
 import { makeRow } from './stats.js';
 import type { Tasks } from './tasks.worker.js';
 
 const GROUPS = 50;
+/** Interleaved limited / plain pairs per run (15a), each side's figure for the run their median. */
+const PAIRS = 9;
 
 /** `n` no-ops spread over `GROUPS` groups, in one enqueueMany; ms to drain. */
 async function spread(s: Scheduler<Tasks>, items: EnqueueItem<Tasks>[]): Promise<number> {
@@ -48,14 +50,15 @@ export const case15: BenchCase = {
       await warm(limited, 2);
       await warm(plain, 2);
       await repeat(ctx, 'case 15', async (record, run) => {
-        const pairs: [Scheduler<Tasks>, number[]][] = [
-          [limited, r.limited],
-          [plain, r.plain],
-        ];
-        if (run % 2 === 1) pairs.reverse();
-        for (const [s, into] of pairs) {
-          const ms = await spread(s, items);
-          if (record) into.push(ms);
+        const pair = await interleavedPairs(
+          PAIRS,
+          run,
+          () => spread(limited, items),
+          () => spread(plain, items),
+        );
+        if (record) {
+          r.limited.push(pair.a);
+          r.plain.push(pair.b);
         }
       });
     } finally {
@@ -91,6 +94,7 @@ export const case15: BenchCase = {
         unit: 'ms',
         baselineName: `the same ${n / 1000}k over the same groups, no limits`,
         target: { kind: 'cost', max: 1.2 },
+        note: `each run: the median of ${PAIRS} interleaved pairs (which goes first alternates)`,
         ours: r.limited,
         baseline: r.plain,
       }),

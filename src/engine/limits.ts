@@ -119,6 +119,9 @@ export class Limits implements DispatchGate {
    * in each.
    */
   #pumps = 0;
+  /** The entry last asked about and its group: `taken` follows `notBefore` for the same entry, one lookup serves both. */
+  #askedEntry: IndexEntry | undefined;
+  #askedGroup: Group | undefined;
 
   constructor(limits: ReadonlyMap<string, GroupLimits>, host: LimitsHost) {
     this.#host = host;
@@ -145,7 +148,11 @@ export class Limits implements DispatchGate {
    * name), so no task → group map is kept or asked (a lookup that hashes a new id per task).
    */
   #groupOf(entry: IndexEntry): Group | undefined {
-    return this.#groups.get(entry.group ?? entry.name);
+    if (entry === this.#askedEntry) return this.#askedGroup;
+    const g = this.#groups.get(entry.group ?? entry.name);
+    this.#askedEntry = entry;
+    this.#askedGroup = g;
+    return g;
   }
 
   notBefore(entry: IndexEntry, now: number): number {
