@@ -1,6 +1,7 @@
+/** How work gets in: a call's tasks checked, given room, stored, then indexed and told as `enqueued`. */
 import type { Clock } from '../clock.js';
 import { CancelledError, QueueFullError, SchedulerClosedError, UnknownTaskError } from '../errors.js';
-import { IdMinter, type MintedIds, mintedId } from '../id-run.js';
+import type { MintedIds } from '../id-run.js';
 import type { Counters } from '../metrics.js';
 import type { Pool } from '../pool.js';
 import type { EnqueueItem } from '../scheduler-api.js';
@@ -10,10 +11,12 @@ import { entryOf, type TaskIndex } from '../task-index.js';
 import type { TaskMap } from '../task-types.js';
 import { requeueFailed } from '../transition.js';
 import type { EnqueueOptions, TaskRecord } from '../types.js';
-import { assertCloneable, checkObject, describe, optionKeys, unknownOption } from '../validate.js';
+import { assertCloneable, checkObject, describe } from '../validate.js';
 import { yieldToEventLoop } from '../yield.js';
-import { type AdmitTicket, type Dependencies, resolveGraph } from './dependencies.js';
+import type { AdmitTicket, Dependencies } from './dependencies.js';
+import { resolveGraph } from './dependency-graph.js';
 import type { Emitter } from './emitter.js';
+import { type Batch, indexColumns, lazyBatch, newBatch, prepareBatch, recordMaker, SLICE_MS } from './enqueue-batch.js';
 import type { FinishedKeys } from './finished-keys.js';
 import type { LiveTasks } from './live-tasks.js';
 import type { RecordEdits } from './record-edits.js';
@@ -27,41 +30,6 @@ import {
   type TaskSettings,
 } from './task-settings.js';
 import type { WriteQueue } from './write-queue.js';
-
-/** The keys of an `enqueueMany` item. */
-const ITEM_KEYS = optionKeys<EnqueueItem<TaskMap>>({ name: true, input: true, options: true, ref: true });
-
-/** Distinct options objects one `enqueueMany` call remembers having validated. */
-const OPTIONS_SEEN_MAX = 64;
-/** Main-thread work `enqueueMany` does before it yields to the event loop, well under a 50 ms long task. */
-const SLICE_MS = 8;
-
-/** An `enqueueMany` call's tasks, built before anything is stored: all in item order. */
-interface Batch {
-  /** Items to take: ids and seqs are reserved for this many. */
-  size: number;
-  firstSeq: number;
-  /** Where the ids come from: the i-th task has the i-th id minted from it. */
-  minted: MintedIds;
-  /** The clock reading every task of the batch was created at. */
-  now: number;
-  /**
-   * The records, made as the items are read (in slices) for a store without `writeBatch`. Otherwise
-   * undefined, and the store makes them (a graph's are made before the write).
-   */
-  records: TaskRecord[] | undefined;
-  /** The tasks as columns, by position: no record exists until one is needed. */
-  ids: string[];
-  names: string[];
-  inputs: unknown[];
-  settings: TaskSettings[];
-  /** Some item has a `ref` or `dependsOn`: the batch is a graph, its records made eagerly. */
-  graph: boolean;
-  /** Some item has gate tags (`requires`, `group`, `exclusive`). */
-  tagged: boolean;
-  /** Each item's `ref`, by ref: its position. */
-  refs: Map<string, number> | undefined;
-}
 
 export interface AdmissionHost {
   /** The scheduler's name, for messages. */
@@ -94,33 +62,6 @@ export interface AdmissionHost {
   get(id: string): Promise<TaskHandle | undefined>;
   /** What an aborted caller signal calls. */
   cancel(id: string, reason: string): unknown;
-}
-
-/**
- * An own key of an `enqueueMany` item that is none of name, input, options, ref; else `'ref'` if it
- * has one; else undefined. Small and apart from the batch loop, so V8 optimises it on its own: one
- * enum-cache walk per item.
- */
-function extraItemKey(item: object): string | undefined {
-  let ref: string | undefined;
-  for (const key in item)
-    if (key !== 'name' && key !== 'input' && key !== 'options' && Object.hasOwn(item, key)) {
-      if (key !== 'ref') return key;
-      ref = key;
-    }
-  return ref;
-}
-
-/** Drops a deleted task's input from its batch's column, which must not keep it alive (nor hold `batch`). */
-function releaserOf(inputs: unknown[]): (i: number) => void {
-  return (i) => {
-    inputs[i] = undefined;
-  };
-}
-
-/** A batch's task names by position, for a store to filter by name without making records (nor holding `batch`). */
-function namesOf(names: string[]): (i: number) => string {
-  return (i) => names[i] as string;
 }
 
 /**
@@ -325,28 +266,14 @@ export class Admission {
     const size = items.length;
     const own = minted === undefined;
     minted ??= { prefix: host.idPrefix, first: this.#idCounter };
-    const eager = !host.store.writeBatch;
-    const batch: Batch = {
-      size,
-      firstSeq: this.#seq,
-      minted,
-      now: 0,
-      records: eager ? [] : undefined,
-      ids: [],
-      names: [],
-      inputs: [],
-      settings: [],
-      graph: false,
-      tagged: false,
-      refs: undefined,
-    };
+    const batch = newBatch(size, this.#seq, minted, !host.store.writeBatch);
     this.#seq += size;
     if (own) this.#idCounter += size;
     this.#inFlight++;
     let room = 0;
     let ticket: AdmitTicket | undefined;
     try {
-      const names = await this.#prepareMany(items, batch);
+      const names = await prepareBatch(host, items, batch);
       this.#checkNames(names);
       let sliceStart = 0;
       if (batch.graph) ({ ticket, sliceStart } = await this.#admitGraph(batch));
@@ -369,93 +296,6 @@ export class Admission {
       this.#inFlight--;
       host.checkDrained();
     }
-  }
-
-  /**
-   * Validates every item and builds its record and id into `batch`, all at one clock
-   * reading; returns the distinct task names. An options object shared by many items is validated
-   * once. Throws, naming the item (`items[i]…`), at the first bad one.
-   *
-   * A long batch is worked through in slices of about SLICE_MS, yielding to the event loop between
-   * them; items beyond `batch.size` (added to the array meanwhile) are not looked at.
-   */
-  async #prepareMany(items: readonly EnqueueItem<TaskMap>[], batch: Batch): Promise<string[]> {
-    const now = this.#host.clock.now();
-    batch.now = now;
-    const backoffFns = this.#host.live.backoffFns;
-    const plain = settingsOf(this.#host.defaults, undefined, now, '');
-    const names = new Set<string>();
-    let seen = new Map<object, TaskSettings>();
-    let lastName: string | undefined;
-    let sliceStart = performance.now();
-    const ids = new IdMinter(batch.minted.prefix, batch.minted.first);
-    for (let i = 0; i < batch.size; i++) {
-      if ((i & 1023) === 1023 && performance.now() - sliceStart > SLICE_MS) {
-        await yieldToEventLoop();
-        sliceStart = performance.now();
-        // The caller's code may have run: options objects are looked at afresh.
-        seen = new Map();
-        lastName = undefined;
-      }
-      const item = items[i] as EnqueueItem<TaskMap>;
-      let settings = plain;
-      try {
-        if (typeof item !== 'object' || item === null) throw new TypeError(`Expected items[${i}] to be an object, got ${describe(item)}`);
-        const extra = extraItemKey(item);
-        if (extra !== undefined) {
-          if (extra !== 'ref') throw unknownOption(`items[${i}]`, extra, ITEM_KEYS);
-          this.#noteRef(batch, (item as { ref?: unknown }).ref, i);
-        }
-        const o: unknown = item.options;
-        if (o !== undefined) {
-          const known = typeof o === 'object' && o !== null ? seen.get(o) : undefined;
-          if (known) settings = known;
-          else {
-            settings = settingsOf(this.#host.defaults, o, now, '');
-            const { signal, key, keyTtlMs, onDuplicate } = o as EnqueueOptions;
-            if (signal !== undefined || key !== undefined || keyTtlMs !== undefined || onDuplicate !== undefined)
-              throw new TypeError(`Expected items[${i}].options to have no signal or key (use enqueue for those)`);
-            if (seen.size < OPTIONS_SEEN_MAX) seen.set(o as object, settings);
-          }
-        }
-        if (lastName === undefined || item.name !== lastName) {
-          checkTaskName(item.name, '');
-          names.add(item.name);
-          lastName = item.name;
-        }
-        assertCloneable(item.input);
-      } catch (error) {
-        this.#explainItem(item, i, now);
-        throw error;
-      }
-      const id = ids.next();
-      if (settings.dependsOn !== undefined) batch.graph = true;
-      if (hasTags(settings)) batch.tagged = true;
-      if (settings.retry.fn) backoffFns.set(id, settings.retry.fn);
-      batch.ids.push(id);
-      batch.names.push(item.name);
-      batch.inputs.push(item.input);
-      batch.settings.push(settings);
-      batch.records?.push(newRecord(this.#host.defaults, id, batch.firstSeq + i, item.name, item.input, settings, now));
-    }
-    // A graph's records are worked on before the write (their dependencies, their first status).
-    if (batch.graph && !batch.records) {
-      const make = this.#recordMaker(batch);
-      batch.records = batch.ids.map((_, i) => make(i));
-    }
-    return [...names];
-  }
-
-  /** Checks an item's `ref` and keeps it (a graph batch). */
-  #noteRef(batch: Batch, ref: unknown, i: number): void {
-    if (typeof ref !== 'string' || ref === '')
-      throw new TypeError(`Expected items[${i}].ref to be a non-empty string, got ${describe(ref)}`);
-    const refs = (batch.refs ??= new Map());
-    const first = refs.get(ref);
-    if (first !== undefined)
-      throw new TypeError(`Expected items[${i}].ref to be unique in the batch, got ${describe(ref)} (items[${first}].ref too)`);
-    refs.set(ref, i);
-    batch.graph = true;
   }
 
   /**
@@ -550,15 +390,6 @@ export class Admission {
     return handle;
   }
 
-  /** Re-validates a bad item with its position in every message, and throws the first error found. */
-  #explainItem(item: unknown, i: number, now: number): void {
-    if (typeof item !== 'object' || item === null) return;
-    const { name, input, options } = item as EnqueueItem<TaskMap>;
-    settingsOf(this.#host.defaults, options, now, `items[${i}].options`);
-    checkTaskName(name, `items[${i}].name`);
-    assertCloneable(input, `items[${i}].input`);
-  }
-
   /** Validates one task and builds its record (`known`: its options, the task validated already). Throws, storing nothing. */
   #prepare(name: unknown, input: unknown, options: EnqueueOptions | undefined, known?: TaskSettings, id?: string): TaskRecord {
     if (!known) checkTaskName(name, '');
@@ -617,27 +448,11 @@ export class Admission {
     if (host.closing()) throw new SchedulerClosedError(`scheduler "${host.name}" is closed`);
   }
 
-  /**
-   * Makes the batch's records by position, as `#prepare` would have built them. It holds the columns
-   * only, not `ids` (that array goes to the caller): an id is minted again when its record is made.
-   */
-  #recordMaker(batch: Batch): (i: number) => TaskRecord {
-    const { minted, firstSeq, now, names, inputs, settings } = batch;
-    const defaults = this.#host.defaults;
-    return (i) => newRecord(defaults, mintedId(minted, i), firstSeq + i, names[i] as string, inputs[i], settings[i], now);
-  }
-
   /** Stores a batch: its records if made, else the batch itself for the store to make them on demand. */
   #writeBatch(batch: Batch): Promise<void> {
     const writes = this.#host.writes;
     if (batch.records || !this.#host.store.writeBatch) return writes.write(batch.records ?? [], batch.minted);
-    return writes.writeBatch({
-      ...batch.minted,
-      size: batch.size,
-      make: this.#recordMaker(batch),
-      release: releaserOf(batch.inputs),
-      nameOf: namesOf(batch.names),
-    });
+    return writes.writeBatch(lazyBatch(this.#host.defaults, batch));
   }
 
   /**
@@ -655,20 +470,8 @@ export class Admission {
         const tags = settings[i] as TaskSettings;
         if (hasTags(tags)) host.tags.note(batch.ids[i] as string, tags);
       }
-    host.index.addBatch(
-      {
-        size: batch.size,
-        id: (i) => batch.ids[i] as string,
-        name: (i) => batch.names[i] as string,
-        priority: (i) => (settings[i] as TaskSettings).priority,
-        runAt: (i) => (settings[i] as TaskSettings).runAt,
-        seq: (i) => batch.firstSeq + i,
-        group: (i) => (settings[i] as TaskSettings).group,
-      },
-      batch.minted,
-      host.clock.now(),
-    );
-    const told = host.emitter.taskRun('enqueued', batch.size, this.#recordMaker(batch));
+    host.index.addBatch(indexColumns(batch), batch.minted, host.clock.now());
+    const told = host.emitter.taskRun('enqueued', batch.size, recordMaker(host.defaults, batch));
     host.schedulePump();
     return told;
   }

@@ -13,7 +13,7 @@ import {
   normalizeRunAt,
   optionKeys,
 } from '../validate.js';
-import { normalizeDependsOn } from './dependencies.js';
+import { normalizeDependsOn } from './dependency-graph.js';
 
 /** The scheduler's `defaults`, validated. */
 export interface NormalizedDefaults {

@@ -5,6 +5,7 @@ import type { LeaderState, QueuePeek, Scheduler } from '../scheduler-api.js';
 import { shortId } from './format.js';
 import { type HistoryBucket, RateHistory } from './rate-history.js';
 import { RecentTasks, type TaskRow, toRow } from './recent-tasks.js';
+import { SchedulerSubscription } from './scheduler-subscription.js';
 
 /** What the panel needs of a scheduler: any `Scheduler<Tasks>` fits. */
 export type PanelScheduler = Pick<
@@ -82,12 +83,25 @@ const TICK_MS = 1_000;
  */
 export class SchedulerController implements ReactiveController {
   readonly #host: ReactiveControllerHost;
-  #scheduler?: PanelScheduler;
-  #connected = false;
-  #frame?: number;
+  readonly #sub = new SchedulerSubscription<PanelScheduler>({
+    listener: this,
+    types: EVENTS,
+    replaced: () => {
+      this.activity.clear();
+      this.failed.clear();
+      this.#retrying.clear();
+      this.#ghosts.length = 0;
+      this.snapshot = undefined;
+      this.notice = '';
+    },
+    subscribed: (s) => this.#subscribed(s),
+    unsubscribed: () => {
+      if (this.#tick !== undefined) clearTimeout(this.#tick);
+      this.#tick = undefined;
+    },
+    frame: () => this.#flush(),
+  });
   #tick?: ReturnType<typeof setTimeout>;
-  /** Bumped on every (re)subscription, so a late `list()` answer for an old scheduler is dropped. */
-  #generation = 0;
   readonly #retrying = new Map<string, { attempt: number; attempts: number; error?: string }>();
   readonly #ghosts: WorkerCard[] = [];
   readonly activity = new RecentTasks(50);
@@ -108,42 +122,29 @@ export class SchedulerController implements ReactiveController {
   }
 
   get scheduler(): PanelScheduler | undefined {
-    return this.#scheduler;
+    return this.#sub.scheduler;
   }
 
   /** Follows a new scheduler (or none); resubscribes if the host is connected. */
   attach(scheduler: PanelScheduler | undefined): void {
-    if (scheduler === this.#scheduler) return;
-    if (this.#connected) this.#unsubscribe();
-    this.#scheduler = scheduler;
-    this.activity.clear();
-    this.failed.clear();
-    this.#retrying.clear();
-    this.#ghosts.length = 0;
-    this.snapshot = undefined;
-    this.notice = '';
-    if (this.#connected) this.#subscribe();
+    this.#sub.attach(scheduler);
   }
 
   hostConnected(): void {
-    this.#connected = true;
-    this.#subscribe();
+    this.#sub.connect();
   }
 
   hostDisconnected(): void {
-    this.#connected = false;
-    this.#unsubscribe();
+    this.#sub.disconnect();
   }
 
-  #subscribe(): void {
-    const s = this.#scheduler;
-    if (!s) return;
-    const generation = ++this.#generation;
-    for (const type of EVENTS) s.addEventListener(type, this);
+  /** Listeners are on `s`: the failed tasks it already holds join the dead-letter set. */
+  #subscribed(s: PanelScheduler): void {
+    const generation = this.#sub.generation;
     // Tasks that failed before we looked (or before a reload) belong in the dead-letter set too.
     s.list({ status: 'failed', limit: this.failed.size }).then(
       (tasks) => {
-        if (generation !== this.#generation) return;
+        if (generation !== this.#sub.generation) return;
         tasks.sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
         for (const task of tasks) if (!this.failed.has(task.id)) this.failed.note(toRow(task, task.finishedAt ?? 0));
         this.#schedule();
@@ -151,16 +152,6 @@ export class SchedulerController implements ReactiveController {
       () => {},
     );
     this.#schedule();
-  }
-
-  #unsubscribe(): void {
-    this.#generation++;
-    const s = this.#scheduler;
-    if (s) for (const type of EVENTS) s.removeEventListener(type, this);
-    if (this.#frame !== undefined) cancelAnimationFrame(this.#frame);
-    this.#frame = undefined;
-    if (this.#tick !== undefined) clearTimeout(this.#tick);
-    this.#tick = undefined;
   }
 
   /** EventListener object: every scheduler event lands here. Cheap bookkeeping, then one frame. */
@@ -213,15 +204,11 @@ export class SchedulerController implements ReactiveController {
   }
 
   #schedule(): void {
-    if (this.#frame !== undefined || !this.#connected) return;
-    this.#frame = requestAnimationFrame(() => {
-      this.#frame = undefined;
-      this.#flush();
-    });
+    this.#sub.requestFrame();
   }
 
   #flush(): void {
-    const s = this.#scheduler;
+    const s = this.#sub.scheduler;
     if (!s) return;
     this.flushes++;
     const peek = s.peekLanes(this.laneLimit);
@@ -251,7 +238,7 @@ export class SchedulerController implements ReactiveController {
     };
     this.#host.requestUpdate();
     // The 1-per-second tick for elapsed times and countdowns: only while something runs or waits.
-    if ((metrics.running > 0 || peek.waitingCount > 0) && this.#tick === undefined && this.#connected)
+    if ((metrics.running > 0 || peek.waitingCount > 0) && this.#tick === undefined && this.#sub.connected)
       this.#tick = setTimeout(() => {
         this.#tick = undefined;
         this.#schedule();
@@ -260,7 +247,7 @@ export class SchedulerController implements ReactiveController {
 
   /** Runs a panel button's action and reports the outcome in `notice`. Never throws. */
   async act(action: 'cancel' | 'retry' | 'discard', id: string, label = shortId(id)): Promise<void> {
-    const s = this.#scheduler;
+    const s = this.#sub.scheduler;
     if (!s) return;
     try {
       if (action === 'cancel') {
@@ -283,7 +270,7 @@ export class SchedulerController implements ReactiveController {
   }
 
   togglePause(): void {
-    const s = this.#scheduler;
+    const s = this.#sub.scheduler;
     if (!s) return;
     if (s.paused) s.resume();
     else s.pause();

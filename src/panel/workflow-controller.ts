@@ -1,6 +1,7 @@
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { ScheduleInfo } from '../schedule-types.js';
 import type { Scheduler } from '../scheduler-api.js';
+import { SchedulerSubscription } from './scheduler-subscription.js';
 
 /** What the workflow view needs of a scheduler. */
 export type WorkflowScheduler = Pick<Scheduler, 'addEventListener' | 'removeEventListener' | 'schedules' | 'list' | 'metrics'>;
@@ -27,10 +28,20 @@ const WAIT_EVENTS = ['enqueued', 'completed', 'failed', 'cancelled', 'skipped'] 
  */
 export class WorkflowController implements ReactiveController {
   readonly #host: ReactiveControllerHost;
-  #scheduler?: WorkflowScheduler;
-  #connected = false;
-  #frame?: number;
-  #generation = 0;
+  readonly #sub = new SchedulerSubscription<WorkflowScheduler>({
+    listener: this,
+    types: ['schedules', ...WAIT_EVENTS],
+    replaced: () => {
+      this.schedules = [];
+      this.waits = [];
+      this.waitCount = 0;
+    },
+    subscribed: () => {
+      this.#schedulesStale = this.#waitsStale = true;
+      this.#sub.requestFrame();
+    },
+    frame: () => void this.#refresh(),
+  });
   #schedulesStale = true;
   #waitsStale = true;
   schedules: ScheduleInfo[] = [];
@@ -43,68 +54,32 @@ export class WorkflowController implements ReactiveController {
   }
 
   attach(scheduler: WorkflowScheduler | undefined): void {
-    if (scheduler === this.#scheduler) return;
-    if (this.#connected) this.#unsubscribe();
-    this.#scheduler = scheduler;
-    this.schedules = [];
-    this.waits = [];
-    this.waitCount = 0;
-    if (this.#connected) this.#subscribe();
+    this.#sub.attach(scheduler);
   }
 
   hostConnected(): void {
-    this.#connected = true;
-    this.#subscribe();
+    this.#sub.connect();
   }
 
   hostDisconnected(): void {
-    this.#connected = false;
-    this.#unsubscribe();
+    this.#sub.disconnect();
   }
 
   handleEvent(event: Event): void {
     if (event.type === 'schedules') this.#schedulesStale = true;
     else this.#waitsStale = true;
-    this.#refreshSoon();
-  }
-
-  #subscribe(): void {
-    const s = this.#scheduler;
-    if (!s) return;
-    this.#generation++;
-    s.addEventListener('schedules', this);
-    for (const type of WAIT_EVENTS) s.addEventListener(type, this);
-    this.#schedulesStale = this.#waitsStale = true;
-    this.#refreshSoon();
-  }
-
-  #unsubscribe(): void {
-    this.#generation++;
-    const s = this.#scheduler;
-    if (s) {
-      s.removeEventListener('schedules', this);
-      for (const type of WAIT_EVENTS) s.removeEventListener(type, this);
-    }
-    if (this.#frame !== undefined) cancelAnimationFrame(this.#frame);
-    this.#frame = undefined;
-  }
-
-  #refreshSoon(): void {
-    if (this.#frame !== undefined || !this.#connected) return;
-    this.#frame = requestAnimationFrame(() => {
-      this.#frame = undefined;
-      void this.#refresh();
-    });
+    this.#sub.requestFrame();
   }
 
   async #refresh(): Promise<void> {
-    const s = this.#scheduler;
+    const sub = this.#sub;
+    const s = sub.scheduler;
     if (!s) return;
-    const generation = this.#generation;
+    const generation = sub.generation;
     const reads: Promise<void>[] = [];
     if (this.#schedulesStale) {
       this.#schedulesStale = false;
-      reads.push(s.schedules().then((list) => void (generation === this.#generation && (this.schedules = list))));
+      reads.push(s.schedules().then((list) => void (generation === sub.generation && (this.schedules = list))));
     }
     if (this.#waitsStale) {
       this.#waitsStale = false;
@@ -113,7 +88,7 @@ export class WorkflowController implements ReactiveController {
       if (count > 0 || this.waits.length > 0)
         reads.push(
           s.list({ status: 'waiting', limit: WAIT_ROWS }).then((tasks) => {
-            if (generation !== this.#generation) return;
+            if (generation !== sub.generation) return;
             this.waitCount = count;
             this.waits = tasks.map((t) => {
               const deps = (t.dependsOn ?? []).map((d) => d.id);
@@ -125,6 +100,6 @@ export class WorkflowController implements ReactiveController {
       else this.waitCount = 0;
     }
     await Promise.allSettled(reads);
-    if (generation === this.#generation) this.#host.requestUpdate();
+    if (generation === sub.generation) this.#host.requestUpdate();
   }
 }

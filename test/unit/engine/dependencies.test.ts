@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import { Admission } from '../../../src/engine/admission.js';
-import { Dependencies, normalizeDependsOn, resolveGraph } from '../../../src/engine/dependencies.js';
+import { Dependencies } from '../../../src/engine/dependencies.js';
+import { normalizeDependsOn, resolveGraph } from '../../../src/engine/dependency-graph.js';
 import { Emitter } from '../../../src/engine/emitter.js';
 import { FinishedKeys } from '../../../src/engine/finished-keys.js';
 import { LiveTasks } from '../../../src/engine/live-tasks.js';
