@@ -1,5 +1,6 @@
 import { CorruptRecordError, StorageError } from './errors.js';
 import { type Loaded, loadAll, openConnection, watchConnection } from './idb/connection.js';
+import { checkDirectory } from './idb/directory.js';
 import { GroupCommit, type HeldWrite, isTransient } from './idb/group-commit.js';
 import type { LoadResult } from './idb/log-load.js';
 import { openLog } from './idb/open-log.js';
@@ -40,6 +41,9 @@ export interface IdbStoreOptions {
    */
   estimate?: (() => Promise<{ usage?: number; quota?: number }>) | null;
 }
+
+/** How long after open the segment directory is checked (`IdbStore.checkDirectory`). */
+const DIRECTORY_CHECK_MS = 5_000;
 
 /** Counters for tests and benchmarks. */
 export interface IdbStoreStats {
@@ -151,6 +155,7 @@ export class IdbStore implements TaskStore {
   /** Finished records found on open whose key still dedupes, handed out once by `recoverKeys`. */
   #recoveredKeys: TaskRecord[] | undefined;
   #closeReason = '';
+  #directoryTimer?: ReturnType<typeof setTimeout>;
   /** The repeat schedules, as committed: they are few, and a database lost under the page gets them back from here. */
   readonly #schedules = new Map<string, ScheduleRecord>();
 
@@ -175,6 +180,7 @@ export class IdbStore implements TaskStore {
   /** @internal Builds the connection's map from what `openConnection` found; `openIdbStore` awaits it before handing the store out. */
   async _load(loaded: Loaded): Promise<void> {
     const found = await this.#load(this.#conn, loaded);
+    this.#directoryTimer = setTimeout(() => void this.checkDirectory().catch(noop), DIRECTORY_CHECK_MS);
     this.#recovered = { live: found.live, corrupt: found.corrupt, ready: found.ready };
     this.#recoveredKeys = found.keyed;
     if (found.unreadable > 0)
@@ -201,7 +207,7 @@ export class IdbStore implements TaskStore {
     // `close` event came: treated as closed by the browser.
     const transaction = (mode: IDBTransactionMode) => {
       try {
-        return mode === 'readwrite' ? db.transaction(['log', 'summary'], mode, { durability }) : db.transaction('log', mode);
+        return mode === 'readwrite' ? db.transaction(['log', 'summary', 'dir'], mode, { durability }) : db.transaction('log', mode);
       } catch (error) {
         if ((error as DOMException)?.name === 'InvalidStateError')
           queueMicrotask(() => conn === this.#conn && !conn.done && this.#lose(conn, 'terminated', null));
@@ -621,7 +627,27 @@ export class IdbStore implements TaskStore {
    * connection. State changes held after failing to commit get one more try now; those that still
    * fail are rejected.
    */
+  /**
+   * Compares the segment directory with the segments on disk, repairs it, and warns if it had to:
+   * see `idb/directory.ts`. Runs by itself once, `DIRECTORY_CHECK_MS` after open (not in the way of
+   * the first dispatch); resolves with what it fixed.
+   */
+  async checkDirectory(): Promise<{ missing: number; stale: number }> {
+    await this.#whenReady();
+    const conn = this.#conn;
+    if (this.#state !== 'open' || conn.done) return { missing: 0, stale: 0 };
+    const fixed = await checkDirectory(conn.raw);
+    if (fixed.missing + fixed.stale > 0)
+      this.#warn(
+        new StorageError(
+          `the segment directory of "${this.name}" was out of step with its segments (${fixed.missing} missing, ${fixed.stale} stale) and was repaired; tasks of a missing segment are found at the next open`,
+        ),
+      );
+    return fixed;
+  }
+
   async close(): Promise<void> {
+    clearTimeout(this.#directoryTimer);
     await this.#whenReady();
     if (this.#state === 'closed') return;
     if (this.#state === 'memory') {

@@ -21,10 +21,22 @@ export interface StoreChoice {
  * database made by a newer tasklane (`VersionError`) is no reason to drop durability silently: that
  * rejects with the `StorageError`.
  */
-export async function openStore(choice: StoreChoice, warn: (error: Error) => void): Promise<TaskStore> {
+/** Throws the named TypeError of a bad `store`, `durability` or `persist`, before anything is started. */
+export function checkStoreChoice(choice: StoreChoice): void {
   const { store } = choice;
   if (choice.persist !== undefined && typeof choice.persist !== 'boolean')
     throw new TypeError(`Expected options.persist to be a boolean, got ${describe(choice.persist)}`);
+  const own = typeof store === 'object' && store !== null && typeof (store as TaskStore).write === 'function';
+  if (!own && store !== undefined && store !== 'memory' && store !== 'indexeddb')
+    throw new TypeError(`Expected options.store to be 'indexeddb', 'memory' or a TaskStore, got ${describe(store)}`);
+  const durability = choice.durability ?? 'relaxed';
+  if (durability !== 'relaxed' && durability !== 'strict')
+    throw new TypeError(`Expected options.durability to be 'relaxed' or 'strict', got ${describe(durability)}`);
+}
+
+export async function openStore(choice: StoreChoice, warn: (error: Error) => void): Promise<TaskStore> {
+  checkStoreChoice(choice);
+  const { store } = choice;
   if (store === 'memory') return new MemoryStore();
   if (typeof store === 'object' && store !== null && typeof (store as TaskStore).write === 'function') {
     // A store of the caller's that reports warnings (an IdbStore opened on a Storage Bucket, say) reports them as the scheduler's.
@@ -33,11 +45,7 @@ export async function openStore(choice: StoreChoice, warn: (error: Error) => voi
       void askPersistence(store as unknown as PersistenceNote);
     return store;
   }
-  if (store !== undefined && store !== 'indexeddb')
-    throw new TypeError(`Expected options.store to be 'indexeddb', 'memory' or a TaskStore, got ${describe(store)}`);
   const durability = choice.durability ?? 'relaxed';
-  if (durability !== 'relaxed' && durability !== 'strict')
-    throw new TypeError(`Expected options.durability to be 'relaxed' or 'strict', got ${describe(durability)}`);
   try {
     // Loaded on first use: an app on the memory store (or its own) does not load the IndexedDB code.
     const { openIdbStore } = await import('./idb-store.js');

@@ -17,6 +17,23 @@ export interface PoolEvents extends WorkerHandleEvents {
 
 export type NormalizedPoolOptions = Required<PoolOptions>;
 
+const EVENT_NAMES = [
+  'onReady',
+  'onWorkerState',
+  'onBreakerOpen',
+  'onCapacity',
+  'onOutcomes',
+  'onProgress',
+  'onExit',
+] as const satisfies readonly (keyof PoolEvents)[];
+
+/** Events that keep every call, in order, for whoever `bind` hands them to. */
+function heldEvents(held: [keyof PoolEvents, unknown[]][]): PoolEvents {
+  const events: Record<string, (...args: unknown[]) => void> = {};
+  for (const name of EVENT_NAMES) events[name] = (...args) => void held.push([name, args]);
+  return events as unknown as PoolEvents;
+}
+
 const EMPTY: ReadonlySet<never> = new Set();
 
 const POOL_KEYS = optionKeys<PoolOptions>({
@@ -72,7 +89,9 @@ export function respawnDelay(streak: number): number {
  */
 export class Pool {
   readonly #factory: () => Worker;
-  readonly #events: PoolEvents;
+  #events: PoolEvents;
+  /** What the pool told before `bind`, when it was made without its events. */
+  #held?: [keyof PoolEvents, unknown[]][];
   readonly #clock: Clock;
   options: NormalizedPoolOptions;
   /** Every live handle, in spawn order (an array: iterating it allocates nothing, and pools are small). */
@@ -100,11 +119,23 @@ export class Pool {
   #namesWaiters: ((names: string[] | undefined) => void)[] = [];
   stats = { spawned: 0, crashed: 0, terminated: 0, loadFailures: 0 };
 
-  constructor(factory: () => Worker, options: NormalizedPoolOptions, events: PoolEvents, clock: Clock) {
+  /**
+   * `events` undefined: the pool is made before its scheduler (so the module loads while storage is
+   * read), and keeps what it tells until `bind`.
+   */
+  constructor(factory: () => Worker, options: NormalizedPoolOptions, events: PoolEvents | undefined, clock: Clock) {
     this.#factory = factory;
     this.options = options;
-    this.#events = events;
+    this.#events = events ?? heldEvents((this.#held = []));
     this.#clock = clock;
+  }
+
+  /** Sends what was told since the pool was made without events to `events`, in order, and everything later straight there. */
+  bind(events: PoolEvents): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    this.#events = events;
+    for (const [name, args] of held) (events[name] as (...a: unknown[]) => void)(...args);
   }
 
   get workers(): readonly WorkerHandle[] {

@@ -25,7 +25,7 @@ import { CancelledError, SchedulerClosedError, serializeError, TasklaneError } f
 import { CountingEventTarget, type EventSink, type SchedulerEventMap, WarningEvent } from './events.js';
 import type { MintedIds } from './id-run.js';
 import { Counters, type Metrics } from './metrics.js';
-import { openStore } from './open-store.js';
+import { checkStoreChoice, openStore } from './open-store.js';
 import { acquireOwnerLock, liveOwners, type OwnerLock } from './owner-lock.js';
 import { Pool } from './pool.js';
 import { planRecovery } from './recovery.js';
@@ -88,6 +88,8 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     options: SchedulerOptions,
     normalized: NormalizedOptions,
     store: TaskStore,
+    /** From `startPool`: its events reach this scheduler once it is built. */
+    early: Pool,
     front?: { events: EventSink; handleHost: TaskHandleHost },
     gates: readonly DispatchGate[] = [],
   ) {
@@ -102,23 +104,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     // With limits, index entries carry their task's group: the gate reads it there.
     this.#index = new TaskIndex(normalized.agingMs, normalized.limits !== undefined);
     const owner = (this.#owner = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}${(schedulerCounter++).toString(36)}`);
-    const pool = (this.#pool = new Pool(
-      options.worker,
-      normalized.pool,
-      {
-        onReady: () => dispatcher.schedulePump(),
-        onCapacity: () => dispatcher.schedulePump(),
-        onWorkerState: (h, state, error) => emitter.worker(h.id, state, undefined, error),
-        onBreakerOpen: (error) => {
-          sink.dispatchEvent(new WarningEvent(error));
-          dispatcher.schedulePump();
-        },
-        onOutcomes: (h, outcomes, now) => outcomes_.onOutcomes(h, outcomes, now),
-        onProgress: (_h, call, value) => outcomes_.onProgress(call, value),
-        onExit: (h, error, calls) => outcomes_.onExit(h, error, calls),
-      },
-      clock,
-    ));
+    const pool = (this.#pool = early);
     const index = this.#index;
     const counters = this.#counters;
     const warn = (error: Error) => sink.dispatchEvent(new WarningEvent(error));
@@ -279,15 +265,25 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       groups: gateSet.limits ? (now) => (gateSet.limits as Limits).groups(now) : undefined,
       state: () => (this.#closed || this.#closing ? 'closed' : this.#paused ? 'paused' : 'open'),
     });
+    // Last: what the pool told while storage was read reaches parts that now exist.
+    pool.bind({
+      onReady: () => dispatcher.schedulePump(),
+      onCapacity: () => dispatcher.schedulePump(),
+      onWorkerState: (h, state, error) => emitter.worker(h.id, state, undefined, error),
+      onBreakerOpen: (error) => {
+        sink.dispatchEvent(new WarningEvent(error));
+        dispatcher.schedulePump();
+      },
+      onOutcomes: (h, outcomes, now) => outcomes_.onOutcomes(h, outcomes, now),
+      onProgress: (_h, call, value) => outcomes_.onProgress(call, value),
+      onExit: (h, error, calls) => outcomes_.onExit(h, error, calls),
+    });
   }
 
   /** @internal Recovery: live records return to the index in their original order. */
   async _open(): Promise<void> {
     // Hold our owner lock for life before looking at others': a `running` record whose owner holds
     // no lock was left by a tab that is gone.
-    // Start loading the module now, while storage is read, so its task names are known early (enqueue
-    // checks them once known, never waits for them) and a worker is up for the first dispatch.
-    void this.#pool.taskNames();
     this.#ownerLock = await acquireOwnerLock(this.name, this.#owner);
     const store = this.#store;
     const [{ records, runs }, alive, keyed] = await Promise.all([
@@ -608,6 +604,17 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
 }
 
 /**
+ * The pool, made before the store opens: its first worker loads the module while storage is read,
+ * so task names are known early (enqueue checks them once known, never waits for them) and a
+ * worker is up for the first dispatch. What it tells meanwhile waits for `Pool.bind`.
+ */
+function startPool(o: SchedulerOptions, normalized: NormalizedOptions): Pool {
+  const pool = new Pool(o.worker, normalized.pool, undefined, o.clock ?? systemClock);
+  void pool.taskNames();
+  return pool;
+}
+
+/**
  * Creates a scheduler and recovers its stored tasks.
  *
  * @example
@@ -628,6 +635,7 @@ export async function createScheduler<T extends TaskMap = TaskMap>(options: Sche
     throw new TypeError(`Expected options.name to be a non-empty string, got ${describe(o.name)}`);
   const normalized = normalizeOptions(o);
   const name = o.name ?? 'tasklane';
+  checkStoreChoice({ name, store: o.store, durability: o.durability, persist: o.persist });
   if (normalized.shared) {
     if (tabsSupported()) {
       // Loaded on first use, as the IndexedDB store is: only a shared queue (IndexedDB) needs the multi-tab code.
@@ -636,10 +644,14 @@ export async function createScheduler<T extends TaskMap = TaskMap>(options: Sche
         name,
         leaderTimeoutMs: normalized.leaderTimeoutMs,
         openEngine: async (front, paused) => {
+          const pool = startPool(o, normalized);
           const store = await openStore({ name, store: o.store, durability: o.durability, persist: o.persist }, (error) =>
             front.events.dispatchEvent(new WarningEvent(error)),
-          );
-          const engine = new LocalScheduler<TaskMap>(o, normalized, store, front);
+          ).catch((error) => {
+            pool.close();
+            throw error;
+          });
+          const engine = new LocalScheduler<TaskMap>(o, normalized, store, pool, front);
           if (paused) engine.pause();
           try {
             await engine._open();
@@ -664,8 +676,12 @@ export async function createScheduler<T extends TaskMap = TaskMap>(options: Sche
         'E_TABS_UNSUPPORTED',
       ),
     );
-  const store = await openStore({ name, store: o.store, durability: o.durability, persist: o.persist }, warn);
-  scheduler = new LocalScheduler<T>(o, normalized, store);
+  const pool = startPool(o, normalized);
+  const store = await openStore({ name, store: o.store, durability: o.durability, persist: o.persist }, warn).catch((error) => {
+    pool.close();
+    throw error;
+  });
+  scheduler = new LocalScheduler<T>(o, normalized, store, pool);
   try {
     await scheduler._open();
   } catch (error) {

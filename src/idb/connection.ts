@@ -1,6 +1,7 @@
 import { type IDBPDatabase, unwrap, wrap } from 'idb';
 import { StorageError } from '../errors.js';
 import type { ScheduleRecord } from '../schedule-types.js';
+import { directoryKeys } from './directory.js';
 import type { FoundSegment } from './log-load.js';
 import { readSchedules } from './schedule-table.js';
 import { describeError, noop, SCHEMA_VERSION, type SegmentKey, type TasklaneDB, upgradeSchema } from './schema.js';
@@ -70,18 +71,18 @@ export function stampAfter(last: IDBValidKey | undefined): number {
 const SUMMARIES_PER_READ = 512;
 
 /**
- * Reads what opening needs: every segment's key, every summary, and whole only the segments that
- * have none (written before version 4, or planted by hand). Reads a bounded number of values per
- * request, so no one task decodes the whole queue. The keys and the summaries are read in two
- * transactions at once (a big log's key scan takes as long as all its summaries): a commit of
- * another connection in between can only leave a segment without its summary here (then it is
- * read whole) or a summary without its segment (then it is passed over).
+ * Reads what opening needs: every segment's key (from the directory, `directory.ts`), every
+ * summary, and whole only the segments that have none (written before version 4, or holding no
+ * queued task). Reads a bounded number of values per request, so no one task decodes the whole
+ * queue. The keys and the summaries are read in two transactions at once: a commit of another
+ * connection in between can only leave a segment without its summary here (then it is read
+ * whole) or a summary without its segment (then it is passed over).
  */
 export async function loadFound(
   db: IDBDatabase,
 ): Promise<{ found: FoundSegment[]; groups: { key: SegmentKey; members: SegmentKey[] }[]; strays: SegmentKey[] }> {
   const name = (key: IDBValidKey) => String(key);
-  const [keys, stored] = await Promise.all([logKeys(db), readGroups(db)]);
+  const [keys, stored] = await Promise.all([directoryKeys(db), readGroups(db)]);
   const summaries = new Map<string, SegmentSummary>();
   for (const { parts } of stored) for (const [key, summary] of parts ?? []) if (summary) summaries.set(name(key), summary);
   const present = new Set<string>();
@@ -112,15 +113,6 @@ export async function loadFound(
     else strays.push(key);
   }
   return { found: found.filter((s) => !s.gone), groups, strays };
-}
-
-function logKeys(db: IDBDatabase): Promise<SegmentKey[]> {
-  return new Promise((resolve, reject) => {
-    const tx = db.transaction('log', 'readonly');
-    const request = tx.objectStore('log').getAllKeys();
-    tx.oncomplete = () => resolve(request.result as SegmentKey[]);
-    tx.onabort = () => reject(tx.error);
-  });
 }
 
 /** Every value of the `summary` store: its key, and its parts if it is a summary group. */

@@ -1,4 +1,5 @@
 import { StorageError } from '../errors.js';
+import { Segments } from './directory.js';
 import {
   BIG_INPUT,
   copyRecord,
@@ -63,7 +64,8 @@ interface Source {
 /** One group commit: a read-write transaction and everything that went into it. */
 interface Batch {
   tx: IDBTransaction;
-  os: IDBObjectStore;
+  /** `log`, written only through this: each segment with its directory entry. */
+  os: Segments;
   /** The `summary` store: each segment put here has its summary put beside it, in the batch's current group. */
   summaries: IDBObjectStore;
   /** The summary groups this batch put (the last one still filling), registered once it commits. */
@@ -420,7 +422,7 @@ export class GroupCommit {
     }
     const batch: Batch = {
       tx,
-      os: tx.objectStore('log'),
+      os: new Segments(tx),
       summaries: tx.objectStore('summary'),
       groups: [],
       writes: [],
@@ -611,7 +613,7 @@ export class GroupCommit {
     const key: SegmentKey = [this.#host.stamp, local];
     let request: IDBRequest;
     try {
-      request = batch.os.put({ records: segment } satisfies Segment, key);
+      request = batch.os.put(key, { records: segment } satisfies Segment);
       // Only a segment holding a queued task gets a summary: one of state changes (running,
       // finished) is read whole if it is still there at the next open, as running tasks must be anyway.
       if (holdsReady(segment)) this.#putSummary(batch, key, local, summarize(segment));

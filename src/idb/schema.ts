@@ -16,6 +16,8 @@ export interface TasklaneDB extends DBSchema {
   schedules: { key: string; value: ScheduleRecord };
   /** Each segment's summary under the segment's key (version 4; see `SegmentSummary`). */
   summary: { key: SegmentKey; value: SegmentSummary };
+  /** One entry (0) under every segment's key (version 5; see `directory.ts`). */
+  dir: { key: SegmentKey; value: 0 };
 }
 
 /** `[stamp, n]`: `stamp` orders connections (each opens after every segment it found), `n` orders one connection's segments. */
@@ -33,7 +35,7 @@ export interface Tombstone {
 
 export type Entry = TaskRecord | Tombstone;
 
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** Versions one segment holds at most: a read of one task decodes its whole segment, and dispatch reads about this many at a time. */
 export const SEGMENT_MAX = 512;
@@ -67,6 +69,19 @@ export function upgradeSchema(db: IDBDatabase, tx: IDBTransaction, oldVersion: n
   if (oldVersion < 3) db.createObjectStore('schedules', { keyPath: 'id' });
   // Segments found without a summary are read whole on open and get one then (`IdbStore`).
   if (oldVersion < 4) db.createObjectStore('summary');
+  if (oldVersion < 5) {
+    // The directory lists every segment: filled once from the keys of `log` (see `directory.ts`).
+    const dir = db.createObjectStore('dir');
+    if (oldVersion > 0) {
+      // Asked from a request's callback: it then runs after puts earlier steps make in theirs (version 2's).
+      dir.count().onsuccess = () => {
+        const keys = tx.objectStore('log').getAllKeys();
+        keys.onsuccess = () => {
+          for (const key of keys.result) dir.put(0, key);
+        };
+      };
+    }
+  }
 }
 
 export const noop = () => {};

@@ -71,10 +71,26 @@ export async function rawSegments(name: string): Promise<{ key: [number, number]
   }
 }
 
+/** Puts `value` as the segment under `key`, with its directory entry, as the store's writer does. */
+export async function rawPutSegment(name: string, key: [number, number], value: unknown): Promise<void> {
+  const db = await done(indexedDB.open(name));
+  try {
+    const tx = db.transaction(['log', 'dir'], 'readwrite');
+    tx.objectStore('log').put(value, key);
+    tx.objectStore('dir').put(0, key);
+    await new Promise<void>((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
 /** Appends one segment holding `records` (after every segment on disk), as a crashed tab would have left them. */
-export async function rawPut(name: string, records: unknown[]): Promise<unknown> {
+export async function rawPut(name: string, records: unknown[]): Promise<void> {
   const last = (await rawSegments(name)).at(-1)?.key[0] ?? 0;
-  return rawTx(name, 'readwrite', (store) => store.put({ records }, [Math.floor(last) + 1, 0]));
+  return rawPutSegment(name, [Math.floor(last) + 1, 0], { records });
 }
 
 /** The current version of every task on disk (the newest segment's wins; removed ones left out). */

@@ -2,7 +2,18 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { createScheduler, type IdbStore, openIdbStore, SCHEMA_VERSION, type TaskRecord, type WarningEvent } from '../../src/index.js';
 import type { Tasks } from './fixtures/tasks.worker.js';
 import { outcome, tasksWorker } from './helpers.js';
-import { closeAfter, closeOpened, completedAt, dbName, openTestStore, rawAll, rawPut, rawSegments, record } from './idb-helpers.js';
+import {
+  closeAfter,
+  closeOpened,
+  completedAt,
+  dbName,
+  openTestStore,
+  rawAll,
+  rawPut,
+  rawPutSegment,
+  rawSegments,
+  record,
+} from './idb-helpers.js';
 
 afterEach(closeOpened);
 
@@ -204,7 +215,7 @@ describe('IdbStore log', () => {
       const request = indexedDB.open(name);
       request.onsuccess = () => resolve(request.result);
     });
-    expect([db.version, [...db.objectStoreNames]]).toEqual([SCHEMA_VERSION, ['log', 'schedules', 'summary']]);
+    expect([db.version, [...db.objectStoreNames]]).toEqual([SCHEMA_VERSION, ['dir', 'log', 'schedules', 'summary']]);
     db.close();
   });
 
@@ -249,16 +260,7 @@ describe('IdbStore log', () => {
     const name = dbName('badseg');
     await (await openIdbStore(name)).close();
     await rawPut(name, [record({ id: 'fine' }), { name: 'echo', status: 'queued' }]);
-    const db = await new Promise<IDBDatabase>((resolve) => {
-      const request = indexedDB.open(name);
-      request.onsuccess = () => resolve(request.result);
-    });
-    await new Promise<void>((resolve) => {
-      const tx = db.transaction('log', 'readwrite');
-      tx.objectStore('log').put('not a segment', [0.5, 0]); // before the one rawPut wrote
-      tx.oncomplete = () => resolve();
-    });
-    db.close();
+    await rawPutSegment(name, [0.5, 0], 'not a segment'); // before the one rawPut wrote
     const sched = await createScheduler<Tasks>({ name, worker: tasksWorker, pool: { max: 1 } });
     closeAfter({ close: () => sched.close({ drain: false }) });
     const warnings: Error[] = [];
