@@ -1,8 +1,8 @@
 import type { MintedIds } from './id-run.js';
+import type { NewTasks } from './index-entry.js';
 import type { LazyBatch } from './lazy-run.js';
 import type { StorageInfo } from './metrics.js';
 import type { ScheduleRecord } from './schedule-types.js';
-import type { NewTasks } from './task-index.js';
 import type { TaskRecord, TaskStatus } from './types.js';
 
 /** Key and gate tags of a recovered ready task that has any. */

@@ -2,12 +2,13 @@
 import type { Clock } from '../clock.js';
 import { CancelledError, QueueFullError, SchedulerClosedError, UnknownTaskError } from '../errors.js';
 import type { MintedIds } from '../id-run.js';
+import { entryOf } from '../index-entry.js';
 import type { Counters } from '../metrics.js';
 import type { Pool } from '../pool.js';
 import type { EnqueueItem } from '../scheduler-api.js';
 import type { TaskStore } from '../store.js';
 import type { TaskHandle } from '../task-handle.js';
-import { entryOf, type TaskIndex } from '../task-index.js';
+import type { TaskIndex } from '../task-index.js';
 import type { TaskMap } from '../task-types.js';
 import { requeueFailed } from '../transition.js';
 import type { EnqueueOptions, TaskRecord } from '../types.js';

@@ -2,9 +2,10 @@
 import type { Clock } from '../clock.js';
 import { DependencyError, deserializeError, StorageError } from '../errors.js';
 import { IdRun, mintedPosition } from '../id-run.js';
+import { entryOf, type IndexEntry } from '../index-entry.js';
 import type { Counters } from '../metrics.js';
 import type { TaskStore } from '../store.js';
-import { entryOf, type IndexEntry, type TaskIndex } from '../task-index.js';
+import type { TaskIndex } from '../task-index.js';
 import { TaskTable } from '../task-table.js';
 import { noteError } from '../transition.js';
 import {

@@ -1,9 +1,10 @@
 import type { Clock, TimerHandle } from '../clock.js';
 import { StorageError, serializeError } from '../errors.js';
+import type { IndexEntry } from '../index-entry.js';
 import type { Pool } from '../pool.js';
 import { lostToFailed } from '../record-validation.js';
 import type { TaskStore } from '../store.js';
-import type { IndexEntry, TaskIndex } from '../task-index.js';
+import type { TaskIndex } from '../task-index.js';
 import { type FailureOutcome, failAttempt, startAttempt, unstartAttempt } from '../transition.js';
 import { type SerializedError, type TaskRecord, TERMINAL_STATUSES } from '../types.js';
 import type { WorkerHandle } from '../worker-handle.js';

@@ -1,9 +1,9 @@
 /** An `enqueueMany` call's items read into a `Batch`: validated, ids minted, tasks held as columns until a record is needed. */
 import type { Clock } from '../clock.js';
 import { IdMinter, type MintedIds, mintedId } from '../id-run.js';
+import type { NewTasks } from '../index-entry.js';
 import type { LazyBatch } from '../lazy-run.js';
 import type { EnqueueItem } from '../scheduler-api.js';
-import type { NewTasks } from '../task-index.js';
 import type { TaskMap } from '../task-types.js';
 import type { EnqueueOptions, TaskRecord } from '../types.js';
 import { assertCloneable, describe, optionKeys, unknownOption } from '../validate.js';

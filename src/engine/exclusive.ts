@@ -1,4 +1,4 @@
-import type { IndexEntry } from '../task-index.js';
+import type { IndexEntry } from '../index-entry.js';
 import type { DispatchGate } from './gates.js';
 
 export interface ExclusiveHost {

@@ -1,4 +1,4 @@
-import type { IndexEntry } from '../task-index.js';
+import type { IndexEntry } from '../index-entry.js';
 
 /**
  * A dispatch policy: the dispatcher asks every gate "may this task start now?" when the task is at

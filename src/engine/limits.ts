@@ -1,5 +1,5 @@
+import type { IndexEntry } from '../index-entry.js';
 import type { GroupState } from '../metrics.js';
-import type { IndexEntry } from '../task-index.js';
 import { checkKeys, checkNumber, checkObject, describe, optionKeys } from '../validate.js';
 import type { DispatchGate } from './gates.js';
 

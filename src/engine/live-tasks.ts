@@ -1,7 +1,7 @@
 import { deserializeError } from '../errors.js';
+import type { IndexEntry } from '../index-entry.js';
 import { SteadyMap } from '../steady-map.js';
 import { TaskHandle, type TaskHandleHost } from '../task-handle.js';
-import type { IndexEntry } from '../task-index.js';
 import { type BackoffFunction, type SerializedError, type TaskRecord, type TaskStatus, TERMINAL_STATUSES } from '../types.js';
 import type { InFlight, WorkerHandle } from '../worker-handle.js';
 import type { Tells } from './tells.js';

@@ -1,4 +1,4 @@
-import type { IndexEntry } from '../task-index.js';
+import type { IndexEntry } from '../index-entry.js';
 import type { DispatchGate } from './gates.js';
 
 /** How long a task that needs the network waits, while offline, before it is asked about again (an `online` event comes first). */

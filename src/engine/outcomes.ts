@@ -1,9 +1,10 @@
 import type { Clock } from '../clock.js';
 import { deserializeError, serializeError, TimeoutError, WorkerCrashedError } from '../errors.js';
+import { entryOf } from '../index-entry.js';
 import type { Counters } from '../metrics.js';
 import type { Pool } from '../pool.js';
 import type { RunOutcome } from '../protocol.js';
-import { entryOf, type TaskIndex } from '../task-index.js';
+import type { TaskIndex } from '../task-index.js';
 import { completeAttempt, type FailureOutcome, failAttempt } from '../transition.js';
 import type { SerializedError, TaskRecord } from '../types.js';
 import type { InFlight, WorkerHandle } from '../worker-handle.js';

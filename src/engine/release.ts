@@ -1,5 +1,6 @@
 import type { MintedIds } from '../id-run.js';
-import type { IndexEntry, TaskIndex } from '../task-index.js';
+import type { IndexEntry } from '../index-entry.js';
+import type { TaskIndex } from '../task-index.js';
 import { RUN_MIN } from '../task-table.js';
 
 /** An enqueueMany's records as minted: the i-th has the i-th id of `minted` and seq `firstSeq + i`. */

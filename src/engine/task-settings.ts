@@ -1,4 +1,4 @@
-import type { IndexEntry } from '../task-index.js';
+import type { IndexEntry } from '../index-entry.js';
 import { NO_ERRORS } from '../transition.js';
 import type { Dependency, EnqueueOptions, PriorityLevel, TaskRecord } from '../types.js';
 import {

@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { agedLess, effectivePriority } from '../../src/aging.js';
 import { mintedId } from '../../src/id-run.js';
-import { type IndexEntry, TaskIndex } from '../../src/task-index.js';
+import type { IndexEntry } from '../../src/index-entry.js';
+import { TaskIndex } from '../../src/task-index.js';
 import { RUN_MIN } from '../../src/task-table.js';
 import type { PriorityLevel } from '../../src/types.js';
 import { seededPick } from './index-model.js';

@@ -1,7 +1,8 @@
 /** Model-based fuzzing of the index (lanes, folds, requeues, reprioritizations) against a sorted model; by a reviewer of the lanes change. */
 import { expect, test } from 'vitest';
 import { mintedId } from '../../src/id-run.js';
-import { type IndexEntry, TaskIndex } from '../../src/task-index.js';
+import type { IndexEntry } from '../../src/index-entry.js';
+import { TaskIndex } from '../../src/task-index.js';
 import { RUN_MIN } from '../../src/task-table.js';
 import type { PriorityLevel } from '../../src/types.js';
 import { before, expectBookkeeping, type Model, modelNext, seededPick } from './index-model.js';

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { type MintedIds, mintedId } from '../../src/id-run.js';
-import { type NewTask, TaskIndex } from '../../src/task-index.js';
+import type { NewTask } from '../../src/index-entry.js';
+import { TaskIndex } from '../../src/task-index.js';
 import { RUN_MIN } from '../../src/task-table.js';
 import type { PriorityLevel } from '../../src/types.js';
 import { expectBookkeeping, type Model, modelNext, seededPick } from './index-model.js';

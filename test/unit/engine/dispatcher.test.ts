@@ -8,10 +8,11 @@ import { type NormalizedDefaults, newRecord } from '../../../src/engine/task-set
 import { Tells } from '../../../src/engine/tells.js';
 import { WriteQueue } from '../../../src/engine/write-queue.js';
 import { WorkerCrashedError, WorkerLoadError } from '../../../src/errors.js';
+import { entryOf, type IndexEntry } from '../../../src/index-entry.js';
 import { MemoryStore } from '../../../src/memory-store.js';
 import { normalizePoolOptions } from '../../../src/pool.js';
 import type { TaskStore } from '../../../src/store.js';
-import { entryOf, type IndexEntry, TaskIndex } from '../../../src/task-index.js';
+import { TaskIndex } from '../../../src/task-index.js';
 import type { FailureOutcome } from '../../../src/transition.js';
 import type { PriorityLevel, SerializedError, TaskRecord } from '../../../src/types.js';
 import { type FakeWorkerHandle, fakeWorkerHandle, flush } from './fakes.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import { notBefore, noteTaken, refreshGates } from '../../../src/engine/gates.js';
 import { type GroupLimits, Limits, normalizeLimits } from '../../../src/engine/limits.js';
-import type { IndexEntry } from '../../../src/task-index.js';
+import type { IndexEntry } from '../../../src/index-entry.js';
 
 let seq = 0;
 const entry = (name: string, id = `t${seq}`): IndexEntry => ({ id, name, priority: 2, readyAt: 0, seq: seq++ });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { OFFLINE_RECHECK_MS, OnlineGate } from '../../../src/engine/online.js';
-import type { IndexEntry } from '../../../src/task-index.js';
+import type { IndexEntry } from '../../../src/index-entry.js';
 
 function setup() {
   const state = { online: true, listeners: 0, ready: [] as string[][] };

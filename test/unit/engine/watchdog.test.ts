@@ -5,9 +5,9 @@ import { type NormalizedDefaults, newRecord } from '../../../src/engine/task-set
 import { Tells } from '../../../src/engine/tells.js';
 import { Watchdog, type WatchdogHost } from '../../../src/engine/watchdog.js';
 import { WriteQueue } from '../../../src/engine/write-queue.js';
+import { entryOf } from '../../../src/index-entry.js';
 import { MemoryStore } from '../../../src/memory-store.js';
 import { normalizePoolOptions } from '../../../src/pool.js';
-import { entryOf } from '../../../src/task-index.js';
 import type { SerializedError, TaskRecord } from '../../../src/types.js';
 import type { InFlight, WorkerHandle } from '../../../src/worker-handle.js';
 import { fakeWorkerHandle } from './fakes.js';
