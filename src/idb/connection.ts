@@ -1,6 +1,7 @@
 import { type IDBPDatabase, unwrap, wrap } from 'idb';
 import { StorageError } from '../errors.js';
 import type { ScheduleRecord } from '../schedule-types.js';
+import { ByKey } from './by-key.js';
 import { directoryKeys } from './directory.js';
 import type { FoundSegment } from './log-load.js';
 import { readSchedules } from './schedule-table.js';
@@ -81,16 +82,15 @@ const SUMMARIES_PER_READ = 512;
 export async function loadFound(
   db: IDBDatabase,
 ): Promise<{ found: FoundSegment[]; groups: { key: SegmentKey; members: SegmentKey[] }[]; strays: SegmentKey[] }> {
-  const name = (key: IDBValidKey) => String(key);
   const [keys, stored] = await Promise.all([directoryKeys(db), readGroups(db)]);
-  const summaries = new Map<string, SegmentSummary>();
-  for (const { parts } of stored) for (const [key, summary] of parts ?? []) if (summary) summaries.set(name(key), summary);
-  const present = new Set<string>();
+  const summaries = new ByKey<SegmentSummary>();
+  for (const { parts } of stored) for (const [key, summary] of parts ?? []) if (summary) summaries.set(key, summary);
+  const present = new ByKey<true>();
   const found: FoundSegment[] = [];
   const whole: FoundSegment[] = [];
   for (const key of keys) {
-    present.add(name(key));
-    const segment: FoundSegment = { key, summary: summaries.get(name(key)) };
+    present.set(key, true);
+    const segment: FoundSegment = { key, summary: summaries.get(key) };
     found.push(segment);
     if (!segment.summary) whole.push(segment);
   }
@@ -108,7 +108,7 @@ export async function loadFound(
   const groups: { key: SegmentKey; members: SegmentKey[] }[] = [];
   const strays: SegmentKey[] = [];
   for (const { key, parts } of stored) {
-    const members = parts?.filter(([k]) => present.has(name(k))).map(([k]) => k) ?? [];
+    const members = parts?.filter(([k]) => present.has(k)).map(([k]) => k) ?? [];
     if (members.length > 0) groups.push({ key, members });
     else strays.push(key);
   }

@@ -1,3 +1,4 @@
+import { ByKey } from './by-key.js';
 import type { SegmentKey } from './schema.js';
 
 /**
@@ -60,16 +61,17 @@ function compare(db: IDBDatabase, mode: IDBTransactionMode): Promise<{ missing: 
     const fixed = { missing: 0, stale: 0 };
     dir.onsuccess = () => {
       const fix = mode === 'readwrite' ? tx.objectStore('dir') : undefined;
-      const listed = new Set((dir.result as SegmentKey[]).map(String));
-      const stored = new Set<string>();
+      const listed = new ByKey<true>();
+      for (const key of dir.result as SegmentKey[]) listed.set(key, true);
+      const stored = new ByKey<true>();
       for (const key of log.result as SegmentKey[]) {
-        stored.add(String(key));
-        if (listed.has(String(key))) continue;
+        stored.set(key, true);
+        if (listed.has(key)) continue;
         fixed.missing++;
         fix?.put(0, key);
       }
       for (const key of dir.result as SegmentKey[])
-        if (!stored.has(String(key))) {
+        if (!stored.has(key)) {
           fixed.stale++;
           fix?.delete(key);
         }

@@ -1,4 +1,5 @@
 import { yieldToEventLoop } from '../yield.js';
+import { ByKey } from './by-key.js';
 import { type Loaded, readSegments, writeSummaries } from './connection.js';
 import { type LoadResult, LogLoad } from './log-load.js';
 import type { SegmentKey } from './schema.js';
@@ -20,13 +21,13 @@ export async function openLog(db: IDBDatabase, map: SegmentMap, groups: SummaryG
   const needed = load.needed();
   if (needed.length > 0) load.fill(await readSegments(db, needed));
   const result = load.finish();
-  const localOf = new Map<string, number>();
-  for (const f of loaded.found) if (f.local !== undefined) localOf.set(String(f.key), f.local);
+  const localOf = new ByKey<number>();
+  for (const f of loaded.found) if (f.local !== undefined) localOf.set(f.key, f.local);
   const register = (stored: readonly { key: SegmentKey; members: SegmentKey[] }[]) => {
     for (const g of stored) {
       const members: number[] = [];
       for (const k of g.members) {
-        const local = localOf.get(String(k));
+        const local = localOf.get(k);
         if (local !== undefined) members.push(local);
       }
       groups.add(g.key, members);
