@@ -2,7 +2,7 @@ import { type Clock, systemClock } from './clock.js';
 import { Admission } from './engine/admission.js';
 import { Cancellation } from './engine/cancellation.js';
 import { Dependencies } from './engine/dependencies.js';
-import { Dispatcher } from './engine/dispatcher.js';
+import { Dispatcher, PREFETCH_AHEAD } from './engine/dispatcher.js';
 import { Emitter, taskInfo } from './engine/emitter.js';
 import { FinishedKeys } from './engine/finished-keys.js';
 import { GateSet } from './engine/gate-set.js';
@@ -12,7 +12,7 @@ import { LiveTasks } from './engine/live-tasks.js';
 import { LoadModel } from './engine/load-model.js';
 import { Outcomes } from './engine/outcomes.js';
 import { RecordEdits } from './engine/record-edits.js';
-import { resumeRuns } from './engine/resume-runs.js';
+import { likelyFirst, resumeRuns } from './engine/resume-runs.js';
 import { RetentionTrim } from './engine/retention-trim.js';
 import { Schedules } from './engine/schedules.js';
 import { Stats } from './engine/stats.js';
@@ -307,6 +307,8 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
       if (record.key !== undefined) keys.set(record.key, record.id);
       if (hasTags(record)) this.#gates.note(record.id, record);
     }
+    // The likely first tasks' records are read while the runs go back into the index.
+    if (store.prefetch && runs.length > 0) store.prefetch(likelyFirst(runs, PREFETCH_AHEAD, now));
     await resumeRuns(
       { index: this.#index, noteSeq: (seq) => this.#admission.noteSeq(seq), keys, noteTags: (id, tags) => this.#gates.note(id, tags) },
       runs,

@@ -18,7 +18,7 @@ const PIPELINE_BUDGET_MS = 1;
 const PIPELINE_MAX = 512;
 const LEASE_MS = 30_000;
 /** Next-in-line tasks whose records the store may read ahead (a full batch), so dispatch need not wait on a read. */
-const PREFETCH_AHEAD = PIPELINE_MAX;
+export const PREFETCH_AHEAD = PIPELINE_MAX;
 /** After a failed read of records to run, dispatch pauses this long, doubling while reads keep failing, up to `READ_BACKOFF_MAX_MS`. */
 const READ_BACKOFF_MS = 50;
 const READ_BACKOFF_MAX_MS = 5_000;

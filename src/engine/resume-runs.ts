@@ -55,3 +55,30 @@ function resumeRun(host: ResumeHost, run: RecoveredRun, now: number): void {
     if (hasTags(extras)) host.noteTags(id, extras);
   }
 }
+
+/**
+ * Ids of the first `n` tasks of the run whose first task is likely first in line (ready at `now`,
+ * by priority, then readyAt, then seq): read ahead while the runs go back into the index, so the
+ * first dispatch finds its records read. A guess: a wrong one costs one read.
+ */
+export function likelyFirst(runs: readonly RecoveredRun[], n: number, now: number): string[] {
+  let best: RecoveredRun | undefined;
+  for (const run of runs) {
+    const t = run.tasks;
+    if (t.size === 0 || t.runAt(0) > now) continue;
+    const b = best?.tasks;
+    if (
+      !b ||
+      (t.priority(0) !== b.priority(0)
+        ? t.priority(0) < b.priority(0)
+        : t.runAt(0) !== b.runAt(0)
+          ? t.runAt(0) < b.runAt(0)
+          : t.seq(0) < b.seq(0))
+    )
+      best = run;
+  }
+  if (!best) return [];
+  const ids: string[] = new Array(Math.min(n, best.tasks.size));
+  for (let i = 0; i < ids.length; i++) ids[i] = best.tasks.id(i);
+  return ids;
+}
