@@ -88,7 +88,7 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
     options: SchedulerOptions,
     normalized: NormalizedOptions,
     store: TaskStore,
-    /** From `startPool`: its events reach this scheduler once it is built. */
+    /** From `openEngine`, made before the store opened: its events reach this scheduler once it is built. */
     early: Pool,
     front?: { events: EventSink; handleHost: TaskHandleHost },
     gates: readonly DispatchGate[] = [],
@@ -606,14 +606,34 @@ class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<Sc
 }
 
 /**
- * The pool, made before the store opens: its first worker loads the module while storage is read,
- * so task names are known early (enqueue checks them once known, never waits for them) and a
- * worker is up for the first dispatch. What it tells meanwhile waits for `Pool.bind`.
+ * Opens one engine: the pool first (its first worker loads the module while storage is read, so
+ * task names are known early and a worker is up for the first dispatch; what it tells meanwhile
+ * waits for `Pool.bind`), then the store, then the recovery. A failure at any step closes what the
+ * earlier steps opened.
  */
-function startPool(o: SchedulerOptions, normalized: NormalizedOptions): Pool {
+async function openEngine<T extends TaskMap>(
+  o: SchedulerOptions,
+  normalized: NormalizedOptions,
+  name: string,
+  warn: (error: Error) => void,
+  front?: { events: EventSink; handleHost: TaskHandleHost },
+  paused = false,
+): Promise<LocalScheduler<T>> {
   const pool = new Pool(o.worker, normalized.pool, undefined, o.clock ?? systemClock);
   void pool.taskNames();
-  return pool;
+  const store = await openStore({ name, store: o.store, durability: o.durability, persist: o.persist }, warn).catch((error) => {
+    pool.close();
+    throw error;
+  });
+  const engine = new LocalScheduler<T>(o, normalized, store, pool, front);
+  if (paused) engine.pause();
+  try {
+    await engine._open();
+  } catch (error) {
+    await engine.close({ drain: false }).catch(() => {});
+    throw error;
+  }
+  return engine;
 }
 
 /**
@@ -645,24 +665,8 @@ export async function createScheduler<T extends TaskMap = TaskMap>(options: Sche
       return openShared<T>({
         name,
         leaderTimeoutMs: normalized.leaderTimeoutMs,
-        openEngine: async (front, paused) => {
-          const pool = startPool(o, normalized);
-          const store = await openStore({ name, store: o.store, durability: o.durability, persist: o.persist }, (error) =>
-            front.events.dispatchEvent(new WarningEvent(error)),
-          ).catch((error) => {
-            pool.close();
-            throw error;
-          });
-          const engine = new LocalScheduler<TaskMap>(o, normalized, store, pool, front);
-          if (paused) engine.pause();
-          try {
-            await engine._open();
-          } catch (error) {
-            await engine.close({ drain: false }).catch(() => {});
-            throw error;
-          }
-          return engine;
-        },
+        openEngine: (front, paused) =>
+          openEngine<TaskMap>(o, normalized, name, (error) => front.events.dispatchEvent(new WarningEvent(error)), front, paused),
       });
     }
   }
@@ -678,18 +682,7 @@ export async function createScheduler<T extends TaskMap = TaskMap>(options: Sche
         'E_TABS_UNSUPPORTED',
       ),
     );
-  const pool = startPool(o, normalized);
-  const store = await openStore({ name, store: o.store, durability: o.durability, persist: o.persist }, warn).catch((error) => {
-    pool.close();
-    throw error;
-  });
-  scheduler = new LocalScheduler<T>(o, normalized, store, pool);
-  try {
-    await scheduler._open();
-  } catch (error) {
-    await scheduler.close({ drain: false }).catch(() => {});
-    throw error;
-  }
+  scheduler = await openEngine<T>(o, normalized, name, warn);
   const opened = scheduler;
   const pending = early;
   early = undefined;
