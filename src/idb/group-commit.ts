@@ -1,4 +1,5 @@
 import { StorageError } from '../errors.js';
+import { CommitRetry, type Holdable } from './commit-retry.js';
 import { Segments } from './directory.js';
 import {
   BIG_INPUT,
@@ -17,24 +18,13 @@ import type { PutSegment, SegmentMap } from './segment-map.js';
 import { GROUP_BYTES, GROUP_MAX, holdsReady, type SegmentSummary, type SummaryGroup, summarize, summaryBytes } from './summary.js';
 import { SummaryGroups } from './summary-groups.js';
 
+export { isTransient } from './commit-retry.js';
+
 /** Segment puts in flight at once for a write spread across tasks. */
 const CHAIN_DEPTH = 2;
-/** The first retry of held state changes waits this long; each failed retry doubles it, up to `RETRY_MAX_MS`. */
-const RETRY_FIRST_MS = 100;
-const RETRY_MAX_MS = 5_000;
-
-/**
- * Why a commit may succeed if tried again later: out of quota (space can be freed: retention,
- * deletions, the user), aborted by the browser (a connection being closed under us), or refused for
- * a reason IndexedDB does not name.
- */
-export function isTransient(cause: unknown): boolean {
-  const name = (cause as { name?: unknown } | null)?.name;
-  return name === 'QuotaExceededError' || name === 'AbortError' || name === 'UnknownError' || name === 'InvalidStateError';
-}
 
 /** One caller's `write`: settled when the transaction holding it commits or aborts. */
-interface Write {
+interface Write extends Holdable {
   /** Its versions; for a lazy write, our own array, whose records are replaced by copies as they are put. */
   entries: Entry[];
   /**
@@ -42,11 +32,6 @@ interface Write {
    * put, so no single event-loop task pays for all of it.
    */
   lazy: boolean;
-  /**
-   * A state change of tasks already stored: a commit that fails for a transient reason (see
-   * `isTransient`) keeps it, to be committed again later (`#hold`), instead of rejecting it.
-   */
-  hold: boolean;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -81,7 +66,7 @@ interface Batch {
   deletes: number[];
   /** Aborted on purpose so its writes go again in a new batch: its abort rejects nothing. */
   replayed: boolean;
-  /** It carries held writes again (see `#retry`). */
+  /** It carries held writes again (see `CommitRetry`). */
   retry: boolean;
   /** Given up after its connection was lost (see `abandon`): its events, should they still come, change nothing. */
   abandoned: boolean;
@@ -149,26 +134,41 @@ export class GroupCommit {
   /** Writes waiting for the transactions in flight to finish (see `#moveToNext`). */
   readonly #parked: Write[] = [];
   readonly #settling = new Set<Promise<void>>();
-  /**
-   * State changes whose commit failed for a transient reason, oldest first, waiting for `#retry`.
-   * While any are held, new state changes join them (they are newer): none overtakes another.
-   */
-  #held: Write[] = [];
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Failed attempts in the episode under way (0: none), and when it began. */
-  #attempts = 0;
-  #failingSince = 0;
-  /**
-   * The last retry of several writes failed: the next one tries the oldest alone, so that what fits
-   * in the room there is commits (in order) instead of all of it waiting for room for all of it.
-   */
-  #retryOne = false;
+  /** What becomes of writes whose commit failed: the held ones, their retries, giving up. */
+  readonly #retry: CommitRetry<Write>;
   /** The connection is gone: `detach` handed the unfinished writes over; nothing begins here any more. */
   #detached = false;
 
   constructor(host: GroupCommitHost, map: SegmentLedger) {
     this.#host = host;
     this.#map = map;
+    const self = this;
+    this.#retry = new CommitRetry<Write>({
+      get closed() {
+        return host.closed;
+      },
+      get detached() {
+        return self.#detached;
+      },
+      whenIdle: () => (this.#open.length > 0 ? this.settled() : undefined),
+      fail: (write, error) => this.#fail(write, error),
+      takeParked: () => {
+        const held = this.#parked.filter((w) => w.hold);
+        if (held.length > 0) {
+          const rest = this.#parked.filter((w) => !w.hold);
+          this.#parked.length = 0;
+          this.#parked.push(...rest);
+        }
+        return held;
+      },
+      commit: (writes, retry) => {
+        if (retry) for (const w of writes) w.entries = w.entries.filter((e) => this.#pending.get(e.id) === e);
+        this.#beginWith(writes, retry);
+      },
+      orphaned: (writes, error) => host.orphaned(writes, error),
+      failing: (error, attempt, retryInMs, count) => host.commitsFailing(error, attempt, retryInMs, count),
+      recovered: (since) => host.commitsRecovered(since),
+    });
   }
 
   /** Versions written and not yet committed, by task id, oldest write first. */
@@ -193,7 +193,7 @@ export class GroupCommit {
 
   /** State changes held after a transient failure, waiting for a retry. */
   get held(): number {
-    return this.#held.length;
+    return this.#retry.held;
   }
 
   /** Settles once every transaction begun so far has finished. */
@@ -208,10 +208,10 @@ export class GroupCommit {
    */
   submit(entries: Entry[], lazy: boolean, hold = false): Promise<void> {
     if (this.#detached) return Promise.reject(this.#host.closedError(`store ${entries.length} record(s)`));
-    if (hold && this.#held.length > 0) {
+    if (hold && this.#retry.held > 0) {
       // Behind state changes that wait for a retry: this one waits with them, after them.
       const held = this.#newWrite(entries, lazy, hold);
-      this.#held.push(held.write);
+      this.#retry.join(held.write);
       return held.promise;
     }
     let batch = this.#batch;
@@ -258,9 +258,7 @@ export class GroupCommit {
 
   /** The connection closed (`host.closed` is true now): parked and held writes fail, no batch takes more. Transactions in flight still finish. */
   close(): void {
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
-    const parked = this.#held.splice(0).concat(this.#parked.splice(0));
+    const parked = this.#retry.drain().concat(this.#parked.splice(0));
     for (const w of parked) this.#fail(w, this.#host.closedError(`store ${w.entries.length} record(s)`));
     this.#batch = undefined;
     if (this.#deleteTimer !== undefined) clearTimeout(this.#deleteTimer);
@@ -275,10 +273,7 @@ export class GroupCommit {
     this.#detached = true;
     this.#batch = undefined;
     if (this.#deleteTimer !== undefined) clearTimeout(this.#deleteTimer);
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
-    const out = this.#held.concat(this.#parked);
-    this.#held = [];
+    const out = this.#retry.drain().concat(this.#parked);
     this.#parked.length = 0;
     for (const w of out) for (const e of w.entries) if (this.#pending.get(e.id) === e) this.#pending.delete(e.id);
     return out;
@@ -307,19 +302,13 @@ export class GroupCommit {
       if (batch.replayed) continue;
       const count = batch.writes.reduce((n, w) => n + w.entries.length, 0);
       const error = new StorageError(`commit of ${count} record(s) to "${this.#host.name}" failed: ${describeError(cause)}`, { cause });
-      this.#failOrHold(batch.writes, error, cause);
+      this.#retry.failOrHold(batch.writes, error, cause);
     }
   }
 
   /** Tries the held state changes once more now; those that still fail are rejected, and no more are held. */
-  async giveUp(): Promise<void> {
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
-    if (this.#held.length === 0 || this.#detached) return;
-    while (this.#open.length > 0) await this.settled();
-    const writes = this.#held.splice(0);
-    for (const w of writes) w.hold = false;
-    this.#beginWith(writes);
+  giveUp(): Promise<void> {
+    return this.#retry.giveUp();
   }
 
   #newWrite(entries: Entry[], lazy: boolean, hold = false): { write: Write; promise: Promise<void> } {
@@ -342,75 +331,9 @@ export class GroupCommit {
       const failure = new StorageError(`could not start a transaction to store ${count} record(s): ${describeError(error)}`, {
         cause: error,
       });
-      this.#failOrHold(writes, failure, error);
+      this.#retry.failOrHold(writes, failure, error);
       return undefined;
     }
-  }
-
-  /** `writes` failed with `error` (caused by `cause`): held state changes wait for a retry when the cause is transient, the rest are rejected. */
-  #failOrHold(writes: readonly Write[], error: Error, cause: unknown): void {
-    if (this.#detached) {
-      const carried = writes.filter((w) => w.hold);
-      for (const w of writes) if (!w.hold) this.#fail(w, error);
-      if (carried.length > 0) this.#host.orphaned(carried, error);
-      return;
-    }
-    const transient = isTransient(cause) && !this.#host.closed;
-    const kept: Write[] = [];
-    for (const w of writes) {
-      if (transient && w.hold) kept.push(w);
-      else this.#fail(w, error);
-    }
-    if (kept.length > 0) this.#hold(kept, error);
-  }
-
-  /**
-   * Keeps `writes` (the oldest state changes not committed) for a retry after a backoff, with the
-   * state changes parked behind them, which are newer; from now on new ones join them too.
-   */
-  #hold(writes: Write[], error: Error): void {
-    const parked = this.#parked.filter((w) => w.hold);
-    if (parked.length > 0) {
-      const rest = this.#parked.filter((w) => !w.hold);
-      this.#parked.length = 0;
-      this.#parked.push(...rest);
-    }
-    this.#held = writes.concat(this.#held, parked);
-    if (this.#attempts === 0) this.#failingSince = Date.now();
-    this.#attempts++;
-    const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (this.#attempts - 1));
-    this.#scheduleRetry(delay);
-    this.#host.commitsFailing(error, this.#attempts, delay, this.#held.length);
-  }
-
-  #scheduleRetry(delayMs: number): void {
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.#retry();
-    }, delayMs);
-  }
-
-  /**
-   * Commits the held state changes again, in one transaction, once nothing else is in flight. A
-   * version a newer write has replaced since (a removal, a retry of the task) is left out: the
-   * newer one is what must land.
-   */
-  #retry(): void {
-    if (this.#detached || this.#held.length === 0 || this.#host.closed) return;
-    if (this.#open.length > 0 || this.#batch) {
-      void this.settled().then(() => this.#retry());
-      return;
-    }
-    const writes = this.#held.splice(0, this.#retryOne ? 1 : this.#held.length);
-    for (const w of writes) w.entries = w.entries.filter((e) => this.#pending.get(e.id) === e);
-    if (writes.length > 1) this.#retryOne = true;
-    const next = this.#tryBegin(writes);
-    if (!next) return;
-    next.retry = true;
-    next.writes.push(...writes);
-    next.unflushed.push(...writes);
-    this.#flush(next);
   }
 
   #begin(): Batch {
@@ -460,20 +383,7 @@ export class GroupCommit {
       this.#map.committed(batch.segments, batch.deletes);
       for (const w of batch.writes) w.resolve();
       this.#host.committed();
-      if (this.#attempts > 0 && !this.#detached) {
-        if (batch.retry) this.#retryOne = false;
-        if (batch.retry && this.#held.length === 0) {
-          const since = this.#failingSince;
-          this.#attempts = 0;
-          this.#host.commitsRecovered(since);
-        } else if (batch.retry) {
-          // The oldest went in: the rest go now, together.
-          this.#scheduleRetry(0);
-        } else if (this.#held.length > 0 && (batch.deletes.length > 0 || batch.segments.some((s) => s.entries.some(isTombstone)))) {
-          // Space was freed (segments deleted, tasks removed): the held state changes may fit now.
-          this.#scheduleRetry(0);
-        }
-      }
+      this.#retry.committed(batch.retry, () => batch.deletes.length > 0 || batch.segments.some((s) => s.entries.some(isTombstone)));
     };
     tx.onabort = () => {
       if (batch.abandoned) return;
@@ -483,11 +393,11 @@ export class GroupCommit {
       this.#toDelete.push(...batch.deletes);
       // While commits fail, deletions ride with the next retry instead of a commit of their own
       // that would fail too, and again, at the pace of a timer.
-      if (this.#attempts === 0) this.scheduleDeletes();
+      if (!this.#retry.failing) this.scheduleDeletes();
       const cause = tx.error ?? new DOMException('the transaction was aborted', 'AbortError');
       const count = batch.writes.reduce((n, w) => n + w.entries.length, 0);
       const error = new StorageError(`commit of ${count} record(s) to "${this.#host.name}" failed: ${describeError(cause)}`, { cause });
-      this.#failOrHold(batch.writes, error, cause);
+      this.#retry.failOrHold(batch.writes, error, cause);
     };
     this.#batch = batch;
     return batch;
@@ -573,9 +483,10 @@ export class GroupCommit {
     this.#beginWith(this.#parked.splice(0));
   }
 
-  #beginWith(writes: Write[]): void {
+  #beginWith(writes: Write[], retry = false): void {
     const next = this.#tryBegin(writes);
     if (!next) return;
+    next.retry = retry;
     next.writes.push(...writes);
     next.unflushed.push(...writes);
     this.#flush(next);
