@@ -595,11 +595,6 @@ export class IdbStore implements TaskStore {
   }
 
   /**
-   * Resolves once every write already requested has committed (or failed), then closes the
-   * connection. State changes held after failing to commit get one more try now; those that still
-   * fail are rejected.
-   */
-  /**
    * Compares the segment directory with the segments on disk, repairs it, and warns if it had to:
    * see `idb/directory.ts`. Runs by itself once, `DIRECTORY_CHECK_MS` after open (not in the way of
    * the first dispatch); resolves with what it fixed.
@@ -618,6 +613,11 @@ export class IdbStore implements TaskStore {
     return fixed;
   }
 
+  /**
+   * Resolves once every write already requested has committed (or failed), then closes the
+   * connection. State changes held after failing to commit get one more try now; those that still
+   * fail are rejected.
+   */
   async close(): Promise<void> {
     clearTimeout(this.#directoryTimer);
     await this.#whenReady();
