@@ -1,14 +1,15 @@
 import { CorruptRecordError, StorageError } from './errors.js';
-import { type Loaded, loadAll, openConnection, watchConnection } from './idb/connection.js';
+import { type Loaded, openConnection, watchConnection } from './idb/connection.js';
+import { type Connection, ConnectionLoss } from './idb/connection-loss.js';
 import { checkDirectory } from './idb/directory.js';
-import { GroupCommit, type HeldWrite, isTransient } from './idb/group-commit.js';
+import { GroupCommit } from './idb/group-commit.js';
 import type { LoadResult } from './idb/log-load.js';
 import { openLog } from './idb/open-log.js';
 import { writeSchedules } from './idb/schedule-table.js';
-import { copyRecord, describeError, type Entry, isTombstone, noop, SCHEMA_VERSION, SEGMENT_MAX } from './idb/schema.js';
+import { copyRecord, describeError, type Entry, isTombstone, noop, SEGMENT_MAX } from './idb/schema.js';
 import { SegmentCache } from './idb/segment-cache.js';
 import { SegmentMap } from './idb/segment-map.js';
-import { MemoryStore } from './memory-store.js';
+import type { MemoryStore } from './memory-store.js';
 import type { StorageInfo } from './metrics.js';
 import type { RetentionLimits } from './retention.js';
 import type { ScheduleRecord } from './schedule-types.js';
@@ -66,27 +67,8 @@ export interface IdbStoreStats {
   reopens: number;
 }
 
-/** One connection to the database and what is built on it. A store moves to a new one when the old is lost. */
-interface Connection {
-  readonly raw: IDBDatabase;
-  readonly release: () => void;
-  readonly map: SegmentMap;
-  readonly commit: GroupCommit;
-  readonly cache: SegmentCache;
-  /** Lost or closed: nothing new starts on it. */
-  done: boolean;
-}
-
-/** Opens tried after a loss before the store serves from memory, and the pause before the second (doubling after). */
-const REOPEN_TRIES = 6;
-const REOPEN_PAUSE_MS = 50;
-/** After a loss, how long the transactions in flight may take to report before they are given up. */
-const SETTLE_WAIT_MS = 500;
 /** Storage use is measured after a commit at most this often. */
 const MEASURE_EVERY_MS = 2_000;
-
-/** How the connection was lost: deleted by another page, taken by a newer version, or closed by the browser. */
-type Loss = 'deleted' | 'upgraded' | 'terminated';
 
 /**
  * Tasks in IndexedDB, packed: each group commit appends one segment (a single value) holding the
@@ -126,21 +108,10 @@ export class IdbStore implements TaskStore {
   /** Where warnings go; `createScheduler` points it at the scheduler's `warning` event. */
   onwarning: ((error: Error) => void) | undefined;
   readonly #durability: 'relaxed' | 'strict';
-  readonly #factory: IDBFactory | undefined;
   #conn: Connection;
   #state: 'open' | 'reopening' | 'memory' | 'closed' = 'open';
-  /**
-   * While reopening: the calls waiting for the next connection (or for memory), in call order. They
-   * run synchronously, in that order, the moment the store leaves `'reopening'`, before any later
-   * call: a state change never overtakes an older one.
-   */
-  readonly #waiting: (() => void)[] = [];
-  /** After a loss that could not be repaired: what the store serves from. */
-  #memory: MemoryStore | undefined;
-  /** Writes of the lost connection's transactions that aborted after it was let go, to carry over. */
-  readonly #orphans: HeldWrite[] = [];
-  /** Why the store is not fully itself (reopening, serving from memory), for `health()`. */
-  #problem: string | undefined;
+  /** Losing the connection, and what a loss leaves: the memory served from, why the store is degraded. */
+  readonly #loss: ConnectionLoss;
   /** While held state changes fail to commit: why, for `health()`. */
   #failing: string | undefined;
   /** How storage use is measured, the last measurement, and when the next may be taken. */
@@ -163,10 +134,30 @@ export class IdbStore implements TaskStore {
   constructor(db: IDBDatabase, name: string, loaded: Loaded, options: IdbStoreOptions = {}) {
     this.name = name;
     this.#durability = options.durability ?? 'relaxed';
-    this.#factory = options.factory;
     this.onwarning = options.onWarning;
     this.#estimate = options.estimate === null ? undefined : (options.estimate ?? defaultEstimate());
     this.#now = options.now ?? Date.now;
+    this.#loss = new ConnectionLoss({
+      name,
+      factory: options.factory,
+      durability: this.#durability,
+      schedules: this.#schedules,
+      connect: (db, loaded) => this.#connect(db, loaded),
+      load: (conn, loaded) => this.#load(conn, loaded),
+      enter: (state, reason) => {
+        if (reason !== undefined) {
+          this.#closeReason = reason;
+          this.#failing = undefined;
+        }
+        this.#state = state;
+      },
+      reopened: (conn) => {
+        this.#conn = conn;
+        this.stats.reopens++;
+      },
+      closedError: (what) => this.#closedError(what),
+      warn: (error) => this.#warn(error),
+    });
     this.#conn = this.#connect(db, loaded);
     for (const schedule of loaded.schedules) this.#schedules.set(schedule.id, schedule);
     if (loaded.badSchedules > 0)
@@ -210,7 +201,7 @@ export class IdbStore implements TaskStore {
         return mode === 'readwrite' ? db.transaction(['log', 'summary', 'dir'], mode, { durability }) : db.transaction('log', mode);
       } catch (error) {
         if ((error as DOMException)?.name === 'InvalidStateError')
-          queueMicrotask(() => conn === this.#conn && !conn.done && this.#lose(conn, 'terminated', null));
+          queueMicrotask(() => conn === this.#conn && !conn.done && this.#loss.lose(conn, 'terminated', null));
         throw error;
       }
     };
@@ -254,17 +245,17 @@ export class IdbStore implements TaskStore {
           if (conn === this.#conn) this.#failing = undefined;
         },
         committed: () => this.#measure(),
-        orphaned: (writes) => this.#orphans.push(...writes),
+        orphaned: (writes) => this.#loss.orphan(writes),
       },
       map,
     );
     conn = { raw: db, release: loaded.release, map, commit, cache, done: false };
     watchConnection(db, {
       _onVersionChange: (newVersion) => {
-        if (conn === this.#conn && !conn.done) this.#lose(conn, newVersion === null ? 'deleted' : 'upgraded', newVersion);
+        if (conn === this.#conn && !conn.done) this.#loss.lose(conn, newVersion === null ? 'deleted' : 'upgraded', newVersion);
       },
       _onTerminated: () => {
-        if (conn === this.#conn && !conn.done) this.#lose(conn, 'terminated', null);
+        if (conn === this.#conn && !conn.done) this.#loss.lose(conn, 'terminated', null);
       },
     });
     return conn;
@@ -284,7 +275,7 @@ export class IdbStore implements TaskStore {
    * database being opened again, or serving from memory because it cannot be. Undefined when well.
    */
   health(): string | undefined {
-    return this.#problem ?? this.#failing;
+    return this.#loss.problem ?? this.#failing;
   }
 
   #warn(error: Error): void {
@@ -344,28 +335,9 @@ export class IdbStore implements TaskStore {
     else this.#warn(warning);
   }
 
-  /** `call()` once the store is out of `'reopening'`, in call order with the others waiting. */
-  #later<T>(call: () => T | Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#waiting.push(() => {
-        try {
-          resolve(call());
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
-  }
-
   /** Resolves at once, or once the store is out of `'reopening'`. */
   async #whenReady(): Promise<void> {
-    while (this.#state === 'reopening') await this.#later(noop);
-  }
-
-  /** The store left `'reopening'`: the waiting calls run now, oldest first. */
-  #settleWaiting(): void {
-    const waiting = this.#waiting.splice(0);
-    for (const call of waiting) call();
+    while (this.#state === 'reopening') await this.#loss.later(noop);
   }
 
   /**
@@ -382,7 +354,7 @@ export class IdbStore implements TaskStore {
     }
     if (this.#state === 'reopening') {
       const copies = records.map(copyRecord);
-      return this.#later(() => this.write(copies));
+      return this.#loss.later(() => this.write(copies));
     }
     return Promise.reject(this.#refusal(`store ${records.length} record(s)`));
   }
@@ -402,9 +374,9 @@ export class IdbStore implements TaskStore {
 
   #persistCopies(copies: TaskRecord[]): Promise<void> {
     if (this.#state === 'open') return this.#conn.commit.submit(copies, false, true);
-    if (this.#state === 'reopening') return this.#later(() => this.#persistCopies(copies));
+    if (this.#state === 'reopening') return this.#loss.later(() => this.#persistCopies(copies));
     if (this.#state === 'memory') {
-      (this.#memory as MemoryStore).writeNow(copies);
+      (this.#loss.memory as MemoryStore).writeNow(copies);
       return Promise.resolve();
     }
     return Promise.reject(this.#closedError(`store ${copies.length} record(s)`));
@@ -418,8 +390,8 @@ export class IdbStore implements TaskStore {
   }
 
   read(ids: readonly string[]): (TaskRecord | undefined)[] | Promise<(TaskRecord | undefined)[]> {
-    if (this.#state === 'memory') return (this.#memory as MemoryStore).read(ids).map((r) => (r ? copyRecord(r) : undefined));
-    if (this.#state === 'reopening') return this.#later(() => this.read(ids));
+    if (this.#state === 'memory') return (this.#loss.memory as MemoryStore).read(ids).map((r) => (r ? copyRecord(r) : undefined));
+    if (this.#state === 'reopening') return this.#loss.later(() => this.read(ids));
     const conn = this.#conn;
     const out = conn.cache.read(ids);
     if (Array.isArray(out)) return out;
@@ -487,7 +459,7 @@ export class IdbStore implements TaskStore {
    */
   async list(query: ListQuery): Promise<TaskRecord[]> {
     await this.#whenReady();
-    if (this.#state === 'memory') return (await (this.#memory as MemoryStore).list(query)).map(copyRecord);
+    if (this.#state === 'memory') return (await (this.#loss.memory as MemoryStore).list(query)).map(copyRecord);
     if (this.#state === 'closed') throw this.#closedError('list records');
     const conn = this.#conn;
     try {
@@ -542,7 +514,7 @@ export class IdbStore implements TaskStore {
   async remove(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     await this.#whenReady();
-    if (this.#state === 'memory') return (this.#memory as MemoryStore).remove(ids);
+    if (this.#state === 'memory') return (this.#loss.memory as MemoryStore).remove(ids);
     if (this.#state === 'closed') throw this.#closedError(`remove ${ids.length} record(s)`);
     await this.#removeAll(this.#conn, ids);
   }
@@ -560,7 +532,7 @@ export class IdbStore implements TaskStore {
    * few mostly-stale segments. Runs in the background; dispatch never waits on it.
    */
   async trim(limits: RetentionLimits): Promise<number> {
-    if (this.#state === 'memory') return (this.#memory as MemoryStore).trim(limits);
+    if (this.#state === 'memory') return (this.#loss.memory as MemoryStore).trim(limits);
     if (this.#state !== 'open') return 0;
     const conn = this.#conn;
     try {
@@ -623,11 +595,6 @@ export class IdbStore implements TaskStore {
   }
 
   /**
-   * Resolves once every write already requested has committed (or failed), then closes the
-   * connection. State changes held after failing to commit get one more try now; those that still
-   * fail are rejected.
-   */
-  /**
    * Compares the segment directory with the segments on disk, repairs it, and warns if it had to:
    * see `idb/directory.ts`. Runs by itself once, `DIRECTORY_CHECK_MS` after open (not in the way of
    * the first dispatch); resolves with what it fixed.
@@ -646,6 +613,11 @@ export class IdbStore implements TaskStore {
     return fixed;
   }
 
+  /**
+   * Resolves once every write already requested has committed (or failed), then closes the
+   * connection. State changes held after failing to commit get one more try now; those that still
+   * fail are rejected.
+   */
   async close(): Promise<void> {
     clearTimeout(this.#directoryTimer);
     await this.#whenReady();
@@ -686,161 +658,14 @@ export class IdbStore implements TaskStore {
     conn.raw.close();
   }
 
-  /**
-   * The connection is lost. Whatever this page holds goes on: the live tasks on disk are read first
-   * where the connection still allows it (the page deleting or upgrading the database waits for that
-   * read), then the database is opened again and they are written back, with the state changes that
-   * were waiting; the writes of new tasks that were waiting commit there too, except after the
-   * browser closed the connection (they reject: storage is in trouble). Where the database cannot be
-   * opened again (a newer version holds it, or the open fails) the store serves what it holds from
-   * memory and refuses new tasks.
-   */
-  #lose(conn: Connection, loss: Loss, newVersion: number | null): void {
-    const started = performance.now();
-    let salvage: Promise<{ keys: IDBValidKey[]; values: unknown[] }> | undefined;
-    if (loss !== 'terminated')
-      try {
-        salvage = loadAll(conn.raw);
-        salvage.catch(noop);
-      } catch {
-        // The connection no longer reads: what is in memory is all there is.
-      }
-    const cached = conn.cache.snapshot();
-    const liveBefore = loss === 'terminated' ? conn.map.liveIds() : [];
-    conn.done = true;
-    const detached = conn.commit.detach();
-    conn.cache.clear();
-    conn.release();
-    conn.raw.close();
-    const why =
-      loss === 'deleted'
-        ? 'another tab deleted it'
-        : loss === 'upgraded'
-          ? `another tab is opening it at version ${newVersion} (this one has version ${SCHEMA_VERSION})`
-          : 'the browser closed the connection (storage cleared or failing)';
-    this.#closeReason = why;
-    this.#failing = undefined;
-    this.#state = 'reopening';
-    this.#problem = `database "${this.name}" was lost (${why}); opening it again, writes wait meanwhile`;
-    void (async () => {
-      let live: TaskRecord[] = cached;
-      if (salvage)
-        try {
-          const { keys, values } = await salvage;
-          live = liveVersions(keys, values);
-        } catch {
-          // Nothing could be read: the cached records are all that is left of what was on disk.
-        }
-      // Transactions in flight finish first (the page deleting the database waits for them), and
-      // state changes of those that abort are carried too. After the browser closed the connection
-      // one it never reports is given up after a while.
-      await Promise.race([conn.commit.settled(), new Promise((resolve) => setTimeout(resolve, SETTLE_WAIT_MS))]);
-      conn.commit.abandon(new DOMException(`the connection to "${this.name}" was lost`, 'AbortError'));
-      const writes = this.#orphans.splice(0).concat(detached);
-      // An enqueue that had not committed when the browser closed the connection fails: storage is in trouble.
-      const carried = loss === 'terminated' ? writes.filter((w) => this.#rejectUnlessHeld(w)) : writes;
-      if (loss === 'upgraded') {
-        this.#toMemory(live, carried, why);
-        return;
-      }
-      let reopened: { db: IDBDatabase; loaded: Loaded };
-      try {
-        reopened = await this.#reopen();
-      } catch (error) {
-        this.#toMemory(live, carried, `${why}; opening it again failed: ${describeError((error as Error).cause ?? error)}`);
-        return;
-      }
-      const next = this.#connect(reopened.db, reopened.loaded);
-      const found = await this.#load(next, reopened.loaded);
-      this.#conn = next;
-      this.stats.reopens++;
-      if (this.#schedules.size > 0) void writeSchedules(next.raw, [...this.#schedules.values()], [], this.#durability).catch(noop);
-      // What the new database lacks of what this page holds: written back first (it is older than the carried writes).
-      const present = new Set(found.live.map((r) => r.id));
-      for (const run of found.ready) for (let i = 0; i < run.tasks.size; i++) present.add(run.tasks.id(i));
-      const back = live.filter((r) => !present.has(r.id));
-      const restored = back.length > 0 ? next.commit.submit(back, false, true) : Promise.resolve();
-      next.commit.adopt(carried);
-      this.#state = 'open';
-      this.#problem = undefined;
-      this.#settleWaiting();
-      let lostCount = 0;
-      if (loss === 'terminated') {
-        const kept = new Set([...back.map((r) => r.id), ...present]);
-        for (const w of carried) for (const e of w.entries) kept.add(e.id);
-        lostCount = liveBefore.filter((id) => !kept.has(id)).length;
-      }
-      void restored.then(
-        () =>
-          this.#warn(
-            new StorageError(
-              `database "${this.name}" was lost (${why}): opened it again in ${Math.round(performance.now() - started)} ms and stored again the ${back.length} live task(s) this page held` +
-                (lostCount > 0
-                  ? `; the records of up to ${lostCount} task(s) were only on disk and are gone with it: those not running here fail with StorageError when their turn comes`
-                  : ''),
-            ),
-          ),
-        noop,
-      );
-    })();
-  }
-
-  /**
-   * Opens the database again. An open that fails for a transient reason (the browser still clearing
-   * the site's storage aborts it) is tried again, `REOPEN_TRIES` times in all, with a growing pause.
-   */
-  async #reopen(): Promise<{ db: IDBDatabase; loaded: Loaded }> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await openConnection(this.name, { factory: this.#factory, onWarning: (e) => this.#warn(e) });
-      } catch (error) {
-        if (attempt >= REOPEN_TRIES || !isTransient((error as Error).cause)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, REOPEN_PAUSE_MS * 2 ** (attempt - 1)));
-      }
-    }
-  }
-
-  /** For a write carried over a loss: keeps a state change; rejects the write of new tasks. */
-  #rejectUnlessHeld(write: HeldWrite): boolean {
-    if (write.hold) return true;
-    write.reject(this.#closedError(`store ${write.entries.length} record(s)`));
-    return false;
-  }
-
-  /** The database cannot be used again: serve what this page holds from memory, refuse new tasks. */
-  #toMemory(live: TaskRecord[], writes: readonly HeldWrite[], why: string): void {
-    const memory = new MemoryStore();
-    memory.writeNow(live);
-    for (const w of writes) {
-      if (!w.hold) {
-        w.reject(new StorageError(`could not store ${w.entries.length} record(s): database "${this.name}" is closed (${why})`));
-        continue;
-      }
-      const gone = w.entries.filter(isTombstone).map((e) => e.id);
-      memory.writeNow(w.entries.filter((e): e is TaskRecord => !isTombstone(e)));
-      if (gone.length > 0) void memory.remove(gone);
-      w.resolve();
-    }
-    this.#memory = memory;
-    this.#state = 'memory';
-    this.#closeReason = why;
-    this.#problem = `database "${this.name}" is closed (${why}): the tasks this page holds are kept in memory only and will not survive a reload; new tasks are refused`;
-    this.#settleWaiting();
-    this.#warn(
-      new StorageError(
-        `database "${this.name}" closed: ${why}; the ${live.length} live task(s) this page holds run on from memory and will not survive a reload; new tasks are refused until the page reloads`,
-      ),
-    );
-  }
-
   /** @internal Another connection wants a new version (`null`: to delete the database). */
   _onVersionChange(newVersion: number | null): void {
-    if (!this.#conn.done) this.#lose(this.#conn, newVersion === null ? 'deleted' : 'upgraded', newVersion);
+    if (!this.#conn.done) this.#loss.lose(this.#conn, newVersion === null ? 'deleted' : 'upgraded', newVersion);
   }
 
   /** @internal The browser closed the connection (storage cleared, disk error). */
   _onTerminated(): void {
-    if (!this.#conn.done) this.#lose(this.#conn, 'terminated', null);
+    if (!this.#conn.done) this.#loss.lose(this.#conn, 'terminated', null);
   }
 }
 
@@ -848,20 +673,6 @@ export class IdbStore implements TaskStore {
 function defaultEstimate(): (() => Promise<StorageEstimate>) | undefined {
   const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
   return typeof storage?.estimate === 'function' ? () => storage.estimate() : undefined;
-}
-
-/** The current live version of every task in `values` (segments in key order, as read from disk). */
-function liveVersions(keys: readonly IDBValidKey[], values: readonly unknown[]): TaskRecord[] {
-  const map = new SegmentMap({
-    stamp: 0,
-    foreign: new Set(),
-    stats: { segmentsDeleted: 0 },
-    isPending: () => false,
-    unpend: noop,
-    onDead: noop,
-    accounted: noop,
-  });
-  return map.load(keys, values, Date.now()).live;
 }
 
 /**
