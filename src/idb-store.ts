@@ -9,6 +9,7 @@ import { writeSchedules } from './idb/schedule-table.js';
 import { copyRecord, describeError, type Entry, isTombstone, noop, SEGMENT_MAX } from './idb/schema.js';
 import { SegmentCache } from './idb/segment-cache.js';
 import { SegmentMap } from './idb/segment-map.js';
+import { StorageGauge } from './idb/storage-gauge.js';
 import type { MemoryStore } from './memory-store.js';
 import type { StorageInfo } from './metrics.js';
 import type { RetentionLimits } from './retention.js';
@@ -68,7 +69,6 @@ export interface IdbStoreStats {
 }
 
 /** Storage use is measured after a commit at most this often. */
-const MEASURE_EVERY_MS = 2_000;
 
 /**
  * Tasks in IndexedDB, packed: each group commit appends one segment (a single value) holding the
@@ -114,12 +114,8 @@ export class IdbStore implements TaskStore {
   readonly #loss: ConnectionLoss;
   /** While held state changes fail to commit: why, for `health()`. */
   #failing: string | undefined;
-  /** How storage use is measured, the last measurement, and when the next may be taken. */
-  readonly #estimate: (() => Promise<{ usage?: number; quota?: number }>) | undefined;
-  #storage: StorageInfo | undefined;
-  #persisted: boolean | undefined;
-  #measuring = false;
-  #nextMeasure = 0;
+  /** Storage use, measured in the background for `storage()`. */
+  readonly #gauge: StorageGauge;
   /** Live records found on open, handed out once by `recover` and `recoverReady`. */
   #recovered: { live: TaskRecord[]; corrupt: TaskRecord[]; ready: RecoveredRun[] } | undefined;
   readonly #now: () => number;
@@ -135,7 +131,7 @@ export class IdbStore implements TaskStore {
     this.name = name;
     this.#durability = options.durability ?? 'relaxed';
     this.onwarning = options.onWarning;
-    this.#estimate = options.estimate === null ? undefined : (options.estimate ?? defaultEstimate());
+    this.#gauge = new StorageGauge(options.estimate);
     this.#now = options.now ?? Date.now;
     this.#loss = new ConnectionLoss({
       name,
@@ -244,7 +240,7 @@ export class IdbStore implements TaskStore {
         commitsRecovered: () => {
           if (conn === this.#conn) this.#failing = undefined;
         },
-        committed: () => this.#measure(),
+        committed: () => this.#gauge.measure(),
         orphaned: (writes) => this.#loss.orphan(writes),
       },
       map,
@@ -288,39 +284,18 @@ export class IdbStore implements TaskStore {
 
   /** What was last measured of the storage this store uses (see `IdbStoreOptions.estimate`). */
   storage(): StorageInfo | undefined {
-    if (this.#storage === undefined) this.#measure();
-    return this.#storage;
+    return this.#gauge.latest();
   }
 
   /** @internal Whether the browser granted persistent storage when asked (`createScheduler({ persist: true })`). */
   _notePersisted(persisted: boolean): void {
-    this.#persisted = persisted;
-    if (this.#storage) this.#storage = { ...this.#storage, persisted };
-  }
-
-  /** Measures storage use in the background, at most every `MEASURE_EVERY_MS` (sooner while commits fail). */
-  #measure(force = false): void {
-    const estimate = this.#estimate;
-    if (!estimate || this.#measuring || (!force && Date.now() < this.#nextMeasure)) return;
-    this.#measuring = true;
-    this.#nextMeasure = Date.now() + MEASURE_EVERY_MS;
-    estimate().then(
-      (e) => {
-        this.#measuring = false;
-        const info: StorageInfo = { usage: e.usage ?? 0, quota: e.quota ?? 0, measuredAt: Date.now() };
-        if (this.#persisted !== undefined) info.persisted = this.#persisted;
-        this.#storage = info;
-      },
-      () => {
-        this.#measuring = false;
-      },
-    );
+    this.#gauge.notePersisted(persisted);
   }
 
   /** One warning per episode of failing commits; `health()` follows every attempt. */
   #commitsFailing(conn: Connection, error: Error, attempt: number, retryInMs: number, count: number): void {
     if (conn !== this.#conn) return;
-    if (attempt === 1) this.#measure(true);
+    if (attempt === 1) this.#gauge.measure(true);
     const cause = error.cause as Error | undefined;
     const what = cause?.message ? `${cause.name}: ${cause.message}` : (cause?.name ?? error.message);
     this.#failing = `${count} state change(s) could not be committed to "${this.name}" (${what}), tried ${attempt} time(s); next try in ${retryInMs} ms. Their results and events wait for the commit`;
@@ -667,12 +642,6 @@ export class IdbStore implements TaskStore {
   _onTerminated(): void {
     if (!this.#conn.done) this.#loss.lose(this.#conn, 'terminated', null);
   }
-}
-
-/** `navigator.storage.estimate`, where there is one. */
-function defaultEstimate(): (() => Promise<StorageEstimate>) | undefined {
-  const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
-  return typeof storage?.estimate === 'function' ? () => storage.estimate() : undefined;
 }
 
 /**
