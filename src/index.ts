@@ -3,6 +3,7 @@
 export { backoffDelay } from './backoff.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { ManualClock, systemClock } from './clock.js';
+export { createScheduler } from './create-scheduler.js';
 // Every public error class: the list lives once, in error-classes.ts.
 export * from './error-classes.js';
 export { deserializeError, serializeError } from './errors.js';
@@ -13,7 +14,6 @@ export { IdbStore, openIdbStore, SCHEMA_VERSION } from './idb-store.js';
 export { MemoryStore } from './memory-store.js';
 export type { GroupState, Metrics } from './metrics.js';
 export type { MisfirePolicy, ScheduleInfo, ScheduleRecord, ScheduleSpec, ScheduleTaskOptions } from './schedule-types.js';
-export { createScheduler } from './scheduler.js';
 export type { EnqueueItem, LanesPeek, QueuePeek, Scheduler, SchedulerOptions, WorkerInfo } from './scheduler-api.js';
 export type { ListQuery, TaskStore } from './store.js';
 export { ProgressEvent, TaskHandle } from './task-handle.js';
