@@ -8,23 +8,32 @@ export interface MintedIds {
 }
 
 /**
- * Where `id` sits among `count` ids minted from `minted` (its i in `prefix` + base 36 of `first + i`),
- * or -1 if it cannot be one of them (a leading zero, as in `x-01`, is not how an id is minted).
- * Parsed by hand (no substring, no parseInt): this runs for every lookup of a task held by position.
+ * The counter value `id` was minted from under `prefix` (`prefix` + base 36 of it), or -1 if it
+ * cannot be one (a leading zero, as in `x-01`, is not how an id is minted). Parsed by hand (no
+ * substring, no parseInt): this runs for every lookup of a task held by position, so a caller asking
+ * several runs with one prefix parses once.
  */
-export function mintedPosition(minted: MintedIds, count: number, id: string): number {
-  const prefix = minted.prefix;
+export function mintedNumber(prefix: string, id: string): number {
   const start = prefix.length;
-  if (id.length <= start || !id.startsWith(prefix) || (id.charCodeAt(start) === 48 && id.length > start + 1)) return -1;
+  const length = id.length;
+  if (length <= start || (id.charCodeAt(start) === 48 && length > start + 1)) return -1;
   let n = 0;
-  for (let k = start; k < id.length; k++) {
+  for (let k = start; k < length; k++) {
     const c = id.charCodeAt(k);
     const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 122 ? c - 87 : -1;
     if (digit < 0) return -1;
     n = n * 36 + digit;
   }
+  // By hand, from the end (where ids of two schedulers differ first): a quarter faster than startsWith.
+  for (let k = start - 1; k >= 0; k--) if (id.charCodeAt(k) !== prefix.charCodeAt(k)) return -1;
+  return n;
+}
+
+/** Where `id` sits among `count` ids minted from `minted` (its i in `prefix` + base 36 of `first + i`), or -1. */
+export function mintedPosition(minted: MintedIds, count: number, id: string): number {
+  const n = mintedNumber(minted.prefix, id);
   const i = n - minted.first;
-  return i >= 0 && i < count ? i : -1;
+  return n >= 0 && i >= 0 && i < count ? i : -1;
 }
 
 /** The id minted at position `i`. */
@@ -91,21 +100,36 @@ export class IdRun<T extends { id: string }> implements MintedIds {
     return this.#size;
   }
 
+  /** Positions minted for the run, held or not. */
+  get span(): number {
+    return this.#values.length;
+  }
+
   get(id: string): T | undefined {
-    const value = this.#values[this.#position(id)];
+    return this.at(this.#position(id), id);
+  }
+
+  at(i: number, id: string): T | undefined {
+    const value = this.#values[i];
     return value?.id === id ? value : undefined;
   }
 
   /** Replaces the value held under `value.id`; false (and nothing changes) if none is held. */
   replace(value: T): boolean {
-    const i = this.#position(value.id);
+    return this.replaceAt(this.#position(value.id), value);
+  }
+
+  replaceAt(i: number, value: T): boolean {
     if (this.#values[i]?.id !== value.id) return false;
     this.#values[i] = value;
     return true;
   }
 
   delete(id: string): boolean {
-    const i = this.#position(id);
+    return this.deleteAt(this.#position(id), id);
+  }
+
+  deleteAt(i: number, id: string): boolean {
     if (this.#values[i]?.id !== id) return false;
     this.#values[i] = undefined;
     this.#size--;

@@ -34,21 +34,43 @@ export class LazyRun<T extends { id: string }> implements Run<T> {
     return this.#size;
   }
 
+  get prefix(): string {
+    return this.#batch.prefix;
+  }
+
+  get first(): number {
+    return this.#batch.first;
+  }
+
+  get span(): number {
+    return this.#gone.length;
+  }
+
   get(id: string): T | undefined {
     const i = this.#position(id);
     return i < 0 ? undefined : this.#at(i);
   }
 
+  at(i: number): T | undefined {
+    return this.#gone[i] === 0 ? this.#at(i) : undefined;
+  }
+
   replace(value: T): boolean {
-    const i = this.#position(value.id);
-    if (i < 0) return false;
+    return this.replaceAt(this.#position(value.id), value);
+  }
+
+  replaceAt(i: number, value: T): boolean {
+    if (i < 0 || this.#gone[i] !== 0) return false;
     this.#made.set(i, value);
     return true;
   }
 
   delete(id: string): boolean {
-    const i = this.#position(id);
-    if (i < 0) return false;
+    return this.deleteAt(this.#position(id));
+  }
+
+  deleteAt(i: number): boolean {
+    if (i < 0 || this.#gone[i] !== 0) return false;
     this.#gone[i] = 1;
     this.#made.delete(i);
     this.#batch.release?.(i);

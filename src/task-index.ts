@@ -1,7 +1,7 @@
 /** The queue's order: the ready and delayed heaps (one ready heap per level with aging) over entries and lanes. */
 import { agedLess, effectivePriority } from './aging.js';
 import { heapPeek, heapPop, heapPush, heapRestoreFrom, heapRootChanged } from './heap.js';
-import { IdMinter, IdRun, type MintedIds } from './id-run.js';
+import { IdMinter, IdRun, type MintedIds, mintedNumber } from './id-run.js';
 import { type IndexEntry, type NewTask, type NewTasks, newTasksOf } from './index-entry.js';
 import { GONE, Lane, LaneBatch } from './task-lanes.js';
 import { RUN_MIN, TaskTable } from './task-table.js';
@@ -121,9 +121,16 @@ export class TaskIndex {
   /** The laned batch holding `id` and its position there, if a lane holds it. */
   #locate(id: string): [LaneBatch, number] | undefined {
     const batches = this.#batches;
+    // Batches share the scheduler's prefix: the id is parsed once, not once per batch.
+    let prefix: string | undefined;
+    let n = -1;
     for (let b = 0; b < batches.length; b++) {
       const batch = batches[b] as LaneBatch;
-      const pos = batch.positionOf(id);
+      if (batch.prefix !== prefix) {
+        prefix = batch.prefix;
+        n = mintedNumber(prefix, id);
+      }
+      const pos = batch.positionAt(n);
       if (pos >= 0) return [batch, pos];
     }
     return undefined;

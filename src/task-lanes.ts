@@ -1,5 +1,5 @@
 /** Lanes: a big batch's tasks held by position in a few heap nodes, one per (name, priority, readyAt). */
-import { type MintedIds, mintedId, mintedPosition } from './id-run.js';
+import { type MintedIds, mintedId } from './id-run.js';
 import type { IndexEntry, NewTasks } from './index-entry.js';
 import type { PriorityLevel } from './types.js';
 
@@ -185,10 +185,10 @@ export class LaneBatch implements MintedIds {
     return column ? this.groups[column[pos] as number] : undefined;
   }
 
-  /** The position of a task of this batch still in the index, or -1. */
-  positionOf(id: string): number {
-    const pos = mintedPosition(this, this.count, id);
-    return pos >= 0 && this.laneIndex(pos) !== GONE ? pos : -1;
+  /** The position of the task minted from `n` under this batch's prefix (`mintedNumber`; -1: none), if still in the index; else -1. */
+  positionAt(n: number): number {
+    const pos = n - this.first;
+    return n >= 0 && pos >= 0 && pos < this.count && this.laneIndex(pos) !== GONE ? pos : -1;
   }
 
   /** The lane holding the task at `pos` (which must still be in the index). */

@@ -1,15 +1,20 @@
+import { type MintedIds, mintedNumber } from './id-run.js';
 import { SteadyMap } from './steady-map.js';
 
 /**
  * Values of consecutively minted ids, found by position (`IdRun` holds them; `LazyRun` makes them
  * when first asked for).
  */
-export interface Run<T> {
+export interface Run<T> extends MintedIds {
   readonly size: number;
-  get(id: string): T | undefined;
-  /** Replaces the value held under `value.id`; false (and nothing changes) if none is held. */
-  replace(value: T): boolean;
-  delete(id: string): boolean;
+  /** Positions minted for the run, held or not: it holds at most the ids minted at `first` to `first + span - 1`. */
+  readonly span: number;
+  /** The value at position `i` (which must be `id`'s position), or undefined if it is not held. */
+  at(i: number, id: string): T | undefined;
+  /** Replaces the value held at `i` (`value.id`'s position); false (and nothing changes) if none is held. */
+  replaceAt(i: number, value: T): boolean;
+  /** Deletes the value held at `i` (`id`'s position); false if none is held. */
+  deleteAt(i: number, id: string): boolean;
   /** Every value, less those `select` rules out before a lazy run would make them. */
   values(select?: RunSelect): IterableIterator<T>;
 }
@@ -38,6 +43,8 @@ const RUN_FOLD = 256;
 export class TaskTable<T extends { id: string }> {
   readonly #map = new SteadyMap<string, T>();
   readonly #runs: Run<T>[] = [];
+  /** The position `#runOf` found. */
+  #pos = 0;
 
   get size(): number {
     let size = this.#map.size;
@@ -53,12 +60,9 @@ export class TaskTable<T extends { id: string }> {
    */
 
   get(id: string): T | undefined {
-    const runs = this.#runs;
-    for (let r = runs.length - 1; r >= 0; r--) {
-      const held = (runs[r] as Run<T>).get(id);
-      if (held) return held;
-    }
-    return this.#map.size > 0 ? this.#map.get(id) : undefined;
+    const r = this.#runOf(id);
+    const held = r < 0 ? undefined : (this.#runs[r] as Run<T>).at(this.#pos, id);
+    return held ?? (this.#map.size > 0 ? this.#map.get(id) : undefined);
   }
 
   has(id: string): boolean {
@@ -67,8 +71,8 @@ export class TaskTable<T extends { id: string }> {
 
   /** Adds `value`, or replaces the value held under its id. */
   set(value: T): void {
-    const runs = this.#runs;
-    for (let r = runs.length - 1; r >= 0; r--) if ((runs[r] as Run<T>).replace(value)) return;
+    const r = this.#runOf(value.id);
+    if (r >= 0 && (this.#runs[r] as Run<T>).replaceAt(this.#pos, value)) return;
     this.#map.set(value.id, value);
   }
 
@@ -83,17 +87,26 @@ export class TaskTable<T extends { id: string }> {
 
   /** Deletes `id` from the map or the run holding it. A run with few values left joins the map. */
   delete(id: string): boolean {
-    const runs = this.#runs;
-    for (let i = runs.length - 1; i >= 0; i--) {
-      const run = runs[i] as Run<T>;
-      if (!run.delete(id)) continue;
-      if (run.size < RUN_FOLD) {
-        runs.splice(i, 1);
-        for (const value of run.values()) this.#map.set(value.id, value);
-      }
-      return true;
+    const r = this.#runOf(id);
+    return r >= 0 && this.#deleteAt(r, id) ? true : this.#map.size > 0 && this.#map.delete(id);
+  }
+
+  /** Deletes `value` if it is the value held under its id: `get` then `delete` in one lookup. */
+  deleteHeld(value: T): boolean {
+    const id = value.id;
+    const r = this.#runOf(id);
+    if (r >= 0 && (this.#runs[r] as Run<T>).at(this.#pos, id) === value) return this.#deleteAt(r, id);
+    return this.#map.size > 0 && this.#map.get(id) === value && this.#map.delete(id);
+  }
+
+  #deleteAt(r: number, id: string): boolean {
+    const run = this.#runs[r] as Run<T>;
+    if (!run.deleteAt(this.#pos, id)) return false;
+    if (run.size < RUN_FOLD) {
+      this.#runs.splice(r, 1);
+      for (const value of run.values()) this.#map.set(value.id, value);
     }
-    return this.#map.size > 0 && this.#map.delete(id);
+    return true;
   }
 
   /** Takes every value out, unordered. */
@@ -107,6 +120,29 @@ export class TaskTable<T extends { id: string }> {
   /** Every value, less the values of lazy runs that `select` rules out (and does not make). */
   values(select?: RunSelect): IterableIterator<T> {
     return this.#runs.length === 0 ? this.#map.values() : this.#all(select);
+  }
+
+  /**
+   * The index of the run whose positions cover `id` (minted ids are unique, so at most one does),
+   * with the position in `#pos`; or -1. A scheduler's runs share one prefix: the id is parsed once.
+   */
+  #runOf(id: string): number {
+    const runs = this.#runs;
+    let prefix: string | undefined;
+    let n = -1;
+    for (let r = runs.length - 1; r >= 0; r--) {
+      const run = runs[r] as Run<T>;
+      if (run.prefix !== prefix) {
+        prefix = run.prefix;
+        n = mintedNumber(prefix, id);
+      }
+      const i = n - run.first;
+      if (n >= 0 && i >= 0 && i < run.span) {
+        this.#pos = i;
+        return r;
+      }
+    }
+    return -1;
   }
 
   *#all(select: RunSelect | undefined): IterableIterator<T> {

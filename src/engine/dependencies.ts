@@ -408,7 +408,7 @@ export class Dependencies {
     w.state = 'done';
     w.record = undefined;
     w.dirty = false;
-    if (this.#waiting.get(w.id) === w) this.#waiting.delete(w.id);
+    this.#waiting.deleteHeld(w);
     this.#applied(w);
   }
 

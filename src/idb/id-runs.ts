@@ -1,4 +1,4 @@
-import { mintedPosition } from '../id-run.js';
+import { mintedNumber } from '../id-run.js';
 import { lastAtOrBefore } from '../sorted.js';
 
 const firstOf = (slot: RunSlot) => slot.first;
@@ -79,7 +79,7 @@ export class RunTable {
     if (cut === 0) return;
     const list = this.#byPrefix.get(id.slice(0, cut));
     if (!list) return;
-    const n = mintedPosition({ prefix: list[0]?.prefix as string, first: 0 }, Number.MAX_SAFE_INTEGER, id);
+    const n = mintedNumber(list[0]?.prefix as string, id);
     if (n < 0) return;
     this.#sort();
     // The last run starting at or before n; any run holding n starts less than `#longest` before it.

@@ -74,4 +74,49 @@ describe('TaskTable', () => {
     expect(table.get('s-9')).toBeUndefined();
     expect(table.get('b-0')).toBeUndefined();
   });
+
+  test('many runs, over two prefixes and interleaved: each id is found in its own run, and only there', () => {
+    const table = new TaskTable<V>();
+    const runs = [
+      runOf('a-', RUN_MIN, 0),
+      runOf('b-', RUN_MIN, 0),
+      runOf('a-', RUN_MIN, RUN_MIN),
+      runOf('a-', RUN_MIN, 3 * RUN_MIN),
+      runOf('b-', RUN_MIN, RUN_MIN),
+    ];
+    for (const { run } of runs) table.addRun(run);
+    for (const [r, { ids }] of runs.entries())
+      for (const k of [0, 1, RUN_MIN - 1]) {
+        const id = ids[k] as string;
+        expect(table.get(id)?.v, `run ${r} pos ${k}`).toBe(k);
+        expect(table.get(id)).toBe(runs[r]?.run.get(id));
+      }
+    // The gap between the a- runs, and b- past its runs, hold nothing.
+    expect(table.has(mintedId({ prefix: 'a-', first: 2 * RUN_MIN }, 5))).toBe(false);
+    expect(table.has(mintedId({ prefix: 'b-', first: 2 * RUN_MIN }, 0))).toBe(false);
+    expect(table.size).toBe(5 * RUN_MIN);
+  });
+
+  test('deleteHeld deletes a value only while it is the one held under its id, in a run or the map', () => {
+    const table = new TaskTable<V>();
+    const { run, ids } = runOf('d-', RUN_MIN);
+    table.addRun(run);
+    const held = table.get(ids[3] as string) as V;
+    expect(table.deleteHeld({ id: ids[3] as string, v: 3 })).toBe(false);
+    expect(table.get(ids[3] as string)).toBe(held);
+    expect(table.deleteHeld(held)).toBe(true);
+    expect(table.has(ids[3] as string)).toBe(false);
+    expect(table.deleteHeld(held)).toBe(false);
+    // Written again, it is in the map: the old value is not it, the new one is.
+    const again = { id: ids[3] as string, v: 33 };
+    table.set(again);
+    expect(table.deleteHeld(held)).toBe(false);
+    expect(table.deleteHeld(again)).toBe(true);
+    expect(table.size).toBe(RUN_MIN - 1);
+    const solo = { id: 'solo', v: 0 };
+    table.set(solo);
+    expect(table.deleteHeld({ id: 'solo', v: 0 })).toBe(false);
+    expect(table.deleteHeld(solo)).toBe(true);
+    expect(table.size).toBe(RUN_MIN - 1);
+  });
 });
