@@ -1,27 +1,12 @@
 import { StorageError } from '../errors.js';
 import { CommitRetry, type Holdable } from './commit-retry.js';
 import { Segments } from './directory.js';
-import {
-  BIG_INPUT,
-  copyRecord,
-  describeError,
-  type Entry,
-  inputBytes,
-  isTombstone,
-  noop,
-  SEGMENT_BYTES,
-  SEGMENT_MAX,
-  type Segment,
-  type SegmentKey,
-} from './schema.js';
-import type { PutSegment, SegmentMap } from './segment-map.js';
-import { GROUP_BYTES, GROUP_MAX, holdsReady, type SegmentSummary, type SummaryGroup, summarize, summaryBytes } from './summary.js';
+import { describeError, type Entry, isTombstone, noop } from './schema.js';
+import type { SegmentMap } from './segment-map.js';
+import { SegmentWriter, type Source } from './segment-writer.js';
 import { SummaryGroups } from './summary-groups.js';
 
 export { isTransient } from './commit-retry.js';
-
-/** Segment puts in flight at once for a write spread across tasks. */
-const CHAIN_DEPTH = 2;
 
 /** One caller's `write`: settled when the transaction holding it commits or aborts. */
 interface Write extends Holdable {
@@ -36,33 +21,19 @@ interface Write extends Holdable {
   reject(error: unknown): void;
 }
 
-/** Versions waiting for their segments to be put. */
-interface Source {
-  entries: Entry[];
-  lazy: boolean;
-  /** Next entry to put. */
-  next: number;
-  /** Segment numbers `base … base + entries.length - 1` are reserved for it, so its segments keep its place in write order whenever they are put. */
-  base: number;
-}
-
 /** One group commit: a read-write transaction and everything that went into it. */
 interface Batch {
   tx: IDBTransaction;
   /** `log`, written only through this: each segment with its directory entry. */
   os: Segments;
-  /** The `summary` store: each segment put here has its summary put beside it, in the batch's current group. */
+  /** The `summary` store: `writer` puts summary groups here; a group is deleted with the last of its segments. */
   summaries: IDBObjectStore;
-  /** The summary groups this batch put (the last one still filling), registered once it commits. */
-  groups: { key: SegmentKey; parts: [SegmentKey, SegmentSummary][]; locals: number[]; bytes: number }[];
+  /** Puts the batch's versions: one segment at once, the rest from put success callbacks. */
+  writer: SegmentWriter;
   writes: Write[];
-  /** Writes not yet handed to `queue`; the flush that does runs at the end of the turn, or at once for a big write. */
+  /** Writes not yet handed to `writer`; the flush that does runs at the end of the turn, or at once for a big write. */
   unflushed: Write[];
   flushQueued: boolean;
-  /** Versions still to put: one segment is put at once, the rest from put success callbacks (see `#pump`). */
-  queue: Source[];
-  inFlight: number;
-  segments: PutSegment[];
   deletes: number[];
   /** Aborted on purpose so its writes go again in a new batch: its abort rejects nothing. */
   replayed: boolean;
@@ -113,10 +84,10 @@ function combine(writes: readonly Write[]): Entry[] {
 /**
  * The write path. Every `submit` of one turn shares one read-write transaction (a batch), and a
  * version written twice in it is stored once; a write of thousands of tasks is put one segment per
- * event-loop task, in the same transaction (each put's success callback puts the next), so the main
- * thread is never held for the whole serialisation while the write stays all-or-nothing. Deletions
- * of dead segments ride along. Until its batch commits and the map has accounted for it, a version
- * is pending: what reads see first.
+ * event-loop task, in the same transaction (see `SegmentWriter`), so the main thread is never held
+ * for the whole serialisation while the write stays all-or-nothing. Deletions of dead segments ride
+ * along. Until its batch commits and the map has accounted for it, a version is pending: what reads
+ * see first.
  */
 export class GroupCommit {
   readonly #host: GroupCommitHost;
@@ -343,17 +314,25 @@ export class GroupCommit {
       clearTimeout(this.#deleteTimer);
       this.#deleteTimer = undefined;
     }
+    const os = new Segments(tx);
+    const summaries = tx.objectStore('summary');
+    const host = this.#host;
     const batch: Batch = {
       tx,
-      os: new Segments(tx),
-      summaries: tx.objectStore('summary'),
-      groups: [],
+      os,
+      summaries,
+      writer: new SegmentWriter(os, summaries, {
+        stamp: host.stamp,
+        stats: host.stats,
+        get replayed() {
+          return batch.replayed;
+        },
+        pend: (entry) => this.#pending.set(entry.id, entry),
+        refused: () => this.#replay(batch),
+      }),
       writes: [],
       unflushed: [],
       flushQueued: false,
-      queue: [],
-      inFlight: 0,
-      segments: [],
       deletes: [],
       replayed: false,
       retry: false,
@@ -379,11 +358,11 @@ export class GroupCommit {
       if (batch.abandoned) return;
       finish();
       this.#host.stats.commits++;
-      for (const g of batch.groups) this.groups.add(g.key, g.locals);
-      this.#map.committed(batch.segments, batch.deletes);
+      batch.writer.register(this.groups);
+      this.#map.committed(batch.writer.segments, batch.deletes);
       for (const w of batch.writes) w.resolve();
       this.#host.committed();
-      this.#retry.committed(batch.retry, () => batch.deletes.length > 0 || batch.segments.some((s) => s.entries.some(isTombstone)));
+      this.#retry.committed(batch.retry, () => batch.deletes.length > 0 || batch.writer.segments.some((s) => s.entries.some(isTombstone)));
     };
     tx.onabort = () => {
       if (batch.abandoned) return;
@@ -442,17 +421,9 @@ export class GroupCommit {
       writes.some((w) => w.lazy) ? writes.map((w) => this.#source(w.entries, w.lazy)) : [this.#source(combine(writes), false)]
     ).filter((source) => source.entries.length > 0);
     if (sources.length === 0) return;
-    const failure = this.#putFrom(batch, sources[0] as Source);
-    if (failure === 'inactive') {
-      this.#moveToNext(batch, writes);
-      return;
-    }
-    if (failure !== undefined) {
-      this.#replay(batch);
-      return;
-    }
-    batch.queue.push(...sources);
-    this.#pump(batch);
+    const failure = batch.writer.start(sources);
+    if (failure === 'inactive') this.#moveToNext(batch, writes);
+    else if (failure !== undefined) this.#replay(batch);
   }
 
   /**
@@ -493,90 +464,6 @@ export class GroupCommit {
   }
 
   /**
-   * Puts the next segment of `source`: up to `SEGMENT_MAX` versions and about `SEGMENT_BYTES` of
-   * input, a big input alone. Returns undefined, `'inactive'` when the transaction no longer takes
-   * requests (nothing is taken then), or the error of a value IndexedDB refuses (a `DataCloneError`:
-   * thrown, and the put never happens).
-   */
-  #putFrom(batch: Batch, source: Source): unknown {
-    const { entries } = source;
-    const start = source.next;
-    let end = start;
-    let bytes = 0;
-    while (end < entries.length && end - start < SEGMENT_MAX) {
-      const e = entries[end] as Entry;
-      const size = isTombstone(e) ? 0 : inputBytes(e.input);
-      if (end > start && (size > BIG_INPUT || bytes + size > SEGMENT_BYTES)) break;
-      bytes += size;
-      end++;
-      if (size > BIG_INPUT) break;
-    }
-    const segment = start === 0 && end === entries.length ? entries : entries.slice(start, end);
-    if (source.lazy)
-      for (let k = 0; k < segment.length; k++) {
-        const e = segment[k] as Entry;
-        const copy = isTombstone(e) ? e : copyRecord(e);
-        segment[k] = copy;
-        entries[start + k] = copy;
-        this.#pending.set(copy.id, copy);
-      }
-    const local = source.base + start;
-    const key: SegmentKey = [this.#host.stamp, local];
-    let request: IDBRequest;
-    try {
-      request = batch.os.put(key, { records: segment } satisfies Segment);
-      // Only a segment holding a queued task gets a summary: one of state changes (running,
-      // finished) is read whole if it is still there at the next open, as running tasks must be anyway.
-      if (holdsReady(segment)) this.#putSummary(batch, key, local, summarize(segment));
-    } catch (error) {
-      if ((error as DOMException)?.name === 'TransactionInactiveError') return 'inactive';
-      return error ?? new Error('put failed');
-    }
-    source.next = end;
-    this.#host.stats.segmentsWritten++;
-    batch.segments.push({ local, key, entries: segment });
-    batch.inFlight++;
-    request.onsuccess = () => {
-      batch.inFlight--;
-      this.#pump(batch);
-    };
-    return undefined;
-  }
-
-  /**
-   * Adds a segment's summary to the batch's current group and puts the group again (the put
-   * replaces the last one, in the same transaction): a group is whole whenever the batch ends.
-   */
-  #putSummary(batch: Batch, key: SegmentKey, local: number, summary: SegmentSummary): void {
-    const bytes = summaryBytes(summary);
-    let group = batch.groups.at(-1);
-    if (!group || group.parts.length >= GROUP_MAX || group.bytes + bytes > GROUP_BYTES) {
-      group = { key, parts: [], locals: [], bytes: 0 };
-      batch.groups.push(group);
-    }
-    group.parts.push([key, summary]);
-    group.locals.push(local);
-    group.bytes += bytes;
-    batch.summaries.put({ v: 2, parts: group.parts } satisfies SummaryGroup, group.key);
-  }
-
-  /** Keeps up to `CHAIN_DEPTH` puts in flight; called where the transaction is active (a flush, a put's success callback). */
-  #pump(batch: Batch): void {
-    while (batch.queue.length > 0 && batch.inFlight < CHAIN_DEPTH && !batch.replayed) {
-      const source = batch.queue[0] as Source;
-      if (source.next >= source.entries.length) {
-        batch.queue.shift();
-        continue;
-      }
-      const failure = this.#putFrom(batch, source);
-      if (failure !== undefined) {
-        this.#replay(batch);
-        return;
-      }
-    }
-  }
-
-  /**
    * A value in `batch` was refused. Aborts it (so nothing of it commits) and puts each write again
    * on its own in a new transaction, all at once: a write refused again fails alone with a
    * `StorageError`; the others commit.
@@ -603,16 +490,16 @@ export class GroupCommit {
       if (!next) return;
       if (this.#batch === next) this.#batch = undefined; // a replay takes no new writes
       for (const w of writes) {
-        const before = next.segments.length;
+        const before = next.writer.segments.length;
         const source = this.#source(w.entries, w.lazy);
         let cause: unknown;
-        while (cause === undefined && source.next < source.entries.length) cause = this.#putFrom(next, source);
+        while (cause === undefined && source.next < source.entries.length) cause = next.writer.put(source);
         if (cause === undefined) {
           next.writes.push(w);
           continue;
         }
         this.#fail(w, new StorageError(`could not store ${w.entries.length} record(s): ${describeError(cause)}`, { cause }));
-        if (next.segments.length > before) {
+        if (next.writer.segments.length > before) {
           // Part of the refused write went in: start over without it.
           next.replayed = true;
           next.tx.abort();

@@ -16,10 +16,13 @@ export interface PendingCall {
   reject: (error: unknown) => void;
 }
 
+/** What the leader pushes to followers unasked: events and snapshots. */
+export type Pushed = Exclude<ToFollowers, { t: 'ack' | 'reply' | 'leader' | 'leaving' }>;
+
 /** What the follower's front does with what the leader pushes. */
 export interface ClientHost {
   onLeader(since: number): void;
-  onMessage(message: Exclude<ToFollowers, { t: 'ack' | 'reply' | 'leader' | 'leaving' }>): void;
+  onMessage(message: Pushed): void;
 }
 
 /** Errors of the platform come back as their own class, so `instanceof TypeError` holds across tabs too. */

@@ -1,26 +1,19 @@
 import { CancelledError, SchedulerClosedError } from '../errors.js';
-import {
-  CountingEventTarget,
-  type EventSink,
-  SCHEDULER_EVENT_TYPES,
-  type SchedulerEventMap,
-  TaskEvent,
-  WarningEvent,
-  WorkerEvent,
-} from '../events.js';
+import { CountingEventTarget, type EventSink, type SchedulerEventMap, WarningEvent } from '../events.js';
 import type { MintedIds } from '../id-run.js';
 import type { Metrics } from '../metrics.js';
 import type { ScheduleInfo, ScheduleSpec } from '../schedule-types.js';
 import type { EnqueueItem, LanesPeek, LeaderState, Scheduler, WorkerInfo } from '../scheduler-api.js';
 import type { ListQuery } from '../store.js';
-import { TaskHandle, type TaskHandleHost } from '../task-handle.js';
+import type { TaskHandle, TaskHandleHost } from '../task-handle.js';
 import type { TaskInput, TaskMap, TaskName, TaskOutput } from '../task-types.js';
-import type { EnqueueOptions, PriorityLevel, PriorityName, TaskInfo, TaskStatus } from '../types.js';
+import type { EnqueueOptions, PriorityLevel, PriorityName, TaskInfo } from '../types.js';
 import { assertCloneable, checkNumber, checkObject, describe } from '../validate.js';
-import { type ClientHost, errorFromWire, type PendingCall, TabClient } from './client.js';
+import { type ClientHost, type PendingCall, TabClient } from './client.js';
+import { FollowerMirror } from './follower-mirror.js';
 import { applyCall, TabHost } from './host.js';
 import { Leadership } from './leadership.js';
-import { type Envelope, type HandleWire, type Method, Outbox, type Snapshot, type ToFollowers, type ToLeader } from './protocol.js';
+import { type Envelope, type Method, Outbox, type ToFollowers, type ToLeader } from './protocol.js';
 import type { TabEngine } from './tab-engine.js';
 
 export interface SharedOptions {
@@ -35,13 +28,6 @@ export interface SharedOptions {
 }
 
 const LEADER_MESSAGES: ReadonlySet<string> = new Set(['call', 'interest', 'hello', 'bye']);
-const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled', 'skipped']);
-const STATUS_OF: Readonly<Record<string, TaskStatus>> = {
-  enqueued: 'queued',
-  reprioritized: 'queued',
-  started: 'running',
-  retrying: 'retrying',
-};
 let tabCounter = 0;
 
 /**
@@ -57,8 +43,8 @@ export async function openShared<T extends TaskMap>(options: SharedOptions): Pro
 /**
  * The `Scheduler` a tab gets for a queue shared across tabs. Leading, it forwards to the engine in
  * this tab and serves the others through a `TabHost`; following, each call goes to the leader
- * through a `TabClient`, handles follow their tasks from the leader's events, and the sync reads
- * (`metrics`, `workers`, `peekLanes`, `paused`) come from the leader's latest snapshot.
+ * through a `TabClient`, and handles and the sync reads (`metrics`, `workers`, `peekLanes`,
+ * `paused`) come from the `FollowerMirror` of what the leader pushes.
  */
 class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEventMap> implements Scheduler<T>, TaskHandleHost {
   readonly name: string;
@@ -71,17 +57,12 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
   #engine?: TabEngine;
   #host?: TabHost;
   #becoming?: Promise<void>;
-  /** Following: the handles this tab's callers hold for live tasks. */
-  readonly #handles = new Map<string, TaskHandle>();
-  #snapshot?: Snapshot;
-  #paused = false;
+  readonly #mirror: FollowerMirror;
   #closed = false;
   #closePromise?: Promise<void>;
   #leader: LeaderState = { thisTab: false, shared: true };
   #idCounter = 0;
   readonly #idPrefix: string;
-  #lanes = 0;
-  #interestQueued = false;
   /** Warnings raised while opening, delivered a macrotask after `createScheduler` resolves. */
   #early: Event[] | undefined = [];
   #heardLeader?: () => void;
@@ -95,9 +76,23 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
     this.#channel = new BroadcastChannel(`tasklane:${options.name}`);
     this.#out = new Outbox(this.#channel, this.#tabId);
     this.#leadership = new Leadership(options.name);
+    const self = this;
+    this.#mirror = new FollowerMirror(
+      {
+        listens: (type) => this.listens(type),
+        dispatchEvent: (event) => this.dispatchEvent(event),
+        get following() {
+          return !self.#host && !self.#closed;
+        },
+        post: (message) => this.#out.post(message),
+        watch: (ids) => this.#client.call('watch', ids),
+        warn: (error) => this.#warn(error),
+      },
+      this,
+    );
     const host: ClientHost = {
       onLeader: (since) => this.#onLeader(since),
-      onMessage: (message) => this.#onPushed(message),
+      onMessage: (message) => this.#mirror.onPushed(message),
     };
     this.#client = new TabClient(this.#out, this.#tabId, options.leaderTimeoutMs, host);
     this.#channel.onmessage = (event: MessageEvent<Envelope>) => this.#onEnvelope(event.data);
@@ -123,7 +118,7 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
         await Promise.race([heard, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#options.leaderTimeoutMs)))]);
         clearTimeout(timer);
         if (this.#becoming) await this.#becoming;
-        this.#sendInterest();
+        this.#mirror.sendInterest();
       }
     } catch (error) {
       this.#leadership.stop();
@@ -155,11 +150,10 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
         return true;
       },
     };
-    const wasPaused = this.#paused;
+    const wasPaused = this.#mirror.paused;
     const engine = await this.#options.openEngine({ events: sink, handleHost: this }, takingOver);
     const calls = this.#client.takePending();
-    const handles = [...this.#handles.values()];
-    this.#handles.clear();
+    const handles = this.#mirror.takeHandles();
     this.#engine = engine;
     const since = Date.now();
     const host = (this.#host = new TabHost(engine, this.#out, since));
@@ -192,27 +186,8 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
     this.#leader = { thisTab: false, since, shared: true };
     this.#heardLeader?.();
     this.#heardLeader = undefined;
-    this.#sendInterest();
-    // A new leader knows nothing of the handles held here, and some of their tasks may have ended meanwhile.
-    if (!first && this.#handles.size > 0)
-      this.#client.call('watch', [...this.#handles.keys()]).then(
-        (wires) => {
-          for (const wire of wires as (HandleWire | { id: string; gone: true })[]) {
-            const handle = this.#handles.get(wire.id);
-            if (!handle) continue;
-            if ('gone' in wire) {
-              this.#handles.delete(wire.id);
-              handle._stage(handle.status, false, new CancelledError(`task ${wire.id} is no longer stored (trimmed by retention)`));
-              handle._settle();
-            } else if (wire.outcome) {
-              this.#handles.delete(wire.id);
-              handle._stage(wire.status, wire.outcome.ok, wire.outcome.ok ? wire.outcome.value : errorFromWire(wire.outcome.error));
-              handle._settle();
-            } else handle._setStatus(wire.status);
-          }
-        },
-        (error: Error) => this.#warn(error),
-      );
+    this.#mirror.sendInterest();
+    if (!first) this.#mirror.rewatch();
     this.dispatchEvent(new Event('leader'));
   }
 
@@ -235,59 +210,7 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
     if (snapshot && !events && this.listens('state')) this.dispatchEvent(new Event('state'));
   }
 
-  /** Following: an event or snapshot the leader pushed. */
-  #onPushed(message: Exclude<ToFollowers, { t: 'ack' | 'reply' | 'leader' | 'leaving' }>): void {
-    switch (message.t) {
-      case 'snap':
-        this.#snapshot = message;
-        this.#paused = message.paused;
-        return;
-      case 'state':
-        this.#paused = message.paused;
-        if (this.listens('state')) this.dispatchEvent(new Event('state'));
-        return;
-      case 'task': {
-        const handle = this.#handles.get(message.task.id);
-        const error = message.error ? errorFromWire(message.error) : undefined;
-        if (handle) {
-          const type = message.type;
-          if (type === 'progress') handle._progress(message.progress ?? 0);
-          else if (TERMINAL.has(type)) {
-            this.#handles.delete(handle.id);
-            const task = message.task;
-            handle._stage(task.status, type === 'completed', type === 'completed' ? task.result : (error ?? lastError(task)));
-            handle._settle();
-          } else {
-            // An enqueued or moved task may be waiting for its dependencies: its own status says.
-            const status = type === 'enqueued' || type === 'reprioritized' ? message.task.status : STATUS_OF[type];
-            if (status) handle._setStatus(status);
-          }
-        }
-        if (this.listens(message.type))
-          this.dispatchEvent(
-            new TaskEvent(message.type as never, message.task, { error, progress: message.progress, delayMs: message.delayMs }),
-          );
-        return;
-      }
-      case 'worker':
-        if (this.listens('worker'))
-          this.dispatchEvent(
-            new WorkerEvent(message.workerId, message.state, {
-              taskId: message.taskId,
-              error: message.error ? errorFromWire(message.error) : undefined,
-            }),
-          );
-        return;
-      case 'warning':
-        this.dispatchEvent(new WarningEvent(errorFromWire(message.error)));
-        return;
-      case 'schedules':
-        this.dispatchEvent(new Event('schedules'));
-        return;
-    }
-  }
-
-  // ── what the leader pushes to this tab ────────────────────────────────────────────────────────
+  // ── listeners: the leader is told which events this tab wants ─────────────────────────────────
 
   override addEventListener(
     type: string,
@@ -295,7 +218,7 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
     options?: boolean | AddEventListenerOptions,
   ): void {
     super.addEventListener(type, listener, options);
-    this.#interestChanged();
+    this.#mirror.interestChanged();
   }
 
   override removeEventListener(
@@ -304,28 +227,7 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
     options?: boolean | EventListenerOptions,
   ): void {
     super.removeEventListener(type, listener, options);
-    this.#interestChanged();
-  }
-
-  #interestChanged(): void {
-    if (this.#host || this.#interestQueued) return;
-    this.#interestQueued = true;
-    queueMicrotask(() => {
-      this.#interestQueued = false;
-      this.#sendInterest();
-    });
-  }
-
-  #sendInterest(): void {
-    if (this.#host || this.#closed) return;
-    const types = SCHEDULER_EVENT_TYPES.filter((type) => this.listens(type));
-    this.#out.post({ t: 'interest', types, snap: true, lanes: this.#lanes });
-  }
-
-  #wantSnap(lanes: number): void {
-    if (lanes <= this.#lanes) return;
-    this.#lanes = lanes;
-    this.#interestChanged();
+    this.#mirror.interestChanged();
   }
 
   #warn(error: Error): void {
@@ -346,20 +248,6 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
     return this.#client.call(m, a, decode);
   }
 
-  #handleFromWire = (value: unknown): TaskHandle => {
-    const wire = value as HandleWire;
-    const existing = this.#handles.get(wire.id);
-    if (existing) return existing;
-    const handle = new TaskHandle(this, wire.id, wire.name, wire.status);
-    if (wire.outcome) {
-      handle._stage(wire.status, wire.outcome.ok, wire.outcome.ok ? wire.outcome.value : errorFromWire(wire.outcome.error));
-      handle._settle();
-    } else this.#handles.set(wire.id, handle);
-    return handle;
-  };
-
-  #maybeHandle = (value: unknown): TaskHandle | undefined => (value === undefined ? undefined : this.#handleFromWire(value));
-
   enqueue<N extends TaskName<T>>(name: N, input: TaskInput<T, N>, options?: EnqueueOptions): Promise<TaskHandle<TaskOutput<T, N>>> {
     if (this.#engine) return this.#engine.enqueue(name, input, options) as Promise<TaskHandle<TaskOutput<T, N>>>;
     let signal: AbortSignal | undefined;
@@ -379,7 +267,7 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
       return Promise.reject(error);
     }
     const id = this.#idPrefix + (this.#idCounter++).toString(36);
-    const call = this.#call('enqueue', [id, name, input, sent], this.#handleFromWire) as Promise<TaskHandle>;
+    const call = this.#call('enqueue', [id, name, input, sent], this.#mirror.handleFromWire) as Promise<TaskHandle>;
     if (!signal) return call as Promise<TaskHandle<TaskOutput<T, N>>>;
     const s = signal;
     return call.then((handle) => {
@@ -417,9 +305,9 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
   get(id: string): Promise<TaskHandle | undefined> {
     if (this.#engine) return this.#engine.get(id);
     if (typeof id !== 'string') return Promise.reject(new TypeError(`Expected id to be a string, got ${describe(id)}`));
-    const held = this.#handles.get(id);
+    const held = this.#mirror.held(id);
     if (held) return Promise.resolve(held);
-    return this.#call('get', [id], this.#maybeHandle) as Promise<TaskHandle | undefined>;
+    return this.#call('get', [id], this.#mirror.maybeHandle) as Promise<TaskHandle | undefined>;
   }
 
   inspect(id: string): Promise<TaskInfo | undefined> {
@@ -439,7 +327,7 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
 
   retry(id: string): Promise<TaskHandle> {
     if (this.#engine) return this.#engine.retry(id);
-    return this.#call('retry', [id], this.#handleFromWire) as Promise<TaskHandle>;
+    return this.#call('retry', [id], this.#mirror.handleFromWire) as Promise<TaskHandle>;
   }
 
   reprioritize(id: string, priority: PriorityName | PriorityLevel): Promise<boolean> {
@@ -470,7 +358,7 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
   }
 
   get paused(): boolean {
-    return this.#engine ? this.#engine.paused : this.#paused;
+    return this.#engine ? this.#engine.paused : this.#mirror.paused;
   }
 
   get closed(): boolean {
@@ -482,8 +370,8 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
       this.#engine.pause();
       return;
     }
-    if (this.#closed || this.#paused) return;
-    this.#paused = true;
+    if (this.#closed || this.#mirror.paused) return;
+    this.#mirror.paused = true;
     this.dispatchEvent(new Event('state'));
     this.#call('pause', []).catch((error: Error) => this.#warn(error));
   }
@@ -493,8 +381,8 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
       this.#engine.resume();
       return;
     }
-    if (this.#closed || !this.#paused) return;
-    this.#paused = false;
+    if (this.#closed || !this.#mirror.paused) return;
+    this.#mirror.paused = false;
     this.dispatchEvent(new Event('state'));
     this.#call('resume', []).catch((error: Error) => this.#warn(error));
   }
@@ -517,28 +405,18 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
 
   metrics(): Metrics {
     if (this.#engine) return this.#engine.metrics();
-    this.#wantSnap(this.#lanes);
-    return this.#snapshot?.metrics ?? waitingMetrics();
+    return this.#mirror.metrics();
   }
 
   workers(): WorkerInfo[] {
     if (this.#engine) return this.#engine.workers();
-    this.#wantSnap(this.#lanes);
-    return this.#snapshot?.workers ?? [];
+    return this.#mirror.workers();
   }
 
   peekLanes(limit = 3): LanesPeek {
     if (this.#engine) return this.#engine.peekLanes(limit);
     checkNumber('limit', limit, 0, true);
-    this.#wantSnap(limit);
-    const lanes = this.#snapshot?.lanes;
-    if (!lanes) return { now: Date.now(), lanes: Array.from({ length: 5 }, () => ({ count: 0, top: [] })), waiting: [], waitingCount: 0 };
-    return {
-      now: lanes.now,
-      lanes: lanes.lanes.map((lane) => ({ count: lane.count, top: lane.top.slice(0, limit) })),
-      waiting: lanes.waiting.slice(0, limit),
-      waitingCount: lanes.waitingCount,
-    };
+    return this.#mirror.peekLanes(limit);
   }
 
   close(options: { drain?: boolean } = {}): Promise<void> {
@@ -563,11 +441,7 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
           `scheduler "${this.name}" closed in this tab; its tasks go on in the tab that leads the queue`,
         );
         this.#client.close(error);
-        for (const handle of this.#handles.values()) {
-          handle._stage(handle.status, false, error);
-          handle._settle();
-        }
-        this.#handles.clear();
+        this.#mirror.close(error);
       }
       this.#leadership.stop();
       this.#out.close();
@@ -586,31 +460,4 @@ function checkCrossable(options: object, what: string): void {
       `Expected ${what}.retry.backoff to be a policy object in a tab that does not lead the queue, got a function (functions cannot cross to the leader tab)`,
     );
   assertCloneable(options, what);
-}
-
-function lastError(task: TaskInfo): Error {
-  const last = task.errors[task.errors.length - 1];
-  return last ? errorFromWire(last) : new CancelledError(`task ${task.id} ${task.status}`);
-}
-
-/** A follower's metrics before the leader's first snapshot arrives. */
-function waitingMetrics(): Metrics {
-  return {
-    submitted: 0,
-    completed: 0,
-    failed: 0,
-    cancelled: 0,
-    skipped: 0,
-    retried: 0,
-    queuedByPriority: [0, 0, 0, 0, 0],
-    queued: 0,
-    waiting: 0,
-    running: 0,
-    workers: { total: 0, idle: 0, busy: 0, starting: 0, spawned: 0, crashed: 0 },
-    waitMs: { p50: 0, p95: 0 },
-    runMs: { p50: 0, p95: 0 },
-    successRate: 1,
-    health: 'degraded',
-    healthReason: 'waiting to hear from the tab that leads the queue',
-  };
 }
