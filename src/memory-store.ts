@@ -50,7 +50,11 @@ export class MemoryStore implements TaskStore {
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as TaskRecord;
       this.#records.set(record);
-      this.#retention.note(record.id, record.status, record.keyTtlMs === undefined ? undefined : keyHeldUntil(record));
+      // Retention holds terminal ids only. A live record was one only if it was retried: failed,
+      // cancelled or skipped before, each of which notes an error. The rest (almost every state
+      // change) skip asking retention's sets, which for a new id means hashing it.
+      if (record.errors.length > 0 || TERMINAL_STATUSES.has(record.status))
+        this.#retention.note(record.id, record.status, record.keyTtlMs === undefined ? undefined : keyHeldUntil(record));
     }
   }
 

@@ -12,7 +12,8 @@ export interface RetentionLimits {
 /**
  * Which terminal tasks retention drops, oldest first, without reading a record: two insertion-
  * ordered sets of ids (a re-noted id moves to the newest end). Stores call `note` with the status
- * of every version they keep and `forget` for every id they remove.
+ * of every terminal version they keep and of every live version of a task that may have been
+ * terminal before (retried), and `forget` for every id they remove.
  */
 export class Retention {
   readonly #completed = new Set<string>();

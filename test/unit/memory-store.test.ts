@@ -66,3 +66,32 @@ test('a batch held lazily: a list by name makes only records of that name, none 
   expect((await store.list({ name: 'rare', status: 'queued', limit: 1000 })).length).toBe(Math.ceil(RUN_MIN / 100));
   expect(count.made).toBe(Math.ceil(RUN_MIN / 100));
 });
+
+test('retention: a retried task is live again and never trimmed; finished again, it is the newest', async () => {
+  const store = new MemoryStore();
+  const failed = { ...queued('f', 0), status: 'failed', errors: [{ name: 'Error', message: 'x', attempt: 1, at: 1 }] } as TaskRecord;
+  store.writeNow([failed]);
+  // Retried (requeueFailed keeps the errors): queued again, then the failed limit of 0 is applied.
+  failed.status = 'queued';
+  store.writeNow([failed]);
+  expect(await store.trim({ completed: 10, failed: 0 })).toBe(0);
+  expect(store.read(['f'])[0]?.status).toBe('queued');
+  // It fails again: the only failed one, trimmed by a limit of 0.
+  failed.status = 'failed';
+  store.writeNow([failed]);
+  expect(await store.trim({ completed: 10, failed: 0 })).toBe(1);
+  expect(store.read(['f'])[0]).toBeUndefined();
+});
+
+test('retention: state changes of tasks that never ended are not counted; the oldest completed go first', async () => {
+  const store = new MemoryStore();
+  const records = Array.from({ length: 5 }, (_, i) => queued(`t${i}`, i));
+  store.writeNow(records);
+  for (const r of records) r.status = 'running';
+  store.writeNow(records);
+  expect(await store.trim({ completed: 0, failed: 0 })).toBe(0);
+  for (const r of records) r.status = 'completed';
+  store.writeNow(records);
+  expect(await store.trim({ completed: 2, failed: 0 })).toBe(3);
+  expect(store.read(records.map((r) => r.id)).map((r) => r?.id)).toEqual([undefined, undefined, undefined, 't3', 't4']);
+});
