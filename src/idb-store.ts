@@ -1,14 +1,12 @@
 import { CorruptRecordError, StorageError } from './errors.js';
-import { type Loaded, openConnection, watchConnection } from './idb/connection.js';
-import { type Connection, ConnectionLoss } from './idb/connection-loss.js';
+import { type Loaded, openConnection } from './idb/connection.js';
+import { ConnectionLoss } from './idb/connection-loss.js';
+import { buildConnection, type Connection, endConnection } from './idb/connection-parts.js';
 import { checkDirectory } from './idb/directory.js';
-import { GroupCommit } from './idb/group-commit.js';
 import type { LoadResult } from './idb/log-load.js';
 import { openLog } from './idb/open-log.js';
 import { writeSchedules } from './idb/schedule-table.js';
 import { copyRecord, describeError, type Entry, isTombstone, noop, SEGMENT_MAX } from './idb/schema.js';
-import { SegmentCache } from './idb/segment-cache.js';
-import { SegmentMap } from './idb/segment-map.js';
 import { StorageGauge } from './idb/storage-gauge.js';
 import type { MemoryStore } from './memory-store.js';
 import type { StorageInfo } from './metrics.js';
@@ -67,8 +65,6 @@ export interface IdbStoreStats {
   /** Times the database was opened again after its connection was lost (deleted elsewhere, closed by the browser). */
   reopens: number;
 }
-
-/** Storage use is measured after a commit at most this often. */
 
 /**
  * Tasks in IndexedDB, packed: each group commit appends one segment (a single value) holding the
@@ -185,76 +181,20 @@ export class IdbStore implements TaskStore {
 
   /** The parts on connection `db`, watched for its loss. */
   #connect(db: IDBDatabase, loaded: Loaded): Connection {
-    const { stats } = this;
-    const closedError = (what: string) => this.#closedError(what);
-    const durability = this.#durability;
-    // `conn` is assigned before any of these callbacks can run.
-    let conn!: Connection;
-    // A connection that refuses transactions (InvalidStateError) is closed, whether or not its
-    // `close` event came: treated as closed by the browser.
-    const transaction = (mode: IDBTransactionMode) => {
-      try {
-        return mode === 'readwrite' ? db.transaction(['log', 'summary', 'dir'], mode, { durability }) : db.transaction('log', mode);
-      } catch (error) {
-        if ((error as DOMException)?.name === 'InvalidStateError')
-          queueMicrotask(() => conn === this.#conn && !conn.done && this.#loss.lose(conn, 'terminated', null));
-        throw error;
-      }
-    };
-    const map = new SegmentMap({
-      stamp: loaded.stamp,
-      foreign: loaded.foreign,
-      stats,
-      isPending: (id) => commit.pending.has(id),
-      unpend: (entry) => commit.unpend(entry),
-      onDead: (local) => {
-        cache.drop(local);
-        commit.retire(local);
+    return buildConnection(db, loaded, {
+      name: this.name,
+      durability: this.#durability,
+      stats: this.stats,
+      isCurrent: (conn) => conn === this.#conn,
+      lost: (conn, loss, newVersion) => this.#loss.lose(conn, loss, newVersion),
+      closedError: (what) => this.#closedError(what),
+      commitsFailing: (conn, error, attempt, retryInMs, count) => this.#commitsFailing(conn, error, attempt, retryInMs, count),
+      commitsRecovered: (conn) => {
+        if (conn === this.#conn) this.#failing = undefined;
       },
-      accounted: () => commit.scheduleDeletes(),
+      committed: () => this.#gauge.measure(),
+      orphaned: (writes) => this.#loss.orphan(writes),
     });
-    const cache = new SegmentCache(
-      {
-        name: this.name,
-        stats,
-        get closed() {
-          return conn.done;
-        },
-        closedError,
-        readTransaction: () => transaction('readonly'),
-        pending: (id) => commit.pending.get(id),
-      },
-      map,
-    );
-    const commit: GroupCommit = new GroupCommit(
-      {
-        name: this.name,
-        stamp: loaded.stamp,
-        stats,
-        get closed() {
-          return conn.done;
-        },
-        closedError,
-        writeTransaction: () => transaction('readwrite'),
-        commitsFailing: (error, attempt, retryInMs, count) => this.#commitsFailing(conn, error, attempt, retryInMs, count),
-        commitsRecovered: () => {
-          if (conn === this.#conn) this.#failing = undefined;
-        },
-        committed: () => this.#gauge.measure(),
-        orphaned: (writes) => this.#loss.orphan(writes),
-      },
-      map,
-    );
-    conn = { raw: db, release: loaded.release, map, commit, cache, done: false };
-    watchConnection(db, {
-      _onVersionChange: (newVersion) => {
-        if (conn === this.#conn && !conn.done) this.#loss.lose(conn, newVersion === null ? 'deleted' : 'upgraded', newVersion);
-      },
-      _onTerminated: () => {
-        if (conn === this.#conn && !conn.done) this.#loss.lose(conn, 'terminated', null);
-      },
-    });
-    return conn;
   }
 
   get closed(): boolean {
@@ -620,17 +560,7 @@ export class IdbStore implements TaskStore {
     this.#state = 'closed';
     this.#closeReason = reason;
     this.#failing = undefined;
-    this.#let(this.#conn);
-  }
-
-  /** Ends `conn`: its lock released, its cache dropped, the connection closed (transactions open still finish). */
-  #let(conn: Connection): void {
-    if (conn.done) return;
-    conn.done = true;
-    conn.release();
-    conn.commit.close();
-    conn.cache.clear();
-    conn.raw.close();
+    endConnection(this.#conn);
   }
 
   /** @internal Another connection wants a new version (`null`: to delete the database). */
