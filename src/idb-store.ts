@@ -3,16 +3,17 @@ import { type Loaded, openConnection } from './idb/connection.js';
 import { ConnectionLoss } from './idb/connection-loss.js';
 import { buildConnection, type Connection, endConnection } from './idb/connection-parts.js';
 import { checkDirectory } from './idb/directory.js';
+import { listCurrent } from './idb/list-log.js';
 import type { LoadResult } from './idb/log-load.js';
 import { openLog } from './idb/open-log.js';
 import { writeSchedules } from './idb/schedule-table.js';
-import { copyRecord, describeError, type Entry, isTombstone, noop, SEGMENT_MAX } from './idb/schema.js';
+import { copyRecord, describeError, type Entry, noop, SEGMENT_MAX } from './idb/schema.js';
 import { StorageGauge } from './idb/storage-gauge.js';
 import type { MemoryStore } from './memory-store.js';
 import type { StorageInfo } from './metrics.js';
 import type { RetentionLimits } from './retention.js';
 import type { ScheduleRecord } from './schedule-types.js';
-import { type ListQuery, matchesQuery, type RecoveredRun, type TaskStore } from './store.js';
+import type { ListQuery, RecoveredRun, TaskStore } from './store.js';
 import type { TaskRecord } from './types.js';
 
 export { SCHEMA_VERSION } from './idb/schema.js';
@@ -378,51 +379,11 @@ export class IdbStore implements TaskStore {
     if (this.#state === 'closed') throw this.#closedError('list records');
     const conn = this.#conn;
     try {
-      return await this.#list(conn, query);
+      return await listCurrent(conn, query, (ids) => this.read(ids));
     } catch (error) {
       if (conn === this.#conn || this.#isClosed()) throw error;
       return this.list(query);
     }
-  }
-
-  async #list(conn: Connection, query: ListQuery): Promise<TaskRecord[]> {
-    const { map, commit, cache } = conn;
-    map.settle();
-    const limit = query.limit ?? 100;
-    if (limit <= 0) return [];
-    const out: TaskRecord[] = [];
-    const seen = new Set<string>();
-    const take = (e: Entry) => {
-      if (seen.has(e.id)) return;
-      seen.add(e.id);
-      if (!isTombstone(e) && matchesQuery(e, query)) out.push(e);
-    };
-    const pending = commit.pending;
-    for (const e of [...pending.values()].reverse()) {
-      if (out.length >= limit) return out;
-      take(isTombstone(e) ? e : copyRecord(e));
-    }
-    const locals = map.liveNewestFirst();
-    const listed = new Set(locals);
-    const moved = new Set<string>();
-    for (let i = 0; i < locals.length && out.length < limit; i += 8) {
-      const some = locals.slice(i, i + 8);
-      const values = await cache.readSegments(some);
-      map.settle();
-      for (let k = 0; k < some.length && out.length < limit; k++) {
-        const local = some[k] as number;
-        for (const e of values[k]?.records ?? []) {
-          if (out.length >= limit) break;
-          if (seen.has(e.id)) continue;
-          const at = map.where(e.id);
-          if (at === local && !pending.has(e.id)) take(e);
-          else if (pending.has(e.id) || (at !== undefined && !listed.has(at))) moved.add(e.id);
-        }
-      }
-    }
-    const again = [...moved].filter((id) => !seen.has(id));
-    if (again.length > 0 && out.length < limit) for (const r of await this.read(again)) if (r && out.length < limit) take(r);
-    return out;
   }
 
   /** Removes tasks: resolves once their removal has committed. */
