@@ -1,20 +1,19 @@
 import { CorruptRecordError, StorageError } from './errors.js';
-import { type Loaded, openConnection, watchConnection } from './idb/connection.js';
-import { type Connection, ConnectionLoss } from './idb/connection-loss.js';
+import { type Loaded, openConnection } from './idb/connection.js';
+import { ConnectionLoss } from './idb/connection-loss.js';
+import { buildConnection, type Connection, endConnection } from './idb/connection-parts.js';
 import { checkDirectory } from './idb/directory.js';
-import { GroupCommit } from './idb/group-commit.js';
+import { listCurrent } from './idb/list-log.js';
 import type { LoadResult } from './idb/log-load.js';
 import { openLog } from './idb/open-log.js';
 import { writeSchedules } from './idb/schedule-table.js';
-import { copyRecord, describeError, type Entry, isTombstone, noop, SEGMENT_MAX } from './idb/schema.js';
-import { SegmentCache } from './idb/segment-cache.js';
-import { SegmentMap } from './idb/segment-map.js';
+import { copyRecord, describeError, type Entry, noop, SEGMENT_MAX } from './idb/schema.js';
 import { StorageGauge } from './idb/storage-gauge.js';
 import type { MemoryStore } from './memory-store.js';
 import type { StorageInfo } from './metrics.js';
 import type { RetentionLimits } from './retention.js';
 import type { ScheduleRecord } from './schedule-types.js';
-import { type ListQuery, matchesQuery, type RecoveredRun, type TaskStore } from './store.js';
+import type { ListQuery, RecoveredRun, TaskStore } from './store.js';
 import type { TaskRecord } from './types.js';
 
 export { SCHEMA_VERSION } from './idb/schema.js';
@@ -67,8 +66,6 @@ export interface IdbStoreStats {
   /** Times the database was opened again after its connection was lost (deleted elsewhere, closed by the browser). */
   reopens: number;
 }
-
-/** Storage use is measured after a commit at most this often. */
 
 /**
  * Tasks in IndexedDB, packed: each group commit appends one segment (a single value) holding the
@@ -185,76 +182,20 @@ export class IdbStore implements TaskStore {
 
   /** The parts on connection `db`, watched for its loss. */
   #connect(db: IDBDatabase, loaded: Loaded): Connection {
-    const { stats } = this;
-    const closedError = (what: string) => this.#closedError(what);
-    const durability = this.#durability;
-    // `conn` is assigned before any of these callbacks can run.
-    let conn!: Connection;
-    // A connection that refuses transactions (InvalidStateError) is closed, whether or not its
-    // `close` event came: treated as closed by the browser.
-    const transaction = (mode: IDBTransactionMode) => {
-      try {
-        return mode === 'readwrite' ? db.transaction(['log', 'summary', 'dir'], mode, { durability }) : db.transaction('log', mode);
-      } catch (error) {
-        if ((error as DOMException)?.name === 'InvalidStateError')
-          queueMicrotask(() => conn === this.#conn && !conn.done && this.#loss.lose(conn, 'terminated', null));
-        throw error;
-      }
-    };
-    const map = new SegmentMap({
-      stamp: loaded.stamp,
-      foreign: loaded.foreign,
-      stats,
-      isPending: (id) => commit.pending.has(id),
-      unpend: (entry) => commit.unpend(entry),
-      onDead: (local) => {
-        cache.drop(local);
-        commit.retire(local);
+    return buildConnection(db, loaded, {
+      name: this.name,
+      durability: this.#durability,
+      stats: this.stats,
+      isCurrent: (conn) => conn === this.#conn,
+      lost: (conn, loss, newVersion) => this.#loss.lose(conn, loss, newVersion),
+      closedError: (what) => this.#closedError(what),
+      commitsFailing: (conn, error, attempt, retryInMs, count) => this.#commitsFailing(conn, error, attempt, retryInMs, count),
+      commitsRecovered: (conn) => {
+        if (conn === this.#conn) this.#failing = undefined;
       },
-      accounted: () => commit.scheduleDeletes(),
+      committed: () => this.#gauge.measure(),
+      orphaned: (writes) => this.#loss.orphan(writes),
     });
-    const cache = new SegmentCache(
-      {
-        name: this.name,
-        stats,
-        get closed() {
-          return conn.done;
-        },
-        closedError,
-        readTransaction: () => transaction('readonly'),
-        pending: (id) => commit.pending.get(id),
-      },
-      map,
-    );
-    const commit: GroupCommit = new GroupCommit(
-      {
-        name: this.name,
-        stamp: loaded.stamp,
-        stats,
-        get closed() {
-          return conn.done;
-        },
-        closedError,
-        writeTransaction: () => transaction('readwrite'),
-        commitsFailing: (error, attempt, retryInMs, count) => this.#commitsFailing(conn, error, attempt, retryInMs, count),
-        commitsRecovered: () => {
-          if (conn === this.#conn) this.#failing = undefined;
-        },
-        committed: () => this.#gauge.measure(),
-        orphaned: (writes) => this.#loss.orphan(writes),
-      },
-      map,
-    );
-    conn = { raw: db, release: loaded.release, map, commit, cache, done: false };
-    watchConnection(db, {
-      _onVersionChange: (newVersion) => {
-        if (conn === this.#conn && !conn.done) this.#loss.lose(conn, newVersion === null ? 'deleted' : 'upgraded', newVersion);
-      },
-      _onTerminated: () => {
-        if (conn === this.#conn && !conn.done) this.#loss.lose(conn, 'terminated', null);
-      },
-    });
-    return conn;
   }
 
   get closed(): boolean {
@@ -438,51 +379,11 @@ export class IdbStore implements TaskStore {
     if (this.#state === 'closed') throw this.#closedError('list records');
     const conn = this.#conn;
     try {
-      return await this.#list(conn, query);
+      return await listCurrent(conn, query, (ids) => this.read(ids));
     } catch (error) {
       if (conn === this.#conn || this.#isClosed()) throw error;
       return this.list(query);
     }
-  }
-
-  async #list(conn: Connection, query: ListQuery): Promise<TaskRecord[]> {
-    const { map, commit, cache } = conn;
-    map.settle();
-    const limit = query.limit ?? 100;
-    if (limit <= 0) return [];
-    const out: TaskRecord[] = [];
-    const seen = new Set<string>();
-    const take = (e: Entry) => {
-      if (seen.has(e.id)) return;
-      seen.add(e.id);
-      if (!isTombstone(e) && matchesQuery(e, query)) out.push(e);
-    };
-    const pending = commit.pending;
-    for (const e of [...pending.values()].reverse()) {
-      if (out.length >= limit) return out;
-      take(isTombstone(e) ? e : copyRecord(e));
-    }
-    const locals = map.liveNewestFirst();
-    const listed = new Set(locals);
-    const moved = new Set<string>();
-    for (let i = 0; i < locals.length && out.length < limit; i += 8) {
-      const some = locals.slice(i, i + 8);
-      const values = await cache.readSegments(some);
-      map.settle();
-      for (let k = 0; k < some.length && out.length < limit; k++) {
-        const local = some[k] as number;
-        for (const e of values[k]?.records ?? []) {
-          if (out.length >= limit) break;
-          if (seen.has(e.id)) continue;
-          const at = map.where(e.id);
-          if (at === local && !pending.has(e.id)) take(e);
-          else if (pending.has(e.id) || (at !== undefined && !listed.has(at))) moved.add(e.id);
-        }
-      }
-    }
-    const again = [...moved].filter((id) => !seen.has(id));
-    if (again.length > 0 && out.length < limit) for (const r of await this.read(again)) if (r && out.length < limit) take(r);
-    return out;
   }
 
   /** Removes tasks: resolves once their removal has committed. */
@@ -620,17 +521,7 @@ export class IdbStore implements TaskStore {
     this.#state = 'closed';
     this.#closeReason = reason;
     this.#failing = undefined;
-    this.#let(this.#conn);
-  }
-
-  /** Ends `conn`: its lock released, its cache dropped, the connection closed (transactions open still finish). */
-  #let(conn: Connection): void {
-    if (conn.done) return;
-    conn.done = true;
-    conn.release();
-    conn.commit.close();
-    conn.cache.clear();
-    conn.raw.close();
+    endConnection(this.#conn);
   }
 
   /** @internal Another connection wants a new version (`null`: to delete the database). */

@@ -3,11 +3,11 @@ import { MemoryStore } from '../memory-store.js';
 import type { ScheduleRecord } from '../schedule-types.js';
 import type { TaskRecord } from '../types.js';
 import { type Loaded, loadAll, openConnection } from './connection.js';
-import { type GroupCommit, type HeldWrite, isTransient } from './group-commit.js';
+import type { Connection, Loss } from './connection-parts.js';
+import { type HeldWrite, isTransient } from './group-commit.js';
 import type { LoadResult } from './log-load.js';
 import { writeSchedules } from './schedule-table.js';
 import { describeError, isTombstone, noop, SCHEMA_VERSION } from './schema.js';
-import type { SegmentCache } from './segment-cache.js';
 import { SegmentMap } from './segment-map.js';
 
 /** Opens tried after a loss before the store serves from memory, and the pause before the second (doubling after). */
@@ -15,20 +15,6 @@ const REOPEN_TRIES = 6;
 const REOPEN_PAUSE_MS = 50;
 /** After a loss, how long the transactions in flight may take to report before they are given up. */
 const SETTLE_WAIT_MS = 500;
-
-/** How the connection was lost: deleted by another page, taken by a newer version, or closed by the browser. */
-export type Loss = 'deleted' | 'upgraded' | 'terminated';
-
-/** One connection to the database and what is built on it. A store moves to a new one when the old is lost. */
-export interface Connection {
-  readonly raw: IDBDatabase;
-  readonly release: () => void;
-  readonly map: SegmentMap;
-  readonly commit: GroupCommit;
-  readonly cache: SegmentCache;
-  /** Lost or closed: nothing new starts on it. */
-  done: boolean;
-}
 
 /** What a loss needs from the store around it. */
 export interface ConnectionLossHost {
