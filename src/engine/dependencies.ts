@@ -155,11 +155,16 @@ export class Dependencies {
     const host = this.#host;
     const n = records.length;
     const map = n > 1 && !batch ? new Map(records.map((r, i) => [r.id, i])) : undefined;
+    // The last id asked and its answer: items sharing one options object (a fan-out) ask the same id.
+    let lastId: string | undefined;
+    let lastAt: number | undefined;
     const localOf = (id: string): number | undefined => {
-      if (map) return map.get(id);
-      if (!batch) return undefined;
+      if (id === lastId) return lastAt;
+      lastId = id;
+      if (map) return (lastAt = map.get(id));
+      if (!batch) return (lastAt = undefined);
       const i = mintedPosition(batch.minted, n, id);
-      return i >= 0 ? i : undefined;
+      return (lastAt = i >= 0 ? i : undefined);
     };
     const outside = new Map<string, number>();
     let last: readonly Dependency[] | undefined;
