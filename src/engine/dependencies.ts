@@ -76,7 +76,7 @@ export interface AdmitTicket {
 
 export interface DependenciesHost {
   readonly clock: Clock;
-  readonly store: Pick<TaskStore, 'read'>;
+  readonly store: Pick<TaskStore, 'read' | 'kind'>;
   readonly index: Pick<TaskIndex, 'add' | 'addBatch'>;
   readonly live: Pick<LiveTasks, 'settle' | 'setStatus' | 'handles'>;
   readonly counters: Counters;
@@ -101,6 +101,7 @@ export interface DependenciesHost {
  */
 export class Dependencies {
   readonly #host: DependenciesHost;
+  readonly #storeHoldsRecords: boolean;
   /** Waiting tasks (and ones whose enqueue is being written), by id. */
   readonly #waiting = new TaskTable<Waiter>();
   /**
@@ -119,6 +120,7 @@ export class Dependencies {
 
   constructor(host: DependenciesHost) {
     this.#host = host;
+    this.#storeHoldsRecords = host.store.kind === 'memory';
   }
 
   /** Tasks waiting for their dependencies (stored: enqueues still being written count where they are made). */
@@ -245,7 +247,7 @@ export class Dependencies {
       this.#pending--;
       w.state = 'waiting';
       // Its record is kept while pending, for what arrived meanwhile; else the store has it.
-      if (!w.dirty) w.record = undefined;
+      if (!w.dirty) this.#drop(w);
     }
     this.#skipped(ticket.skipped);
     this.#flush();
@@ -407,6 +409,15 @@ export class Dependencies {
     this.#dirty.push(w);
   }
 
+  /**
+   * A waiter with nothing left to apply lets go of its record, so inputs stay in the store while
+   * tasks wait; but the memory store holds that very object (its reads return it), so holding it
+   * here costs nothing and saves reading it back (10,000 reads when a fan-out's root ends).
+   */
+  #drop(w: Waiter): void {
+    if (!this.#storeHoldsRecords) w.record = undefined;
+  }
+
   #end(w: Waiter): void {
     if (w.state === 'done') return;
     if (w.state === 'pending') this.#pending--;
@@ -459,7 +470,7 @@ export class Dependencies {
           }
           w.dirty = false;
           if (!this.#due(w)) {
-            w.record = undefined;
+            this.#drop(w);
             continue;
           }
           if (w.record) ready.push(w);
@@ -557,7 +568,7 @@ export class Dependencies {
         this.#end(w);
         host.live.setStatus(w.id, 'queued');
         (released ??= []).push(w);
-      } else w.record = undefined;
+      } else this.#drop(w);
     }
     if (released) release(host.index, released, now);
     host.writes.persist(changed);
