@@ -196,6 +196,8 @@ export class Dependencies {
     const ticket: AdmitTicket = { waiters: [], skipped: [] };
     // A batch's waiters are held by position (`IdRun`): no new id is hashed to hold them.
     const held: (Waiter | undefined)[] | undefined = batch ? new Array(n) : undefined;
+    // One list for every task's unmet dependencies: `#register` reads it and keeps nothing of it.
+    const unmet: Dependency[] = [];
     for (let k = 0; k < n; k++) {
       const p = order ? (order[k] as number) : k;
       const record = records[p] as TaskRecord;
@@ -204,12 +206,12 @@ export class Dependencies {
       const prior = record.dependencyOutcomes;
       let outcomes: Record<string, DependencyOutcome> | undefined;
       let broken: SerializedError | undefined;
-      let unmet: Dependency[] | undefined;
+      unmet.length = 0;
       for (const d of deps) {
         if (prior && Object.hasOwn(prior, d.id)) continue;
         const j = localOf(d.id);
         const dep = j === undefined ? (found.get(d.id) as TaskRecord) : (records[j] as TaskRecord);
-        if (!TERMINAL_STATUSES.has(dep.status)) (unmet ??= []).push(d);
+        if (!TERMINAL_STATUSES.has(dep.status)) unmet.push(d);
         else if (conditionHolds(d.on, dep.status)) (outcomes ??= {})[d.id] = outcomeOf(dep);
         else broken ??= brokenBy(record, d, dep);
       }
@@ -220,7 +222,7 @@ export class Dependencies {
         noteError(record, broken, now);
         record.finishedAt = now;
         ticket.skipped.push(record);
-      } else if (!unmet) {
+      } else if (unmet.length === 0) {
         record.status = 'queued';
         record.dependencyOutcomes = inOrder(known, deps);
       } else {
@@ -374,7 +376,7 @@ export class Dependencies {
     return this.#waiting.has(id) || this.#host.queuedOrRunning(id);
   }
 
-  /** A new waiter, in `#waiting` unless the caller holds it there itself (`add` false: a batch's run). */
+  /** A new waiter, in `#waiting` unless the caller holds it there itself (`add` false: a batch's run). Keeps nothing of `unmet` (the caller reuses it). */
   #register(record: TaskRecord, unmet: readonly Dependency[], state: Waiter['state'], origin?: BatchOrigin, add = true): Waiter {
     const known = record.dependencyOutcomes;
     const w: Waiter = {

@@ -42,7 +42,8 @@ export function normalizeDependsOn(value: unknown, what: string): readonly Depen
  * `normalizeDependsOn`): a name that is the `ref` of an item of the batch (`refs`: ref → position)
  * means that item (a ref wins over an id), anything else is the id of a stored task. Sets each
  * record's `dependsOn` to ids. Returns the positions in an order where every task comes after the
- * tasks of the call it depends on, or undefined when none depends on another. Throws
+ * tasks of the call it depends on, or undefined when the call's own order is one (no task depends
+ * on an item after it: a fan-out or a chain written in order is not sorted). Throws
  * `DependencyError` for a task that depends on itself or a cycle, naming them; stores nothing.
  * Items sharing one options object share one resolved list.
  */
@@ -53,31 +54,39 @@ export function resolveGraph(
   where: (i: number) => string,
 ): number[] | undefined {
   const n = records.length;
-  const resolved = new Map<readonly Dependency[], { deps: Dependency[]; local: number[] }>();
-  let local: (number[] | undefined)[] | undefined;
+  const resolved = new Map<readonly Dependency[], { deps: Dependency[]; local: number[]; last: number }>();
+  // Whether some task depends on an item after it: only then is the call's own order not one that works.
+  let forward = false;
   for (let i = 0; i < n; i++) {
     const spec = specs[i];
     if (!spec) continue;
     let r = resolved.get(spec);
     if (!r) {
-      r = { deps: [], local: [] };
+      r = { deps: [], local: [], last: -1 };
       for (const d of spec) {
         const j = refs?.get(d.id);
         if (j === undefined) r.deps.push(d);
         else {
           r.deps.push({ id: (records[j] as TaskRecord).id, on: d.on });
           r.local.push(j);
+          if (j > r.last) r.last = j;
         }
       }
       resolved.set(spec, r);
     }
     const record = records[i] as TaskRecord;
-    if (r.local.includes(i) || r.deps.some((d) => d.id === record.id))
+    if (r.local.includes(i) || dependsOnId(r.deps, record.id))
       throw new DependencyError(`${where(i)} depends on itself (${refOf(refs, i) ?? record.id}): a task cannot wait for its own end`);
     record.dependsOn = r.deps;
-    if (r.local.length > 0) (local ??= new Array(n))[i] = r.local;
+    if (r.last > i) forward = true;
   }
-  if (!local) return undefined;
+  if (!forward) return undefined;
+  const local: (number[] | undefined)[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const spec = specs[i];
+    const on = spec && resolved.get(spec)?.local;
+    if (on && on.length > 0) local[i] = on;
+  }
   // Kahn's algorithm: a task goes in once every task of the call it depends on has.
   const pending = new Int32Array(n);
   const dependents: (number[] | undefined)[] = new Array(n);
@@ -107,6 +116,11 @@ export function resolveGraph(
   cycle.push(cycle[0] as number);
   const names = cycle.map((i) => `"${refOf(refs, i) ?? (records[i] as TaskRecord).id}"`).join(' → ');
   throw new DependencyError(`enqueueMany() was given a dependency cycle: ${names} (each waits for the next to end)`);
+}
+
+function dependsOnId(deps: readonly Dependency[], id: string): boolean {
+  for (let k = 0; k < deps.length; k++) if ((deps[k] as Dependency).id === id) return true;
+  return false;
 }
 
 function refOf(refs: ReadonlyMap<string, number> | undefined, i: number): string | undefined {

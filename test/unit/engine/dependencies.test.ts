@@ -205,6 +205,24 @@ describe('resolveGraph', () => {
     expect(records[0]?.dependsOn).toEqual(deps('x', 'y'));
   });
 
+  test('a graph whose items come after what they depend on (a fan-out, a chain in order) keeps the call order', () => {
+    const records = ['p-0', 'p-1', 'p-2', 'p-3'].map(rec);
+    const refs = new Map([
+      ['root', 0],
+      ['one', 1],
+    ]);
+    const fan = deps('root');
+    expect(resolveGraph(records, [undefined, fan, fan, deps('one', 'root')], refs, where)).toBeUndefined();
+    expect(records.map((r) => r.dependsOn?.map((d) => d.id))).toEqual([undefined, ['p-0'], ['p-0'], ['p-1', 'p-0']]);
+    // The same chain given last item first: sorted.
+    const back = ['q-0', 'q-1', 'q-2'].map(rec);
+    const backRefs = new Map([
+      ['b', 1],
+      ['c', 2],
+    ]);
+    expect(resolveGraph(back, [deps('b'), deps('c'), undefined], backRefs, where)).toEqual([2, 1, 0]);
+  });
+
   test('a self-dependency and a cycle throw DependencyError naming them', () => {
     const records = ['p-0', 'p-1', 'p-2'].map(rec);
     const refs = new Map([
