@@ -2,6 +2,7 @@ import type { IndexEntry } from '../index-entry.js';
 import type { GroupState } from '../metrics.js';
 import { checkKeys, checkNumber, checkObject, describe, optionKeys } from '../validate.js';
 import type { DispatchGate } from './gates.js';
+import { StartWindow } from './start-window.js';
 
 /** One group's limits. */
 export interface GroupLimits {
@@ -55,12 +56,8 @@ const HOLD_MS = 60_000;
 
 interface Group {
   readonly limits: GroupLimits;
-  /**
-   * Start times (oldest first) from `head` on: those within the last `perMs`, and perhaps older
-   * ones not dropped yet. A head index, not `shift`: a window of a big `max` holds thousands.
-   */
-  starts: number[];
-  head: number;
+  /** Start times within the last `perMs`, and perhaps older ones not dropped yet. */
+  readonly starts: StartWindow;
   /**
    * How many tasks taken for a rate-limited group have not started yet (queued inside a worker
    * behind another call): each holds a place in the window until it starts, and then from its
@@ -128,8 +125,7 @@ export class Limits implements DispatchGate {
     for (const [name, l] of limits)
       this.#groups.set(name, {
         limits: l,
-        starts: [],
-        head: 0,
+        starts: new StartWindow(),
         unstarted: 0,
         pending: [],
         pendingFresh: 0,
@@ -162,17 +158,11 @@ export class Limits implements DispatchGate {
     const rate = g.limits.rate;
     if (rate) {
       const starts = g.starts;
-      let head = g.head;
-      while (head < starts.length && (starts[head] as number) <= now - rate.perMs) head++;
-      if (head > 0 && head * 2 >= starts.length) {
-        starts.splice(0, head);
-        head = 0;
-      }
-      g.head = head;
-      if (starts.length - head + g.unstarted >= rate.max) {
+      starts.dropThrough(now - rate.perMs);
+      if (starts.size + g.unstarted >= rate.max) {
         this.#reconcile(g, now);
         // Known starts leave first (the others start now or later); with none known, ask again a window on.
-        if (starts.length - g.head + g.unstarted >= rate.max) at = Math.max(at, (starts[g.head] ?? now) + rate.perMs);
+        if (starts.size + g.unstarted >= rate.max) at = Math.max(at, (starts.oldest() ?? now) + rate.perMs);
       }
     }
     const c = g.limits.concurrency;
@@ -268,7 +258,7 @@ export class Limits implements DispatchGate {
         kept.push(id);
       }
     }
-    for (let missed = g.unstarted - kept.length; missed > 0; missed--) g.starts.push(now);
+    for (let missed = g.unstarted - kept.length; missed > 0; missed--) g.starts.add(now);
     g.pending = kept;
     g.pendingFresh = freshFrom < 0 ? kept.length : freshFrom;
     g.unstarted = kept.length;
@@ -280,14 +270,7 @@ export class Limits implements DispatchGate {
     // Each attempt's start is told once, and only of a task taken here: it is one of `unstarted`.
     if (!g?.limits.rate || g.unstarted === 0) return;
     g.unstarted--;
-    const starts = g.starts;
-    let i = starts.length;
-    if (i === g.head || (starts[i - 1] as number) <= at) {
-      starts.push(at);
-      return;
-    }
-    while (i > g.head && (starts[i - 1] as number) > at) i--;
-    starts.splice(i, 0, at);
+    g.starts.add(at);
   }
 
   /** `group` (a task's group, else its name) waits until `until` (a `RateLimitedError`): its held tasks are asked again then. */
@@ -315,9 +298,9 @@ export class Limits implements DispatchGate {
       if (concurrency !== undefined) state.concurrency = concurrency;
       let until = g.pausedUntil;
       if (rate) {
-        const inWindow = g.starts.slice(g.head).filter((t) => t > now - rate.perMs);
-        state.rate = { starts: inWindow.length + g.unstarted, max: rate.max, perMs: rate.perMs };
-        if (inWindow.length + g.unstarted >= rate.max) until = Math.max(until, (inWindow[0] ?? now) + rate.perMs);
+        const inWindow = g.starts.after(now - rate.perMs);
+        state.rate = { starts: inWindow.count + g.unstarted, max: rate.max, perMs: rate.perMs };
+        if (inWindow.count + g.unstarted >= rate.max) until = Math.max(until, (inWindow.oldest ?? now) + rate.perMs);
       }
       if (until > now) {
         state.waitsUntil = until;
