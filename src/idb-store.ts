@@ -496,22 +496,29 @@ export class IdbStore implements TaskStore {
    */
   async close(): Promise<void> {
     clearTimeout(this.#directoryTimer);
-    await this.#whenReady();
-    if (this.#state === 'closed') return;
-    if (this.#state === 'memory') {
-      this.#state = 'closed';
-      return;
+    // A connection lost while close() waits is opened again with what this page held, and that
+    // connection is the one to drain and close: the loop runs until nothing changed under it.
+    for (;;) {
+      await this.#whenReady();
+      if (this.#isClosed()) return;
+      if (this.#state === 'memory') {
+        this.#state = 'closed';
+        return;
+      }
+      const conn = this.#conn;
+      const { map, commit } = conn;
+      map.settle();
+      if (commit.hasDeletes) void commit.submit([], false).catch(noop);
+      commit.flushNow();
+      await commit.giveUp();
+      // Parked writes go in once the transactions ahead of them finish.
+      while (commit.busy) {
+        await commit.settled();
+        await Promise.resolve();
+      }
+      if (conn === this.#conn && !conn.done) break;
     }
-    const { map, commit } = this.#conn;
-    map.settle();
-    if (commit.hasDeletes) void commit.submit([], false).catch(noop);
-    commit.flushNow();
-    await commit.giveUp();
-    // Parked writes go in once the transactions ahead of them finish.
-    while (commit.busy) {
-      await commit.settled();
-      await Promise.resolve();
-    }
+    const { commit } = this.#conn;
     this.#markClosed('closed by its owner');
     await commit.settled();
   }

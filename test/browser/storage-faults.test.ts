@@ -3,7 +3,7 @@ import { cdp } from 'vitest/browser';
 import { createScheduler, openIdbStore, SCHEMA_VERSION } from '../../src/index.js';
 import type { StorageTasks } from './fixtures/storage-tasks.worker.js';
 import { outcome } from './helpers.js';
-import { dbName, deleteDb, deleteTestDbs, rawAll } from './idb-helpers.js';
+import { dbName, deleteDb, deleteTestDbs, rawAll, record } from './idb-helpers.js';
 
 afterEach(deleteTestDbs);
 
@@ -128,6 +128,46 @@ test('the browser closes the connection mid-run (site data cleared: CDP Storage.
   const onDisk = await rawAll(db);
   expect(onDisk.filter((r) => r.status !== 'completed' && r.status !== 'failed')).toEqual([]);
   await h.ask({ type: 'close' });
+});
+
+/** The Web Locks held for connections to database `db` (one per open connection of a store). */
+const connectionLocks = async (db: string) =>
+  ((await navigator.locks.query()).held ?? []).map((l) => l.name ?? '').filter((n) => n.startsWith(`tasklane:${db}:connection:`));
+
+test('the database deleted by another page while close() waits for a commit: close() resolves once what the page held is stored again and the reopened connection is closed, its lock released', async () => {
+  const db = dbName('close-lost');
+  const warnings: Error[] = [];
+  const store = await openIdbStore(db, { onWarning: (e) => warnings.push(e) });
+  expect(await connectionLocks(db)).toHaveLength(1);
+  // A commit of 4,000 tasks takes several event-loop tasks: close() waits for it …
+  const big = store.write(Array.from({ length: 4000 }, (_, i) => record({ id: `t${i}` })));
+  const closing = store.close();
+  // … and meanwhile another page deletes the database: the store lets it go and opens it again.
+  const deleted = deleteDb(db);
+  await closing;
+  expect(store.closed).toBe(true);
+  expect(await connectionLocks(db)).toEqual([]);
+  await big;
+  await deleted;
+  expect(store.stats.reopens).toBe(1);
+  expect(warnings.map((w) => w.message)).toEqual([expect.stringMatching(/was lost \(another tab deleted it\): opened it again/)]);
+  // What the page held was stored again in the new database, before close() resolved.
+  expect((await rawAll(db)).length).toBe(4000);
+  // Nothing of the store comes back later (the reopen under way when close() was called is over):
+  // still closed, no connection lock, no connection blocking a delete. (The wait also lets the
+  // connection of the read above go: closed with its transaction finishing, it would block for a while.)
+  await sleep(300);
+  expect(store.closed).toBe(true);
+  expect(await connectionLocks(db)).toEqual([]);
+  let blocked = false;
+  await new Promise<void>((resolve, reject) => {
+    const request = indexedDB.deleteDatabase(db);
+    request.onblocked = () => (blocked = true);
+    request.onsuccess = () => resolve();
+    request.onerror = () => reject(request.error);
+  });
+  expect(blocked).toBe(false);
+  expect(store.stats.reopens).toBe(1);
 });
 
 const storageTasks = () => new Worker(new URL('./fixtures/storage-tasks.worker.ts', import.meta.url), { type: 'module' });
