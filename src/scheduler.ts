@@ -1,38 +1,23 @@
 import { type Clock, systemClock } from './clock.js';
-import { Admission } from './engine/admission.js';
-import { Cancellation } from './engine/cancellation.js';
-import { Dependencies } from './engine/dependencies.js';
-import { Dispatcher, PREFETCH_AHEAD } from './engine/dispatcher.js';
-import { Emitter, taskInfo } from './engine/emitter.js';
-import { FinishedKeys } from './engine/finished-keys.js';
-import { GateSet } from './engine/gate-set.js';
+import { PREFETCH_AHEAD } from './engine/dispatcher.js';
+import { taskInfo } from './engine/emitter.js';
 import type { DispatchGate } from './engine/gates.js';
-import type { Limits } from './engine/limits.js';
-import { LiveTasks } from './engine/live-tasks.js';
-import { LoadModel } from './engine/load-model.js';
-import { Outcomes } from './engine/outcomes.js';
-import { RecordEdits } from './engine/record-edits.js';
 import { likelyFirst, resumeRuns } from './engine/resume-runs.js';
-import { RetentionTrim } from './engine/retention-trim.js';
-import { Schedules } from './engine/schedules.js';
-import { Stats } from './engine/stats.js';
 import { hasTags } from './engine/task-settings.js';
-import { Tells } from './engine/tells.js';
-import { Watchdog } from './engine/watchdog.js';
-import { WriteQueue } from './engine/write-queue.js';
+import { type EngineParts, wireEngine } from './engine/wiring.js';
 import { CancelledError, SchedulerClosedError, serializeError } from './errors.js';
 import { CountingEventTarget, type EventSink, type SchedulerEventMap, WarningEvent } from './events.js';
 import type { MintedIds } from './id-run.js';
-import { Counters, type Metrics } from './metrics.js';
+import type { Metrics } from './metrics.js';
 import { acquireOwnerLock, liveOwners, type OwnerLock } from './owner-lock.js';
 import type { Pool } from './pool.js';
 import { planRecovery } from './recovery.js';
 import type { ScheduleInfo, ScheduleSpec } from './schedule-types.js';
 import type { EnqueueItem, LanesPeek, LeaderState, Scheduler, SchedulerOptions, WorkerInfo } from './scheduler-api.js';
 import { CLOSE_KEYS, LIST_KEYS, type NormalizedOptions } from './scheduler-options.js';
-import { type ListQuery, scheduleStoreOf, type TaskStore } from './store.js';
+import type { ListQuery, TaskStore } from './store.js';
 import type { TaskHandle, TaskHandleHost } from './task-handle.js';
-import { entryOf, TaskIndex } from './task-index.js';
+import { entryOf } from './task-index.js';
 import type { TaskInput, TaskMap, TaskName, TaskOutput } from './task-types.js';
 import { type EnqueueOptions, type PriorityLevel, type PriorityName, type TaskInfo, TERMINAL_STATUSES } from './types.js';
 import { checkKeys, checkNumber, checkObject, describe, normalizePriority } from './validate.js';
@@ -42,34 +27,17 @@ export type { EnqueueItem, LanesPeek, QueuePeek, Scheduler, SchedulerOptions, Wo
 let schedulerCounter = 0;
 
 /**
- * The engine of one tab: wires the parts in `engine/` and owns the lifecycle (recovery on open,
- * pause, resume, drain, close). Data flows one way: admission → write queue → index → dispatcher →
- * worker → outcomes → write queue → tells (settles and events, after their commit).
+ * The engine of one tab: the public calls, routed to the parts `engine/wiring.ts` builds, and the
+ * lifecycle (recovery on open, pause, resume, drain, close, hand-over to another tab).
  */
 export class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTarget<SchedulerEventMap> implements Scheduler<T> {
   readonly name: string;
   readonly #store: TaskStore;
   readonly #clock: Clock;
   readonly #pool: Pool;
-  readonly #index: TaskIndex;
-  readonly #counters = new Counters();
   readonly #maxStalls: number;
   readonly #owner: string;
-  readonly #writes: WriteQueue;
-  readonly #tells: Tells;
-  readonly #emitter: Emitter;
-  readonly #live: LiveTasks;
-  readonly #dispatcher: Dispatcher;
-  readonly #watchdog: Watchdog;
-  readonly #outcomes: Outcomes;
-  readonly #cancellation: Cancellation;
-  readonly #admission: Admission;
-  readonly #dependencies: Dependencies;
-  readonly #gates: GateSet;
-  readonly #schedules: Schedules;
-  readonly #stats: Stats;
-  readonly #finishedKeys = new FinishedKeys();
-  readonly #edits = new RecordEdits();
+  readonly #parts: EngineParts;
   #ownerLock?: OwnerLock;
   #paused = false;
   #closing = false;
@@ -94,186 +62,29 @@ export class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTa
     const sink = (this.#sink = front?.events ?? this);
     this.name = options.name ?? 'tasklane';
     this.#store = store;
-    const clock = (this.#clock = options.clock ?? systemClock);
-    const random = options.random ?? Math.random;
-    const { defaults, retention, maxQueued } = normalized;
+    this.#clock = options.clock ?? systemClock;
     this.#maxStalls = normalized.maxStalls;
-    // With limits, index entries carry their task's group: the gate reads it there.
-    this.#index = new TaskIndex(normalized.agingMs, normalized.limits !== undefined);
-    const owner = (this.#owner = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}${(schedulerCounter++).toString(36)}`);
-    const pool = (this.#pool = early);
-    const index = this.#index;
-    const counters = this.#counters;
-    const warn = (error: Error) => sink.dispatchEvent(new WarningEvent(error));
-    const checkDrained = () => this.#checkDrained();
-    const closed = () => this.#closed;
-    const writes = (this.#writes = new WriteQueue({ store, warn }));
-    const live: LiveTasks = (this.#live = new LiveTasks({
-      handleHost: front?.handleHost ?? this,
-      get tells() {
-        return tells;
-      },
-      onSettled: (record) => {
-        finishedKeys.note(record);
-        dependencies.finished(record);
-        gateSet.finished(record.id);
-        trim.noteFinished();
-        this.#checkDrained();
-      },
-    }));
-    const tells = (this.#tells = new Tells({
-      writes,
-      handles: live.handles,
-      dispatchEvent: (event) => sink.dispatchEvent(event),
-      onDelivered: checkDrained,
-    }));
-    const emitter = (this.#emitter = new Emitter(sink, tells));
-    const finishedKeys = this.#finishedKeys;
-    const trim = new RetentionTrim({ store, limits: retention, clock, closed, warn });
-    const load = new LoadModel();
-    const gateSet = (this.#gates = new GateSet(
-      {
-        clock,
-        index,
-        running: (id) => live.active.has(id),
-        // `markStarted` sets `notifiedStart` before the gate is told of the start.
-        unstarted: (id) => {
-          const active = live.active.get(id);
-          return active !== undefined && active.notifiedStart !== true;
-        },
-        schedulePump: () => dispatcher.schedulePump(),
-      },
-      normalized.limits,
-      gates,
-    ));
-    const dispatcher = (this.#dispatcher = new Dispatcher({
-      clock,
-      store,
-      index,
-      live,
-      load,
-      writes,
-      pool,
-      gates: gateSet.list,
-      owner,
-      paused: () => this.#paused,
-      closed,
-      hold: () => tells.hold(),
-      release: () => tells.release(),
-      warn,
-      onBusy: (worker, taskId) => emitter.worker(worker.id, 'busy', taskId),
-      onSent: (worker) => watchdog.noteHead(worker),
-      onFailed: (record, failure, error) => outcomes_.afterFailure(record, failure, error),
-      onCancelled: (record, error) => cancellation.cancelled(record, error),
-      checkDrained,
-    }));
-    const watchdog = (this.#watchdog = new Watchdog({
-      clock,
-      active: live.active,
-      pool,
-      onStarted: (active, startedAt) => outcomes_.markStarted(active, startedAt),
-      onTimeout: (worker, call) => outcomes_.onTimeout(worker, call),
-      schedulePump: () => dispatcher.schedulePump(),
-    }));
-    const outcomes_ = (this.#outcomes = new Outcomes({
-      clock,
-      random,
-      index,
-      live,
-      load,
-      counters,
-      writes,
-      tells,
-      emitter,
-      pool,
-      dispatcher,
-      watchdog,
-      started: gateSet.limits ? (active, at) => gateSet.started(active.entry.id, active.entry.group ?? active.entry.name, at) : undefined,
-      rateLimited: (record, until) => gateSet.rateLimited(record, until),
-      offline: (record) => gateSet.offline(record),
-    }));
-    // Tasks with dependencies wait here, outside the index, and join it once released: see the
-    // note at the top of engine/dependencies.ts for why this is not a dispatch gate.
-    const dependencies = (this.#dependencies = new Dependencies({
-      clock,
-      store,
-      index,
-      live,
-      counters,
-      writes,
-      emitter,
-      queuedOrRunning: (id) => index.has(id) || live.active.has(id),
-      schedulePump: () => dispatcher.schedulePump(),
-    }));
-    const cancellation = (this.#cancellation = new Cancellation({
-      clock,
-      store,
-      index,
-      live,
-      counters,
-      writes,
-      emitter,
-      watchdog,
-      dispatcher,
-      waiting: dependencies,
-    }));
-    this.#admission = new Admission({
+    this.#owner = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}${(schedulerCounter++).toString(36)}`;
+    this.#pool = early;
+    this.#parts = wireEngine({
       name: this.name,
-      clock,
       store,
-      index,
-      live,
-      counters,
-      writes,
-      emitter,
-      finishedKeys,
-      edits: this.#edits,
-      dependencies,
-      tags: gateSet,
-      pool,
-      defaults,
-      maxQueued,
-      idPrefix: `${owner}-`,
+      clock: this.#clock,
+      random: options.random ?? Math.random,
+      normalized,
+      pool: early,
+      owner: this.#owner,
+      sink,
+      handleHost: front?.handleHost ?? this,
+      gates,
+      paused: () => this.#paused,
       closing: () => this.#closing,
-      schedulePump: () => dispatcher.schedulePump(),
-      checkDrained,
+      closed: () => this.#closed,
+      checkDrained: () => this.#checkDrained(),
       get: (id) => this.get(id),
       cancel: (id, reason) => this.cancel(id, reason),
-    });
-    const admission = this.#admission;
-    this.#schedules = new Schedules({
-      clock,
-      store: scheduleStoreOf(store),
-      defaults,
-      checkName: (name) => admission.checkName(name),
       has: (id) => this._has(id),
-      enqueue: (id, name, input, options) => admission.enqueue(name, input, options, id),
-      warn,
-      changed: () => sink.dispatchEvent(new Event('schedules')),
-    });
-    this.#stats = new Stats({
-      clock,
-      index,
-      active: live.active,
-      pool,
-      counters,
-      store,
-      waiting: () => dependencies.size,
-      groups: gateSet.limits ? (now) => (gateSet.limits as Limits).groups(now) : undefined,
       state: () => (this.#closed || this.#closing ? 'closed' : this.#paused ? 'paused' : 'open'),
-    });
-    // Last: what the pool told while storage was read reaches parts that now exist.
-    pool.bind({
-      onReady: () => dispatcher.schedulePump(),
-      onCapacity: () => dispatcher.schedulePump(),
-      onWorkerState: (h, state, error) => emitter.worker(h.id, state, undefined, error),
-      onBreakerOpen: (error) => {
-        sink.dispatchEvent(new WarningEvent(error));
-        dispatcher.schedulePump();
-      },
-      onOutcomes: (h, outcomes, now) => outcomes_.onOutcomes(h, outcomes, now),
-      onProgress: (_h, call, value) => outcomes_.onProgress(call, value),
-      onExit: (h, error, calls) => outcomes_.onExit(h, error, calls),
     });
   }
 
@@ -289,78 +100,83 @@ export class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTa
       store.recoverKeys?.(),
     ]);
     const now = this.#clock.now();
-    if (keyed) this.#finishedKeys.load(keyed, now);
+    if (keyed) this.#parts.finishedKeys.load(keyed, now);
     const ownerAlive = (owner: string) => owner === this.#owner || (alive?.has(owner) ?? false);
     const plan = planRecovery(records, now, { maxStalls: this.#maxStalls, ownerAlive });
     if (plan.changed.length) await this.#store.write(plan.changed);
-    for (const record of records) this.#admission.noteSeq(record.seq);
-    const keys = this.#live.keys;
+    for (const record of records) this.#parts.admission.noteSeq(record.seq);
+    const keys = this.#parts.live.keys;
     for (const record of plan.resume) {
-      this.#index.add(entryOf(record), now);
+      this.#parts.index.add(entryOf(record), now);
       if (record.key !== undefined) keys.set(record.key, record.id);
-      if (hasTags(record)) this.#gates.note(record.id, record);
+      if (hasTags(record)) this.#parts.gates.note(record.id, record);
     }
     for (const record of plan.waiting) {
       if (record.key !== undefined) keys.set(record.key, record.id);
-      if (hasTags(record)) this.#gates.note(record.id, record);
+      if (hasTags(record)) this.#parts.gates.note(record.id, record);
     }
     // The likely first tasks' records are read while the runs go back into the index.
     if (store.prefetch && runs.length > 0) store.prefetch(likelyFirst(runs, PREFETCH_AHEAD, now));
     await resumeRuns(
-      { index: this.#index, noteSeq: (seq) => this.#admission.noteSeq(seq), keys, noteTags: (id, tags) => this.#gates.note(id, tags) },
+      {
+        index: this.#parts.index,
+        noteSeq: (seq) => this.#parts.admission.noteSeq(seq),
+        keys,
+        noteTags: (id, tags) => this.#parts.gates.note(id, tags),
+      },
       runs,
       now,
     );
     // After the index: a dependency that is queued or running is live; only the others are read.
-    await this.#dependencies.recover(plan.waiting);
-    this.#counters.counts.failed += plan.failed.length;
-    this.#dispatcher.schedulePump();
+    await this.#parts.dependencies.recover(plan.waiting);
+    this.#parts.counters.counts.failed += plan.failed.length;
+    this.#parts.dispatcher.schedulePump();
     // Runs that fell due while no tab ran the queue are caught up after recovery, not awaited by it.
-    this.#schedules.open().catch((error) => this.#sink.dispatchEvent(new WarningEvent(error as Error)));
+    this.#parts.schedules.open().catch((error) => this.#sink.dispatchEvent(new WarningEvent(error as Error)));
   }
 
   // ── work in ──────────────────────────────────────────────────────────────────────────────────
 
   enqueue<N extends TaskName<T>>(name: N, input: TaskInput<T, N>, options?: EnqueueOptions): Promise<TaskHandle<TaskOutput<T, N>>> {
-    return this.#admission.enqueue(name, input, options) as Promise<TaskHandle<TaskOutput<T, N>>>;
+    return this.#parts.admission.enqueue(name, input, options) as Promise<TaskHandle<TaskOutput<T, N>>>;
   }
 
   enqueueMany(items: readonly EnqueueItem<T>[]): Promise<string[]> {
-    return this.#admission.enqueueMany(items as readonly EnqueueItem<TaskMap>[]);
+    return this.#parts.admission.enqueueMany(items as readonly EnqueueItem<TaskMap>[]);
   }
 
   retry(id: string): Promise<TaskHandle> {
-    return this.#admission.retry(id);
+    return this.#parts.admission.retry(id);
   }
 
   schedule<N extends TaskName<T>>(id: string, name: N, input: TaskInput<T, N>, spec: ScheduleSpec): Promise<ScheduleInfo> {
     if (this.#closing) return Promise.reject(new SchedulerClosedError(`scheduler "${this.name}" is closed; schedule("${id}") rejected`));
-    return this.#schedules.schedule(id, name, input, spec);
+    return this.#parts.schedules.schedule(id, name, input, spec);
   }
 
   unschedule(id: string): Promise<boolean> {
-    return this.#schedules.unschedule(id);
+    return this.#parts.schedules.unschedule(id);
   }
 
   schedules(): Promise<ScheduleInfo[]> {
-    return this.#schedules.list();
+    return this.#parts.schedules.list();
   }
 
   // ── for the multi-tab front (src/tabs/): calls another tab made, handles it holds, hand-over ──
 
   /** @internal `enqueue` under an id a follower tab minted. */
   _enqueueAs(id: string, name: string, input: unknown, options: EnqueueOptions | undefined): Promise<TaskHandle> {
-    return this.#admission.enqueue(name, input, options, id);
+    return this.#parts.admission.enqueue(name, input, options, id);
   }
 
   /** @internal `enqueueMany` under ids a follower tab minted. */
   _enqueueManyAs(minted: MintedIds, items: readonly EnqueueItem<TaskMap>[]): Promise<string[]> {
-    return this.#admission.enqueueMany(items, minted);
+    return this.#parts.admission.enqueueMany(items, minted);
   }
 
   /** @internal Whether a task with this id is live or stored: a call sent again after a change of leader is applied once. */
   async _has(id: string): Promise<boolean> {
-    if (this.#index.has(id) || this.#live.active.has(id) || this.#dependencies.has(id)) return true;
+    if (this.#parts.index.has(id) || this.#parts.live.active.has(id) || this.#parts.dependencies.has(id)) return true;
     const [record] = await this.#store.read([id]);
     return record !== undefined;
   }
@@ -374,26 +190,26 @@ export class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTa
     if (handles.length === 0) return;
     const records = await this.#store.read(handles.map((h) => h.id));
     handles.forEach((handle, i) => {
-      if (!this.#live.handles.has(handle.id)) this.#live.follow(handle, records[i]);
+      if (!this.#parts.live.handles.has(handle.id)) this.#parts.live.follow(handle, records[i]);
     });
   }
 
   /** @internal Forgets a handle adopted for an enqueue that was then refused. */
   _forget(id: string): void {
-    this.#live.handles.delete(id);
+    this.#parts.live.handles.delete(id);
   }
 
   /** Stops the parts, the workers and the store once what was committed is on disk; lets go of the owner lock. */
   async #shutDown(): Promise<void> {
     this.#closed = true;
-    this.#dispatcher.stop();
-    this.#watchdog.stop();
-    this.#gates.stop();
+    this.#parts.dispatcher.stop();
+    this.#parts.watchdog.stop();
+    this.#parts.gates.stop();
     this.#pool.close();
     // A store that holds state changes (`persist`: commits failing on quota) is closed first: it
     // gives them a last try and settles them, so `committed` settles too.
     const storeClosed = this.#store.persist ? this.#store.close() : undefined;
-    await this.#writes.committed;
+    await this.#parts.writes.committed;
     await (storeClosed ?? this.#store.close());
     this.#ownerLock?.release();
   }
@@ -407,18 +223,18 @@ export class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTa
   _handOver(): Promise<void> {
     if (this.#closePromise) return this.#closePromise;
     this.#closing = true;
-    this.#schedules.stop();
+    this.#parts.schedules.stop();
     this.#paused = true;
     this.#sink.dispatchEvent(new Event('state'));
     this.#closePromise = (async () => {
       if (!this.#isQuiet()) await new Promise<void>((resolve) => this.#quietWaiters.push(resolve));
       await this.#shutDown();
       const error = new SchedulerClosedError(`scheduler "${this.name}" handed the queue to another tab, where this task goes on`);
-      for (const handle of [...this.#live.handles.values()]) {
+      for (const handle of [...this.#parts.live.handles.values()]) {
         handle._stage(handle.status, false, error);
         handle._settle();
       }
-      this.#live.handles.clear();
+      this.#parts.live.handles.clear();
       for (const w of this.#drainWaiters) w();
       this.#drainWaiters = [];
       this.#sink.dispatchEvent(new Event('state'));
@@ -431,26 +247,26 @@ export class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTa
   async cancel(id: string, reason = 'cancelled'): Promise<boolean> {
     if (typeof id !== 'string') throw new TypeError(`Expected id to be a string, got ${describe(id)}`);
     if (typeof reason !== 'string') throw new TypeError(`Expected reason to be a string, got ${describe(reason)}`);
-    return this.#cancellation.cancel(id, reason);
+    return this.#parts.cancellation.cancel(id, reason);
   }
 
   async reprioritize(id: string, priority: PriorityName | PriorityLevel): Promise<boolean> {
     if (typeof id !== 'string') throw new TypeError(`Expected id to be a string, got ${describe(id)}`);
     const level = normalizePriority(priority);
-    const entry = this.#index.get(id);
+    const entry = this.#parts.index.get(id);
     // A waiting task moves where it will join the queue; its record follows with its next write.
-    if (!entry) return this.#dependencies.reprioritize(id, level);
+    if (!entry) return this.#parts.dependencies.reprioritize(id, level);
     if (entry.priority === level) return true;
-    this.#index.remove(id);
+    this.#parts.index.remove(id);
     const { name, readyAt, seq, group } = entry;
-    this.#index.add({ id, name, priority: level, readyAt, seq, group }, this.#clock.now());
-    this.#dispatcher.schedulePump();
-    await this.#edits.edit(id, async () => {
+    this.#parts.index.add({ id, name, priority: level, readyAt, seq, group }, this.#clock.now());
+    this.#parts.dispatcher.schedulePump();
+    await this.#parts.edits.edit(id, async () => {
       const [record] = await this.#store.read([id]);
       if (record && (record.status === 'queued' || record.status === 'retrying')) {
         record.priority = level;
-        this.#writes.persist([record]);
-        this.#emitter.task('reprioritized', record);
+        this.#parts.writes.persist([record]);
+        this.#parts.emitter.task('reprioritized', record);
       }
     });
     return true;
@@ -459,7 +275,7 @@ export class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTa
   async discard(id: string): Promise<boolean> {
     if (this.#closed) throw new SchedulerClosedError(`scheduler "${this.name}" is closed; discard(${id}) rejected`);
     if (typeof id !== 'string') throw new TypeError(`Expected id to be a string, got ${describe(id)}`);
-    const live = () => this.#index.has(id) || this.#live.active.has(id) || this.#dependencies.has(id);
+    const live = () => this.#parts.index.has(id) || this.#parts.live.active.has(id) || this.#parts.dependencies.has(id);
     if (live()) throw new TypeError(`Expected task ${id} to be finished to discard it, got a live task (cancel it first)`);
     const [record] = await this.#store.read([id]);
     if (!record) return false;
@@ -473,7 +289,7 @@ export class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTa
 
   async get(id: string): Promise<TaskHandle | undefined> {
     if (typeof id !== 'string') throw new TypeError(`Expected id to be a string, got ${describe(id)}`);
-    const live = this.#live;
+    const live = this.#parts.live;
     const handle = live.handles.get(id);
     if (handle) return handle;
     const active = live.active.get(id);
@@ -497,15 +313,15 @@ export class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTa
 
   peekLanes(limit = 3): LanesPeek {
     checkNumber('limit', limit, 0, true);
-    return this.#stats.peekLanes(limit);
+    return this.#parts.stats.peekLanes(limit);
   }
 
   workers(): WorkerInfo[] {
-    return this.#stats.workers();
+    return this.#parts.stats.workers();
   }
 
   metrics(): Metrics {
-    return this.#stats.metrics();
+    return this.#parts.stats.metrics();
   }
 
   // ── lifecycle ─────────────────────────────────────────────────────────────────────────────────
@@ -527,7 +343,7 @@ export class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTa
   pause(): void {
     if (this.#paused) return;
     this.#paused = true;
-    this.#dispatcher.armWake(this.#clock.now());
+    this.#parts.dispatcher.armWake(this.#clock.now());
     this.#sink.dispatchEvent(new Event('state'));
   }
 
@@ -535,7 +351,7 @@ export class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTa
     if (!this.#paused) return;
     this.#paused = false;
     this.#sink.dispatchEvent(new Event('state'));
-    this.#dispatcher.schedulePump();
+    this.#parts.dispatcher.schedulePump();
   }
 
   resize(options: { max?: number; min?: number }): void {
@@ -544,16 +360,16 @@ export class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTa
 
   /** Nothing running, being admitted or waiting to be told: what a hand-over waits for. */
   #isQuiet(): boolean {
-    return this.#live.active.size === 0 && this.#admission.inFlight === 0 && this.#tells.pending === 0;
+    return this.#parts.live.active.size === 0 && this.#parts.admission.inFlight === 0 && this.#parts.tells.pending === 0;
   }
 
   #isIdle(): boolean {
     return (
-      this.#index.size === 0 &&
-      this.#live.active.size === 0 &&
-      this.#dependencies.size === 0 &&
-      this.#admission.inFlight === 0 &&
-      this.#tells.pending === 0
+      this.#parts.index.size === 0 &&
+      this.#parts.live.active.size === 0 &&
+      this.#parts.dependencies.size === 0 &&
+      this.#parts.admission.inFlight === 0 &&
+      this.#parts.tells.pending === 0
     );
   }
 
@@ -586,14 +402,16 @@ export class LocalScheduler<T extends TaskMap = TaskMap> extends CountingEventTa
     if (this.#closePromise) return this.#closePromise;
     const drain = options.drain ?? true;
     this.#closing = true;
-    this.#schedules.stop();
+    this.#parts.schedules.stop();
     this.#sink.dispatchEvent(new Event('state'));
     this.#closePromise = (async () => {
       if (drain) {
         this.resume();
         await this.drain();
       } else {
-        await this.#cancellation.cancelEverything(serializeError(new CancelledError(`scheduler "${this.name}" closed without draining`)));
+        await this.#parts.cancellation.cancelEverything(
+          serializeError(new CancelledError(`scheduler "${this.name}" closed without draining`)),
+        );
       }
       await this.#shutDown();
       this.#sink.dispatchEvent(new Event('state'));
