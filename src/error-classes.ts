@@ -81,6 +81,13 @@ export type HandlerError = InstanceType<typeof HandlerError>;
 export const LeaderUnavailableError = defineError('LeaderUnavailableError', 'E_LEADER_UNAVAILABLE');
 export type LeaderUnavailableError = InstanceType<typeof LeaderUnavailableError>;
 /**
+ * The tab leading a shared queue runs a tasklane whose tab protocol differs from this tab's (one of
+ * them loaded an older build of the app): calls between them are refused, nothing applied. Reloading
+ * the older tab ends it.
+ */
+export const TabVersionError = defineError('TabVersionError', 'E_TAB_VERSION');
+export type TabVersionError = InstanceType<typeof TabVersionError>;
+/**
  * `createScheduler` was called where tasklane cannot run: no `Worker` (Node, server-side rendering,
  * a prerender). It runs in a browser page or a browser worker that can start module workers.
  */

@@ -1,4 +1,4 @@
-import { serializeError } from '../errors.js';
+import { serializeError, TabVersionError } from '../errors.js';
 import { TaskEvent, WarningEvent, WorkerEvent } from '../events.js';
 import { type MintedIds, mintedId } from '../id-run.js';
 import type { ScheduleSpec } from '../schedule-types.js';
@@ -6,7 +6,17 @@ import type { EnqueueItem } from '../scheduler-api.js';
 import { TaskHandle } from '../task-handle.js';
 import type { TaskMap } from '../task-types.js';
 import type { EnqueueOptions, PriorityLevel, PriorityName } from '../types.js';
-import { HANDLE_EVENTS, type HandleWire, type Interest, type Method, type Outbox, type Snapshot, type ToLeader } from './protocol.js';
+import {
+  HANDLE_EVENTS,
+  type HandleWire,
+  type Interest,
+  type Message,
+  type Method,
+  type Outbox,
+  PROTOCOL_VERSION,
+  type Snapshot,
+  type ToLeader,
+} from './protocol.js';
 import type { TabEngine } from './tab-engine.js';
 
 const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled', 'skipped']);
@@ -176,6 +186,9 @@ export class TabHost {
                 if (wire.outcome) this.#watched.delete(wire.id);
                 else this.#watched.add(wire.id);
                 value = wire;
+              } else if (m === 'enqueueMany') {
+                // The follower minted the ids: the count is all it needs back (20k ids not cloned twice).
+                value = (value as string[]).length;
               } else if (m === 'watch') {
                 const wires = (value as (TaskHandle | undefined)[]).map((h, i) => (h ? handleWire(h) : { id: a[i] as string, gone: true }));
                 for (const wire of wires) if ('gone' in wire || wire.outcome) this.#watched.delete(wire.id);
@@ -192,6 +205,20 @@ export class TabHost {
         return;
       }
     }
+  }
+
+  /**
+   * A message from a tab of another protocol version (`version`): its calls are refused with the
+   * reply every version reads, nothing applied; its `hello` is answered, so it learns who leads.
+   */
+  onForeign(from: string, message: Message, version: number): void {
+    if (!this.#serving || this.#frozen) return;
+    if (message.t === 'hello') this.announce();
+    if (message.t !== 'call') return;
+    const error = new TabVersionError(
+      `the tab leading queue "${this.#engine.name}" runs tasklane tab protocol v${PROTOCOL_VERSION} and this tab v${version}: the call ${message.m}() was refused, nothing applied; reload the tab with the older build`,
+    );
+    this.#out.post({ t: 'reply', to: from, rid: message.rid, ok: false, e: serializeError(error) });
   }
 
   /** An event the engine dispatched (only of types `listens` said yes to, or this tab's own listeners'). */

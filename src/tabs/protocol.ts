@@ -10,8 +10,22 @@ import type { SerializedError, TaskInfo, TaskStatus } from '../types.js';
  */
 export interface Envelope {
   from: string;
+  /** The protocol version of the sending tab (absent: version 1, before versions were sent). */
+  v?: number;
   list: Message[];
 }
+
+/**
+ * The version of these messages; any change to them that an older tab would misread bumps it. Tabs
+ * act only on envelopes of their own version. Across versions only two things hold, and must hold in
+ * every version: a leader answers a foreign `call` (`t`, `rid`, `from`) with an error `reply` (`t`,
+ * `to`, `rid`, `ok: false`, `e`), and a foreign envelope with any message for followers in it comes
+ * from the leader. v2: `enqueueMany` is answered with the number of tasks (the follower minted the ids).
+ */
+export const PROTOCOL_VERSION = 2;
+
+/** The version `envelope` was sent in. */
+export const versionOf = (envelope: Envelope): number => (typeof envelope.v === 'number' ? envelope.v : 1);
 
 export type Message = ToLeader | ToFollowers;
 
@@ -140,12 +154,12 @@ export class Outbox {
     const list = this.#list;
     this.#list = [];
     try {
-      this.#channel.postMessage({ from: this.#from, list } satisfies Envelope);
+      this.#channel.postMessage({ from: this.#from, v: PROTOCOL_VERSION, list } satisfies Envelope);
     } catch {
       // One message that cannot be cloned must not take the others with it.
       for (const message of list)
         try {
-          this.#channel.postMessage({ from: this.#from, list: [message] } satisfies Envelope);
+          this.#channel.postMessage({ from: this.#from, v: PROTOCOL_VERSION, list: [message] } satisfies Envelope);
         } catch {}
     }
   }

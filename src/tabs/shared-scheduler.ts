@@ -1,6 +1,6 @@
-import { CancelledError, SchedulerClosedError } from '../errors.js';
+import { CancelledError, SchedulerClosedError, TabVersionError } from '../errors.js';
 import { CountingEventTarget, type EventSink, type SchedulerEventMap, WarningEvent } from '../events.js';
-import type { MintedIds } from '../id-run.js';
+import { IdMinter, type MintedIds } from '../id-run.js';
 import type { Metrics } from '../metrics.js';
 import type { ScheduleInfo, ScheduleSpec } from '../schedule-types.js';
 import type { EnqueueItem, LanesPeek, LeaderState, Scheduler, WorkerInfo } from '../scheduler-api.js';
@@ -13,7 +13,7 @@ import { type ClientHost, type PendingCall, TabClient } from './client.js';
 import { FollowerMirror } from './follower-mirror.js';
 import { applyCall, TabHost } from './host.js';
 import { Leadership } from './leadership.js';
-import { type Envelope, type Method, Outbox, type ToFollowers, type ToLeader } from './protocol.js';
+import { type Envelope, type Method, Outbox, PROTOCOL_VERSION, type ToFollowers, type ToLeader, versionOf } from './protocol.js';
 import type { TabEngine } from './tab-engine.js';
 
 export interface SharedOptions {
@@ -66,6 +66,8 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
   /** Warnings raised while opening, delivered a macrotask after `createScheduler` resolves. */
   #early: Event[] | undefined = [];
   #heardLeader?: () => void;
+  /** The protocol version of the leading tab, when it is not this tab's: calls are refused here. */
+  #foreignLeader: number | undefined;
 
   constructor(options: SharedOptions) {
     super();
@@ -141,6 +143,7 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
   }
 
   async #becomeLeader(takingOver: boolean): Promise<void> {
+    this.#foreignLeader = undefined;
     const sink: EventSink = {
       listens: (type) => this.listens(type) || (this.#host?.listens(type) ?? false),
       dispatchEvent: (event) => {
@@ -192,6 +195,11 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
   }
 
   #onEnvelope(envelope: Envelope): void {
+    const version = versionOf(envelope);
+    if (version !== PROTOCOL_VERSION) {
+      this.#onForeign(envelope, version);
+      return;
+    }
     const host = this.#host;
     if (host) {
       for (const message of envelope.list) if (LEADER_MESSAGES.has(message.t)) host.onMessage(envelope.from, message as ToLeader);
@@ -202,12 +210,43 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
     let snapshot = false;
     for (const message of envelope.list) {
       if (LEADER_MESSAGES.has(message.t)) continue;
+      if (this.#foreignLeader !== undefined) this.#foreignLeader = undefined; // a leader of this version now
       this.#client.onMessage(message as ToFollowers);
       if (message.t === 'task' || message.t === 'worker') events = true;
       else if (message.t === 'snap') snapshot = true;
     }
     // A snapshot on its own (the last one after a burst) is news for a panel that re-renders on events.
     if (snapshot && !events && this.listens('state')) this.dispatchEvent(new Event('state'));
+  }
+
+  /**
+   * An envelope of another protocol version. Leading, this tab refuses its calls. Following, one
+   * with a message for followers in it comes from the leader: calls are refused here from now on
+   * (with `TabVersionError`, nothing sent) until a leader of this version speaks, and this tab
+   * says so once. A refusal of a call of ours is read as every version sends it.
+   */
+  #onForeign(envelope: Envelope, version: number): void {
+    if (this.#host) {
+      for (const message of envelope.list) this.#host.onForeign(envelope.from, message, version);
+      return;
+    }
+    if (this.#closed) return;
+    for (const message of envelope.list) {
+      if (LEADER_MESSAGES.has(message.t)) continue;
+      if (message.t === 'reply' && !message.ok) this.#client.onMessage(message);
+      if (this.#foreignLeader === undefined) {
+        this.#foreignLeader = version;
+        this.#warn(this.#versionError('calls'));
+      }
+      this.#heardLeader?.();
+      this.#heardLeader = undefined;
+    }
+  }
+
+  #versionError(what: string): TabVersionError {
+    return new TabVersionError(
+      `the tab leading queue "${this.name}" runs tasklane tab protocol v${this.#foreignLeader} and this tab v${PROTOCOL_VERSION}: ${what} from this tab are refused, nothing applied, until it is reloaded or closed (one of the two tabs has an older build of the app)`,
+    );
   }
 
   // ── listeners: the leader is told which events this tab wants ─────────────────────────────────
@@ -231,13 +270,16 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
   }
 
   #warn(error: Error): void {
-    this.dispatchEvent(new WarningEvent(error));
+    const event = new WarningEvent(error);
+    if (this.#early) this.#early.push(event);
+    else this.dispatchEvent(event);
   }
 
   // ── the Scheduler surface ─────────────────────────────────────────────────────────────────────
 
   #call(m: Method, a: unknown[], decode?: (value: unknown) => unknown): Promise<unknown> {
     if (this.#closed) return Promise.reject(new SchedulerClosedError(`scheduler "${this.name}" is closed; ${m}() rejected`));
+    if (this.#foreignLeader !== undefined) return Promise.reject(this.#versionError(`${m}() and other calls`));
     // What cannot be cloned cannot cross to the leader: refused here by name (enqueues checked their input already).
     if (m !== 'enqueue' && m !== 'enqueueMany')
       try {
@@ -299,7 +341,11 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
     }
     const minted: MintedIds = { prefix: this.#idPrefix, first: this.#idCounter };
     this.#idCounter += items.length;
-    return this.#call('enqueueMany', [minted, items]) as Promise<string[]>;
+    // The leader answers with the count: the ids are the ones minted here.
+    return this.#call('enqueueMany', [minted, items], (count) => {
+      const ids = new IdMinter(minted.prefix, minted.first);
+      return Array.from({ length: count as number }, () => ids.next());
+    }) as Promise<string[]>;
   }
 
   get(id: string): Promise<TaskHandle | undefined> {

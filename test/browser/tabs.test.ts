@@ -1,5 +1,6 @@
 import { afterEach, expect, test } from 'vitest';
 import type { Scheduler, TaskHandle } from '../../src/index.js';
+import { PROTOCOL_VERSION } from '../../src/tabs/protocol.js';
 import type { TabApi } from './fixtures/tab-frame.js';
 import type { Tasks } from './fixtures/tasks.worker.js';
 import { dbName, deleteTestDbs, rawAll } from './idb-helpers.js';
@@ -338,8 +339,15 @@ test('a leader that holds the lock but cannot answer: calls reject with LeaderUn
   await s.close();
 });
 
-/** This page as a leader that speaks the channel protocol by hand: it holds the lock and answers as `answer` says. */
-async function fakeLeader(name: string, answer: (call: { rid: number; m: string }, from: string, post: (list: unknown[]) => void) => void) {
+/**
+ * This page as a leader that speaks the channel protocol by hand: it holds the lock and answers as
+ * `answer` says. `v`: the protocol version its envelopes carry (null: none, as before versions).
+ */
+async function fakeLeader(
+  name: string,
+  answer: (call: { rid: number; m: string }, from: string, post: (list: unknown[]) => void) => void,
+  v: number | null = PROTOCOL_VERSION,
+) {
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
   await new Promise<void>((granted) => {
@@ -349,7 +357,7 @@ async function fakeLeader(name: string, answer: (call: { rid: number; m: string 
     });
   });
   const channel = new BroadcastChannel(`tasklane:${name}`);
-  const post = (list: unknown[]) => channel.postMessage({ from: 'fake', list });
+  const post = (list: unknown[]) => channel.postMessage(v === null ? { from: 'fake', list } : { from: 'fake', v, list });
   channel.onmessage = (event: MessageEvent<{ from: string; list: { t: string; rid: number; m: string }[] }>) => {
     for (const m of event.data.list) {
       if (m.t === 'hello') post([{ t: 'leader', since: Date.now() }]);
@@ -395,4 +403,76 @@ test('a call the leader took and then went silent on rejects after the bound, sa
   } finally {
     leader.close();
   }
+});
+
+test('a leader of another protocol version (an older build in another tab): calls are refused at once with TabVersionError, nothing sent, one warning; the tab takes over once that tab goes', async () => {
+  const name = dbName('tabs-version-leader');
+  const calls: string[] = [];
+  // A leader as tasklane 0.1 was: its envelopes carry no version.
+  const old = await fakeLeader(name, (call) => calls.push(call.m), null);
+  const tab = await openTab();
+  const s = await tab.api.open({ name, leaderTimeoutMs: 2_000 });
+  const warnings: Error[] = [];
+  s.addEventListener('warning', (e) => warnings.push(e.error));
+  expect(s.leader.thisTab).toBe(false);
+  const t0 = performance.now();
+  const refused = await s.enqueue('add', { a: 1, b: 2 }).then(
+    () => undefined,
+    (e: Error & { code?: string }) => e,
+  );
+  expect(performance.now() - t0).toBeLessThan(500); // not the 2 s leaderTimeoutMs
+  expect([refused?.name, refused?.code]).toEqual(['TabVersionError', 'E_TAB_VERSION']);
+  expect(refused?.message).toMatch(/protocol v1 and this tab v2/);
+  const many = await s.enqueueMany([{ name: 'add', input: { a: 1, b: 1 } }]).then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  expect(many?.name).toBe('TabVersionError');
+  await new Promise((r) => setTimeout(r, 50));
+  expect(warnings.map((w) => w.name)).toEqual(['TabVersionError']);
+  expect(calls).toEqual([]);
+  // The old tab closes: this one takes the lead, and its queue works.
+  old.close();
+  await expect.poll(() => s.leader.thisTab, { timeout: 5_000 }).toBe(true);
+  expect(await s.list()).toEqual([]);
+  const handle = await s.enqueue('add', { a: 1, b: 2 });
+  expect(await handle.result).toBe(3);
+  await s.close();
+});
+
+test('a follower of another protocol version: the leader refuses its calls with a reply every version reads, applies nothing, and answers its hello', async () => {
+  const name = dbName('tabs-version-follower');
+  const [tab] = await openTabs(1, name);
+  const s = (tab as Tab).scheduler as Scheduler<Tasks>;
+  expect(s.leader.thisTab).toBe(true);
+  const channel = new BroadcastChannel(`tasklane:${name}`);
+  const heard: { t: string; to?: string; rid?: number; ok?: boolean; e?: { name: string; code?: string; message: string } }[] = [];
+  channel.onmessage = (event: MessageEvent<{ list: typeof heard }>) => heard.push(...event.data.list);
+  // A tab of a newer build (v99), then one of tasklane 0.1 (no version): each says hello and enqueues.
+  const call = (rid: number, id: string) => ({
+    t: 'call',
+    rid,
+    m: 'enqueue',
+    a: [id, 'add', { a: 1, b: 2 }, undefined],
+    deadline: Date.now() + 5_000,
+  });
+  channel.postMessage({ from: 'newer', v: 99, list: [{ t: 'hello' }, call(1, 'newer-1')] });
+  channel.postMessage({ from: 'older', list: [{ t: 'hello' }, call(1, 'older-1')] });
+  await expect.poll(() => heard.filter((m) => m.t === 'reply').length).toBe(2);
+  const replies = heard.filter((m) => m.t === 'reply');
+  expect(replies.map((r) => [r.to, r.rid, r.ok, r.e?.name, r.e?.code])).toEqual([
+    ['newer', 1, false, 'TabVersionError', 'E_TAB_VERSION'],
+    ['older', 1, false, 'TabVersionError', 'E_TAB_VERSION'],
+  ]);
+  expect(replies[0]?.e?.message).toMatch(/protocol v2 and this tab v99/);
+  expect(replies[1]?.e?.message).toMatch(/protocol v2 and this tab v1/);
+  expect(heard.filter((m) => m.t === 'leader').length).toBeGreaterThanOrEqual(2);
+  expect(heard.some((m) => m.t === 'ack')).toBe(false);
+  channel.close();
+  // Nothing of theirs was applied.
+  expect(await s.get('newer-1')).toBeUndefined();
+  expect(await s.get('older-1')).toBeUndefined();
+  expect(await s.list()).toEqual([]);
+  expect(s.metrics().submitted).toBe(0);
+  await s.close();
 });
