@@ -105,28 +105,16 @@ export class IdRun<T extends { id: string }> implements MintedIds {
     return this.#values.length;
   }
 
-  get(id: string): T | undefined {
-    return this.at(this.#position(id), id);
-  }
-
   at(i: number, id: string): T | undefined {
     const value = this.#values[i];
     return value?.id === id ? value : undefined;
   }
 
-  /** Replaces the value held under `value.id`; false (and nothing changes) if none is held. */
-  replace(value: T): boolean {
-    return this.replaceAt(this.#position(value.id), value);
-  }
-
+  /** Replaces the value held at `i` under `value.id`; false (and nothing changes) if none is held. */
   replaceAt(i: number, value: T): boolean {
     if (this.#values[i]?.id !== value.id) return false;
     this.#values[i] = value;
     return true;
-  }
-
-  delete(id: string): boolean {
-    return this.deleteAt(this.#position(id), id);
   }
 
   deleteAt(i: number, id: string): boolean {
@@ -138,9 +126,5 @@ export class IdRun<T extends { id: string }> implements MintedIds {
 
   *values(): IterableIterator<T> {
     for (const value of this.#values) if (value) yield value;
-  }
-
-  #position(id: string): number {
-    return mintedPosition(this, this.#values.length, id);
   }
 }

@@ -1,4 +1,4 @@
-import { type MintedIds, mintedPosition } from './id-run.js';
+import type { MintedIds } from './id-run.js';
 import type { Run, RunSelect } from './task-table.js';
 
 /** New values by position, made on demand: `make(i)` builds the one with the i-th minted id. */
@@ -46,27 +46,14 @@ export class LazyRun<T extends { id: string }> implements Run<T> {
     return this.#gone.length;
   }
 
-  get(id: string): T | undefined {
-    const i = this.#position(id);
-    return i < 0 ? undefined : this.#at(i);
-  }
-
   at(i: number): T | undefined {
     return this.#gone[i] === 0 ? this.#at(i) : undefined;
-  }
-
-  replace(value: T): boolean {
-    return this.replaceAt(this.#position(value.id), value);
   }
 
   replaceAt(i: number, value: T): boolean {
     if (i < 0 || this.#gone[i] !== 0) return false;
     this.#made.set(i, value);
     return true;
-  }
-
-  delete(id: string): boolean {
-    return this.deleteAt(this.#position(id));
   }
 
   deleteAt(i: number): boolean {
@@ -100,10 +87,5 @@ export class LazyRun<T extends { id: string }> implements Run<T> {
       this.#made.set(i, value);
     }
     return value;
-  }
-
-  #position(id: string): number {
-    const i = mintedPosition(this.#batch, this.#gone.length, id);
-    return i >= 0 && this.#gone[i] === 0 ? i : -1;
   }
 }

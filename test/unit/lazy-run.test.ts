@@ -23,27 +23,33 @@ function lazyOf(prefix: string, size: number, first = 0) {
 }
 
 test('a lazy run makes a value once, on first read, and keeps it: every read returns that object', () => {
-  const { run, made, id } = lazyOf('z-', 100, 40);
+  const size = RUN_MIN + 100; // a table holds a run this big by position
+  const { run, made, id } = lazyOf('z-', size, 40);
   expect(made).toEqual([]);
-  const a = run.get(id(7));
+  const a = run.at(7);
   expect(a).toEqual({ id: id(7), v: 7 });
-  expect(run.get(id(7))).toBe(a);
+  expect(run.at(7)).toBe(a);
   expect(made).toEqual([7]);
-  expect(run.size).toBe(100);
-  for (const stranger of ['z-', 'y-1', `z-${(39).toString(36)}`, `z-${(140).toString(36)}`, 'z-01'])
-    expect(run.get(stranger)).toBeUndefined();
+  expect(run.size).toBe(size);
+  // Held in a table, an id is found by its position: strangers are not (and make nothing).
+  const table = new TaskTable<V>();
+  table.addRun(run);
+  expect(table.get(id(7))).toBe(a);
+  for (const stranger of ['z-', 'y-1', `z-${(39).toString(36)}`, `z-${(40 + size).toString(36)}`, 'z-01'])
+    expect(table.get(stranger)).toBeUndefined();
+  expect(made).toEqual([7]);
 });
 
-test('replace keeps the written object; delete marks the value gone; values() walks the rest in order', () => {
+test('replaceAt keeps the written object; deleteAt marks the value gone; values() walks the rest in order', () => {
   const { run, id } = lazyOf('q-', 5);
   const written = { id: id(2), v: 200 };
-  expect(run.replace(written)).toBe(true);
-  expect(run.get(id(2))).toBe(written);
-  expect(run.replace({ id: 'other', v: 0 })).toBe(false);
-  expect(run.delete(id(1))).toBe(true);
-  expect(run.delete(id(1))).toBe(false);
-  expect(run.get(id(1))).toBeUndefined();
-  expect(run.replace({ id: id(1), v: 1 })).toBe(false);
+  expect(run.replaceAt(2, written)).toBe(true);
+  expect(run.at(2)).toBe(written);
+  expect(run.replaceAt(5, { id: id(5), v: 0 })).toBe(false);
+  expect(run.deleteAt(1)).toBe(true);
+  expect(run.deleteAt(1)).toBe(false);
+  expect(run.at(1)).toBeUndefined();
+  expect(run.replaceAt(1, { id: id(1), v: 1 })).toBe(false);
   expect(run.size).toBe(4);
   expect([...run.values()].map((x) => x.v)).toEqual([0, 200, 3, 4]);
 });
@@ -63,9 +69,9 @@ test('in a TaskTable, a big lazy run stays lazy; it joins the map (made then) on
 });
 
 test('values({ madeOnly }) yields the values made so far and makes none', () => {
-  const { run, made, id } = lazyOf('m-', 10);
-  run.get(id(3));
-  run.get(id(8));
+  const { run, made } = lazyOf('m-', 10);
+  run.at(3);
+  run.at(8);
   expect([...run.values({ madeOnly: true })].map((x) => x.v).sort()).toEqual([3, 8]);
   expect(made).toEqual([3, 8]);
 });
@@ -82,7 +88,7 @@ test('values({ name }) makes only the values the batch names so; values made alr
     },
     nameOf: (i) => (i % 3 === 0 ? 'three' : 'other'),
   });
-  run.get(mintedId(minted, 4));
+  run.at(4);
   expect([...run.values({ name: 'three' })].map((x) => x.v)).toEqual([0, 3, 4, 6, 9]);
   expect(made).toEqual([4, 0, 3, 6, 9]);
   expect([...run.values({ name: 'nobody' })].map((x) => x.v)).toEqual([0, 3, 4, 6, 9]);

@@ -28,7 +28,7 @@ describe('TaskTable', () => {
     table.set({ id: ids[5] as string, v: 500 });
     expect(table.get(ids[5] as string)?.v).toBe(500);
     expect(table.size).toBe(RUN_MIN + 11);
-    expect(run.get(ids[5] as string)?.v).toBe(500);
+    expect(run.at(5, ids[5] as string)?.v).toBe(500);
     // Strangers: other prefix, before the run, past it, not canonical base 36.
     for (const id of ['r2-7', `r1-${(6).toString(36)}`, `r1-${(7 + RUN_MIN + 10).toString(36)}`, 'r1-', 'r1-7!'])
       expect(table.has(id)).toBe(false);
@@ -89,7 +89,7 @@ describe('TaskTable', () => {
       for (const k of [0, 1, RUN_MIN - 1]) {
         const id = ids[k] as string;
         expect(table.get(id)?.v, `run ${r} pos ${k}`).toBe(k);
-        expect(table.get(id)).toBe(runs[r]?.run.get(id));
+        expect(table.get(id)).toBe(runs[r]?.run.at(k, id));
       }
     // The gap between the a- runs, and b- past its runs, hold nothing.
     expect(table.has(mintedId({ prefix: 'a-', first: 2 * RUN_MIN }, 5))).toBe(false);
