@@ -97,7 +97,7 @@ export class CommitRetry<W extends Holdable> {
    * first, for the caller to fail or carry elsewhere.
    */
   drain(): W[] {
-    this.#stopTimer();
+    this.#endEpisode();
     return this.#held.splice(0);
   }
 
@@ -145,7 +145,15 @@ export class CommitRetry<W extends Holdable> {
     for (let idle = this.#host.whenIdle(); idle; idle = this.#host.whenIdle()) await idle;
     const writes = this.#held.splice(0);
     for (const w of writes) w.hold = false;
+    // Their last try: what fails now is rejected, not held, so no episode goes on after it.
+    this.#endEpisode();
     this.#host.commit(writes, false);
+  }
+
+  #endEpisode(): void {
+    this.#stopTimer();
+    this.#attempts = 0;
+    this.#retryOne = false;
   }
 
   /**

@@ -163,6 +163,7 @@ describe('CommitRetry', () => {
     expect(log.at(-1)).toEqual(['commit', ['a', 'late'], false]);
     expect(late.hold).toBe(false);
     expect(retry.held).toBe(0);
+    expect(retry.failing).toBe(false);
     vi.runAllTimers();
     expect(log).toHaveLength(2);
   });
@@ -171,6 +172,7 @@ describe('CommitRetry', () => {
     const { log, retry } = setup();
     retry.failOrHold([w('a'), w('b')], error, quota);
     expect(retry.drain().map((x) => x.name)).toEqual(['a', 'b']);
+    expect(retry.failing).toBe(false);
     vi.runAllTimers();
     expect(log).toHaveLength(1);
   });
