@@ -152,6 +152,12 @@ export class TabClient {
     return calls;
   }
 
+  /** Rejects every unanswered call with the error `errorOf` gives (`acked`: the leader had taken it). */
+  refuseAll(errorOf: (m: Method, acked: boolean) => Error): void {
+    const unacked = new Set(this.#unacked.keys());
+    for (const call of this.takePending()) call.reject(errorOf(call.m, !unacked.has(call.rid)));
+  }
+
   /** Rejects what is still waiting with `error` and stops. */
   close(error: Error): void {
     for (const call of this.takePending()) call.reject(error);

@@ -19,8 +19,8 @@ export interface Envelope {
  * The version of these messages; any change to them that an older tab would misread bumps it. Tabs
  * act only on envelopes of their own version. Across versions only two things hold, and must hold in
  * every version: a leader answers a foreign `call` (`t`, `rid`, `from`) with an error `reply` (`t`,
- * `to`, `rid`, `ok: false`, `e`), and a foreign envelope with any message for followers in it comes
- * from the leader. v2: `enqueueMany` is answered with the number of tasks (the follower minted the ids).
+ * `to`, `rid`, `ok: false`, `e`), and announces itself with `leader` (`t`, `since`), also in answer
+ * to a foreign `hello`. v2: `enqueueMany` is answered with the number of tasks (the follower minted the ids).
  */
 export const PROTOCOL_VERSION = 2;
 

@@ -1,4 +1,4 @@
-import { CancelledError, SchedulerClosedError, TabVersionError } from '../errors.js';
+import { CancelledError, LeaderUnavailableError, SchedulerClosedError, TabVersionError } from '../errors.js';
 import { CountingEventTarget, type EventSink, type SchedulerEventMap, WarningEvent } from '../events.js';
 import { IdMinter, type MintedIds } from '../id-run.js';
 import type { Metrics } from '../metrics.js';
@@ -68,6 +68,8 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
   #heardLeader?: () => void;
   /** The protocol version of the leading tab, when it is not this tab's: calls are refused here. */
   #foreignLeader: number | undefined;
+  /** The `since` of the newest leader heard of (this tab's own too), of any version. */
+  #leaderSeen = Number.NEGATIVE_INFINITY;
 
   constructor(options: SharedOptions) {
     super();
@@ -143,7 +145,6 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
   }
 
   async #becomeLeader(takingOver: boolean): Promise<void> {
-    this.#foreignLeader = undefined;
     const sink: EventSink = {
       listens: (type) => this.listens(type) || (this.#host?.listens(type) ?? false),
       dispatchEvent: (event) => {
@@ -160,6 +161,8 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
     this.#engine = engine;
     const since = Date.now();
     const host = (this.#host = new TabHost(engine, this.#out, since));
+    this.#foreignLeader = undefined;
+    this.#leaderSeen = since;
     if (typeof document !== 'undefined') {
       document.addEventListener('freeze', () => host.setFrozen(true));
       document.addEventListener('resume', () => host.setFrozen(false));
@@ -210,7 +213,7 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
     let snapshot = false;
     for (const message of envelope.list) {
       if (LEADER_MESSAGES.has(message.t)) continue;
-      if (this.#foreignLeader !== undefined) this.#foreignLeader = undefined; // a leader of this version now
+      if (message.t === 'leader') this.#noteLeader(message.since, version);
       this.#client.onMessage(message as ToFollowers);
       if (message.t === 'task' || message.t === 'worker') events = true;
       else if (message.t === 'snap') snapshot = true;
@@ -220,10 +223,9 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
   }
 
   /**
-   * An envelope of another protocol version. Leading, this tab refuses its calls. Following, one
-   * with a message for followers in it comes from the leader: calls are refused here from now on
-   * (with `TabVersionError`, nothing sent) until a leader of this version speaks, and this tab
-   * says so once. A refusal of a call of ours is read as every version sends it.
+   * An envelope of another protocol version. Leading, this tab refuses its calls. Following, it
+   * reads two things of it, which every version sends alike: a `leader` announcement, and the
+   * refusal of a call of ours.
    */
   #onForeign(envelope: Envelope, version: number): void {
     if (this.#host) {
@@ -232,15 +234,37 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
     }
     if (this.#closed) return;
     for (const message of envelope.list) {
-      if (LEADER_MESSAGES.has(message.t)) continue;
-      if (message.t === 'reply' && !message.ok) this.#client.onMessage(message);
-      if (this.#foreignLeader === undefined) {
-        this.#foreignLeader = version;
-        this.#warn(this.#versionError('calls'));
-      }
-      this.#heardLeader?.();
-      this.#heardLeader = undefined;
+      if (message.t === 'leader' && typeof message.since === 'number') this.#noteLeader(message.since, version);
+      else if (message.t === 'reply' && !message.ok) this.#client.onMessage(message);
     }
+  }
+
+  /**
+   * A tab announced it leads (`since`, in `version`). The newest announcement wins: a late message
+   * of a leader that is gone changes nothing. Under a leader of another version, calls are refused
+   * here (`TabVersionError`, nothing sent) until one of this version leads; the calls waiting when
+   * it took the lead are rejected then (one it had acknowledged may have been applied), and this
+   * tab warns once.
+   */
+  #noteLeader(since: number, version: number): void {
+    if (since < this.#leaderSeen) return;
+    this.#leaderSeen = since;
+    if (version === PROTOCOL_VERSION) {
+      this.#foreignLeader = undefined;
+      return;
+    }
+    this.#heardLeader?.();
+    this.#heardLeader = undefined;
+    if (this.#foreignLeader !== undefined) return;
+    this.#foreignLeader = version;
+    this.#warn(this.#versionError('calls'));
+    this.#client.refuseAll((m, acked) =>
+      acked
+        ? new LeaderUnavailableError(
+            `the tab that took ${m}() went away and the one leading now runs tasklane tab protocol v${version} (this tab v${PROTOCOL_VERSION}); it may have been applied`,
+          )
+        : this.#versionError(`${m}() and other calls`),
+    );
   }
 
   #versionError(what: string): TabVersionError {

@@ -476,3 +476,44 @@ test('a follower of another protocol version: the leader refuses its calls with 
   expect(s.metrics().submitted).toBe(0);
   await s.close();
 });
+
+test('leaders of two versions in turn: the newest announcement wins, a late one of a gone leader changes nothing, and calls the old leader took reject saying they may have been applied', async () => {
+  const name = dbName('tabs-version-turns');
+  const calls: string[] = [];
+  // A v2 leader that acknowledges every call and answers none (it is about to go).
+  const fake = await fakeLeader(name, (call, from, post) => {
+    calls.push(call.m);
+    post([{ t: 'ack', to: from, rids: [call.rid] }]);
+  });
+  const tab = await openTab();
+  const s = await tab.api.open({ name, leaderTimeoutMs: 2_000 });
+  const taken = s.enqueue('add', { a: 1, b: 2 }).then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  await expect.poll(() => calls).toEqual(['enqueue']);
+  // A tab of tasklane 0.1 announces it leads now.
+  const channel = new BroadcastChannel(`tasklane:${name}`);
+  const t1 = Date.now() + 1_000;
+  channel.postMessage({ from: 'old', list: [{ t: 'leader', since: t1 }] });
+  const error = await taken;
+  expect(error?.name).toBe('LeaderUnavailableError');
+  expect(error?.message).toMatch(/may have been applied/);
+  expect((await outcomeOf(s.enqueue('add', { a: 1, b: 1 })))?.name).toBe('TabVersionError');
+  // A v2 tab leads after it: calls go out again. Then a late message of the old leader (older since) changes nothing.
+  channel.postMessage({ from: 'fake', v: PROTOCOL_VERSION, list: [{ t: 'leader', since: t1 + 1_000 }] });
+  await new Promise((r) => setTimeout(r, 50));
+  channel.postMessage({ from: 'old', list: [{ t: 'leader', since: t1 }, { t: 'snap' }] });
+  await new Promise((r) => setTimeout(r, 50));
+  void s.enqueue('add', { a: 2, b: 2 }).catch(() => {});
+  await expect.poll(() => calls).toEqual(['enqueue', 'enqueue']);
+  channel.close();
+  fake.close();
+  await s.close();
+});
+
+const outcomeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: Error) => e,
+  );
