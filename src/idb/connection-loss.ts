@@ -3,7 +3,7 @@ import { MemoryStore } from '../memory-store.js';
 import type { ScheduleRecord } from '../schedule-types.js';
 import type { TaskRecord } from '../types.js';
 import { type Loaded, loadAll, openConnection } from './connection.js';
-import type { Connection, Loss } from './connection-parts.js';
+import { type Connection, endConnection, type Loss } from './connection-parts.js';
 import { type HeldWrite, isTransient } from './group-commit.js';
 import type { LoadResult } from './log-load.js';
 import { writeSchedules } from './schedule-table.js';
@@ -156,7 +156,15 @@ export class ConnectionLoss {
         return;
       }
       const next = host.connect(reopened.db, reopened.loaded);
-      const found = await host.load(next, reopened.loaded);
+      let found: LoadResult;
+      try {
+        found = await host.load(next, reopened.loaded);
+      } catch (error) {
+        // The new connection failed while it was read (closed by the browser too): it is let go, lock and all.
+        endConnection(next);
+        this.#toMemory(live, carried, `${why}; reading it again failed: ${describeError((error as Error).cause ?? error)}`);
+        return;
+      }
       host.reopened(next);
       if (host.schedules.size > 0) void writeSchedules(next.raw, [...host.schedules.values()], [], host.durability).catch(noop);
       // What the new database lacks of what this page holds: written back first (it is older than the carried writes).
