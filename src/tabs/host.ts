@@ -6,6 +6,7 @@ import type { EnqueueItem } from '../scheduler-api.js';
 import { TaskHandle } from '../task-handle.js';
 import type { TaskMap } from '../task-types.js';
 import type { EnqueueOptions, PriorityLevel, PriorityName } from '../types.js';
+import { fromColumns, type ItemColumns } from './item-wire.js';
 import {
   HANDLE_EVENTS,
   type HandleWire,
@@ -46,7 +47,8 @@ export async function applyCall(engine: TabEngine, m: Method, a: unknown[], rese
       return engine._enqueueAs(id, name, input, options);
     }
     case 'enqueueMany': {
-      const [minted, items] = a as [MintedIds, EnqueueItem<TaskMap>[]];
+      const [minted, sent] = a as [MintedIds, EnqueueItem<TaskMap>[] | ItemColumns];
+      const items = Array.isArray(sent) ? sent : fromColumns(sent);
       // All of a batch is stored or none: its first id tells.
       if (resent && items.length > 0 && (await engine._has(mintedId(minted, 0)))) return items.map((_, i) => mintedId(minted, i));
       return engine._enqueueManyAs(minted, items);

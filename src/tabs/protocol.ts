@@ -20,7 +20,8 @@ export interface Envelope {
  * act only on envelopes of their own version. Across versions only two things hold, and must hold in
  * every version: a leader answers a foreign `call` (`t`, `rid`, `from`) with an error `reply` (`t`,
  * `to`, `rid`, `ok: false`, `e`), and announces itself with `leader` (`t`, `since`), also in answer
- * to a foreign `hello`. v2: `enqueueMany` is answered with the number of tasks (the follower minted the ids).
+ * to a foreign `hello`. v2: `enqueueMany` is answered with the number of tasks (the follower minted
+ * the ids), and its items cross in columns (`tabs/item-wire`).
  */
 export const PROTOCOL_VERSION = 2;
 

@@ -12,6 +12,7 @@ import { assertCloneable, checkNumber, checkObject, describe } from '../validate
 import { type ClientHost, type PendingCall, TabClient } from './client.js';
 import { FollowerMirror } from './follower-mirror.js';
 import { applyCall, TabHost } from './host.js';
+import { toColumns } from './item-wire.js';
 import { Leadership } from './leadership.js';
 import { type Envelope, type Method, Outbox, PROTOCOL_VERSION, type ToFollowers, type ToLeader, versionOf } from './protocol.js';
 import type { TabEngine } from './tab-engine.js';
@@ -366,7 +367,7 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
     const minted: MintedIds = { prefix: this.#idPrefix, first: this.#idCounter };
     this.#idCounter += items.length;
     // The leader answers with the count: the ids are the ones minted here.
-    return this.#call('enqueueMany', [minted, items], (count) => {
+    return this.#call('enqueueMany', [minted, toColumns(items as readonly EnqueueItem<TaskMap>[]) ?? items], (count) => {
       const ids = new IdMinter(minted.prefix, minted.first);
       return Array.from({ length: count as number }, () => ids.next());
     }) as Promise<string[]>;
