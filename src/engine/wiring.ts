@@ -86,6 +86,8 @@ export function wireEngine(host: WiringHost): EngineParts {
   const counters = new Counters();
   const warn = (error: Error) => sink.dispatchEvent(new WarningEvent(error));
   const { checkDrained, closed } = host;
+  // Called only once every part exists (the dispatcher is built below).
+  const schedulePump = () => dispatcher.schedulePump();
   const writes = new WriteQueue({ store, warn });
   const live: LiveTasks = new LiveTasks({
     handleHost: host.handleHost,
@@ -120,7 +122,7 @@ export function wireEngine(host: WiringHost): EngineParts {
         const active = live.active.get(id);
         return active !== undefined && active.notifiedStart !== true;
       },
-      schedulePump: () => dispatcher.schedulePump(),
+      schedulePump,
     },
     normalized.limits,
     host.gates,
@@ -152,7 +154,7 @@ export function wireEngine(host: WiringHost): EngineParts {
     pool,
     onStarted: (active, startedAt) => outcomes_.markStarted(active, startedAt),
     onTimeout: (worker, call) => outcomes_.onTimeout(worker, call),
-    schedulePump: () => dispatcher.schedulePump(),
+    schedulePump,
   });
   const outcomes_ = new Outcomes({
     clock,
@@ -182,7 +184,7 @@ export function wireEngine(host: WiringHost): EngineParts {
     writes,
     emitter,
     queuedOrRunning: (id) => index.has(id) || live.active.has(id),
-    schedulePump: () => dispatcher.schedulePump(),
+    schedulePump,
   });
   const cancellation = new Cancellation({
     clock,
@@ -215,7 +217,7 @@ export function wireEngine(host: WiringHost): EngineParts {
     maxQueued,
     idPrefix: `${owner}-`,
     closing: host.closing,
-    schedulePump: () => dispatcher.schedulePump(),
+    schedulePump,
     checkDrained,
     get: host.get,
     cancel: host.cancel,
@@ -243,12 +245,12 @@ export function wireEngine(host: WiringHost): EngineParts {
   });
   // Last: what the pool told while storage was read reaches parts that now exist.
   pool.bind({
-    onReady: () => dispatcher.schedulePump(),
-    onCapacity: () => dispatcher.schedulePump(),
+    onReady: schedulePump,
+    onCapacity: schedulePump,
     onWorkerState: (h, state, error) => emitter.worker(h.id, state, undefined, error),
     onBreakerOpen: (error) => {
       sink.dispatchEvent(new WarningEvent(error));
-      dispatcher.schedulePump();
+      schedulePump();
     },
     onOutcomes: (h, outcomes, now) => outcomes_.onOutcomes(h, outcomes, now),
     onProgress: (_h, call, value) => outcomes_.onProgress(call, value),

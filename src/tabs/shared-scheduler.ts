@@ -355,11 +355,16 @@ class SharedScheduler<T extends TaskMap> extends CountingEventTarget<SchedulerEv
     if (this.#engine) return this.#engine.enqueueMany(items as readonly EnqueueItem<TaskMap>[]);
     try {
       if (!Array.isArray(items)) throw new TypeError(`Expected items to be an array, got ${describe(items)}`);
+      // Items of one batch often share one options object: checked once, not once per item.
+      let checked: unknown;
       for (let i = 0; i < items.length; i++) {
         const item = items[i] as EnqueueItem<T> | undefined;
         if (typeof item !== 'object' || item === null) continue; // the leader names the bad item
         assertCloneable(item.input, `items[${i}].input`);
-        if (item.options !== undefined) checkCrossable(item.options, `items[${i}].options`);
+        if (item.options !== undefined && item.options !== checked) {
+          checkCrossable(item.options, `items[${i}].options`);
+          checked = item.options;
+        }
       }
     } catch (error) {
       return Promise.reject(error);
